@@ -1,0 +1,11 @@
+"""WebSocket URL routes."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from conversations.consumers import ConversationConsumer
+
+websocket_urlpatterns = [
+    path("ws/conversations/<uuid:conversation_id>/", ConversationConsumer.as_asgi()),
+]

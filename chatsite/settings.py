@@ -1,0 +1,263 @@
+"""Parley settings: every environment variable the project reads is read here.
+
+Defaults suit a laptop (SQLite, in-memory channel layer, the built-in LLM
+simulator). With DJANGO_DEBUG=0 the strict production defaults apply and
+`manage.py check --deploy` passes without warnings.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """Read a yes/no environment variable ("1", "true", "yes", "on" are true)."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name: str, default: str = "") -> list[str]:
+    """Read a comma-separated environment variable into a list, skipping blanks."""
+    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+
+
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value else default
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+# --- Core ------------------------------------------------------------------
+
+# Debug mode; off means production: strict cookies, HTTPS, HSTS and a required secret key.
+DEBUG = env_bool("DJANGO_DEBUG", True)
+
+_DEV_SECRET_KEY = "django-insecure-parley-development-key-never-use-in-production"
+# Signs sessions and CSRF tokens; production refuses to start without a real one.
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", _DEV_SECRET_KEY if DEBUG else "")
+if not SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG is off.")
+
+# Host names this server answers to; WebSocket origins are checked against the same list.
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]" if DEBUG else "")
+
+# Origins allowed to POST with a CSRF token, e.g. "https://chat.example.com".
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_FAILURE_VIEW = "conversations.http.csrf_failure"
+
+INSTALLED_APPS = [
+    "daphne",  # first, so `runserver` serves the ASGI app with WebSockets
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "conversations",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "conversations.middleware.ContentSecurityPolicyMiddleware",
+]
+
+ROOT_URLCONF = "chatsite.urls"
+ASGI_APPLICATION = "chatsite.asgi.application"
+WSGI_APPLICATION = None
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------
+
+# SQLite in the project folder unless DATABASE_URL names another (postgres://...).
+DATABASES = {
+    "default": dj_database_url.parse(
+        os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 0),
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # IMMEDIATE transactions make "one generation per conversation" checks race-free.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME", "")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Channel layer ---------------------------------------------------------
+
+# Redis for the channel layer and the resume buffer; unset means one in-memory process.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "conversations.realtime.layer.ParleyChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "parley"},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- Accounts --------------------------------------------------------------
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "chat"
+LOGOUT_REDIRECT_URL = "login"
+
+# Whether /accounts/signup/ lets anyone create an account (default: on in development only).
+PARLEY_SIGNUP_ENABLED = env_bool("PARLEY_SIGNUP_ENABLED", DEBUG)
+
+# --- Internationalisation and static files ---------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Security ------------------------------------------------------------------
+
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+# Seconds a login lasts; live sockets close when it runs out.
+SESSION_COOKIE_AGE = env_int("DJANGO_SESSION_COOKIE_AGE", 14 * 24 * 3600)
+
+if not DEBUG:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    # Behind a TLS-terminating proxy set DJANGO_SECURE_PROXY_SSL_HEADER=1.
+    if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# Image hosts the chat page may load model-supplied images from ("https://img.example.com").
+PARLEY_TRUSTED_IMAGE_HOSTS = env_list("PARLEY_TRUSTED_IMAGE_HOSTS")
+
+# --- API and WebSocket limits ---------------------------------------------
+
+# Largest JSON body the HTTP API accepts, in bytes; larger bodies get 413.
+PARLEY_API_MAX_BODY = env_int("PARLEY_API_MAX_BODY", 64 * 1024)
+# Largest WebSocket text frame the consumer accepts, in bytes; larger gets an error frame.
+PARLEY_WS_MAX_FRAME = env_int("PARLEY_WS_MAX_FRAME", 64 * 1024)
+# Largest frame daphne itself accepts before closing with 1009 (protects memory).
+PARLEY_WS_HARD_MAX_FRAME = env_int("PARLEY_WS_HARD_MAX_FRAME", 1024 * 1024)
+# Frames one socket may send per second (token bucket, burst of the same size).
+PARLEY_WS_RATE = env_float("PARLEY_WS_RATE", 20.0)
+# Concurrent generations one user may run across all conversations and processes.
+PARLEY_MAX_GENERATIONS_PER_USER = env_int("PARLEY_MAX_GENERATIONS_PER_USER", 5)
+# Conversations per API page.
+PARLEY_PAGE_SIZE = env_int("PARLEY_PAGE_SIZE", 50)
+
+# --- Streaming -------------------------------------------------------------
+
+# Deltas are coalesced and broadcast at most this often per reply, in seconds.
+PARLEY_FLUSH_INTERVAL = env_float("PARLEY_FLUSH_INTERVAL", 0.03)
+# Partial replies are saved to the database this often, in seconds (also the liveness heartbeat).
+PARLEY_CHECKPOINT_INTERVAL = env_float("PARLEY_CHECKPOINT_INTERVAL", 2.0)
+# A streaming reply whose heartbeat is older than this is taken as orphaned by a dead process.
+PARLEY_STALE_AFTER = env_float("PARLEY_STALE_AFTER", 10.0)
+# Total wall-clock budget of one generation, in seconds; past it the reply fails with its text kept.
+PARLEY_GENERATION_DEADLINE = env_float("PARLEY_GENERATION_DEADLINE", 300.0)
+
+# --- LLM -------------------------------------------------------------------
+
+# Which provider streams replies: simulator, openai, anthropic or ollama (or a dotted path).
+LLM_PROVIDER = os.environ.get("LLM_PROVIDER", "simulator")
+# API root as the vendor documents it; empty for the simulator runs it in-process.
+LLM_BASE_URL = os.environ.get("LLM_BASE_URL", "")
+# Secret key for the provider; never committed, only read from the environment.
+LLM_API_KEY = os.environ.get("LLM_API_KEY", "")
+# Model name sent upstream and stored on each reply.
+LLM_MODEL = os.environ.get("LLM_MODEL", "")
+# Sampling temperature and reply cap sent with every request (empty: provider default).
+LLM_TEMPERATURE = float(os.environ["LLM_TEMPERATURE"]) if os.environ.get("LLM_TEMPERATURE") else None
+LLM_MAX_TOKENS = int(os.environ["LLM_MAX_TOKENS"]) if os.environ.get("LLM_MAX_TOKENS") else None
+# Seconds to open a connection, to wait for the first byte, and to wait between chunks.
+LLM_CONNECT_TIMEOUT = env_float("LLM_CONNECT_TIMEOUT", 10.0)
+LLM_FIRST_BYTE_TIMEOUT = env_float("LLM_FIRST_BYTE_TIMEOUT", 60.0)
+LLM_IDLE_TIMEOUT = env_float("LLM_IDLE_TIMEOUT", 30.0)
+# Connection pool of the shared httpx client.
+LLM_MAX_CONNECTIONS = env_int("LLM_MAX_CONNECTIONS", 1000)
+LLM_MAX_KEEPALIVE = env_int("LLM_MAX_KEEPALIVE", 100)
+# Attempts for 429/5xx before the first token arrives (1 means no retry).
+LLM_MAX_ATTEMPTS = env_int("LLM_MAX_ATTEMPTS", 3)
+
+# Defaults of the built-in simulator when it runs inside the app (LLM_PROVIDER=simulator, no LLM_BASE_URL).
+SIMULATOR_TOKENS_PER_SECOND = env_float("SIMULATOR_TOKENS_PER_SECOND", 40.0)
+SIMULATOR_FIRST_TOKEN_DELAY = env_float("SIMULATOR_FIRST_TOKEN_DELAY", 0.3)
+SIMULATOR_REPLY_TOKENS = env_int("SIMULATOR_REPLY_TOKENS", 120)
+
+# --- Logging ---------------------------------------------------------------
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": os.environ.get("PARLEY_LOG_LEVEL", "INFO")},
+    "loggers": {"daphne": {"level": "WARNING"}, "django.channels.server": {"level": "WARNING"}},
+}

@@ -1,0 +1,92 @@
+"""The JSON API for conversations: thin views over selectors and services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from . import selectors, services
+from .http import ApiError, api_view, read_json
+from .models import Conversation
+from .payloads import conversation_payload, message_payload
+
+EDITABLE_FIELDS = {"title": services.TITLE_MAX, "system_prompt": 20_000}
+
+
+@api_view("GET", "POST")
+def conversation_collection(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        fields = clean_fields(read_json(request))
+        conversation = services.conversation_create(owner=request.user, **fields)
+        return JsonResponse(conversation_payload(conversation), status=201)
+    return JsonResponse(conversation_page(request))
+
+
+@api_view("GET", "PATCH", "DELETE")
+def conversation_detail(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
+    if conversation is None:
+        raise ApiError(404, "Conversation not found.")
+    if request.method == "PATCH":
+        fields = clean_fields(read_json(request))
+        if not fields:
+            raise ApiError(400, "Nothing to change: send title or system_prompt.")
+        conversation = services.conversation_update(conversation=conversation, **fields)
+        return JsonResponse(conversation_payload(conversation))
+    if request.method == "DELETE":
+        services.conversation_delete(conversation=conversation)
+        return HttpResponse(status=204)
+    return JsonResponse(conversation_with_messages(conversation))
+
+
+def conversation_page(request: HttpRequest) -> dict[str, Any]:
+    """One page of the user's conversations, newest first, with links to its neighbours."""
+    conversations = selectors.conversation_list(user=request.user, search=request.GET.get("q", "").strip())
+    paginator = Paginator(conversations, settings.PARLEY_PAGE_SIZE)
+    try:
+        number = int(request.GET.get("page", "1"))
+    except ValueError:
+        raise ApiError(400, "page must be a whole number.") from None
+    if number < 1 or (number > paginator.num_pages):
+        raise ApiError(404, "No such page.")
+    page = paginator.page(number)
+    return {
+        "count": paginator.count,
+        "next": page_link(request, page.next_page_number()) if page.has_next() else None,
+        "previous": page_link(request, page.previous_page_number()) if page.has_previous() else None,
+        "results": [conversation_payload(conversation) for conversation in page],
+    }
+
+
+def page_link(request: HttpRequest, number: int) -> str:
+    query = request.GET.copy()
+    query["page"] = str(number)
+    return f"{request.path}?{query.urlencode()}"
+
+
+def conversation_with_messages(conversation: Conversation) -> dict[str, Any]:
+    return {
+        **conversation_payload(conversation),
+        "messages": [message_payload(message) for message in selectors.message_list(conversation=conversation)],
+    }
+
+
+def clean_fields(data: dict[str, Any]) -> dict[str, str]:
+    """The editable fields of a request body, checked for type and length."""
+    unknown = set(data) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise ApiError(400, f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    fields: dict[str, str] = {}
+    for name, limit in EDITABLE_FIELDS.items():
+        if name not in data:
+            continue
+        value = data[name]
+        if not isinstance(value, str):
+            raise ApiError(400, f"{name} must be a string.", field=name)
+        if len(value) > limit:
+            raise ApiError(400, f"{name} is longer than {limit} characters.", field=name)
+        fields[name] = value
+    return fields

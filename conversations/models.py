@@ -1,0 +1,96 @@
+"""Conversations and their messages: the only state Parley keeps in the database."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Conversation(models.Model):
+    """A chat thread owned by one user; its UUID is the only handle clients ever see."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
+    )
+    title = models.CharField(max_length=200, default="New chat")
+    model = models.CharField(max_length=200, blank=True, help_text="Model used for new replies.")
+    system_prompt = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=False)
+
+    class Meta:
+        ordering = ["-updated_at"]
+        indexes = [models.Index(fields=["owner", "-updated_at"], name="conv_owner_recent")]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Message(models.Model):
+    """One turn of a conversation; assistant turns also carry their generation's record."""
+
+    class Role(models.TextChoices):
+        SYSTEM = "system"
+        USER = "user"
+        ASSISTANT = "assistant"
+
+    class Status(models.TextChoices):
+        COMPLETE = "complete"
+        STREAMING = "streaming"
+        CANCELLED = "cancelled"
+        FAILED = "failed"
+        INTERRUPTED = "interrupted"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    # Order within the conversation; timestamps can tie, positions cannot.
+    position = models.PositiveIntegerField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
+    # Number of the last streamed delta already contained in `content` (protocol v1 `seq`).
+    seq = models.PositiveIntegerField(default=0)
+    # Client-chosen id of the send that created this message; makes retried sends idempotent.
+    request_id = models.CharField(max_length=100, blank=True)
+    error = models.TextField(blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Channel of the process generating this reply, and when it last proved it is alive.
+    worker = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["conversation", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "position"], name="msg_unique_position"),
+            models.UniqueConstraint(
+                fields=["conversation", "role", "request_id"],
+                condition=~Q(request_id=""),
+                name="msg_unique_request",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["status", "heartbeat_at"],
+                condition=Q(status="streaming"),
+                name="msg_streaming",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
+
+    @property
+    def usage(self) -> dict[str, int] | None:
+        """Token usage as the provider reported it, or None when it reported none."""
+        if self.prompt_tokens is None and self.completion_tokens is None:
+            return None
+        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
