@@ -1,0 +1,109 @@
+"""WebSocket protocol v1: validating client frames and building server frames.
+
+Pure functions with no I/O, so every rule here is unit-tested without a server.
+docs/protocol.md is the public description of the same rules.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+REQUEST_ID_MAX = 100
+CLIENT_TYPES = ("message.send", "generation.stop", "message.regenerate", "sync")
+
+
+class ProtocolError(Exception):
+    """A frame that breaks the protocol; answered with an `error` frame, never a crash."""
+
+    def __init__(self, code: str, detail: str, request_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.request_id = request_id
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFrame:
+    type: str
+    content: str = ""
+    request_id: str | None = None
+
+
+def parse_client_frame(text: str, *, max_bytes: int) -> ClientFrame:
+    """Validate one text frame from a client, or raise ProtocolError naming what is wrong."""
+    if len(text) > max_bytes or len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise ProtocolError("frame_too_large", f"Frames may be at most {max_bytes} bytes.")
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise ProtocolError("invalid_json", "The frame is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise ProtocolError("invalid_json", "A frame must be a JSON object.")
+    request_id = _request_id(data)
+    frame_type = data.get("type")
+    if frame_type not in CLIENT_TYPES:
+        raise ProtocolError(
+            "unknown_type", f"Unknown frame type; expected one of {', '.join(CLIENT_TYPES)}.", request_id
+        )
+    if frame_type == "message.send":
+        return ClientFrame(frame_type, _content(data, request_id), _required(request_id))
+    return ClientFrame(frame_type, request_id=request_id)
+
+
+def _request_id(data: dict[str, Any]) -> str | None:
+    value = data.get("request_id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not 1 <= len(value) <= REQUEST_ID_MAX:
+        raise ProtocolError("invalid_field", f"request_id must be a string of 1 to {REQUEST_ID_MAX} characters.")
+    return value
+
+
+def _required(request_id: str | None) -> str:
+    if request_id is None:
+        raise ProtocolError("invalid_field", "message.send needs a request_id.")
+    return request_id
+
+
+def _content(data: dict[str, Any], request_id: str | None) -> str:
+    content = data.get("content")
+    if not isinstance(content, str):
+        raise ProtocolError("invalid_field", "content must be a string.", request_id)
+    if not content.strip():
+        raise ProtocolError("invalid_field", "content must not be empty.", request_id)
+    return content
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    """Serialise a server frame once; it is then sent as-is to every subscriber."""
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
+
+
+def error_frame(code: str, detail: str, request_id: str | None = None) -> str:
+    frame: dict[str, Any] = {"type": "error", "code": code, "detail": detail}
+    if request_id is not None:
+        frame["request_id"] = request_id
+    return dumps(frame)
+
+
+def snapshot_frame(conversation: dict[str, Any], messages: list[dict[str, Any]]) -> str:
+    return dumps({"type": "conversation.snapshot", "conversation": conversation, "messages": messages})
+
+
+def created_frame(message: dict[str, Any], request_id: str | None, replaces: str | None = None) -> str:
+    frame: dict[str, Any] = {"type": "message.created", "message": message, "request_id": request_id}
+    if replaces:
+        frame["replaces"] = replaces
+    return dumps(frame)
+
+
+def delta_frame(message_id: str, seq: int, delta: str) -> str:
+    """Built by hand: it is the one frame on the per-flush hot path."""
+    text = json.dumps(delta, ensure_ascii=False)
+    return f'{{"type":"message.delta","message_id":"{message_id}","seq":{seq},"delta":{text}}}'
+
+
+def completed_frame(message: dict[str, Any]) -> str:
+    return dumps({"type": "message.completed", "message": message})

@@ -1,0 +1,132 @@
+"""Publishing a process's frames to conversation groups, coalesced and in order.
+
+All generations in a process share one outbox. Deltas are coalesced per reply and the
+outbox is flushed at most once per PARLEY_FLUSH_INTERVAL, so the cost per flush is paid
+once for every reply that had text. With Redis, a flush is one MULTI pipeline on one
+connection that updates each reply's resume state and publishes its frame in the same
+step: a snapshot read after subscribing can never miss a later delta.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from redis import asyncio as aioredis
+
+from .. import protocol
+from .live import LiveReply
+
+logger = logging.getLogger(__name__)
+
+LIVE_TTL = 3600  # seconds a reply's resume state outlives its last write
+GROUP_PREFIX = "conv."
+
+
+def conversation_group(conversation_id: Any) -> str:
+    return f"{GROUP_PREFIX}{conversation_id}"
+
+
+def live_keys(reply_id: str) -> tuple[str, str]:
+    return f"parley:live:{reply_id}:text", f"parley:live:{reply_id}:seq"
+
+
+class Broadcaster:
+    def __init__(self, layer: Any, interval: float, redis: aioredis.Redis | None = None) -> None:
+        self.layer = layer
+        self.interval = interval
+        self.redis = redis  # publishes on its own connection when the layer is Redis
+        # (group, channel-layer message, the reply a delta belongs to / None for whole frames)
+        self.outbox: list[tuple[str, dict[str, Any], LiveReply | None]] = []
+        self.dirty: list[LiveReply] = []
+        self.wakeup = asyncio.Event()
+        self.last_flush = 0.0
+        self.task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self.task = asyncio.get_running_loop().create_task(self.run(), name="parley-broadcaster")
+
+    def mark_dirty(self, reply: LiveReply) -> None:
+        self.dirty.append(reply)
+        self.wakeup.set()
+
+    def publish(self, group: str, message: dict[str, Any]) -> None:
+        """Queue a whole frame (created, completed) behind everything queued before it."""
+        self.outbox.append((group, message, None))
+        self.wakeup.set()
+
+    def drain(self, reply: LiveReply) -> None:
+        """Queue a reply's pending text now, so it precedes the frame that finishes it."""
+        self._queue_delta(reply)
+
+    async def run(self) -> None:
+        while True:
+            await self.wakeup.wait()
+            wait = self.last_flush + self.interval - time.monotonic()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            self.wakeup.clear()
+            self.last_flush = time.monotonic()
+            await self.flush()
+
+    async def flush(self) -> None:
+        for reply in self.dirty:
+            self._queue_delta(reply)
+        self.dirty.clear()
+        batch, self.outbox = self.outbox, []
+        if not batch:
+            return
+        try:
+            if self.redis is not None:
+                await self._send_redis(batch)
+            else:
+                for group, message, _ in batch:
+                    await self.layer.group_send(group, message)
+        except Exception as error:  # Redis blinked: clients heal the gap by seq and snapshot
+            logger.warning("Dropped a broadcast batch of %d frames: %s", len(batch), error)
+            for _, _, reply in batch:
+                if reply is not None:
+                    reply.live_stale = True
+
+    def _queue_delta(self, reply: LiveReply) -> None:
+        delta = reply.take_delta()
+        if delta is None:
+            return
+        frame = protocol.delta_frame(reply.id_str, reply.seq, delta)
+        message = {"type": "chat.delta", "id": reply.id_str, "seq": reply.seq, "frame": frame}
+        self.outbox.append((reply.group, message, reply))
+
+    async def _send_redis(self, batch: list[tuple[str, dict[str, Any], LiveReply | None]]) -> None:
+        rewritten = [reply for _, _, reply in batch if reply is not None and reply.live_stale]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for group, message, reply in batch:
+                if reply is not None:
+                    seq = message["seq"]
+                    text_key, seq_key = live_keys(reply.id_str)
+                    if reply.live_stale:
+                        pipe.set(text_key, reply.content_through(seq), ex=LIVE_TTL)
+                    else:
+                        pipe.append(text_key, reply.parts[seq - 1])
+                        pipe.expire(text_key, LIVE_TTL)
+                    pipe.set(seq_key, message["seq"], ex=LIVE_TTL)
+                pipe.publish(self.layer.group_channel(group), self.layer.encode(message))
+            await pipe.execute()
+        for reply in rewritten:
+            reply.live_stale = False
+
+    async def read_live(self, reply_id: str) -> tuple[str, int] | None:
+        """The published text and seq of a reply streaming in any process, from Redis."""
+        if self.redis is None:
+            return None
+        text, seq = await self.redis.mget(live_keys(reply_id))
+        if seq is None:
+            return None
+        return (text or b"").decode("utf-8"), int(seq)
+
+    async def close(self) -> None:
+        if self.task:
+            self.task.cancel()
+        if self.redis is not None:
+            await self.redis.aclose()

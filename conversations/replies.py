@@ -1,0 +1,194 @@
+"""The database side of a reply's life: start, checkpoint, finish, and orphan recovery.
+
+Every decision that must hold across processes (one generation per conversation, the
+per-user cap, idempotent sends) is made here inside one transaction, because the database
+is the one place all processes agree on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from .llm.base import ChatMessage
+from .models import Conversation, Message
+
+Status = Message.Status
+TITLE_FROM_MESSAGE = 60
+INTERRUPTED_ERROR = "The server stopped while this reply was being written; the text so far was kept."
+
+
+class ReplyRefused(Exception):
+    """The request is valid but cannot run now; `code` is the protocol error code."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyStart:
+    """What a started (or already started) reply needs: its rows and the prompt history."""
+
+    reply: Message
+    history: list[ChatMessage]
+    user_message: Message | None = None
+    replaces: str | None = None
+    duplicate: bool = False
+
+
+def reply_start(
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID, content: str, request_id: str, worker: str, model: str
+) -> ReplyStart:
+    """Save the user's message and an empty streaming reply, unless this request_id already did."""
+    with transaction.atomic():
+        conversation = _locked_conversation(user, conversation_id)
+        existing = _existing_request(conversation, request_id)
+        if existing:
+            return existing
+        _refuse_if_busy(user, conversation)
+        position = _next_position(conversation)
+        user_message = Message.objects.create(
+            conversation=conversation, position=position, role=Message.Role.USER, content=content, request_id=request_id
+        )
+        reply = _new_reply(conversation, position + 1, request_id, worker, model)
+        _touch(conversation, first_message=content)
+        return ReplyStart(reply=reply, history=_history(conversation, reply), user_message=user_message)
+
+
+def reply_regenerate(
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID, request_id: str | None, worker: str, model: str
+) -> ReplyStart:
+    """Replace the last assistant reply with a new streaming one."""
+    request_id = request_id or uuid.uuid4().hex
+    with transaction.atomic():
+        conversation = _locked_conversation(user, conversation_id)
+        existing = _existing_request(conversation, request_id)
+        if existing:
+            return existing
+        _refuse_if_busy(user, conversation)
+        last = conversation.messages.order_by("-position").first()
+        if last is None or last.role != Message.Role.ASSISTANT:
+            raise ReplyRefused("nothing_to_regenerate", "There is no assistant reply to regenerate.")
+        replaced, position = str(last.id), last.position
+        last.delete()
+        reply = _new_reply(conversation, position, request_id, worker, model)
+        _touch(conversation)
+        return ReplyStart(reply=reply, history=_history(conversation, reply), replaces=replaced)
+
+
+def reply_finish(
+    *, reply: Message, content: str, seq: int, status: str, error: str = "", model: str = "", usage=None
+) -> Message | None:
+    """Save a reply's final state, once; None when it was already finished elsewhere (the sweep)."""
+    reply.content, reply.seq, reply.status, reply.error = content, seq, status, error
+    reply.model = model or reply.model
+    reply.prompt_tokens = usage.prompt_tokens if usage else None
+    reply.completion_tokens = usage.completion_tokens if usage else None
+    reply.finished_at = timezone.now()
+    fields = ["content", "seq", "status", "error", "model", "prompt_tokens", "completion_tokens", "finished_at"]
+    updated = Message.objects.filter(id=reply.id, status=Status.STREAMING).update(
+        **{field: getattr(reply, field) for field in fields}
+    )
+    if not updated:
+        return None
+    Conversation.objects.filter(id=reply.conversation_id).update(updated_at=reply.finished_at)
+    return reply
+
+
+def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:
+    """Save partial text and prove liveness for all of this process's replies in one query."""
+    now = timezone.now()
+    rows = [Message(id=reply_id, content=content, seq=seq, heartbeat_at=now) for reply_id, content, seq in states]
+    Message.objects.filter(status=Status.STREAMING).bulk_update(rows, ["content", "seq", "heartbeat_at"])
+
+
+def replies_interrupt_orphans(*, stale_before: datetime) -> list[Message]:
+    """Mark replies whose process stopped heartbeating as interrupted, keeping their saved text."""
+    interrupted = []
+    for reply in Message.objects.filter(status=Status.STREAMING, heartbeat_at__lt=stale_before):
+        claimed = Message.objects.filter(id=reply.id, status=Status.STREAMING, heartbeat_at__lt=stale_before).update(
+            status=Status.INTERRUPTED, error=INTERRUPTED_ERROR, finished_at=timezone.now()
+        )
+        if claimed:
+            reply.refresh_from_db()
+            interrupted.append(reply)
+    return interrupted
+
+
+def _locked_conversation(user: AbstractBaseUser, conversation_id: uuid.UUID) -> Conversation:
+    # Locking the owner serialises the per-user cap check across all of their conversations.
+    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
+    conversation = Conversation.objects.select_for_update().filter(id=conversation_id, owner=user).first()
+    if conversation is None:
+        raise ReplyRefused("not_found", "This conversation does not exist.")
+    return conversation
+
+
+def _existing_request(conversation: Conversation, request_id: str) -> ReplyStart | None:
+    """A retried request gets the reply it started the first time, not a second one."""
+    rows = {m.role: m for m in conversation.messages.filter(request_id=request_id)}
+    reply = rows.get(Message.Role.ASSISTANT)
+    if reply is None:
+        return None
+    return ReplyStart(reply=reply, history=[], user_message=rows.get(Message.Role.USER), duplicate=True)
+
+
+def _refuse_if_busy(user: AbstractBaseUser, conversation: Conversation) -> None:
+    if conversation.messages.filter(status=Status.STREAMING).exists():
+        raise ReplyRefused("busy", "A reply is already being generated in this conversation.")
+    running = Message.objects.filter(conversation__owner=user, status=Status.STREAMING).count()
+    if running >= settings.PARLEY_MAX_GENERATIONS_PER_USER:
+        raise ReplyRefused(
+            "limit_reached",
+            f"You already have {running} replies being generated; wait for one to finish.",
+        )
+
+
+def _next_position(conversation: Conversation) -> int:
+    highest = conversation.messages.aggregate(highest=Max("position"))["highest"]
+    return 0 if highest is None else highest + 1
+
+
+def _new_reply(conversation: Conversation, position: int, request_id: str, worker: str, model: str) -> Message:
+    now = timezone.now()
+    return Message.objects.create(
+        conversation=conversation,
+        position=position,
+        role=Message.Role.ASSISTANT,
+        status=Status.STREAMING,
+        request_id=request_id,
+        model=model,
+        started_at=now,
+        worker=worker,
+        heartbeat_at=now,
+    )
+
+
+def _touch(conversation: Conversation, first_message: str = "") -> None:
+    """Bump recency, and name a new chat after its first message."""
+    fields = ["updated_at"]
+    if first_message and conversation.title == "New chat":
+        conversation.title = " ".join(first_message.split())[:TITLE_FROM_MESSAGE] or "New chat"
+        fields.append("title")
+    conversation.save(update_fields=fields)
+
+
+def _history(conversation: Conversation, reply: Message) -> list[ChatMessage]:
+    """The prompt for the model: system prompt, then every earlier turn that has text."""
+    history: list[ChatMessage] = []
+    if conversation.system_prompt:
+        history.append({"role": "system", "content": conversation.system_prompt})
+    for role, content in conversation.messages.filter(position__lt=reply.position).values_list("role", "content"):
+        if content:
+            history.append({"role": role, "content": content})
+    return history
