@@ -117,7 +117,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
-    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME", "")}
+    # A file, not memory, so live-server tests' daphne subprocesses see the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME") or str(BASE_DIR / ".test-db.sqlite3")}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -205,6 +206,9 @@ PARLEY_API_MAX_BODY = env_int("PARLEY_API_MAX_BODY", 64 * 1024)
 PARLEY_WS_MAX_FRAME = env_int("PARLEY_WS_MAX_FRAME", 64 * 1024)
 # Largest frame daphne itself accepts before closing with 1009 (protects memory).
 PARLEY_WS_HARD_MAX_FRAME = env_int("PARLEY_WS_HARD_MAX_FRAME", 1024 * 1024)
+# `manage.py runserver` (daphne) reads these; pass the same to the daphne command in production.
+DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = PARLEY_WS_HARD_MAX_FRAME
+DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = PARLEY_WS_HARD_MAX_FRAME
 # Frames one socket may send per second (token bucket, burst of the same size).
 PARLEY_WS_RATE = env_float("PARLEY_WS_RATE", 20.0)
 # Concurrent generations one user may run across all conversations and processes.

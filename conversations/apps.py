@@ -13,7 +13,7 @@ class ConversationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks  # noqa: F401  (registers the system checks)
+        from . import checks, revocation  # noqa: F401  (registers system checks and signal handlers)
 
         if not settings.REDIS_URL:
             logger.info(

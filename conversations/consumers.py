@@ -21,6 +21,7 @@ from .payloads import conversation_payload, message_payload
 from .protocol import ProtocolError
 from .realtime.broadcast import conversation_group
 from .realtime.runtime import Runtime, get_runtime
+from .revocation import SessionGuard
 
 logger = logging.getLogger(__name__)
 
@@ -68,12 +69,15 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.seen: dict[str, int] = {}  # last seq forwarded per streaming reply
         self.bucket = TokenBucket(settings.PARLEY_WS_RATE)
         self.runtime = await get_runtime()
+        self.guard = SessionGuard(self)
+        await self.guard.start()
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         await self.send_snapshot()
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
+            await self.guard.stop()
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -173,6 +177,9 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await self.send(text_data=event["frame"])
         elif last is None or seq > last + 1:
             await self.send_snapshot()
+
+    async def session_revoked(self, event: dict[str, Any]) -> None:
+        await self.guard.on_revoked(event)
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
         """A whole frame; `opens` starts tracking a new reply, `done` ends it."""

@@ -27,6 +27,3 @@ def export_markdown(conversation: Conversation) -> str:
         if message.error:
             lines += [f"> Error: {message.error}", ""]
     return "\n".join(lines)
-
-
-

@@ -27,7 +27,10 @@ def error_response(status: int, message: str, **extra: Any) -> JsonResponse:
 
 def read_json(request: HttpRequest) -> dict[str, Any]:
     """The request body as a JSON object, or ApiError 400/413 saying what is wrong."""
-    length = int(request.headers.get("Content-Length") or 0)
+    try:
+        length = int(request.headers.get("Content-Length") or 0)
+    except ValueError:
+        raise ApiError(400, "Content-Length is not a number.") from None
     if length > settings.PARLEY_API_MAX_BODY:
         raise ApiError(413, f"Request body is larger than {settings.PARLEY_API_MAX_BODY} bytes.")
     if not request.body:

@@ -13,9 +13,7 @@ class Conversation(models.Model):
     """A chat thread owned by one user; its UUID is the only handle clients ever see."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    owner = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations"
-    )
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
     title = models.CharField(max_length=200, default="New chat")
     model = models.CharField(max_length=200, blank=True, help_text="Model used for new replies.")
     system_prompt = models.TextField(blank=True)

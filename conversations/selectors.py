@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from .models import Conversation, Message
@@ -22,7 +23,7 @@ def conversation_get(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str
     """The user's conversation with this id, or None if it is missing or someone else's."""
     try:
         return Conversation.objects.get(id=conversation_id, owner=user)
-    except (Conversation.DoesNotExist, ValueError):
+    except (Conversation.DoesNotExist, ValidationError, ValueError):  # a malformed id is just missing
         return None
 
 

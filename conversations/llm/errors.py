@@ -7,6 +7,7 @@ class LLMError(Exception):
     """Base class: `user_message` is shown to people, `partial` is the reply text before the failure."""
 
     user_message = "The language model failed to answer."
+    status: int | None = None  # the upstream HTTP status, when the failure was an error response
 
     def __init__(self, detail: str = "", *, partial: str = "", user_message: str | None = None) -> None:
         super().__init__(detail or self.user_message)

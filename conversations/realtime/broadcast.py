@@ -128,5 +128,6 @@ class Broadcaster:
     async def close(self) -> None:
         if self.task:
             self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
         if self.redis is not None:
             await self.redis.aclose()

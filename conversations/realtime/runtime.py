@@ -154,6 +154,22 @@ async def get_runtime() -> Runtime:
     return runtime
 
 
+async def shutdown_runtime() -> None:
+    """Stop this loop's runtime: running replies end as cancelled and are saved."""
+    runtime = _runtimes.pop(asyncio.get_running_loop(), None)
+    if runtime is None:
+        return
+    replies_running = [running.task for running in runtime.running.values()]
+    for task in replies_running:
+        task.cancel()
+    await asyncio.gather(*replies_running, return_exceptions=True)
+    await runtime.broadcaster.flush()
+    for task in runtime.tasks:
+        task.cancel()
+    await asyncio.gather(*runtime.tasks, return_exceptions=True)
+    await runtime.broadcaster.close()
+
+
 def redis_client() -> aioredis.Redis | None:
     """The broadcaster's own Redis connection, when the channel layer is Redis."""
     if not settings.REDIS_URL:

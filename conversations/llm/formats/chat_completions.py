@@ -1,0 +1,71 @@
+"""OpenAI Chat Completions streaming: `data: {chunk}` SSE events ending with `data: [DONE]`.
+
+Usage is asked for with `stream_options.include_usage`; it then arrives in a last chunk with empty
+`choices`. Servers that ignore the option (or never send [DONE] after a `finish_reason`) still work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+from ..base import ChatMessage, Finish, Options, Usage
+from ..errors import UpstreamErrorEvent, UpstreamProtocolError
+from ..http_errors import describe_error_payload
+from .base import HTTPRequest, load_json
+
+
+class ChatCompletions:
+    framing: ClassVar[Literal["sse", "ndjson"]] = "sse"
+
+    def build_request(
+        self, base_url: str, api_key: str, messages: Sequence[ChatMessage], options: Options
+    ) -> HTTPRequest:
+        body: dict[str, Any] = {
+            "model": options.model,
+            "messages": list(messages),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if options.temperature is not None:
+            body["temperature"] = options.temperature
+        if options.max_tokens is not None:
+            body["max_tokens"] = options.max_tokens
+        headers = {"accept": "text/event-stream"}
+        if api_key:
+            headers["authorization"] = f"Bearer {api_key}"
+        return HTTPRequest(f"{base_url.rstrip('/')}/chat/completions", headers, body)
+
+    def reader(self, options: Options) -> ChatCompletionsReader:
+        return ChatCompletionsReader(options.model)
+
+
+class ChatCompletionsReader:
+    def __init__(self, model: str) -> None:
+        self.finish: Finish | None = None
+        self._model = model
+        self._reason: str | None = None
+        self._usage: Usage | None = None
+
+    def read(self, event: str | None, data: str | bytes) -> str | None:
+        if data == "[DONE]":
+            self.finish = Finish(self._reason, self._model, self._usage)
+            return None
+        chunk = load_json(data)
+        if "error" in chunk:
+            raise UpstreamErrorEvent(describe_error_payload(chunk))
+        self._model = chunk.get("model") or self._model
+        if usage := chunk.get("usage"):
+            self._usage = Usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
+        choices = chunk.get("choices")
+        if not choices:
+            return None
+        try:
+            choice = choices[0]
+            self._reason = choice.get("finish_reason") or self._reason
+            return choice.get("delta", {}).get("content") or None
+        except (AttributeError, IndexError, TypeError) as exc:
+            raise UpstreamProtocolError(f"unexpected chunk shape: {str(data)[:120]!r}") from exc
+
+    def end(self) -> Finish | None:
+        return Finish(self._reason, self._model, self._usage) if self._reason else None

@@ -1,0 +1,144 @@
+"""The one streaming flow every HTTP provider shares: send, check status, retry, parse, map errors.
+
+Retries (429, 5xx, connection failures) happen only before any text arrived, so a reply is never
+duplicated. Every error raised after text arrived carries that text as `partial`. The response is
+closed in a `finally`, so cancelling the consuming task releases the connection at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import aclosing
+from typing import ClassVar
+
+import httpx
+
+from .base import ChatMessage, Event, Finish, Options
+from .client import get_http_client
+from .config import ProviderConfig
+from .errors import LLMError, StreamInterrupted, UpstreamConnectError, UpstreamTimeout
+from .formats.base import EventReader, HTTPRequest, WireFormat
+from .http_errors import error_for_status, is_retryable_status, retry_after_seconds
+from .sse import NDJSONSplitter, SSEParser
+
+logger = logging.getLogger(__name__)
+
+
+class StreamingProvider:
+    """Base of the HTTP providers; a vendor module sets the class attributes and nothing else."""
+
+    name: ClassVar[str]
+    wire: ClassVar[WireFormat]
+    default_base_url: ClassVar[str]
+    default_model: ClassVar[str]
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+
+    async def base_url(self) -> str:
+        """The API root; overridden by the simulator, which may first start its own server."""
+        return self.config.base_url or self.default_base_url
+
+    async def stream(self, messages: Sequence[ChatMessage], options: Options) -> AsyncIterator[Event]:
+        request = self.wire.build_request(await self.base_url(), self.config.api_key, messages, options)
+        response = await self._open_with_retries(request)
+        parts: list[str] = []
+        try:
+            events = _read_events(response, self.wire.reader(options), self.wire.framing, self.config)
+            async with aclosing(events):
+                async for event in events:
+                    if isinstance(event, str):
+                        parts.append(event)
+                    yield event
+        except LLMError as exc:
+            exc.partial = exc.partial or "".join(parts)
+            raise
+        except TimeoutError as exc:
+            raise UpstreamTimeout("the server stopped sending data", partial="".join(parts)) from exc
+        except httpx.TransportError as exc:
+            raise StreamInterrupted(f"connection broke: {exc!r}", partial="".join(parts)) from exc
+        finally:
+            await response.aclose()
+
+    async def _open_with_retries(self, request: HTTPRequest) -> httpx.Response:
+        """Send until a 2xx response's headers arrive; back off on 429, 5xx and connection failures."""
+        config = self.config
+        attempts = max(config.max_attempts, 1)
+        for attempt in range(1, attempts + 1):
+            outcome, retry_after = await self._try_open(request)
+            if isinstance(outcome, httpx.Response):
+                return outcome
+            if attempt == attempts or not _is_retryable(outcome):
+                raise outcome
+            delay = retry_after if retry_after is not None else config.retry_base_delay * 2 ** (attempt - 1)
+            delay = min(delay, config.retry_max_delay)
+            logger.info("%s: attempt %d failed (%s); retrying in %.2fs", self.name, attempt, outcome.detail, delay)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _try_open(self, request: HTTPRequest) -> tuple[httpx.Response | LLMError, float | None]:
+        """One attempt: the open response, or a typed error with the server's Retry-After."""
+        client = get_http_client(self.config.limits)
+        outgoing = client.build_request("POST", request.url, headers=request.headers, json=request.body)
+        try:
+            async with asyncio.timeout(self.config.limits.first_byte_timeout):
+                response = await client.send(outgoing, stream=True)
+                if response.is_success:
+                    return response, None
+                try:
+                    body = await response.aread()
+                finally:
+                    await response.aclose()
+        except httpx.ConnectTimeout:
+            return UpstreamTimeout(f"connecting to {request.url} timed out"), None
+        except httpx.ConnectError as exc:
+            return UpstreamConnectError(f"cannot connect to {request.url}: {exc}"), None
+        except TimeoutError:
+            raise UpstreamTimeout(f"no response from {request.url} in time") from None
+        except httpx.TransportError as exc:
+            raise StreamInterrupted(f"connection broke before the response: {exc!r}") from exc
+        return error_for_status(response.status_code, body), retry_after_seconds(response.headers.get("retry-after"))
+
+
+def _is_retryable(error: LLMError) -> bool:
+    """Connection failures and 429/5xx; by construction these all happen before any text."""
+    if isinstance(error, UpstreamConnectError | UpstreamTimeout):
+        return True
+    return error.status is not None and is_retryable_status(error.status)
+
+
+async def _read_events(
+    response: httpx.Response, reader: EventReader, framing: str, config: ProviderConfig
+) -> AsyncIterator[str | Finish]:
+    """Parse the body into text deltas and one Finish.
+
+    The deadline starts at the first-byte bound and moves on only when a whole event completes,
+    so a server dripping single bytes is caught by the idle bound, unlike httpx's per-read timeout.
+    """
+    loop = asyncio.get_running_loop()
+    idle = config.limits.idle_timeout
+    deadline = loop.time() + config.limits.first_byte_timeout
+    sse = framing == "sse"
+    parser = SSEParser() if sse else NDJSONSplitter()
+    raw = response.aiter_raw()
+    while True:
+        async with asyncio.timeout_at(deadline):
+            chunk = await anext(raw, None)
+        events = parser.feed(chunk) if chunk is not None else parser.close()
+        if events:
+            deadline = loop.time() + idle
+        for event in events:
+            text = reader.read(event.event, event.data) if sse else reader.read(None, event)
+            if text:
+                yield text
+            if reader.finish is not None:
+                yield reader.finish
+                return
+        if chunk is None:
+            break
+    finish = reader.end()
+    if finish is None:
+        raise StreamInterrupted("the stream ended before the reply was complete")
+    yield finish

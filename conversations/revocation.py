@@ -1,0 +1,94 @@
+"""Closing live sockets whose login ended: logout, password change or session expiry.
+
+A socket authenticates once, at the handshake; these hooks make the end of a session
+reach every process's open sockets within seconds, through the channel layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.auth import get_user
+from channels.layers import get_channel_layer
+from django.contrib.auth import get_user_model, user_logged_out
+from django.contrib.sessions.backends.db import SessionStore
+from django.db import transaction
+from django.db.models.signals import post_save, pre_save
+from django.dispatch import receiver
+
+logger = logging.getLogger(__name__)
+
+SESSION_ENDED = 1008  # WebSocket close code: policy violation, here "log in again"
+RECHECK_DELAY = 1.0  # lets a password-change view re-sign its own session first
+
+
+def user_group(user_pk) -> str:
+    return f"user.{user_pk}"
+
+
+def announce(user_pk, **event) -> None:
+    try:
+        async_to_sync(get_channel_layer().group_send)(user_group(user_pk), {"type": "session.revoked", **event})
+    except Exception:  # a dead layer must not break logout; expiry timers still apply
+        logger.exception("Could not announce session revocation for user %s", user_pk)
+
+
+@receiver(user_logged_out)
+def close_sockets_of_logged_out_session(sender, request, user, **kwargs) -> None:
+    if user is not None and request.session.session_key:
+        announce(user.pk, session=request.session.session_key)
+
+
+@receiver(pre_save, sender=get_user_model())
+def note_password_change(sender, instance, **kwargs) -> None:
+    instance._parley_password_changed = instance._password is not None and instance.pk is not None
+
+
+@receiver(post_save, sender=get_user_model())
+def recheck_sockets_after_password_change(sender, instance, created, **kwargs) -> None:
+    if getattr(instance, "_parley_password_changed", False):
+        transaction.on_commit(lambda: announce(instance.pk, recheck=True))
+
+
+async def session_is_valid(session_key: str | None, user_pk) -> bool:
+    """Whether this session still logs in the same user (expiry and password hash included)."""
+    if not session_key:
+        return False
+    session = SessionStore(session_key)
+    user = await get_user({"session": session})
+    return user.is_authenticated and user.pk == user_pk
+
+
+class SessionGuard:
+    """Watches one socket's session and closes the socket when the session ends."""
+
+    def __init__(self, consumer) -> None:
+        self.consumer = consumer
+        self.session_key = consumer.scope["session"].session_key
+        self.timer: asyncio.TimerHandle | None = None
+
+    async def start(self) -> None:
+        await self.consumer.channel_layer.group_add(user_group(self.consumer.user.pk), self.consumer.channel_name)
+        age = self.consumer.scope["session"].get_expiry_age()  # loaded already by the auth middleware
+        self.timer = asyncio.get_running_loop().call_later(age + 1, self.schedule_check, 0)
+
+    async def stop(self) -> None:
+        if self.timer:
+            self.timer.cancel()
+        await self.consumer.channel_layer.group_discard(user_group(self.consumer.user.pk), self.consumer.channel_name)
+
+    async def on_revoked(self, event: dict) -> None:
+        if event.get("session") == self.session_key:
+            await self.consumer.close(code=SESSION_ENDED)
+        elif event.get("recheck"):
+            self.schedule_check(RECHECK_DELAY)
+
+    def schedule_check(self, delay: float) -> None:
+        asyncio.get_running_loop().create_task(self.check(delay))
+
+    async def check(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if not await session_is_valid(self.session_key, self.consumer.user.pk):
+            await self.consumer.close(code=SESSION_ENDED)

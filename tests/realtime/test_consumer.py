@@ -1,0 +1,248 @@
+"""The consumer over the real ASGI app, channel layer and built-in simulator."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from conversations.models import Conversation, Message
+
+FAST = "!sim tokens=30 tps=600 ttft=0"
+SLOW = "!sim tokens=400 tps=100 ttft=0"
+
+
+async def stream_reply(socket, content=FAST, request_id="r1") -> tuple[list[dict], dict]:
+    """Send a message; return the frames up to completion and the completed message."""
+    await socket.send(type="message.send", content=content, request_id=request_id)
+    frames = await socket.receive_until("message.completed", timeout=20)
+    return frames, frames[-1]["message"]
+
+
+def joined_deltas(frames, message_id):
+    deltas = [f for f in frames if f["type"] == "message.delta" and f["message_id"] == message_id]
+    assert [d["seq"] for d in deltas] == list(range(1, len(deltas) + 1))
+    return "".join(d["delta"] for d in deltas)
+
+
+@sync_to_async
+def saved(message_id) -> Message:
+    return Message.objects.get(id=message_id)
+
+
+# --- who may connect -----------------------------------------------------------
+
+
+async def test_anonymous_user_is_refused_before_accept(connect, conversation):
+    accepted, _ = await connect(None, conversation.id)
+    assert not accepted
+
+
+async def test_other_users_conversation_is_refused_like_a_missing_one(connect, conversation, bob):
+    refused_other, code_other = await connect(bob, conversation.id)
+    refused_missing, code_missing = await connect(bob, "8d5e0c55-1a2b-4c3d-9e8f-0123456789ab")
+    assert (refused_other, refused_missing) == (False, False)
+    assert code_other == code_missing
+
+
+async def test_foreign_origin_is_refused(connect, conversation, alice):
+    accepted, _ = await connect(alice, conversation.id, origin="http://evil.example")
+    assert not accepted
+
+
+# --- the happy path ------------------------------------------------------------------
+
+
+async def test_snapshot_comes_first(connect, conversation, alice):
+    _, socket = await connect(alice, conversation.id)
+    snapshot = await socket.receive()
+    assert snapshot["type"] == "conversation.snapshot"
+    assert snapshot["conversation"]["id"] == str(conversation.id)
+    assert snapshot["messages"] == []
+
+
+async def test_send_streams_numbered_deltas_and_saves_the_reply(connect, conversation, alice):
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    frames, final = await stream_reply(socket)
+    user_created, reply_created = frames[0], frames[1]
+    assert user_created["type"] == reply_created["type"] == "message.created"
+    assert user_created["message"]["role"] == "user" and user_created["request_id"] == "r1"
+    assert reply_created["message"]["status"] == "streaming" and reply_created["request_id"] == "r1"
+    assert final["status"] == "complete" and final["content"]
+    assert joined_deltas(frames, final["id"]) == final["content"]
+    row = await saved(final["id"])
+    assert (row.content, row.status, row.seq) == (final["content"], "complete", final["seq"])
+    assert "simulator" in row.model
+
+
+async def test_two_sockets_receive_every_delta_in_order(connect, conversation, alice):
+    _, first = await connect(alice, conversation.id)
+    _, second = await connect(alice, conversation.id)
+    await first.receive(), await second.receive()
+    frames_first, final = await stream_reply(first)
+    frames_second = await second.receive_until("message.completed")
+    assert joined_deltas(frames_first, final["id"]) == joined_deltas(frames_second, final["id"]) == final["content"]
+
+
+async def test_reconnect_mid_stream_resumes_without_gap_or_duplicate(connect, conversation, alice):
+    _, first = await connect(alice, conversation.id)
+    await first.receive()
+    await first.send(type="message.send", content=SLOW, request_id="r1")
+    frames = [await first.receive() for _ in range(8)]
+    reply_id = next(
+        f["message"]["id"] for f in frames if f["type"] == "message.created" and f["message"]["role"] == "assistant"
+    )
+    _, late = await connect(alice, conversation.id)
+    snapshot = await late.receive()
+    streaming = next(m for m in snapshot["messages"] if m["id"] == reply_id)
+    assert streaming["status"] == "streaming" and streaming["seq"] > 0
+    later = await late.receive_until("message.completed", timeout=20)
+    text = streaming["content"] + "".join(
+        f["delta"] for f in later if f["type"] == "message.delta" and f["seq"] > streaming["seq"]
+    )
+    seqs = [f["seq"] for f in later if f["type"] == "message.delta"]
+    assert seqs == list(range(streaming["seq"] + 1, streaming["seq"] + 1 + len(seqs)))
+    assert text == later[-1]["message"]["content"]
+
+
+async def test_closing_the_tab_does_not_stop_the_reply(connect, conversation, alice):
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    await socket.send(type="message.send", content=FAST, request_id="r1")
+    created = await socket.receive_until("message.created")
+    await socket.close()
+    for _ in range(100):
+        reply = await sync_to_async(lambda: conversation.messages.filter(role="assistant").first())()
+        if reply.status != "streaming":
+            break
+        await asyncio.sleep(0.1)
+    assert reply.status == "complete" and len(reply.content) > 20
+    assert created[-1]["message"]["role"] == "user"
+
+
+# --- stop, regenerate, busy, limits -------------------------------------------------------
+
+
+async def test_stop_keeps_the_partial_text(connect, conversation, alice):
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    await socket.send(type="message.send", content=SLOW, request_id="r1")
+    await socket.receive_until("message.delta")
+    await socket.send(type="generation.stop")
+    final = (await socket.receive_until("message.completed"))[-1]["message"]
+    assert final["status"] == "cancelled"
+    row = await saved(final["id"])
+    assert row.status == "cancelled" and row.content == final["content"] and row.content
+
+
+async def test_stop_with_nothing_running_is_an_error(connect, conversation, alice):
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    await socket.send(type="generation.stop")
+    assert (await socket.receive())["code"] == "not_generating"
+
+
+async def test_second_send_while_streaming_is_busy(connect, conversation, alice):
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    await socket.send(type="message.send", content=SLOW, request_id="r1")
+    await socket.receive_until("message.delta")
+    await socket.send(type="message.send", content="again", request_id="r2")
+    error = (await socket.receive_until("error"))[-1]
+    assert error["code"] == "busy" and error["request_id"] == "r2"
+    await socket.send(type="generation.stop")
+
+
+async def test_per_user_cap_is_enforced(connect, conversation, alice, settings):
+    settings.PARLEY_MAX_GENERATIONS_PER_USER = 1
+    other = await sync_to_async(Conversation.objects.create)(owner=alice, title="Other")
+    _, first = await connect(alice, conversation.id)
+    _, second = await connect(alice, other.id)
+    await first.receive(), await second.receive()
+    await first.send(type="message.send", content=SLOW, request_id="r1")
+    await first.receive_until("message.delta")
+    await second.send(type="message.send", content="hello", request_id="r2")
+    assert (await second.receive())["code"] == "limit_reached"
+    await first.send(type="generation.stop")
+
+
+async def test_regenerate_replaces_the_last_reply(connect, conversation, alice):
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    _, first = await stream_reply(socket)
+    await socket.send(type="message.regenerate", request_id="r2")
+    frames = await socket.receive_until("message.completed")
+    created = frames[0]
+    assert created["type"] == "message.created" and created["replaces"] == first["id"]
+    assert frames[-1]["message"]["status"] == "complete"
+    ids = await sync_to_async(lambda: list(conversation.messages.values_list("id", flat=True)))()
+    assert len(ids) == 2 and first["id"] not in {str(i) for i in ids}
+
+
+async def test_regenerate_without_a_reply_is_an_error(connect, conversation, alice):
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    await socket.send(type="message.regenerate")
+    assert (await socket.receive())["code"] == "nothing_to_regenerate"
+
+
+async def test_retried_send_creates_nothing_new(connect, conversation, alice):
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    await stream_reply(socket, request_id="same")
+    await socket.send(type="message.send", content=FAST, request_id="same")
+    again = [await socket.receive(), await socket.receive()]
+    assert [f["type"] for f in again] == ["message.created", "message.created"]
+    assert await sync_to_async(conversation.messages.count)() == 2
+
+
+# --- bad frames -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("{oops", "invalid_json"),
+        ('{"type": "nope"}', "unknown_type"),
+        ('{"type": "message.send", "content": 3, "request_id": "x"}', "invalid_field"),
+        ('{"type": "message.send", "content": "' + "a" * 70_000 + '", "request_id": "x"}', "frame_too_large"),
+    ],
+)
+async def test_bad_frame_gets_an_error_and_the_socket_keeps_working(connect, conversation, alice, text, code):
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    await socket.send_text(text)
+    assert (await socket.receive())["code"] == code
+    await socket.send(type="sync")
+    assert (await socket.receive())["type"] == "conversation.snapshot"
+
+
+async def test_binary_frame_is_refused(connect, conversation, alice):
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    await socket.communicator.send_to(bytes_data=b"\x00\x01")
+    assert (await socket.receive())["code"] == "invalid_json"
+
+
+async def test_flood_is_rate_limited(connect, conversation, alice, settings):
+    settings.PARLEY_WS_RATE = 5.0
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    for _ in range(20):
+        await socket.send(type="sync")
+    codes = [(await socket.receive()).get("code") for _ in range(20)]
+    assert codes.count("rate_limited") >= 10
+
+
+async def test_ownership_is_rechecked_on_every_action(connect, conversation, alice, bob):
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    conversation.owner = bob
+    await sync_to_async(conversation.save)()
+    await socket.send(type="message.send", content="hi", request_id="r1")
+    assert (await socket.receive())["code"] == "not_found"
+    await socket.send(type="sync")
+    assert (await socket.receive())["code"] == "not_found"
+    assert await sync_to_async(conversation.messages.count)() == 0
