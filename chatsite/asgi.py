@@ -14,6 +14,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+import chatsite.close_codes  # noqa: E402, F401  (daphne: allow close code 1008)
 from chatsite.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(

@@ -37,9 +37,7 @@ def _new_client(limits: HTTPLimits) -> httpx.AsyncClient:
         timeout=httpx.Timeout(
             connect=limits.connect_timeout, read=None, write=limits.connect_timeout, pool=limits.first_byte_timeout
         ),
-        limits=httpx.Limits(
-            max_connections=limits.max_connections, max_keepalive_connections=limits.max_keepalive
-        ),
+        limits=httpx.Limits(max_connections=limits.max_connections, max_keepalive_connections=limits.max_keepalive),
         trust_env=False,  # explicit configuration only: no proxy picked up from the environment
     )
 

@@ -43,6 +43,7 @@ class Broadcaster:
         self.dirty: list[LiveReply] = []
         self.wakeup = asyncio.Event()
         self.last_flush = 0.0
+        self.dropped = 0  # batches lost in the current Redis outage, logged once when it ends
         self.task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -85,10 +86,16 @@ class Broadcaster:
                 for group, message, _ in batch:
                     await self.layer.group_send(group, message)
         except Exception as error:  # Redis blinked: clients heal the gap by seq and snapshot
-            logger.warning("Dropped a broadcast batch of %d frames: %s", len(batch), error)
+            if not self.dropped:
+                logger.warning("Broadcasts are failing, generations continue: %s", error)
+            self.dropped += 1
             for _, _, reply in batch:
                 if reply is not None:
                     reply.live_stale = True
+            return
+        if self.dropped:
+            logger.warning("Broadcasts recovered after %d dropped batches", self.dropped)
+            self.dropped = 0
 
     def _queue_delta(self, reply: LiveReply) -> None:
         delta = reply.take_delta()

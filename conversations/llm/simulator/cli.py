@@ -32,7 +32,9 @@ def run(options: argparse.Namespace) -> None:
 
 async def _serve(host: str, port: int, defaults: SimulatorDefaults) -> None:
     server = await start_simulator(host, port, defaults=defaults)
-    logger.info("defaults: tps=%s ttft=%s tokens=%s seed=%s", defaults.tps, defaults.ttft, defaults.tokens, defaults.seed)
+    logger.info(
+        "defaults: tps=%s ttft=%s tokens=%s seed=%s", defaults.tps, defaults.ttft, defaults.tokens, defaults.seed
+    )
     try:
         await server.serve_forever()
     finally:

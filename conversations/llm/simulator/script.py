@@ -14,7 +14,7 @@ MODEL_NAME = "parley-simulator"
 
 _TOKEN = re.compile(r"\s*\S+|\s+")
 _TOPICS = ["streaming", "backpressure", "websockets", "caching", "retries", "latency", "tokens", "queues"]
-_WORDS = (
+_WORDS = (  # noqa: SIM905 - one readable paragraph of words
     "the a server client stream reply token buffer socket event loop worker message chunk network "
     "request fast slow steady simple quiet careful each every first last small large over under with "
     "sends reads writes waits keeps drops holds checks moves counts"

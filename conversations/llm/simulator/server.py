@@ -141,7 +141,9 @@ class SimulatorConnection(asyncio.Protocol):
             self._respond(status, error_body(status, message), keep_alive=request.keep_alive, extra=extra)
             return
         if not body.get("stream"):
-            self._respond(400, error_body(400, "The simulator only streams; send stream: true."), keep_alive=request.keep_alive)
+            self._respond(
+                400, error_body(400, "The simulator only streams; send stream: true."), keep_alive=request.keep_alive
+            )
             return
         plan = plan_reply(body, directives, self._server.defaults)
         assert self._transport is not None

@@ -61,7 +61,8 @@ class ChunkEncoder:
         self._token_suffix = '},"finish_reason":null}]}\n\n'
 
     def role(self) -> bytes:
-        return f'data: {self._common},"choices":[{{"index":0,"delta":{{"role":"assistant","content":""}},"finish_reason":null}}]}}\n\n'.encode()
+        delta = '{"role":"assistant","content":""}'
+        return f'data: {self._common},"choices":[{{"index":0,"delta":{delta},"finish_reason":null}}]}}\n\n'.encode()
 
     def token(self, escaped: str) -> str:
         """`escaped` is the token already JSON-encoded (with its quotes)."""
