@@ -8,6 +8,7 @@ the text received so far and is saved and broadcast exactly once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Sequence
 
@@ -59,7 +60,7 @@ async def generate(
 async def stream_into(live: LiveReply, events, outcome: Outcome, deadline: float) -> None:
     """Feed the provider's events into the live reply; record how the stream ended."""
     try:
-        async with asyncio.timeout(deadline):
+        async with asyncio.timeout(deadline), contextlib.aclosing(events):
             async for event in events:
                 if type(event) is str:
                     live.append(event)
