@@ -56,7 +56,7 @@ def _request_id(data: dict[str, Any]) -> str | None:
     value = data.get("request_id")
     if value is None:
         return None
-    if not isinstance(value, str) or not 1 <= len(value) <= REQUEST_ID_MAX:
+    if not isinstance(value, str) or not 1 <= len(value) <= REQUEST_ID_MAX or not _is_unicode(value):
         raise ProtocolError("invalid_field", f"request_id must be a string of 1 to {REQUEST_ID_MAX} characters.")
     return value
 
@@ -73,7 +73,18 @@ def _content(data: dict[str, Any], request_id: str | None) -> str:
         raise ProtocolError("invalid_field", "content must be a string.", request_id)
     if not content.strip():
         raise ProtocolError("invalid_field", "content must not be empty.", request_id)
+    if not _is_unicode(content):
+        raise ProtocolError("invalid_field", "content must be valid Unicode text.", request_id)
     return content
+
+
+def _is_unicode(text: str) -> bool:
+    """False for a lone surrogate escaped in JSON ("\\ud800"): it cannot be stored or sent back as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def dumps(frame: dict[str, Any]) -> str:

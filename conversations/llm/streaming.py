@@ -117,28 +117,77 @@ async def _read_events(
     The deadline starts at the first-byte bound and moves on only when a whole event completes,
     so a server dripping single bytes is caught by the idle bound, unlike httpx's per-read timeout.
     """
-    loop = asyncio.get_running_loop()
     idle = config.limits.idle_timeout
-    deadline = loop.time() + config.limits.first_byte_timeout
     sse = framing == "sse"
     parser = SSEParser() if sse else NDJSONSplitter()
     raw = response.aiter_raw()
-    while True:
-        async with asyncio.timeout_at(deadline):
-            chunk = await anext(raw, None)
-        events = parser.feed(chunk) if chunk is not None else parser.close()
-        if events:
-            deadline = loop.time() + idle
-        for event in events:
-            text = reader.read(event.event, event.data) if sse else reader.read(None, event)
-            if text:
-                yield text
-            if reader.finish is not None:
-                yield reader.finish
-                return
-        if chunk is None:
-            break
+    watchdog = Watchdog(config.limits.first_byte_timeout)
+    try:
+        while True:
+            try:
+                chunk = await anext(raw, None)
+            except asyncio.CancelledError:
+                watchdog.raise_if_fired()
+                raise
+            watchdog.raise_if_fired()  # httpcore may swallow the cancel and end the body instead
+            events = parser.feed(chunk) if chunk is not None else parser.close()
+            if events:
+                watchdog.move(idle)
+            for event in events:
+                text = reader.read(event.event, event.data) if sse else reader.read(None, event)
+                if text:
+                    yield text
+                if reader.finish is not None:
+                    yield reader.finish
+                    return
+            if chunk is None:
+                break
+    finally:
+        watchdog.close()
     finish = reader.end()
     if finish is None:
         raise StreamInterrupted("the stream ended before the reply was complete")
     yield finish
+
+
+class Watchdog:
+    """Cancels the reading task once `deadline` passes.
+
+    Moving the deadline is one float store per event; the timer re-arms itself lazily, so the
+    hot path never creates a timeout context or touches the loop's timer heap.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.task = asyncio.current_task()
+        self.deadline = self.loop.time() + timeout
+        self.fired = False
+        self.arm()
+
+    def arm(self) -> None:
+        self.armed_at = self.deadline
+        self.handle = self.loop.call_at(self.deadline, self.check)
+
+    def move(self, timeout: float) -> None:
+        """Push the deadline to `timeout` from now; only an earlier one needs the timer moved."""
+        self.deadline = self.loop.time() + timeout
+        if self.deadline < self.armed_at:
+            self.handle.cancel()
+            self.arm()
+
+    def check(self) -> None:
+        if self.loop.time() >= self.deadline:
+            self.fired = True
+            self.task.cancel()
+        else:
+            self.arm()
+
+    def raise_if_fired(self) -> None:
+        """Turn our own cancellation into a timeout; leave anyone else's alone."""
+        if self.fired:
+            self.fired = False
+            self.task.uncancel()
+            raise TimeoutError
+
+    def close(self) -> None:
+        self.handle.cancel()

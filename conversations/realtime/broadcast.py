@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from redis import asyncio as aioredis
+from redis.exceptions import NoScriptError
 
 from .. import protocol
 from .live import LiveReply
@@ -23,6 +24,19 @@ logger = logging.getLogger(__name__)
 
 LIVE_TTL = 3600  # seconds a reply's resume state outlives its last write
 GROUP_PREFIX = "conv."
+
+# One delta, atomically: extend the reply's resume state, then publish its frame.
+# ARGV: delta text, seq, ttl, pub/sub channel, payload, "1" to rewrite the text whole.
+PUBLISH_DELTA = """
+if ARGV[6] == '1' then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
+else
+  redis.call('APPEND', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+redis.call('SET', KEYS[2], ARGV[2], 'EX', ARGV[3])
+return redis.call('PUBLISH', ARGV[4], ARGV[5])
+"""
 
 
 def conversation_group(conversation_id: Any) -> str:
@@ -38,6 +52,7 @@ class Broadcaster:
         self.layer = layer
         self.interval = interval
         self.redis = redis  # publishes on its own connection when the layer is Redis
+        self.script_sha: str | None = None  # PUBLISH_DELTA, loaded on first use and after a restart
         # (group, channel-layer message, the reply a delta belongs to / None for whole frames)
         self.outbox: list[tuple[str, dict[str, Any], LiveReply | None]] = []
         self.dirty: list[LiveReply] = []
@@ -106,20 +121,25 @@ class Broadcaster:
         self.outbox.append((reply.group, message, reply))
 
     async def _send_redis(self, batch: list[tuple[str, dict[str, Any], LiveReply | None]]) -> None:
+        """One round trip for the whole batch; each delta is one script call, in order."""
+        if self.script_sha is None:
+            self.script_sha = await self.redis.script_load(PUBLISH_DELTA)
         rewritten = [reply for _, _, reply in batch if reply is not None and reply.live_stale]
-        async with self.redis.pipeline(transaction=True) as pipe:
+        async with self.redis.pipeline(transaction=False) as pipe:
             for group, message, reply in batch:
-                if reply is not None:
-                    seq = message["seq"]
-                    text_key, seq_key = live_keys(reply.id_str)
-                    if reply.live_stale:
-                        pipe.set(text_key, reply.content_through(seq), ex=LIVE_TTL)
-                    else:
-                        pipe.append(text_key, reply.parts[seq - 1])
-                        pipe.expire(text_key, LIVE_TTL)
-                    pipe.set(seq_key, message["seq"], ex=LIVE_TTL)
-                pipe.publish(self.layer.group_channel(group), self.layer.encode(message))
-            await pipe.execute()
+                channel, payload = self.layer.group_channel(group), self.layer.encode(message)
+                if reply is None:
+                    pipe.publish(channel, payload)
+                    continue
+                seq = message["seq"]
+                text = reply.content_through(seq) if reply.live_stale else reply.parts[seq - 1]
+                keys = live_keys(reply.id_str)
+                pipe.evalsha(self.script_sha, 2, *keys, text, seq, LIVE_TTL, channel, payload, int(reply.live_stale))
+            try:
+                await pipe.execute()
+            except NoScriptError:
+                self.script_sha = None  # Redis restarted and forgot the script
+                raise
         for reply in rewritten:
             reply.live_stale = False
 
