@@ -137,10 +137,12 @@ def _locked_conversation(user: AbstractBaseUser, conversation_id: uuid.UUID) -> 
 def _existing_request(conversation: Conversation, request_id: str) -> ReplyStart | None:
     """A retried request gets the reply it started the first time, not a second one."""
     rows = {m.role: m for m in conversation.messages.filter(request_id=request_id)}
-    reply = rows.get(Message.Role.ASSISTANT)
+    user_message, reply = rows.get(Message.Role.USER), rows.get(Message.Role.ASSISTANT)
+    if reply is None and user_message is not None:  # its reply was regenerated: answer with the replacement
+        reply = conversation.messages.filter(position__gt=user_message.position).order_by("position").first()
     if reply is None:
         return None
-    return ReplyStart(reply=reply, history=[], user_message=rows.get(Message.Role.USER), duplicate=True)
+    return ReplyStart(reply=reply, history=[], user_message=user_message, duplicate=True)
 
 
 def _refuse_if_busy(user: AbstractBaseUser, conversation: Conversation) -> None:

@@ -72,11 +72,7 @@ class ServerProcess:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> ServerProcess:
-        command = [
-            sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-            "--websocket-max-message-size", self.env.get("PARLEY_WS_HARD_MAX_FRAME", str(1024 * 1024)),
-            "chatsite.asgi:application",
-        ]  # fmt: skip
+        command = [sys.executable, "-m", "chatsite.server", "-b", "127.0.0.1", "-p", str(self.port)]
         self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
         self.wait_ready()
         return self

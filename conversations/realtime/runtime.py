@@ -23,7 +23,7 @@ from ..llm import registry
 from ..models import Message
 from ..payloads import message_payload
 from .broadcast import Broadcaster, conversation_group
-from .generation import generate
+from .generation import Outcome, finish, generate
 from .live import LiveReply
 
 logger = logging.getLogger(__name__)
@@ -72,7 +72,14 @@ class Runtime:
             name=f"parley-reply-{reply.id}",
         )
         self.running[live.id_str] = Running(live, task)
-        task.add_done_callback(lambda _: self.running.pop(live.id_str, None))
+        task.add_done_callback(lambda done: self.ended(done, reply, live))
+
+    def ended(self, task: asyncio.Task, reply: Message, live: LiveReply) -> None:
+        self.running.pop(live.id_str, None)
+        if task.cancelled():  # stopped before its first step, so its own `finally` never ran
+            outcome = Outcome()
+            outcome.status = Message.Status.CANCELLED
+            asyncio.get_running_loop().create_task(finish(reply, live, outcome, self.broadcaster))
 
     def announce(self, group: str, frame: str, **markers: str) -> None:
         self.broadcaster.publish(group, {"type": "chat.frame", "frame": frame, **markers})
@@ -86,7 +93,8 @@ class Runtime:
         running = self.running.get(reply_id)
         if running is None:
             return False
-        running.task.cancel()
+        if not running.task.cancelling():  # a second cancel would interrupt the upstream close
+            running.task.cancel()
         return True
 
     async def live_state(self, reply_id: str) -> tuple[str, int] | None:
@@ -160,8 +168,8 @@ async def shutdown_runtime() -> None:
     if runtime is None:
         return
     replies_running = [running.task for running in runtime.running.values()]
-    for task in replies_running:
-        task.cancel()
+    for reply_id in list(runtime.running):
+        runtime.stop_local(reply_id)
     await asyncio.gather(*replies_running, return_exceptions=True)
     await runtime.broadcaster.flush()
     for task in runtime.tasks:

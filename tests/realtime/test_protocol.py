@@ -44,6 +44,8 @@ def test_frames_without_content_are_parsed(frame_type):
         ('{"type": "message.send", "content": "hi"}', "invalid_field"),
         ('{"type": "message.send", "content": "hi", "request_id": 7}', "invalid_field"),
         ('{"type": "message.send", "content": "hi", "request_id": ""}', "invalid_field"),
+        ('{"type": "message.send", "content": "a\\ud800b", "request_id": "r"}', "invalid_field"),
+        ('{"type": "message.send", "content": "hi", "request_id": "\\udfff"}', "invalid_field"),
     ],
 )
 def test_bad_frames_get_their_own_code(text, code):

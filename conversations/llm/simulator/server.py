@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 import json
 import logging
-from typing import Any
+from typing import Any, cast
 
 from ..config import SimulatorDefaults
 from .directives import Directives, parse_directives
@@ -86,8 +86,7 @@ class SimulatorConnection(asyncio.Protocol):
         self._keep_alive = True
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
         self._server.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -1,0 +1,145 @@
+"""The implementations under test: how to start each one and whom the clients talk to."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .client import Target
+from .procs import PYTHON, ROOT, SERVER_CORE, Tree, free_port, launch, stop, wait_port
+
+IMPLEMENTATIONS = ("parley", "naive", "threads", "floor")
+BENCH_SECRET = "bench-secret-key-for-throwaway-databases-only-0123456789"
+
+
+@dataclass
+class World:
+    """What every implementation shares in one benchmark run."""
+
+    workdir: Path
+    redis_url: str
+    upstream: str  # OpenAI-compatible API root of the simulator
+    database_url: str = ""  # Parley's throwaway database
+    parley_overrides: dict[str, str] = field(default_factory=dict)  # --parley-env KEY=VALUE
+
+    def parley_env(self, connections: int) -> dict[str, str]:
+        return {
+            "DJANGO_SETTINGS_MODULE": "chatsite.settings",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": BENCH_SECRET,
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DATABASE_URL": self.database_url,
+            "REDIS_URL": self.redis_url,
+            "LLM_PROVIDER": "openai",
+            "LLM_BASE_URL": self.upstream,
+            "LLM_API_KEY": "bench",
+            "LLM_MODEL": "sim",
+            # The shipped pool (1000) would queue streams beyond it; size it for the step.
+            "LLM_MAX_CONNECTIONS": str(max(1000, connections)),
+            "PARLEY_LOG_LEVEL": "WARNING",
+            **self.parley_overrides,
+        }
+
+
+@dataclass
+class Server:
+    impl: str
+    procs: list[subprocess.Popen] = field(default_factory=list)
+    ports: list[int] = field(default_factory=list)
+    sessions: list[dict[str, str]] = field(default_factory=list)  # Parley only
+
+    @property
+    def trees(self) -> list[Tree]:
+        return [Tree(p.pid) for p in self.procs]
+
+    def targets(self, n: int) -> list[Target]:
+        """Conversation i goes to server process i mod P."""
+        out = []
+        for i in range(n):
+            port = self.ports[i % len(self.ports)]
+            base = f"ws://127.0.0.1:{port}/ws/conversations"
+            if self.impl == "parley":
+                s = self.sessions[i]
+                out.append(
+                    Target(f"{base}/{s['conversation']}/", f"sessionid={s['session']}", f"http://127.0.0.1:{port}")
+                )
+            else:
+                out.append(Target(f"{base}/{uuid.uuid4()}/", None, f"http://127.0.0.1:{port}"))
+        return out
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            stop(proc)
+
+
+def command(impl: str, port: int, world: World) -> tuple[list[str], dict[str, str]]:
+    if impl == "parley":
+        return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"], {}
+    if impl == "naive":
+        env = {
+            "REDIS_URL": world.redis_url,
+            "BENCH_UPSTREAM": world.upstream,
+            "DJANGO_SETTINGS_MODULE": "bench.baselines.naive.settings",
+        }
+        app = "bench.baselines.naive.asgi:application"
+        return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app], env
+    if impl in ("threads", "floor"):
+        return [PYTHON, "-m", f"bench.baselines.{impl}", "--port", str(port), "--upstream", world.upstream], {}
+    raise ValueError(f"unknown implementation {impl!r}")
+
+
+def start(impl: str, world: World, n: int, processes: int = 1) -> Server:
+    """Start `processes` server processes of `impl` pinned to the server core, ready for n conversations."""
+    server = Server(impl)
+    if impl == "parley":
+        server.sessions = prepare_parley(world, n)
+    for _ in range(processes):
+        port = free_port()
+        args, env = command(impl, port, world)
+        if impl == "parley":
+            env = world.parley_env(n)
+        proc = launch(args, core=SERVER_CORE, env=env, log=world.workdir / f"{impl}.log")
+        server.procs.append(proc)
+        server.ports.append(port)
+    try:
+        for proc, port in zip(server.procs, server.ports, strict=True):
+            wait_port(port, proc)
+    except Exception:
+        server.stop()
+        raise
+    time.sleep(0.5)  # let imports settle before the baseline measurement
+    return server
+
+
+def prepare_parley(world: World, n: int) -> list[dict[str, str]]:
+    out = world.workdir / f"sessions-{uuid.uuid4().hex[:8]}.json"
+    env = world.parley_env(n)
+    subprocess.run(
+        [PYTHON, "-m", "bench.prepare", "--n", str(n), "--tag", out.stem, "--out", str(out)],
+        cwd=ROOT,
+        env=_env(env),
+        check=True,
+        timeout=600,
+    )
+    return json.loads(out.read_text())
+
+
+def migrate(world: World) -> None:
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--verbosity", "0"],
+        cwd=ROOT,
+        env=_env(world.parley_env(0)),
+        check=True,
+        timeout=300,
+    )
+
+
+def _env(extra: dict[str, str]) -> dict[str, str]:
+    import os
+
+    return {**os.environ, **extra}

@@ -1,0 +1,219 @@
+"""Turns the results dictionary into latest.md: knees, targets and one table per scenario."""
+
+from __future__ import annotations
+
+from typing import Any
+
+KNEE_P99_MS = 100.0
+IDLE_TARGET_KB = 40.0
+
+
+def knee(rows: list[dict]) -> dict[str, Any]:
+    """Largest N with zero loss and p99 ≤ 100 ms; `open` when the sweep never got past it."""
+    good = [r["n"] for r in rows if r["ok"] and r["latency_p99_ms"] is not None and r["latency_p99_ms"] <= KNEE_P99_MS]
+    best = max(good, default=None)
+    beyond = [r for r in rows if best is None or r["n"] > best]
+    return {"n": best, "open": bool(rows) and not beyond}
+
+
+def targets(results: dict) -> list[tuple[str, str, str]]:
+    """(target, measured, verdict) rows; a target whose inputs were not measured says so."""
+    knees = {impl: knee(rows) for impl, rows in results.get("sweep", {}).items()}
+    out = []
+    p, nv, fl = (knees.get(k, {}).get("n") for k in ("parley", "naive", "floor"))
+    if "parley" in knees and "naive" in knees:
+        verdict = "not measurable" if p is None else ("met" if nv is None or p >= 5 * nv else "not met")
+        measured = f"{fmt_knee(knees['parley'])} vs {fmt_knee(knees['naive'])}"
+        out.append(("Parley knee ≥ 5x naive knee", measured, verdict))
+    if "parley" in knees and "floor" in knees:
+        verdict = "not measurable" if p is None else ("met" if fl is None or p > fl else "not met")
+        note = " (floor never broke: only a lower bound)" if knees["floor"]["open"] else ""
+        out.append(
+            ("Parley knee > floor knee", f"{fmt_knee(knees['parley'])} vs {fmt_knee(knees['floor'])}{note}", verdict)
+        )
+    cpu = cpu_ratio(results.get("sweep", {}))
+    if cpu:
+        n, ratio = cpu
+        verdict = "met" if ratio <= 0.2 else "not met"
+        out.append(("Parley CPU/1k tokens ≤ 1/5 of naive", f"{ratio:.2f}x naive at N={n}", verdict))
+    for row in results.get("idle", []):
+        if row["impl"] == "parley" and row["rss_per_conn_kb"] is not None:
+            kb = row["rss_per_conn_kb"]
+            out.append(
+                (
+                    "Idle RSS ≤ 40 KB per conversation",
+                    f"{kb:.1f} KB at {row['connected']} idle",
+                    "met" if kb <= IDLE_TARGET_KB and row["ok"] else "not met",
+                )
+            )
+    return out
+
+
+def cpu_ratio(sweep: dict) -> tuple[int, float] | None:
+    """Parley's CPU per 1k tokens over naive's, at the largest N both delivered without failure."""
+    ok = {impl: {r["n"]: r for r in rows if r["ok"] and r["cpu_per_1k_tokens"]} for impl, rows in sweep.items()}
+    common = set(ok.get("parley", {})) & set(ok.get("naive", {}))
+    if not common:
+        return None
+    n = max(common)
+    return n, ok["parley"][n]["cpu_per_1k_tokens"] / ok["naive"][n]["cpu_per_1k_tokens"]
+
+
+def fmt_knee(k: dict) -> str:
+    if k["n"] is None:
+        return "none"
+    return f"≥{k['n']}" if k["open"] else str(k["n"])
+
+
+def num(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def active_row(r: dict) -> list[str]:
+    return [
+        r["impl"],
+        str(r["n"]),
+        "ok" if r["ok"] else "**FAIL**",
+        f"{r['tokens_delivered']}/{r['tokens_expected']}",
+        f"{r['lost']}/{r['duplicates']}/{r['reordered']}",
+        num(r["latency_p50_ms"]),
+        num(r["latency_p99_ms"]),
+        num(r["latency_max_ms"]),
+        num(r["cpu_per_1k_tokens"], 2),
+        pct(r["server_util"]),
+        num(r["rss_peak_mb"]),
+        num(r["rss_per_conn_kb"]),
+        str(r["connect_errors"] + r["errors"] + r["timeouts"]),
+        pct(r["harness_util"]),
+        pct(r["simulator_util"]),
+        num(r["redis_cpu_s"], 2),
+        ", ".join(r["bottlenecks"]) or "-",
+    ]
+
+
+ACTIVE_HEADER = [
+    "impl",
+    "N",
+    "result",
+    "tokens recv/sent",
+    "lost/dup/reord",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "server CPU s/1k tok",
+    "server core",
+    "RSS peak MB",
+    "RSS/conn KB",
+    "conn+reply errors",
+    "harness core",
+    "sim core",
+    "Redis CPU s",
+    "bottleneck",
+]
+
+
+def render(results: dict) -> str:
+    meta = results["meta"]
+    parts = [
+        "# Parley benchmark: latest run",
+        "",
+        f"Mode `{meta['mode']}`, {meta['started']}, commit `{meta['commit']}`, {meta['machine']}.",
+        f"Workload: L={meta['workload']['tokens']} tokens per reply at T={meta['workload']['tps']:g} tokens/s, "
+        f"TTFT {meta['workload']['ttft']:g} s, sends spread over {meta['workload']['ramp']:g} s. "
+        f"Servers on core 0; harness and simulator on core 1; Redis: {meta['redis_placement']}. "
+        f"Parley database: {meta['database']}.",
+        "",
+        "## Targets",
+        "",
+        table(["target", "measured", "verdict"], [list(t) for t in targets(results)])
+        if targets(results)
+        else "No target could be evaluated in this run.",
+        "",
+        "Knees (largest N with zero loss and p99 ≤ 100 ms; ≥ means the sweep never went past it): "
+        + ", ".join(f"{impl} {fmt_knee(knee(rows))}" for impl, rows in results.get("sweep", {}).items())
+        + ".",
+        "",
+        "## Sweep",
+        "",
+        table(ACTIVE_HEADER, [active_row(r) for rows in results.get("sweep", {}).values() for r in rows]),
+    ]
+    parts += section("Scale-out (Parley, same N)", results.get("scaleout", []), scaleout_rows)
+    parts += section("Idle capacity", results.get("idle", []), idle_rows)
+    parts += section("Threads vs Parley", results.get("thread_table", []), thread_rows)
+    skipped = results.get("skipped", [])
+    if skipped:
+        parts += ["", "## Not run or failed to run", ""] + [f"- {s}" for s in skipped]
+    return "\n".join(parts) + "\n"
+
+
+def section(title: str, rows: list[dict], render_rows) -> list[str]:
+    if not rows:
+        return []
+    return ["", f"## {title}", "", render_rows(rows)]
+
+
+def scaleout_rows(rows: list[dict]) -> str:
+    return table(["processes", *ACTIVE_HEADER[1:]], [[str(r["processes"]), *active_row(r)[1:]] for r in rows])
+
+
+def idle_rows(rows: list[dict]) -> str:
+    return table(
+        [
+            "impl",
+            "idle conns",
+            "connect errors",
+            "time to connect s",
+            "RSS before MB",
+            "RSS after MB",
+            "RSS/conn KB",
+            "VSZ MB",
+            "threads",
+        ],
+        [
+            [
+                r["impl"],
+                str(r["connected"]),
+                str(r["connect_errors"]),
+                num(r["connect_s"], 2),
+                num(r["rss_before_mb"]),
+                num(r["rss_after_mb"]),
+                num(r["rss_per_conn_kb"]),
+                num(r["vms_after_mb"], 0),
+                str(r["threads"]),
+            ]
+            for r in rows
+        ],
+    )
+
+
+def thread_rows(rows: list[dict]) -> str:
+    return table(
+        ["impl", "N", "RSS peak MB", "VSZ peak MB", "OS threads", "p99 ms", "failures", "bottleneck"],
+        [
+            [
+                r["impl"],
+                str(r["n"]),
+                num(r["rss_peak_mb"]),
+                num(r["vms_peak_mb"], 0),
+                str(r["threads_peak"]),
+                num(r["latency_p99_ms"]),
+                f"{r['connect_errors']} conn, {r['errors'] + r['timeouts']} reply, {r['lost']} lost",
+                ", ".join(r["bottlenecks"]) or "-",
+            ]
+            for r in rows
+        ],
+    )

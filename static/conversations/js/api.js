@@ -1,0 +1,37 @@
+// The JSON API: session cookie auth, CSRF header on unsafe methods, errors as ApiError.
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+async function request(method, url, body) {
+  const headers = { Accept: "application/json" };
+  if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(url, {
+    method,
+    headers,
+    credentials: "same-origin",
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data.detail || data.error || `Request failed (${response.status}).`);
+  return data;
+}
+
+export function listConversations({ q = "", url = null } = {}) {
+  return request("GET", url || `/api/conversations/?q=${encodeURIComponent(q)}`);
+}
+
+export const createConversation = (fields = {}) => request("POST", "/api/conversations/", fields);
+export const renameConversation = (id, title) => request("PATCH", `/api/conversations/${id}/`, { title });
+export const deleteConversation = (id) => request("DELETE", `/api/conversations/${id}/`);

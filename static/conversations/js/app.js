@@ -1,0 +1,339 @@
+// The chat page: wires the sidebar, the thread, the composer and one socket per open
+// conversation. Follow a message: composer.onSend -> send() -> socket -> onFrame ->
+// Conversation.apply (stream.js) -> Thread.patch (thread.js) -> renderInto (render.js).
+
+import * as api from "./api.js";
+import { Composer } from "./composer.js";
+import { setTrustedImageHosts } from "./render.js";
+import { Sidebar } from "./sidebar.js";
+import { ConversationSocket } from "./socket.js";
+import { Conversation } from "./stream.js";
+import { Thread } from "./thread.js";
+import { announce, copyText, toast } from "./ui.js";
+
+const config = JSON.parse(document.getElementById("parley-config").textContent);
+setTrustedImageHosts(config.trustedImageHosts);
+
+const $ = (id) => document.getElementById(id);
+const TITLE_LENGTH = 60; // characters of the first message used as a new chat's title
+const PROBE_AFTER = 2; // failed reconnects before checking whether the session still exists
+const FINISHED_WORDS = {
+  complete: "Reply finished.",
+  cancelled: "Reply stopped.",
+  failed: "Reply failed.",
+  interrupted: "Reply interrupted.",
+};
+
+const app = {
+  id: null, // the open conversation's id, or null for a new chat
+  conversation: new Conversation(),
+  socket: null,
+  socketState: "idle",
+  syncing: false,
+};
+
+const thread = new Thread({ scroller: $("thread"), list: $("messages"), empty: $("empty-state"), jump: $("jump") });
+const composer = new Composer({
+  form: $("composer"),
+  input: $("composer-input"),
+  send: $("send"),
+  stop: $("stop"),
+  status: $("composer-status"),
+  maxBytes: config.maxMessageBytes || 65536,
+  onSend: send,
+  onStop: stop,
+});
+const sidebar = new Sidebar({
+  list: $("conversation-list"),
+  empty: $("list-empty"),
+  more: $("load-more"),
+  search: $("search-input"),
+  onOpen: (id) => {
+    closeSidebar();
+    open(id, { push: true });
+  },
+  onDeleted: (id) => {
+    if (id === app.id) newChat({ push: true });
+  },
+});
+
+function requestId() {
+  return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
+}
+
+// --- navigation ---------------------------------------------------------------
+
+function idFromPath(path) {
+  const match = path.match(/^\/c\/([0-9a-f-]{36})\/?$/i);
+  return match ? match[1] : null;
+}
+
+function setTitle(title) {
+  $("conversation-title").textContent = title || "New chat";
+  document.title = title ? `${title} · Parley` : "Parley";
+}
+
+function open(id, { push = false } = {}) {
+  if (app.socket) app.socket.close();
+  app.id = id;
+  app.conversation = new Conversation();
+  app.syncing = false;
+  if (push && location.pathname !== `/c/${id}/`) history.pushState({ id }, "", `/c/${id}/`);
+  thread.reset(app.conversation);
+  $("thread").classList.add("is-loading");
+  sidebar.setActive(id);
+  app.socket = new ConversationSocket(id, { onFrame, onState });
+  refreshComposer();
+  composer.focus();
+}
+
+function newChat({ push = false } = {}) {
+  if (app.socket) app.socket.close();
+  app.socket = null;
+  app.id = null;
+  app.conversation = new Conversation();
+  app.conversation.loaded = true;
+  if (push && location.pathname !== "/") history.pushState({ id: null }, "", "/");
+  thread.reset(app.conversation);
+  $("thread").classList.remove("is-loading");
+  sidebar.setActive(null);
+  setTitle("");
+  onState("idle");
+  composer.focus();
+}
+
+window.addEventListener("popstate", () => {
+  const id = idFromPath(location.pathname);
+  if (id === app.id) return;
+  if (id) open(id);
+  else newChat();
+});
+
+// --- sending ------------------------------------------------------------------
+
+async function send(content) {
+  const rid = requestId();
+  const pending = app.conversation.addPending(rid, content);
+  thread.add(pending);
+  composer.clear();
+  refreshComposer();
+  if (!app.id) {
+    try {
+      const title = content.trim().split("\n")[0].slice(0, TITLE_LENGTH);
+      const created = await api.createConversation({ title });
+      const conversation = app.conversation;
+      sidebar.upsert(created, { moveToTop: true });
+      open(created.id, { push: true });
+      app.conversation.pending = conversation.pending; // keep the optimistic message
+      app.conversation.messages = [pending];
+      thread.reset(app.conversation);
+      setTitle(created.title);
+      refreshComposer();
+    } catch (error) {
+      app.conversation.dropPending(rid);
+      thread.remove(pending.id);
+      composer.restore(content);
+      toast(`Could not start a chat: ${error.message}`);
+      refreshComposer();
+    }
+    return; // the snapshot handler sends the queued message once connected
+  }
+  app.socket.send({ type: "message.send", content, request_id: rid });
+}
+
+/** Messages not yet confirmed are (re)sent after every snapshot; request_id makes it idempotent. */
+function flushOutbox() {
+  for (const [rid, message] of app.conversation.pending) {
+    app.socket.send({ type: "message.send", content: message.content, request_id: rid });
+  }
+}
+
+function stop() {
+  if (app.socket) app.socket.send({ type: "generation.stop" });
+}
+
+function regenerate() {
+  if (app.socket && app.socket.send({ type: "message.regenerate", request_id: requestId() })) {
+    composer.setState({ reason: "", generating: true });
+  }
+}
+
+// --- frames from the server -----------------------------------------------------
+
+function onFrame(frame) {
+  if (frame.type === "error") return onError(frame);
+  const changes = app.conversation.apply(frame);
+  if (changes.sync) return requestSync();
+  if (changes.reset) {
+    app.syncing = false;
+    $("thread").classList.remove("is-loading");
+    thread.reset(app.conversation);
+    setTitle(frame.conversation.title);
+    sidebar.upsert(frame.conversation);
+    flushOutbox();
+  } else {
+    thread.patch(changes);
+  }
+  if (frame.type === "message.created" && frame.message.role === "user" && app.conversation.info) {
+    sidebar.upsert(app.conversation.info, { moveToTop: true });
+  }
+  if (changes.completed) {
+    const message = app.conversation.get(changes.completed);
+    announce(message.error ? `${FINISHED_WORDS[message.status] || ""} ${message.error}` : FINISHED_WORDS[message.status] || "");
+  }
+  refreshComposer();
+}
+
+function requestSync() {
+  if (app.syncing) return;
+  app.syncing = app.socket.send({ type: "sync" });
+}
+
+function onError(frame) {
+  const pending = frame.request_id ? app.conversation.dropPending(frame.request_id) : null;
+  if (pending) {
+    thread.remove(pending.id);
+    composer.restore(pending.content);
+  }
+  toast(frame.detail || "Something went wrong.");
+  if (frame.code === "busy" || frame.code === "not_generating" || frame.code === "nothing_to_regenerate") requestSync();
+  refreshComposer();
+}
+
+// --- connection state -------------------------------------------------------------
+
+const CONNECTION_WORDS = {
+  idle: "",
+  connecting: "Connecting…",
+  open: "Connected",
+  reconnecting: "Reconnecting…",
+  ended: "Session ended",
+};
+
+function onState(state, detail = {}) {
+  app.socketState = state;
+  const indicator = $("connection");
+  indicator.dataset.state = state;
+  $("connection-text").textContent = CONNECTION_WORDS[state] ?? "";
+  const banner = $("banner");
+  banner.dataset.kind = state;
+  if (state === "reconnecting") {
+    const seconds = Math.max(1, Math.round(detail.delay / 1000));
+    $("banner-text").textContent = `Connection lost. Reconnecting in ${seconds}s… Your reply will continue where it left off.`;
+    banner.hidden = false;
+    $("banner-login").hidden = true;
+    if (detail.attempt >= PROBE_AFTER) probeSession();
+  } else if (state === "ended") {
+    $("banner-text").textContent = "Session ended. Log in again to continue.";
+    $("banner-login").hidden = false;
+    banner.hidden = false;
+  } else if (state === "open") {
+    banner.hidden = true;
+  }
+  refreshComposer();
+}
+
+/** A socket refused at the handshake cannot say why; the API can. */
+async function probeSession() {
+  const id = app.id;
+  const response = await fetch(`/api/conversations/${id}/`, { credentials: "same-origin" }).catch(() => null);
+  if (!response || id !== app.id) return;
+  if (response.status === 401 || response.status === 403) {
+    app.socket.close();
+    onState("ended");
+  } else if (response.status === 404) {
+    toast("This conversation no longer exists.");
+    newChat({ push: true });
+  }
+}
+
+function refreshComposer() {
+  const c = app.conversation;
+  let reason = "";
+  if (app.socketState === "ended") reason = "Session ended. Log in again to send messages.";
+  else if (app.id && app.socketState !== "open") reason = app.socketState === "reconnecting" ? "Offline: waiting for the connection to come back." : "Connecting…";
+  else if (c.pending.size) reason = "Sending…";
+  composer.setState({ reason, generating: Boolean(c.streaming) });
+}
+
+// --- message actions (delegated) ------------------------------------------------
+
+$("messages").addEventListener("click", async (event) => {
+  const target = event.target.closest("[data-action]");
+  if (!target) return;
+  const action = target.dataset.action;
+  if (action === "regenerate" || action === "retry") {
+    regenerate();
+  } else if (action === "copy-code" || action === "copy-message") {
+    const text = action === "copy-code"
+      ? target.closest(".code-block").querySelector("code").textContent
+      : app.conversation.get(target.closest(".message").dataset.id)?.content || "";
+    const ok = await copyText(text);
+    const before = "Copy";
+    target.textContent = ok ? "Copied!" : "Copy failed";
+    target.classList.toggle("is-done", ok);
+    announce(ok ? "Copied to clipboard." : "Copy failed.");
+    setTimeout(() => {
+      target.textContent = before;
+      target.classList.remove("is-done");
+    }, 1600);
+  }
+});
+
+document.addEventListener("parley:renamed", (event) => {
+  if (event.detail.id === app.id) setTitle(event.detail.title);
+});
+
+// --- sidebar on small screens, and shortcuts ----------------------------------------
+
+function openSidebar() {
+  $("app").dataset.sidebar = "open";
+  $("backdrop").hidden = false;
+  $("sidebar-open").setAttribute("aria-expanded", "true");
+  $("search-input").focus();
+}
+
+function closeSidebar() {
+  if ($("app").dataset.sidebar !== "open") return;
+  $("app").dataset.sidebar = "closed";
+  $("backdrop").hidden = true;
+  $("sidebar-open").setAttribute("aria-expanded", "false");
+}
+
+$("sidebar-open").addEventListener("click", openSidebar);
+$("sidebar-close").addEventListener("click", () => {
+  closeSidebar();
+  $("sidebar-open").focus();
+});
+$("backdrop").addEventListener("click", closeSidebar);
+$("new-chat").addEventListener("click", (event) => {
+  if (event.metaKey || event.ctrlKey || event.shiftKey) return;
+  event.preventDefault();
+  closeSidebar();
+  newChat({ push: true });
+});
+
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented) return;
+  const mod = event.ctrlKey || event.metaKey;
+  if (mod && event.shiftKey && event.key.toLowerCase() === "o") {
+    event.preventDefault();
+    newChat({ push: true });
+  } else if (mod && !event.shiftKey && event.key.toLowerCase() === "k") {
+    event.preventDefault();
+    if (window.matchMedia("(max-width: 800px)").matches) openSidebar();
+    $("search-input").focus();
+  } else if (event.key === "Escape" && $("app").dataset.sidebar === "open") {
+    closeSidebar();
+    $("sidebar-open").focus();
+  } else if (event.key === "Escape" && app.conversation.streaming && !document.querySelector("dialog[open]")) {
+    stop();
+  }
+});
+
+// --- start ------------------------------------------------------------------------
+
+sidebar.load("");
+if (config.conversationId) open(String(config.conversationId));
+else newChat();
+document.body.classList.add("is-ready");

@@ -1,0 +1,55 @@
+"""The benchmark harness end to end at N=2: the floor baseline and Parley deliver every token."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_harness_delivers_every_token_and_writes_both_reports(tmp_path: Path) -> None:
+    args = [
+        sys.executable,
+        "-m",
+        "bench.run",
+        "--impls",
+        "floor,parley",
+        "--n",
+        "2",
+        "--tokens",
+        "20",
+        "--tps",
+        "100",
+        "--ttft",
+        "0.05",
+        "--ramp",
+        "0.1",
+        "--slack",
+        "10",
+        "--idle-n",
+        "0",
+        "--thread-n",
+        "",
+        "--scale-n",
+        "0",
+        "--db",
+        "sqlite",
+        "--out-dir",
+        str(tmp_path),
+    ]
+    subprocess.run(args, cwd=ROOT, check=True, timeout=55, capture_output=True)
+
+    results = json.loads((tmp_path / "latest.json").read_text())
+    assert (tmp_path / "latest.md").read_text().startswith("# Parley benchmark")
+    for impl in ("floor", "parley"):
+        (row,) = results["sweep"][impl]
+        assert row["ok"], row
+        assert row["tokens_delivered"] == row["tokens_expected"] == 40
+        assert row["lost"] == row["duplicates"] == row["reordered"] == 0

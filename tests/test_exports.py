@@ -1,0 +1,50 @@
+"""Export renderers: the JSON document mirrors the API's shapes, the Markdown reads as a transcript."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conversations.exports import export_json, export_markdown
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def chat(user, make_conversation):
+    return make_conversation(
+        user,
+        title="Café ☕",
+        messages=[
+            ("user", "Olá"),
+            ("assistant", "Half an answ", {"status": "cancelled"}),
+            ("assistant", "Streaming so far", {"status": "streaming", "seq": 3}),
+        ],
+    )
+
+
+def test_json_keeps_unicode_and_message_order(chat):
+    text = export_json(chat)
+
+    assert "Café ☕" in text  # not \u-escaped
+    document = json.loads(text)
+    assert [m["content"] for m in document["messages"]] == ["Olá", "Half an answ", "Streaming so far"]
+    assert document["messages"][2]["seq"] == 3
+
+
+def test_markdown_marks_unfinished_replies_and_skips_an_empty_system_prompt(chat):
+    text = export_markdown(chat)
+
+    assert text.startswith("# Café ☕\n")
+    assert "System prompt" not in text
+    assert "## Assistant (cancelled)\n\nHalf an answ" in text
+    assert "## Assistant (streaming)\n\nStreaming so far" in text
+    assert "> Error" not in text
+
+
+def test_markdown_of_an_empty_conversation_is_just_the_header(user, make_conversation):
+    text = export_markdown(make_conversation(user, title="Empty"))
+
+    assert text.splitlines()[:3] == ["# Empty", "", f"- Owner: {user.username}"]
+    assert "##" not in text

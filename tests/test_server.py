@@ -1,0 +1,19 @@
+"""The production launcher's argument handling."""
+
+from __future__ import annotations
+
+from chatsite.server import DEFAULT_APPLICATION, daphne_arguments
+
+
+def test_frame_limits_and_application_are_added():
+    arguments = daphne_arguments(["-b", "::1", "-p", "8000"], 4096)
+    assert arguments[-1] == DEFAULT_APPLICATION
+    assert arguments[arguments.index("--websocket-max-message-size") + 1] == "4096"
+    assert arguments[arguments.index("--websocket-max-frame-size") + 1] == "4096"
+
+
+def test_explicit_choices_are_kept():
+    arguments = daphne_arguments(["--websocket-max-message-size=99", "other.asgi:app"], 4096)
+    assert "--websocket-max-message-size" not in arguments
+    assert DEFAULT_APPLICATION not in arguments
+    assert arguments.count("other.asgi:app") == 1
