@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import weakref
 
+import certifi
+import httpcore
 import httpx
 
 from .config import HTTPLimits
+from .network import AsyncioBackend
 
 logger = logging.getLogger(__name__)
 
@@ -32,12 +36,27 @@ def get_http_client(limits: HTTPLimits) -> httpx.AsyncClient:
     return client
 
 
+class AsyncioTransport(httpx.AsyncHTTPTransport):
+    """httpx's transport, with its connection pool on the plain-asyncio network backend."""
+
+    def __init__(self, limits: httpx.Limits) -> None:
+        super().__init__(limits=limits, trust_env=False)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=ssl.create_default_context(cafile=certifi.where()),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=AsyncioBackend(),
+        )
+
+
 def _new_client(limits: HTTPLimits) -> httpx.AsyncClient:
+    pool_limits = httpx.Limits(max_connections=limits.max_connections, max_keepalive_connections=limits.max_keepalive)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
             connect=limits.connect_timeout, read=None, write=limits.connect_timeout, pool=limits.first_byte_timeout
         ),
-        limits=httpx.Limits(max_connections=limits.max_connections, max_keepalive_connections=limits.max_keepalive),
+        transport=AsyncioTransport(pool_limits),
         trust_env=False,  # explicit configuration only: no proxy picked up from the environment
     )
 
