@@ -15,7 +15,6 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from .llm.base import ChatMessage
@@ -52,17 +51,21 @@ def reply_start(
     """Save the user's message and an empty streaming reply, unless this request_id already did."""
     with transaction.atomic():
         conversation = _locked_conversation(user, conversation_id)
-        existing = _existing_request(conversation, request_id)
+        turns = list(conversation.messages.order_by("position"))
+        existing = _existing_request(turns, request_id)
         if existing:
             return existing
-        _refuse_if_busy(user, conversation)
-        position = _next_position(conversation)
-        user_message = Message.objects.create(
+        _refuse_if_busy(user, turns)
+        position = turns[-1].position + 1 if turns else 0
+        user_message = Message(
             conversation=conversation, position=position, role=Message.Role.USER, content=content, request_id=request_id
         )
         reply = _new_reply(conversation, position + 1, request_id, worker, model)
+        Message.objects.bulk_create([user_message, reply])
         _touch(conversation, first_message=content)
-        return ReplyStart(reply=reply, history=_history(conversation, reply), user_message=user_message)
+        return ReplyStart(
+            reply=reply, history=_history(conversation, [*turns, user_message]), user_message=user_message
+        )
 
 
 def reply_regenerate(
@@ -72,18 +75,20 @@ def reply_regenerate(
     request_id = request_id or uuid.uuid4().hex
     with transaction.atomic():
         conversation = _locked_conversation(user, conversation_id)
-        existing = _existing_request(conversation, request_id)
+        turns = list(conversation.messages.order_by("position"))
+        existing = _existing_request(turns, request_id)
         if existing:
             return existing
-        _refuse_if_busy(user, conversation)
-        last = conversation.messages.order_by("-position").first()
-        if last is None or last.role != Message.Role.ASSISTANT:
+        _refuse_if_busy(user, turns)
+        if not turns or turns[-1].role != Message.Role.ASSISTANT:
             raise ReplyRefused("nothing_to_regenerate", "There is no assistant reply to regenerate.")
-        replaced, position = str(last.id), last.position
+        last = turns.pop()
+        replaced = str(last.id)
         last.delete()
-        reply = _new_reply(conversation, position, request_id, worker, model)
+        reply = _new_reply(conversation, last.position, request_id, worker, model)
+        reply.save(force_insert=True)
         _touch(conversation)
-        return ReplyStart(reply=reply, history=_history(conversation, reply), replaces=replaced)
+        return ReplyStart(reply=reply, history=_history(conversation, turns), replaces=replaced)
 
 
 def reply_finish(
@@ -134,19 +139,19 @@ def _locked_conversation(user: AbstractBaseUser, conversation_id: uuid.UUID) -> 
     return conversation
 
 
-def _existing_request(conversation: Conversation, request_id: str) -> ReplyStart | None:
+def _existing_request(turns: list[Message], request_id: str) -> ReplyStart | None:
     """A retried request gets the reply it started the first time, not a second one."""
-    rows = {m.role: m for m in conversation.messages.filter(request_id=request_id)}
-    user_message, reply = rows.get(Message.Role.USER), rows.get(Message.Role.ASSISTANT)
+    user_message = next((m for m in turns if m.request_id == request_id and m.role == Message.Role.USER), None)
+    reply = next((m for m in turns if m.request_id == request_id and m.role == Message.Role.ASSISTANT), None)
     if reply is None and user_message is not None:  # its reply was regenerated: answer with the replacement
-        reply = conversation.messages.filter(position__gt=user_message.position).order_by("position").first()
+        reply = next((m for m in turns if m.position > user_message.position), None)
     if reply is None:
         return None
     return ReplyStart(reply=reply, history=[], user_message=user_message, duplicate=True)
 
 
-def _refuse_if_busy(user: AbstractBaseUser, conversation: Conversation) -> None:
-    if conversation.messages.filter(status=Status.STREAMING).exists():
+def _refuse_if_busy(user: AbstractBaseUser, turns: list[Message]) -> None:
+    if any(turn.status == Status.STREAMING for turn in turns):
         raise ReplyRefused("busy", "A reply is already being generated in this conversation.")
     running = Message.objects.filter(conversation__owner=user, status=Status.STREAMING).count()
     if running >= settings.PARLEY_MAX_GENERATIONS_PER_USER:
@@ -156,14 +161,10 @@ def _refuse_if_busy(user: AbstractBaseUser, conversation: Conversation) -> None:
         )
 
 
-def _next_position(conversation: Conversation) -> int:
-    highest = conversation.messages.aggregate(highest=Max("position"))["highest"]
-    return 0 if highest is None else highest + 1
-
-
 def _new_reply(conversation: Conversation, position: int, request_id: str, worker: str, model: str) -> Message:
+    """An unsaved streaming reply; callers insert it together with what precedes it."""
     now = timezone.now()
-    return Message.objects.create(
+    return Message(
         conversation=conversation,
         position=position,
         role=Message.Role.ASSISTANT,
@@ -185,12 +186,10 @@ def _touch(conversation: Conversation, first_message: str = "") -> None:
     conversation.save(update_fields=fields)
 
 
-def _history(conversation: Conversation, reply: Message) -> list[ChatMessage]:
+def _history(conversation: Conversation, turns: list[Message]) -> list[ChatMessage]:
     """The prompt for the model: system prompt, then every earlier turn that has text."""
     history: list[ChatMessage] = []
     if conversation.system_prompt:
         history.append({"role": "system", "content": conversation.system_prompt})
-    for role, content in conversation.messages.filter(position__lt=reply.position).values_list("role", "content"):
-        if content:
-            history.append({"role": role, "content": content})
+    history += [{"role": turn.role, "content": turn.content} for turn in turns if turn.content]
     return history
