@@ -79,7 +79,7 @@ class Server:
 
 def command(impl: str, port: int, world: World) -> tuple[list[str], dict[str, str]]:
     if impl == "parley":
-        return [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"], {}
+        return [PYTHON, "-m", "chatsite.server", "-b", "127.0.0.1", "-p", str(port)], {}
     if impl == "naive":
         env = {
             "REDIS_URL": world.redis_url,

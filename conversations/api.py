@@ -88,5 +88,16 @@ def clean_fields(data: dict[str, Any]) -> dict[str, str]:
             raise ApiError(400, f"{name} must be a string.", field=name)
         if len(value) > limit:
             raise ApiError(400, f"{name} is longer than {limit} characters.", field=name)
+        if not is_unicode(value):
+            raise ApiError(400, f"{name} must be valid Unicode text.", field=name)
         fields[name] = value
     return fields
+
+
+def is_unicode(text: str) -> bool:
+    """False for a lone surrogate escaped in JSON ("\\ud800"), which no database can store."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
