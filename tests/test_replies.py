@@ -1,0 +1,73 @@
+"""The reply lifecycle in the database: start, checkpoint, finish and orphan recovery."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from conversations import replies
+from conversations.models import Message
+
+pytestmark = pytest.mark.db
+
+
+@pytest.fixture
+def started(user, conversation):
+    return replies.reply_start(
+        user=user, conversation_id=conversation.id, content="Hello", request_id="r1", worker="w1", model="m"
+    )
+
+
+def test_start_saves_the_message_and_a_streaming_reply(started, conversation):
+    assert [(m.role, m.status) for m in conversation.messages.order_by("position")][-2:] == [
+        ("user", "complete"),
+        ("assistant", "streaming"),
+    ]
+    assert [turn["role"] for turn in started.history] == ["user", "assistant", "user"]
+    assert started.history[-1] == {"role": "user", "content": "Hello"}
+    assert started.reply.worker == "w1" and started.reply.heartbeat_at is not None
+
+
+def test_checkpoint_saves_text_seq_and_heartbeat_of_streaming_replies_only(started, conversation):
+    before = Message.objects.get(id=started.reply.id).heartbeat_at
+    done = Message.objects.create(conversation=conversation, position=9, role="assistant", content="final", seq=4)
+    replies.replies_checkpoint(states=[(started.reply.id, "partial text", 3), (done.id, "stale", 1)])
+    reply = Message.objects.get(id=started.reply.id)
+    assert (reply.content, reply.seq) == ("partial text", 3)
+    assert reply.heartbeat_at >= before
+    done.refresh_from_db()
+    assert (done.content, done.seq) == ("final", 4)
+
+
+def test_finish_saves_once_and_a_second_finish_changes_nothing(started):
+    first = replies.reply_finish(reply=started.reply, content="all", seq=2, status="complete")
+    second = replies.reply_finish(reply=started.reply, content="other", seq=3, status="failed")
+    assert first is not None and second is None
+    assert Message.objects.get(id=started.reply.id).content == "all"
+
+
+def test_orphans_with_an_old_heartbeat_become_interrupted_with_their_text(started):
+    replies.replies_checkpoint(states=[(started.reply.id, "saved so far", 5)])
+    Message.objects.filter(id=started.reply.id).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    interrupted = replies.replies_interrupt_orphans(stale_before=timezone.now() - timedelta(seconds=10))
+    assert [m.id for m in interrupted] == [started.reply.id]
+    reply = Message.objects.get(id=started.reply.id)
+    assert (reply.status, reply.content) == ("interrupted", "saved so far") and reply.error
+
+
+def test_live_replies_are_not_swept(started):
+    assert replies.replies_interrupt_orphans(stale_before=timezone.now() - timedelta(seconds=10)) == []
+
+
+def test_busy_and_idempotent_retry(started, user, conversation):
+    with pytest.raises(replies.ReplyRefused) as busy:
+        replies.reply_start(
+            user=user, conversation_id=conversation.id, content="again", request_id="r2", worker="w1", model="m"
+        )
+    assert busy.value.code == "busy"
+    again = replies.reply_start(
+        user=user, conversation_id=conversation.id, content="Hello", request_id="r1", worker="w1", model="m"
+    )
+    assert again.duplicate and again.reply.id == started.reply.id
