@@ -221,7 +221,7 @@ PARLEY_PAGE_SIZE = env_int("PARLEY_PAGE_SIZE", 50)
 # --- Streaming -------------------------------------------------------------
 
 # Deltas are coalesced and broadcast at most this often per reply, in seconds.
-PARLEY_FLUSH_INTERVAL = env_float("PARLEY_FLUSH_INTERVAL", 0.03)
+PARLEY_FLUSH_INTERVAL = env_float("PARLEY_FLUSH_INTERVAL", 0.05)
 # Partial replies are saved to the database this often, in seconds (also the liveness heartbeat).
 PARLEY_CHECKPOINT_INTERVAL = env_float("PARLEY_CHECKPOINT_INTERVAL", 2.0)
 # A streaming reply whose heartbeat is older than this is taken as orphaned by a dead process.

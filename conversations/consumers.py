@@ -6,13 +6,17 @@ pre-serialised frames. It never runs the model: generations live in the runtime.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import time
 from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from . import protocol, replies, selectors
@@ -20,6 +24,7 @@ from .llm import registry
 from .payloads import conversation_payload, message_payload
 from .protocol import ProtocolError
 from .realtime.broadcast import conversation_group
+from .realtime.pump import pump
 from .realtime.runtime import Runtime, get_runtime
 from .revocation import SessionGuard
 
@@ -52,6 +57,16 @@ class TokenBucket:
 
 class ConversationConsumer(AsyncWebsocketConsumer):
     runtime: Runtime
+
+    async def __call__(self, scope, receive, send) -> None:
+        """AsyncConsumer.__call__, with the lighter dispatch loop of realtime/pump.py."""
+        self.scope = scope
+        self.channel_layer = get_channel_layer(self.channel_layer_alias)
+        self.channel_name = await self.channel_layer.new_channel()
+        self.channel_receive = functools.partial(self.channel_layer.receive, self.channel_name)
+        self.base_send = send
+        with contextlib.suppress(StopConsumer):
+            await pump([receive, self.channel_receive], self.dispatch)
 
     async def connect(self) -> None:
         user = self.scope.get("user")
