@@ -60,7 +60,7 @@ class StreamingProvider:
         except httpx.TransportError as exc:
             raise StreamInterrupted(f"connection broke: {exc!r}", partial="".join(parts)) from exc
         finally:
-            await response.aclose()
+            await asyncio.shield(response.aclose())  # a second stop must not interrupt the release
 
     async def _open_with_retries(self, request: HTTPRequest) -> httpx.Response:
         """Send until a 2xx response's headers arrive; back off on 429, 5xx and connection failures."""
@@ -84,7 +84,7 @@ class StreamingProvider:
         outgoing = client.build_request("POST", request.url, headers=request.headers, json=request.body)
         try:
             async with asyncio.timeout(self.config.limits.first_byte_timeout):
-                response = await client.send(outgoing, stream=True)
+                response = await send_uncancelled(client, outgoing)
                 if response.is_success:
                     return response, None
                 try:
@@ -100,6 +100,31 @@ class StreamingProvider:
         except httpx.TransportError as exc:
             raise StreamInterrupted(f"connection broke before the response: {exc!r}") from exc
         return error_for_status(response.status_code, body), retry_after_seconds(response.headers.get("retry-after"))
+
+
+async def send_uncancelled(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    """Send in a task of its own, so a stop never cancels httpcore while it hands out a connection.
+
+    httpcore 1.0.9 leaves a connection reserved for good when a request is cancelled between
+    getting its pool slot and using it; every such stop would shrink the pool by one. Here the
+    send always runs to its end, and a response nobody waits for any more is closed at once.
+    """
+    sending = asyncio.ensure_future(client.send(request, stream=True))
+    try:
+        return await asyncio.shield(sending)
+    except asyncio.CancelledError:
+        sending.add_done_callback(_close_unclaimed)
+        raise
+
+
+_closing: set[asyncio.Task] = set()  # strong references, so pending closes are not collected
+
+
+def _close_unclaimed(sending: asyncio.Future) -> None:
+    if not sending.cancelled() and sending.exception() is None:
+        closing = asyncio.ensure_future(sending.result().aclose())
+        _closing.add(closing)
+        closing.add_done_callback(_closing.discard)
 
 
 def _is_retryable(error: LLMError) -> bool:

@@ -105,11 +105,6 @@ async def test_stops_mid_stream_even_twice_leave_no_connection_or_task(pool_of_t
         await shutdown_runtime()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="httpcore 1.0.9 keeps a CONNECTING connection in the pool when the request it was made for is "
-    "cancelled before using it; reported to the owner of conversations/llm/ (see docs/security.md)",
-)
 async def test_stops_while_waiting_for_the_pool_leave_no_connection(pool_of_ten):
     rng = random.Random(45)
     try:
