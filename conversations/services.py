@@ -6,6 +6,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from .models import Conversation
+from .payloads import conversation_payload
+from .realtime.notify import notify_after_commit
 
 TITLE_MAX = Conversation._meta.get_field("title").max_length
 
@@ -26,9 +28,14 @@ def conversation_update(*, conversation: Conversation, **fields: str) -> Convers
     for name, value in fields.items():
         setattr(conversation, name, value.strip() if name == "title" else value)
     conversation.save(update_fields=[*fields, "updated_at"])
+    notify_after_commit(
+        conversation.id, {"type": "conversation.updated", "conversation": conversation_payload(conversation)}
+    )
     return conversation
 
 
 @transaction.atomic
 def conversation_delete(*, conversation: Conversation) -> None:
+    conversation_id = conversation.id
     conversation.delete()
+    notify_after_commit(conversation_id, {"type": "conversation.deleted", "conversation_id": str(conversation_id)})

@@ -143,3 +143,10 @@ def test_someone_elses_conversation_page_is_404(other_client, conversation):
 
 def test_a_missing_conversation_page_is_404(user_client):
     assert user_client.get(f"/c/{uuid.uuid4()}/").status_code == 404
+
+
+def test_login_page_offers_sign_up_only_when_it_is_open(client, settings):
+    settings.PARLEY_SIGNUP_ENABLED = True
+    assert b"/accounts/signup/" in client.get("/accounts/login/").content
+    settings.PARLEY_SIGNUP_ENABLED = False
+    assert b"/accounts/signup/" not in client.get("/accounts/login/").content

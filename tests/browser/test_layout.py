@@ -112,3 +112,30 @@ def test_login_page_matches_the_app(new_context):
     page.click("button[type=submit]")
     page.wait_for_selector(".form-alert")
     page.fill("#id_password", "")
+
+
+def test_rename_and_delete_in_one_tab_reach_the_other(page, account):
+    chat = Conversation.objects.create(owner=account, title="Shared plans")
+    page.goto(f"/c/{chat.id}/")
+    page.wait_for_selector("#connection[data-state=open]")
+    other = page.context.new_page()
+    other.goto(f"/c/{chat.id}/")
+    other.wait_for_selector("#connection[data-state=open]")
+
+    item = page.locator(f".conv[data-id='{chat.id}']")
+    item.hover()
+    item.locator(".conv-rename").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("Holiday plans")
+    page.keyboard.press("Enter")
+    other.wait_for_function("() => document.getElementById('conversation-title').textContent === 'Holiday plans'")
+    other.wait_for_function(
+        "id => document.querySelector(`.conv[data-id='${id}'] .conv-link`)?.textContent === 'Holiday plans'",
+        arg=str(chat.id),
+    )
+
+    item.hover()
+    item.locator(".conv-delete").click()
+    page.locator("#confirm-ok").click()
+    other.wait_for_function("id => !document.querySelector(`.conv[data-id='${id}']`)", arg=str(chat.id))
+    other.wait_for_function("id => !location.pathname.includes(id)", arg=str(chat.id))

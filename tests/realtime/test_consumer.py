@@ -246,3 +246,22 @@ async def test_ownership_is_rechecked_on_every_action(connect, conversation, ali
     await socket.send(type="sync")
     assert (await socket.receive())["code"] == "not_found"
     assert await sync_to_async(conversation.messages.count)() == 0
+
+
+# --- changes made through the API -------------------------------------------------
+
+
+async def test_rename_and_delete_through_the_api_reach_open_sockets(connect, conversation, alice):
+    from django.test import Client
+
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    client = Client()
+    await sync_to_async(client.force_login)(alice)
+    url = f"/api/conversations/{conversation.id}/"
+    await sync_to_async(client.patch)(url, '{"title": "Renamed"}', content_type="application/json")
+    updated = await socket.receive()
+    assert updated["type"] == "conversation.updated" and updated["conversation"]["title"] == "Renamed"
+    await sync_to_async(client.delete)(url)
+    deleted = await socket.receive()
+    assert deleted == {"type": "conversation.deleted", "conversation_id": str(conversation.id)}

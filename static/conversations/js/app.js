@@ -164,6 +164,8 @@ function onFrame(frame) {
   if (frame.type === "error") return onError(frame);
   const changes = app.conversation.apply(frame);
   if (changes.sync) return requestSync();
+  if (changes.renamed) return renamedElsewhere(frame.conversation);
+  if (changes.deleted) return deletedElsewhere(frame.conversation_id);
   if (changes.reset) {
     app.syncing = false;
     $("thread").classList.remove("is-loading");
@@ -182,6 +184,18 @@ function onFrame(frame) {
     announce(message.error ? `${FINISHED_WORDS[message.status] || ""} ${message.error}` : FINISHED_WORDS[message.status] || "");
   }
   refreshComposer();
+}
+
+function renamedElsewhere(conversation) {
+  setTitle(conversation.title);
+  sidebar.upsert(conversation);
+}
+
+function deletedElsewhere(id) {
+  if (sidebar.deletedHere.has(id) || id !== app.id) return;
+  toast("This chat was deleted in another window.", "info");
+  sidebar.forget(id);
+  newChat({ push: true });
 }
 
 function requestSync() {

@@ -14,6 +14,7 @@ export class Sidebar {
     this.query = "";
     this.timer = 0;
     this.loadToken = 0;
+    this.deletedHere = new Set(); // ids this window deleted, so their broadcast is not news
     search.addEventListener("input", () => {
       clearTimeout(this.timer);
       this.timer = setTimeout(() => this.load(search.value.trim()), SEARCH_DELAY);
@@ -183,6 +184,12 @@ export class Sidebar {
     input.addEventListener("blur", () => finish(true));
   }
 
+  /** Drop a conversation deleted in another window, without asking or calling the API. */
+  forget(id) {
+    const li = this.list.querySelector(`li[data-id="${CSS.escape(id)}"]`);
+    if (li) li.remove();
+  }
+
   async remove(li) {
     const title = li.querySelector(".conv-link").textContent;
     const ok = await confirmDialog({
@@ -191,6 +198,7 @@ export class Sidebar {
       confirm: "Delete",
     });
     if (!ok) return;
+    this.deletedHere.add(li.dataset.id);
     try {
       await api.deleteConversation(li.dataset.id);
       const next = li.nextElementSibling || li.previousElementSibling;

@@ -6,6 +6,8 @@
 //   {removed: [ids]}     messages gone (a regenerated reply's predecessor)
 //   {updated: [ids]}     a message's text or status changed
 //   {sync: true}         a delta arrived after a gap: ask the server for a snapshot
+//   {renamed: true}      the conversation's title changed elsewhere
+//   {deleted: true}      the conversation was deleted elsewhere
 
 export class Conversation {
   constructor() {
@@ -59,6 +61,11 @@ export class Conversation {
         return this.applyDelta(frame);
       case "message.completed":
         return this.applyCompleted(frame);
+      case "conversation.updated":
+        this.info = frame.conversation;
+        return { renamed: true };
+      case "conversation.deleted":
+        return { deleted: true };
       default:
         return {};
     }
