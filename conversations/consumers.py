@@ -82,6 +82,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.user = user
         self.group = conversation_group(self.conversation_id)
         self.seen: dict[str, int] = {}  # last seq forwarded per streaming reply
+        self.shown: set[str] = set()  # ids of messages this socket already has
         self.bucket = TokenBucket(settings.PARLEY_WS_RATE)
         self.runtime = await get_runtime()
         self.guard = SessionGuard(self)
@@ -173,6 +174,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         messages = await database_sync_to_async(selectors.message_list)(conversation=conversation)
         payloads = [message_payload(message) for message in messages]
         self.seen = {}
+        self.shown = {payload["id"] for payload in payloads}  # ids whose message.created is old news
         for payload in payloads:
             if payload["status"] == "streaming":
                 live = await self.runtime.live_state(payload["id"])
@@ -198,6 +200,11 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
         """A whole frame; `opens` starts tracking a new reply, `done` ends it."""
+        created = event.get("created")
+        if created is not None:
+            if created in self.shown:
+                return  # already in the snapshot this socket got, with newer text than this frame
+            self.shown.add(created)
         if "opens" in event:
             self.seen.setdefault(event["opens"], 0)
         if "done" in event:

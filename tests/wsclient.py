@@ -56,12 +56,16 @@ class ReplyView:
     def __init__(self) -> None:
         self.messages: dict[str, dict] = {}
         self.needs_sync = False
+        self.repeated_created = False  # a message.created for a message the client already had
 
     def apply(self, frame: dict) -> None:
         kind = frame["type"]
         if kind == "conversation.snapshot":
             self.messages = {m["id"]: dict(m) for m in frame["messages"]}
-        elif kind in ("message.created", "message.completed"):
+        elif kind == "message.created":
+            self.repeated_created |= frame["message"]["id"] in self.messages
+            self.messages[frame["message"]["id"]] = dict(frame["message"])
+        elif kind == "message.completed":
             self.messages[frame["message"]["id"]] = dict(frame["message"])
         elif kind == "message.delta":
             message = self.messages.get(frame["message_id"])

@@ -54,9 +54,15 @@ class Runtime:
         reply = started.reply
         group = conversation_group(reply.conversation_id)
         if started.user_message is not None:
-            self.announce(group, protocol.created_frame(message_payload(started.user_message), request_id))
+            user_message = started.user_message
+            self.announce(
+                group, protocol.created_frame(message_payload(user_message), request_id), created=str(user_message.id)
+            )
         self.announce(
-            group, protocol.created_frame(message_payload(reply), request_id, started.replaces), opens=str(reply.id)
+            group,
+            protocol.created_frame(message_payload(reply), request_id, started.replaces),
+            created=str(reply.id),
+            opens=str(reply.id),
         )
         live = LiveReply(reply.id, reply.conversation_id, group, self.broadcaster.mark_dirty)
         task = asyncio.get_running_loop().create_task(
