@@ -1,7 +1,8 @@
 """`python -m chatsite.server [daphne options]`: daphne on uvloop with Parley's frame limit.
 
 Daphne builds its event loop when `daphne.server` is imported, so the uvloop policy must be set
-first; this module does that, then hands over to daphne's own command line. Any daphne option
+first; this module does that, registers a graceful shutdown (running replies are saved as
+`interrupted` with all their text at once on SIGTERM), then hands over to daphne's command line. Any daphne option
 may be given; the WebSocket size limits default to PARLEY_WS_HARD_MAX_FRAME.
 """
 
@@ -29,15 +30,31 @@ def daphne_arguments(argv: list[str], max_frame: int) -> list[str]:
     return arguments
 
 
+async def graceful_shutdown() -> None:
+    """Save running replies as interrupted with all their text, then release upstream connections."""
+    from conversations.llm.client import close_http_clients
+    from conversations.llm.providers.simulator import stop_in_process_simulator
+    from conversations.realtime.runtime import shutdown_runtime
+
+    await shutdown_runtime(interrupted=True)
+    await close_http_clients()
+    await stop_in_process_simulator()
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     # Database work runs in a worker thread; a 1 ms GIL switch interval (default 5 ms) keeps it
     # from stalling the streaming loop: p99 at 100 streams went from 87 ms to 42 ms.
     sys.setswitchinterval(0.001)
-    from daphne.cli import CommandLineInterface
+    from daphne.cli import CommandLineInterface  # installs Twisted's asyncio reactor
     from django.conf import settings
+    from twisted.internet import defer, reactor
 
+    # Daphne has no ASGI lifespan; Twisted's shutdown trigger waits for the returned Deferred.
+    reactor.addSystemEventTrigger(
+        "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(graceful_shutdown()))
+    )
     CommandLineInterface().run(daphne_arguments(sys.argv[1:], settings.PARLEY_WS_HARD_MAX_FRAME))
 
 

@@ -52,7 +52,10 @@ async def generate(
     try:
         await stream_into(live, provider.stream(history, options), outcome, deadline)
     except asyncio.CancelledError:
-        outcome.status = Status.CANCELLED
+        if live.interrupted:
+            fail(outcome, replies.INTERRUPTED_ERROR, Status.INTERRUPTED)
+        else:
+            outcome.status = Status.CANCELLED
     finally:
         await asyncio.shield(finish(reply, live, outcome, broadcaster))
 
@@ -76,8 +79,8 @@ async def stream_into(live: LiveReply, events, outcome: Outcome, deadline: float
         fail(outcome, INTERNAL_ERROR)
 
 
-def fail(outcome: Outcome, message: str) -> None:
-    outcome.status = Status.FAILED
+def fail(outcome: Outcome, message: str, status: str = Status.FAILED) -> None:
+    outcome.status = status
     outcome.error = message
 
 

@@ -12,7 +12,18 @@ from collections.abc import Callable
 
 
 class LiveReply:
-    __slots__ = ("conversation_id", "group", "id", "id_str", "live_stale", "mark_dirty", "parts", "pending", "seq")
+    __slots__ = (
+        "conversation_id",
+        "group",
+        "id",
+        "id_str",
+        "interrupted",
+        "live_stale",
+        "mark_dirty",
+        "parts",
+        "pending",
+        "seq",
+    )
 
     def __init__(self, reply_id: uuid.UUID, conversation_id: uuid.UUID, group: str, mark_dirty: Callable) -> None:
         self.id = reply_id
@@ -24,6 +35,7 @@ class LiveReply:
         self.pending: list[str] = []  # received since the last flush
         self.seq = 0
         self.live_stale = False  # a lost Redis write means the resume state must be rewritten whole
+        self.interrupted = False  # stopped because the server is shutting down, not by a user
 
     def append(self, text: str) -> None:
         if not text:

@@ -168,13 +168,15 @@ async def get_runtime() -> Runtime:
     return runtime
 
 
-async def shutdown_runtime() -> None:
-    """Stop this loop's runtime: running replies end as cancelled and are saved."""
+async def shutdown_runtime(*, interrupted: bool = False) -> None:
+    """Stop this loop's runtime; running replies are saved with their text as cancelled, or as
+    interrupted when the server itself is going away."""
     runtime = _runtimes.pop(asyncio.get_running_loop(), None)
     if runtime is None:
         return
     replies_running = [running.task for running in runtime.running.values()]
-    for reply_id in list(runtime.running):
+    for reply_id, running in list(runtime.running.items()):
+        running.live.interrupted = interrupted
         runtime.stop_local(reply_id)
     await asyncio.gather(*replies_running, return_exceptions=True)
     await runtime.broadcaster.flush()

@@ -127,3 +127,18 @@ async def test_upstream_faults_end_as_failed_with_partial_text(
         assert (await reply_row(chat)).content == final["content"]
     finally:
         server.stop()
+
+
+async def test_a_graceful_shutdown_saves_running_replies_as_interrupted_at_once(two_servers, owner, chat):
+    cookie = await login_cookie(owner)
+    on_a = await LiveSocket.open(two_servers[0], chat.id, cookie)
+    on_b = await LiveSocket.open(two_servers[1], chat.id, cookie)
+    await on_a.receive(), await on_b.receive()
+    await on_a.send(type="message.send", content="!sim tokens=3000 tps=40 ttft=0", request_id="x1")
+    await on_b.receive_until("message.delta")
+    await asyncio.to_thread(two_servers[0].stop)  # SIGTERM, as a deploy would
+    frames = await on_b.receive_until("message.completed", timeout=5)  # well before PARLEY_STALE_AFTER
+    final = frames[-1]["message"]
+    assert final["status"] == "interrupted" and final["error"] and final["content"]
+    saved = await reply_row(chat)
+    assert (saved.status, saved.content) == ("interrupted", final["content"])
