@@ -2,9 +2,9 @@
 
 All generations in a process share one outbox. Deltas are coalesced per reply and the
 outbox is flushed at most once per PARLEY_FLUSH_INTERVAL, so the cost per flush is paid
-once for every reply that had text. With Redis, a flush is one MULTI pipeline on one
-connection that updates each reply's resume state and publishes its frame in the same
-step: a snapshot read after subscribing can never miss a later delta.
+once for every reply that had text. With Redis, a flush is one pipeline on one connection;
+each delta in it is one call of PUBLISH_DELTA, which updates the reply's resume state and
+publishes its frame atomically: a snapshot read after subscribing can never miss a later delta.
 """
 
 from __future__ import annotations
