@@ -50,12 +50,9 @@ def reply_start(
 ) -> ReplyStart:
     """Save the user's message and an empty streaming reply, unless this request_id already did."""
     with transaction.atomic():
-        conversation = _locked_conversation(user, conversation_id)
-        turns = list(conversation.messages.order_by("position"))
-        existing = _existing_request(turns, request_id)
+        conversation, turns, existing = _open_request(user, conversation_id, request_id)
         if existing:
             return existing
-        _refuse_if_busy(user, turns)
         position = turns[-1].position + 1 if turns else 0
         user_message = Message(
             conversation=conversation, position=position, role=Message.Role.USER, content=content, request_id=request_id
@@ -74,12 +71,9 @@ def reply_regenerate(
     """Replace the last assistant reply with a new streaming one."""
     request_id = request_id or uuid.uuid4().hex
     with transaction.atomic():
-        conversation = _locked_conversation(user, conversation_id)
-        turns = list(conversation.messages.order_by("position"))
-        existing = _existing_request(turns, request_id)
+        conversation, turns, existing = _open_request(user, conversation_id, request_id)
         if existing:
             return existing
-        _refuse_if_busy(user, turns)
         if not turns or turns[-1].role != Message.Role.ASSISTANT:
             raise ReplyRefused("nothing_to_regenerate", "There is no assistant reply to regenerate.")
         last = turns.pop()
@@ -146,6 +140,19 @@ def replies_interrupt_orphans(*, stale_before: datetime) -> list[Message]:
             reply.refresh_from_db()
             interrupted.append(reply)
     return interrupted
+
+
+def _open_request(
+    user: AbstractBaseUser, conversation_id: uuid.UUID, request_id: str
+) -> tuple[Conversation, list[Message], ReplyStart | None]:
+    """Lock the conversation and read its turns; a retried request gets its first answer back,
+    and a new one is refused while a reply runs or the user is at their cap."""
+    conversation = _locked_conversation(user, conversation_id)
+    turns = list(conversation.messages.order_by("position"))
+    existing = _existing_request(turns, request_id)
+    if existing is None:
+        _refuse_if_busy(user, turns)
+    return conversation, turns, existing
 
 
 def _locked_conversation(user: AbstractBaseUser, conversation_id: uuid.UUID) -> Conversation:

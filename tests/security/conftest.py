@@ -1,6 +1,6 @@
 """Fixtures for the security tests: two users, a conversation, a shared live daphne, raw handshakes.
 
-The in-process socket fixture (`connect`) is the one the real-time tests use, over the real ASGI app.
+The in-process socket fixture (`connect`), `alice` and `bob` come from tests/sockets.py.
 """
 
 from __future__ import annotations
@@ -11,21 +11,9 @@ import os
 from dataclasses import dataclass
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from conversations.models import Conversation
-from tests.realtime.conftest import close_thread_connections, connect  # noqa: F401  (shared fixtures)
 from tests.servers import ServerProcess, live_env
-
-
-@pytest.fixture
-def alice(transactional_db):
-    return get_user_model().objects.create_user("alice", password="pw-alice-123")
-
-
-@pytest.fixture
-def bob(transactional_db):
-    return get_user_model().objects.create_user("bob", password="pw-bob-123")
 
 
 @pytest.fixture
@@ -80,3 +68,8 @@ async def raw_handshake(server, path: str, headers: list[tuple[str, str]]) -> Ha
 
 def ws_path(conversation_id) -> str:
     return f"/ws/conversations/{conversation_id}/"
+
+
+@pytest.fixture(autouse=True)
+def thread_connections_closed(close_thread_connections):
+    """Every test here closes asgiref's worker-thread connection (see tests/sockets.py)."""
