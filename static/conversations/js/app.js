@@ -4,6 +4,7 @@
 
 import * as api from "./api.js";
 import { Composer } from "./composer.js";
+import { showConnectionState } from "./connection.js";
 import { setTrustedImageHosts } from "./render.js";
 import { Sidebar } from "./sidebar.js";
 import { ConversationSocket } from "./socket.js";
@@ -216,34 +217,10 @@ function onError(frame) {
 
 // --- connection state -------------------------------------------------------------
 
-const CONNECTION_WORDS = {
-  idle: "",
-  connecting: "Connecting…",
-  open: "Connected",
-  reconnecting: "Reconnecting…",
-  ended: "Session ended",
-};
-
 function onState(state, detail = {}) {
   app.socketState = state;
-  const indicator = $("connection");
-  indicator.dataset.state = state;
-  $("connection-text").textContent = CONNECTION_WORDS[state] ?? "";
-  const banner = $("banner");
-  banner.dataset.kind = state;
-  if (state === "reconnecting") {
-    const seconds = Math.max(1, Math.round(detail.delay / 1000));
-    $("banner-text").textContent = `Connection lost. Reconnecting in ${seconds}s… Your reply will continue where it left off.`;
-    banner.hidden = false;
-    $("banner-login").hidden = true;
-    if (detail.attempt >= PROBE_AFTER) probeSession();
-  } else if (state === "ended") {
-    $("banner-text").textContent = "Session ended. Log in again to continue.";
-    $("banner-login").hidden = false;
-    banner.hidden = false;
-  } else if (state === "open") {
-    banner.hidden = true;
-  }
+  showConnectionState(state, detail);
+  if (state === "reconnecting" && detail.attempt >= PROBE_AFTER) probeSession();
   refreshComposer();
 }
 
