@@ -30,6 +30,14 @@ def daphne_arguments(argv: list[str], max_frame: int) -> list[str]:
     return arguments
 
 
+async def start_runtime() -> None:
+    """Start the runtime with the process, so its first sweep recovers replies orphaned by a
+    crash even if no socket ever connects to this process."""
+    from conversations.realtime.runtime import get_runtime
+
+    await get_runtime()
+
+
 async def graceful_shutdown() -> None:
     """Save running replies as interrupted with all their text, then release upstream connections."""
     from conversations.llm.client import close_http_clients
@@ -51,7 +59,8 @@ def main() -> None:
     from django.conf import settings
     from twisted.internet import defer, reactor
 
-    # Daphne has no ASGI lifespan; Twisted's shutdown trigger waits for the returned Deferred.
+    # Daphne has no ASGI lifespan: Twisted's startup and shutdown hooks stand in for it.
+    reactor.callWhenRunning(lambda: defer.Deferred.fromFuture(asyncio.ensure_future(start_runtime())))
     reactor.addSystemEventTrigger(
         "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(graceful_shutdown()))
     )

@@ -142,3 +142,24 @@ async def test_a_graceful_shutdown_saves_running_replies_as_interrupted_at_once(
     assert final["status"] == "interrupted" and final["error"] and final["content"]
     saved = await reply_row(chat)
     assert (saved.status, saved.content) == ("interrupted", final["content"])
+
+
+async def test_a_restarted_process_recovers_orphans_without_any_socket(transactional_db, redis_env, owner, chat):
+    server = ServerProcess(live_env(**redis_env)).start()
+    cookie = await login_cookie(owner)
+    socket = await LiveSocket.open(server, chat.id, cookie)
+    await socket.receive()
+    await socket.send(type="message.send", content="!sim tokens=3000 tps=40 ttft=0", request_id="x1")
+    await socket.receive_until("message.delta")
+    await asyncio.sleep(1.0)  # past a checkpoint
+    server.kill()
+    restarted = ServerProcess(live_env(**redis_env)).start()  # nobody connects to it
+    try:
+        for _ in range(100):  # up to 20 s: PARLEY_STALE_AFTER is 3 s here
+            reply = await reply_row(chat)
+            if reply.status != "streaming":
+                break
+            await asyncio.sleep(0.2)
+        assert reply.status == "interrupted" and reply.content and reply.error
+    finally:
+        restarted.stop()
