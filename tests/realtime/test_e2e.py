@@ -41,16 +41,22 @@ def chat(owner):
     return Conversation.objects.create(owner=owner, title="E2E")
 
 
+async def one_socket_on_each(servers, owner, chat) -> list[LiveSocket]:
+    """A logged-in socket on every server, each past its snapshot."""
+    cookie = await login_cookie(owner)
+    sockets = [await LiveSocket.open(server, chat.id, cookie) for server in servers]
+    for socket in sockets:
+        await socket.receive()
+    return sockets
+
+
 @sync_to_async
 def reply_row(chat) -> Message:
     return chat.messages.filter(role="assistant").order_by("-position").first()
 
 
 async def test_a_socket_on_another_process_sees_the_whole_reply(two_servers, owner, chat):
-    cookie = await login_cookie(owner)
-    on_a = await LiveSocket.open(two_servers[0], chat.id, cookie)
-    on_b = await LiveSocket.open(two_servers[1], chat.id, cookie)
-    await on_a.receive(), await on_b.receive()
+    on_a, on_b = await one_socket_on_each(two_servers, owner, chat)
     await on_a.send(type="message.send", content=STREAM, request_id="x1")
     views = [ReplyView(), ReplyView()]
     for socket, view in zip((on_a, on_b), views, strict=True):
@@ -63,10 +69,7 @@ async def test_a_socket_on_another_process_sees_the_whole_reply(two_servers, own
 
 
 async def test_stop_sent_to_one_process_stops_the_other(two_servers, owner, chat):
-    cookie = await login_cookie(owner)
-    on_a = await LiveSocket.open(two_servers[0], chat.id, cookie)
-    on_b = await LiveSocket.open(two_servers[1], chat.id, cookie)
-    await on_a.receive(), await on_b.receive()
+    on_a, on_b = await one_socket_on_each(two_servers, owner, chat)
     await on_a.send(type="message.send", content="!sim tokens=2000 tps=50 ttft=0", request_id="x1")
     await on_b.receive_until("message.delta")
     await on_b.send(type="generation.stop")
@@ -95,10 +98,7 @@ async def test_random_reconnects_on_either_process_never_lose_or_double_text(two
 
 
 async def test_killed_process_leaves_an_interrupted_reply_with_its_text(two_servers, owner, chat):
-    cookie = await login_cookie(owner)
-    on_a = await LiveSocket.open(two_servers[0], chat.id, cookie)
-    on_b = await LiveSocket.open(two_servers[1], chat.id, cookie)
-    await on_a.receive(), await on_b.receive()
+    on_a, on_b = await one_socket_on_each(two_servers, owner, chat)
     await on_a.send(type="message.send", content="!sim tokens=3000 tps=40 ttft=0", request_id="x1")
     await asyncio.sleep(1.5)  # past a checkpoint
     two_servers[0].kill()
@@ -130,10 +130,7 @@ async def test_upstream_faults_end_as_failed_with_partial_text(
 
 
 async def test_a_graceful_shutdown_saves_running_replies_as_interrupted_at_once(two_servers, owner, chat):
-    cookie = await login_cookie(owner)
-    on_a = await LiveSocket.open(two_servers[0], chat.id, cookie)
-    on_b = await LiveSocket.open(two_servers[1], chat.id, cookie)
-    await on_a.receive(), await on_b.receive()
+    on_a, on_b = await one_socket_on_each(two_servers, owner, chat)
     await on_a.send(type="message.send", content="!sim tokens=3000 tps=40 ttft=0", request_id="x1")
     await on_b.receive_until("message.delta")
     await asyncio.to_thread(two_servers[0].stop)  # SIGTERM, as a deploy would
