@@ -1,49 +1,49 @@
 """A lighter replacement for Channels' `await_many_dispatch`, used by the conversation consumer.
 
-Channels waits on its sources with `asyncio.wait` and creates a new task per message; for a
-socket relaying tens of deltas a second that bookkeeping was a visible share of the profile.
-Here each source runs in one long-lived task feeding a one-slot queue, so a message costs a
-queue hand-off. Handlers still run one at a time, in arrival order, as Channels guarantees.
+Channels waits on its sources with `asyncio.wait`, which adds and removes a callback on every
+pending task for every message; for a socket relaying tens of deltas a second that bookkeeping
+was a visible share of the profile. Here each pending receive reports itself through a done
+callback, so a message costs one task, as in Channels, and nothing else. Handlers still run one
+at a time, in arrival order, as Channels guarantees; an idle socket holds two pending tasks.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 Source = Callable[[], Awaitable[dict[str, Any]]]
 
 
-class SourceFailed:
-    """Carries a source's exception to the dispatching task, which re-raises it."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-async def feed(source: Source, inbox: asyncio.Queue) -> None:
-    try:
-        while True:
-            await inbox.put(await source())
-    except asyncio.CancelledError:
-        raise
-    except BaseException as error:  # handed over and re-raised where Channels would raise it
-        await inbox.put(SourceFailed(error))
-
-
 async def pump(sources: list[Source], dispatch: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
-    inbox: asyncio.Queue = asyncio.Queue(maxsize=1)
-    feeders = [asyncio.ensure_future(feed(source, inbox)) for source in sources]
+    loop = asyncio.get_running_loop()
+    finished: deque[int] = deque()  # indexes of sources whose pending receive has completed
+    wakeup: list[asyncio.Future | None] = [None]
+
+    def on_done(index: int, _task: asyncio.Task) -> None:
+        finished.append(index)
+        if wakeup[0] is not None and not wakeup[0].done():
+            wakeup[0].set_result(None)
+
+    def receive(index: int) -> asyncio.Task:
+        task = asyncio.ensure_future(sources[index]())
+        task.add_done_callback(lambda done: on_done(index, done))
+        return task
+
+    pending = [receive(index) for index in range(len(sources))]
     try:
         while True:
-            message = await inbox.get()
-            if type(message) is SourceFailed:
-                raise message.error
+            if not finished:
+                wakeup[0] = loop.create_future()
+                await wakeup[0]
+                wakeup[0] = None
+            index = finished.popleft()
+            message = pending[index].result()  # re-raises a source's exception, as Channels does
+            pending[index] = receive(index)
             await dispatch(message)
     finally:
-        for feeder in feeders:
-            feeder.cancel()
-        await asyncio.gather(*feeders, return_exceptions=True)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
