@@ -32,10 +32,15 @@ def daphne_arguments(argv: list[str], max_frame: int) -> list[str]:
 
 async def start_runtime() -> None:
     """Start the runtime with the process, so its first sweep recovers replies orphaned by a
-    crash even if no socket ever connects to this process."""
+    crash even if no socket ever connects to this process; and build the LLM provider and its
+    HTTP client now (imports, TLS context), so the first reply does not pay for them."""
+    from conversations.llm.client import get_http_client
+    from conversations.llm.registry import get_provider, provider_config
     from conversations.realtime.runtime import get_runtime
 
-    await get_runtime()
+    await (await get_runtime()).broadcaster.prepare()
+    get_provider()
+    get_http_client(provider_config().limits)
 
 
 async def graceful_shutdown() -> None:

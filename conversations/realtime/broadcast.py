@@ -64,6 +64,11 @@ class Broadcaster:
     def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self.run(), name="parley-broadcaster")
 
+    async def prepare(self) -> None:
+        """Connect and load the script now, so the first reply's first flush does not pay for it."""
+        if self.redis is not None:
+            self.script_sha = await self.redis.script_load(PUBLISH_DELTA)
+
     def mark_dirty(self, reply: LiveReply) -> None:
         self.dirty.append(reply)
         self.wakeup.set()
