@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 
 from conversations.models import Conversation, Message
 
@@ -265,3 +266,21 @@ async def test_rename_and_delete_through_the_api_reach_open_sockets(connect, con
     await sync_to_async(client.delete)(url)
     deleted = await socket.receive()
     assert deleted == {"type": "conversation.deleted", "conversation_id": str(conversation.id)}
+
+
+# --- the zero-setup default --------------------------------------------------------
+
+
+async def test_the_default_in_memory_layer_streams_and_stops(connect, conversation, alice, settings):
+    """What `scripts/serve` runs: no Redis, the in-memory layer, the in-process simulator."""
+    settings.REDIS_URL = ""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    assert isinstance(get_channel_layer(), InMemoryChannelLayer)
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    frames, final = await stream_reply(socket)
+    assert final["status"] == "complete" and joined_deltas(frames, final["id"]) == final["content"]
+    await socket.send(type="message.send", content=SLOW, request_id="r2")
+    await socket.receive_until("message.delta")
+    await socket.send(type="generation.stop")
+    assert (await socket.receive_until("message.completed"))[-1]["message"]["status"] == "cancelled"
