@@ -6,12 +6,14 @@ Tests that use these need data the subprocess can see, so they run with
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -105,6 +107,17 @@ class ServerProcess:
     def restart(self) -> None:
         self.stop()
         self.start()
+
+
+@contextlib.contextmanager
+def running_servers(count: int, **env: str) -> Iterator[list[ServerProcess]]:
+    """`count` Parley processes sharing this test's database, stopped afterwards."""
+    servers = [ServerProcess(live_env(**env)).start() for _ in range(count)]
+    try:
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
 
 
 class RedisProcess:

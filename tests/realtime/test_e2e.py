@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
 from conversations.models import Conversation, Message
-from tests.servers import ServerProcess, live_env
+from tests.servers import ServerProcess, live_env, running_servers
 from tests.wsclient import LiveSocket, ReplyView, login_cookie
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
@@ -25,10 +25,8 @@ def redis_env(redis_url):
 
 @pytest.fixture
 def two_servers(transactional_db, redis_env):
-    servers = [ServerProcess(live_env(**redis_env)).start() for _ in range(2)]
-    yield servers
-    for server in servers:
-        server.stop()
+    with running_servers(2, **redis_env) as servers:
+        yield servers
 
 
 @pytest.fixture

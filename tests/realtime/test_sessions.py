@@ -11,7 +11,7 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
 from conversations.models import Conversation
-from tests.servers import ServerProcess, live_env
+from tests.servers import ServerProcess, live_env, running_servers
 from tests.wsclient import LiveSocket, login_cookie
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -19,10 +19,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
 @pytest.fixture
 def servers(transactional_db, redis_url):
-    running = [ServerProcess(live_env(REDIS_URL=redis_url)).start() for _ in range(2)]
-    yield running
-    for server in running:
-        server.stop()
+    with running_servers(2, REDIS_URL=redis_url) as running:
+        yield running
 
 
 @pytest.fixture
