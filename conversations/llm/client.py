@@ -3,7 +3,8 @@
 httpx connections belong to the loop that opened them, and tests run several loops, so the cache
 is keyed by the running loop (weakly, so a closed loop's entry goes away with it). httpx's own
 read timeout is disabled: it is per read, so a server dripping one byte at a time would defeat it;
-`streaming.py` enforces the first-byte and idle bounds per event instead.
+`streaming.py` enforces the first-byte and idle bounds per event instead. The wire is
+`transport.StreamingTransport`, and bodies are read raw, so responses are asked for uncompressed.
 """
 
 from __future__ import annotations
@@ -14,11 +15,10 @@ import ssl
 import weakref
 
 import certifi
-import httpcore
 import httpx
 
 from .config import HTTPLimits
-from .network import AsyncioBackend
+from .transport import StreamingTransport
 
 logger = logging.getLogger(__name__)
 
@@ -36,27 +36,14 @@ def get_http_client(limits: HTTPLimits) -> httpx.AsyncClient:
     return client
 
 
-class AsyncioTransport(httpx.AsyncHTTPTransport):
-    """httpx's transport, with its connection pool on the plain-asyncio network backend."""
-
-    def __init__(self, limits: httpx.Limits) -> None:
-        super().__init__(limits=limits, trust_env=False)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=ssl.create_default_context(cafile=certifi.where()),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            network_backend=AsyncioBackend(),
-        )
-
-
 def _new_client(limits: HTTPLimits) -> httpx.AsyncClient:
     pool_limits = httpx.Limits(max_connections=limits.max_connections, max_keepalive_connections=limits.max_keepalive)
     return httpx.AsyncClient(
         timeout=httpx.Timeout(
             connect=limits.connect_timeout, read=None, write=limits.connect_timeout, pool=limits.first_byte_timeout
         ),
-        transport=AsyncioTransport(pool_limits),
+        transport=StreamingTransport(pool_limits, ssl.create_default_context(cafile=certifi.where())),
+        headers={"accept-encoding": "identity"},
         trust_env=False,  # explicit configuration only: no proxy picked up from the environment
     )
 

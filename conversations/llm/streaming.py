@@ -84,7 +84,7 @@ class StreamingProvider:
         outgoing = client.build_request("POST", request.url, headers=request.headers, json=request.body)
         try:
             async with asyncio.timeout(self.config.limits.first_byte_timeout):
-                response = await send_uncancelled(client, outgoing)
+                response = await client.send(outgoing, stream=True)
                 if response.is_success:
                     return response, None
                 try:
@@ -100,31 +100,6 @@ class StreamingProvider:
         except httpx.TransportError as exc:
             raise StreamInterrupted(f"connection broke before the response: {exc!r}") from exc
         return error_for_status(response.status_code, body), retry_after_seconds(response.headers.get("retry-after"))
-
-
-async def send_uncancelled(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
-    """Send in a task of its own, so a stop never cancels httpcore while it hands out a connection.
-
-    httpcore 1.0.9 leaves a connection reserved for good when a request is cancelled between
-    getting its pool slot and using it; every such stop would shrink the pool by one. Here the
-    send always runs to its end, and a response nobody waits for any more is closed at once.
-    """
-    sending = asyncio.ensure_future(client.send(request, stream=True))
-    try:
-        return await asyncio.shield(sending)
-    except asyncio.CancelledError:
-        sending.add_done_callback(_close_unclaimed)
-        raise
-
-
-_closing: set[asyncio.Task] = set()  # strong references, so pending closes are not collected
-
-
-def _close_unclaimed(sending: asyncio.Future) -> None:
-    if not sending.cancelled() and sending.exception() is None:
-        closing = asyncio.ensure_future(sending.result().aclose())
-        _closing.add(closing)
-        closing.add_done_callback(_closing.discard)
 
 
 def _is_retryable(error: LLMError) -> bool:
@@ -154,7 +129,7 @@ async def _read_events(
             except asyncio.CancelledError:
                 watchdog.raise_if_fired()
                 raise
-            watchdog.raise_if_fired()  # httpcore may swallow the cancel and end the body instead
+            watchdog.raise_if_fired()
             events = parser.feed(chunk) if chunk is not None else parser.close()
             if events:
                 watchdog.move(idle)

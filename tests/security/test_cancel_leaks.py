@@ -90,10 +90,9 @@ async def start_and_stop(when: Callable[[int], float | None]) -> None:
 
 
 def assert_pool_is_idle() -> None:
-    pool = get_http_client(registry.provider_config().limits)._transport._pool
-    busy = [connection for connection in pool.connections if not (connection.is_idle() or connection.is_closed())]
-    assert busy == [], busy
-    assert pool._requests == []
+    pool = get_http_client(registry.provider_config().limits)._transport.pool
+    assert pool.in_use == 0
+    assert not pool.waiters
 
 
 async def test_stops_mid_stream_even_twice_leave_no_connection_or_task(pool_of_ten):
