@@ -21,6 +21,7 @@ from django.conf import settings
 
 from . import protocol, replies, selectors
 from .llm import registry
+from .models import Conversation, Message
 from .payloads import conversation_payload, message_payload
 from .protocol import ProtocolError
 from .realtime.broadcast import conversation_group
@@ -67,31 +68,36 @@ class ConversationConsumer(AsyncWebsocketConsumer):
             await pump([receive, self.channel_receive], self.dispatch)
 
     async def connect(self) -> None:
+        """Subscribe, then read the snapshot, so no delta published after the read can be missed."""
         user = self.scope.get("user")
         self.conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
-        conversation = None
-        if user is not None and user.is_authenticated:
-            conversation = await database_sync_to_async(selectors.conversation_get)(
-                user=user, conversation_id=self.conversation_id
-            )
-        if conversation is None:
+        if user is None or not user.is_authenticated:
             await self.close()  # before accept: the handshake fails the same way for every reason
             return
         self.user = user
         self.group = conversation_group(self.conversation_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        state = await database_sync_to_async(selectors.conversation_with_messages)(
+            user=user, conversation_id=self.conversation_id
+        )
+        if state is None:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            del self.group
+            await self.close()
+            return
         self.seen: dict[str, int] = {}  # last seq forwarded per streaming reply
         self.shown: set[str] = set()  # ids of messages this socket already has
         self.bucket = TokenBucket(settings.PARLEY_WS_RATE)
         self.runtime = await get_runtime()
         self.guard = SessionGuard(self)
         await self.guard.start()
-        await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        await self.send_snapshot()
+        await self.send_snapshot(state)
 
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
+        if hasattr(self, "guard"):
             await self.guard.stop()
+        if hasattr(self, "group"):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def dispatch(self, message: dict[str, Any]) -> None:
@@ -172,10 +178,15 @@ class ConversationConsumer(AsyncWebsocketConsumer):
 
     # --- frames to the client -----------------------------------------------
 
-    async def send_snapshot(self) -> None:
+    async def send_snapshot(self, state: tuple[Conversation, list[Message]] | None = None) -> None:
         """The conversation as it stands, live text included, then only newer deltas."""
-        conversation = await self.owned_conversation()
-        messages = await database_sync_to_async(selectors.message_list)(conversation=conversation)
+        if state is None:
+            state = await database_sync_to_async(selectors.conversation_with_messages)(
+                user=self.user, conversation_id=self.conversation_id
+            )
+            if state is None:
+                raise ProtocolError("not_found", "This conversation does not exist.")
+        conversation, messages = state
         payloads = [message_payload(message) for message in messages]
         self.seen = {}
         self.shown = {payload["id"] for payload in payloads}  # ids whose message.created is old news

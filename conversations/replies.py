@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
@@ -156,9 +155,14 @@ def _open_request(
 
 
 def _locked_conversation(user: AbstractBaseUser, conversation_id: uuid.UUID) -> Conversation:
-    # Locking the owner serialises the per-user cap check across all of their conversations.
-    get_user_model().objects.select_for_update().filter(pk=user.pk).first()
-    conversation = Conversation.objects.select_for_update().filter(id=conversation_id, owner=user).first()
+    # Locking the owner too serialises the per-user cap check across all of their conversations;
+    # one query takes both row locks.
+    conversation = (
+        Conversation.objects.select_related("owner")
+        .select_for_update(of=("self", "owner"))
+        .filter(id=conversation_id, owner=user)
+        .first()
+    )
     if conversation is None:
         raise ReplyRefused("not_found", "This conversation does not exist.")
     return conversation

@@ -32,6 +32,14 @@ def message_list(*, conversation: Conversation) -> list[Message]:
     return list(conversation.messages.order_by("position"))
 
 
+def conversation_with_messages(
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str
+) -> tuple[Conversation, list[Message]] | None:
+    """The user's conversation and its messages, read together (one trip to a worker thread)."""
+    conversation = conversation_get(user=user, conversation_id=conversation_id)
+    return None if conversation is None else (conversation, message_list(conversation=conversation))
+
+
 def streaming_reply(*, conversation: Conversation) -> Message | None:
     """The reply being generated in this conversation right now, if any."""
     return conversation.messages.filter(status=Message.Status.STREAMING).first()
