@@ -35,6 +35,9 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         """Add bytes; return the events they complete (often empty)."""
+        if self._started and not self._buffer and not self._held_cr and _one_whole_event(chunk):
+            event = parse_event_block(chunk[:-2])  # the usual streamed read: no buffering needed
+            return [event] if event is not None else []
         if self._held_cr:
             chunk = b"\r" + chunk
             self._held_cr = False
@@ -80,8 +83,15 @@ class SSEParser:
         return events
 
 
+def _one_whole_event(chunk: bytes) -> bool:
+    """Exactly one event ending with its blank line, with no CR to normalise."""
+    return chunk.endswith(b"\n\n") and chunk.find(b"\n\n") == len(chunk) - 2 and b"\r" not in chunk
+
+
 def parse_event_block(block: bytes) -> SSEEvent | None:
     """Turn the lines of one event (without the blank line) into an event, or None if it has no data."""
+    if block.startswith(b"data: ") and b"\n" not in block:  # one data line, the common case
+        return SSEEvent(block[6:].decode("utf-8", errors="replace"))
     data: list[bytes] = []
     name: bytes | None = None
     for line in block.split(b"\n"):

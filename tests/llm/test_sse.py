@@ -41,6 +41,17 @@ def test_one_byte_at_a_time_gives_the_same_events() -> None:
     assert parse_in_pieces([STREAM[i : i + 1] for i in range(len(STREAM))]) == EXPECTED
 
 
+def test_one_whole_event_per_read_takes_the_fast_path_to_the_same_events() -> None:
+    blocks = STREAM.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n\n")[:-1]
+    pieces = [block + b"\n\n" for block in blocks]
+    assert parse_in_pieces(pieces) == EXPECTED
+    assert parse_in_pieces([b"data: x\n\n", b"data: two\n\ndata: in one read\n\n"]) == [
+        SSEEvent("x"),
+        SSEEvent("two"),
+        SSEEvent("in one read"),
+    ]
+
+
 @given(st.lists(st.integers(min_value=0, max_value=len(STREAM)), max_size=30))
 def test_any_split_gives_the_same_events(cuts: list[int]) -> None:
     points = [0, *sorted(cuts), len(STREAM)]

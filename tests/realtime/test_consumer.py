@@ -7,8 +7,11 @@ import asyncio
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import InMemoryChannelLayer, get_channel_layer
+from channels.testing import WebsocketCommunicator
 
+from chatsite.asgi import application
 from conversations.models import Conversation, Message
+from tests.sockets import ORIGIN, session_cookie
 
 FAST = "!sim tokens=30 tps=600 ttft=0"
 SLOW = "!sim tokens=400 tps=100 ttft=0"
@@ -38,6 +41,34 @@ def saved(message_id) -> Message:
 async def test_anonymous_user_is_refused_before_accept(connect, conversation):
     accepted, _ = await connect(None, conversation.id)
     assert not accepted
+
+
+async def accepted_with_cookie(conversation, cookie: str) -> bool:
+    headers = [(b"origin", ORIGIN.encode()), (b"cookie", cookie.encode())]
+    communicator = WebsocketCommunicator(application, f"/ws/conversations/{conversation.id}/", headers)
+    accepted, _ = await communicator.connect(timeout=5)
+    await communicator.disconnect()
+    return accepted
+
+
+@pytest.mark.parametrize("cookie", ["sessionid=not-a-session", "sessionid=", "other=1; sessionid"])
+async def test_a_bogus_session_cookie_is_refused_before_accept(conversation, alice, cookie):
+    valid = await sync_to_async(session_cookie)(alice)
+    assert await accepted_with_cookie(conversation, f"sessionid={valid}")
+    assert not await accepted_with_cookie(conversation, cookie)
+
+
+async def test_a_session_from_before_a_password_change_is_refused(conversation, alice):
+    cookie = f"sessionid={await sync_to_async(session_cookie)(alice)}"
+
+    @sync_to_async
+    def change_password():
+        alice.set_password("a-brand-new-one-42")
+        alice.save()
+
+    assert await accepted_with_cookie(conversation, cookie)
+    await change_password()
+    assert not await accepted_with_cookie(conversation, cookie)
 
 
 async def test_other_users_conversation_is_refused_like_a_missing_one(connect, conversation, bob):
