@@ -49,6 +49,16 @@ async def read_request(reader: asyncio.StreamReader) -> bytes:
     return head + await reader.readexactly(length)
 
 
+def answer_once(response: bytes) -> Handler:
+    """A handler that reads one request, writes `response` and leaves the connection to the server."""
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(response)
+
+    return handler
+
+
 async def answer_ok_forever(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     while True:
         await read_request(reader)
@@ -91,11 +101,7 @@ async def test_requests_reuse_one_kept_alive_connection_and_send_their_body(clie
 
 
 async def test_a_closing_server_gets_a_new_connection_per_request(client) -> None:
-    async def handler(reader, writer):
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbye")
-
-    server = RawServer(handler)
+    server = RawServer(answer_once(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nbye"))
     url = await server.start()
     http = client()
     assert [(await http.get(url)).text for _ in range(2)] == ["bye", "bye"]
@@ -166,11 +172,7 @@ async def test_a_reset_mid_body_raises_a_transport_error_after_the_bytes_that_ar
 
 
 async def test_refused_connections_and_garbage_are_typed_httpx_errors(client) -> None:
-    async def garbage(reader, writer):
-        await read_request(reader)
-        writer.write(b"SSH-2.0-OpenSSH\r\n\r\n")
-
-    server = RawServer(garbage)
+    server = RawServer(answer_once(b"SSH-2.0-OpenSSH\r\n\r\n"))
     url = await server.start()
     http = client()
     with pytest.raises(httpx.RemoteProtocolError):
