@@ -92,3 +92,23 @@ class Message(models.Model):
         if self.prompt_tokens is None and self.completion_tokens is None:
             return None
         return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+
+
+class Regeneration(models.Model):
+    """A `message.regenerate` request id already handled in a conversation.
+
+    A regenerated reply carries its request id only until the next regeneration deletes it, so
+    without this record a retried regenerate arriving after a later one would start a new reply.
+    """
+
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="regenerations")
+    request_id = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "request_id"], name="regen_unique_request"),
+        ]
+
+    def __str__(self) -> str:
+        return self.request_id

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from .llm.base import ChatMessage
-from .models import Conversation, Message
+from .models import Conversation, Message, Regeneration
 
 Status = Message.Status
 TITLE_FROM_MESSAGE = 60
@@ -67,14 +67,15 @@ def reply_start(
 def reply_regenerate(
     *, user: AbstractBaseUser, conversation_id: uuid.UUID, request_id: str | None, worker: str, model: str
 ) -> ReplyStart:
-    """Replace the last assistant reply with a new streaming one."""
+    """Replace the last assistant reply with a new streaming one, once per request_id."""
     request_id = request_id or uuid.uuid4().hex
     with transaction.atomic():
-        conversation, turns, existing = _open_request(user, conversation_id, request_id)
+        conversation, turns, existing = _open_request(user, conversation_id, request_id, regenerate=True)
         if existing:
             return existing
         if not turns or turns[-1].role != Message.Role.ASSISTANT:
             raise ReplyRefused("nothing_to_regenerate", "There is no assistant reply to regenerate.")
+        Regeneration.objects.create(conversation=conversation, request_id=request_id)
         last = turns.pop()
         replaced = str(last.id)
         last.delete()
@@ -142,13 +143,15 @@ def replies_interrupt_orphans(*, stale_before: datetime) -> list[Message]:
 
 
 def _open_request(
-    user: AbstractBaseUser, conversation_id: uuid.UUID, request_id: str
+    user: AbstractBaseUser, conversation_id: uuid.UUID, request_id: str, *, regenerate: bool = False
 ) -> tuple[Conversation, list[Message], ReplyStart | None]:
     """Lock the conversation and read its turns; a retried request gets its first answer back,
     and a new one is refused while a reply runs or the user is at their cap."""
     conversation = _locked_conversation(user, conversation_id)
     turns = list(conversation.messages.order_by("position"))
     existing = _existing_request(turns, request_id)
+    if existing is None and regenerate and conversation.regenerations.filter(request_id=request_id).exists():
+        existing = _regenerated_since(turns)
     if existing is None:
         _refuse_if_busy(user, turns)
     return conversation, turns, existing
@@ -177,6 +180,12 @@ def _existing_request(turns: list[Message], request_id: str) -> ReplyStart | Non
     if reply is None:
         return None
     return ReplyStart(reply=reply, history=[], user_message=user_message, duplicate=True)
+
+
+def _regenerated_since(turns: list[Message]) -> ReplyStart:
+    """A retried regenerate whose reply a later one replaced: answer with the reply there now."""
+    reply = next(turn for turn in reversed(turns) if turn.role == Message.Role.ASSISTANT)  # one always remains
+    return ReplyStart(reply=reply, history=[], duplicate=True)
 
 
 def _refuse_if_busy(user: AbstractBaseUser, turns: list[Message]) -> None:

@@ -71,3 +71,22 @@ def test_busy_and_idempotent_retry(started, user, conversation):
         user=user, conversation_id=conversation.id, content="Hello", request_id="r1", worker="w1", model="m"
     )
     assert again.duplicate and again.reply.id == started.reply.id
+
+
+def test_a_regenerate_is_done_once_per_request_id_even_after_a_later_one(started, user, conversation):
+    replies.reply_finish(reply=started.reply, content="first", seq=1, status="complete")
+
+    def regenerate(request_id: str) -> replies.ReplyStart:
+        return replies.reply_regenerate(
+            user=user, conversation_id=conversation.id, request_id=request_id, worker="w1", model="m"
+        )
+
+    one = regenerate("g1")
+    replies.reply_finish(reply=one.reply, content="second", seq=1, status="complete")
+    two = regenerate("g2")
+    replies.reply_finish(reply=two.reply, content="third", seq=1, status="complete")
+    before = list(conversation.messages.values_list("id", "content"))
+    retried = regenerate("g1")
+    assert retried.duplicate and retried.reply.id == two.reply.id
+    assert list(conversation.messages.values_list("id", "content")) == before
+    assert before[-1][1] == "third"

@@ -68,3 +68,23 @@ async def test_send_retried_after_its_reply_was_regenerated_creates_nothing_new(
     await asyncio.sleep(0.3)
     assert await settled(chat) == [("user", "complete"), ("assistant", "complete")]
     assert not reply_tasks()
+
+
+async def test_regenerate_retried_after_a_later_regenerate_starts_nothing_new(connect, chat, alice):
+    _, socket = await connect(alice, chat.id)
+    await socket.receive()
+    await socket.send(type="message.send", content=STREAM, request_id="ask")
+    await socket.receive_until("message.completed")
+    for request_id in ("redo-1", "redo-2"):
+        await socket.send(type="message.regenerate", request_id=request_id)
+        await socket.receive_until("message.completed")
+    (reply_now,) = await sync_to_async(list)(chat.messages.filter(role="assistant").values_list("id", flat=True))
+
+    await socket.send(type="message.regenerate", request_id="redo-1")  # a late retry of the first
+    answer = await socket.receive_until("message.created")
+    assert answer[-1]["request_id"] == "redo-1"
+    assert answer[-1]["message"]["id"] == str(reply_now)  # told about the reply that is there now
+    await asyncio.sleep(0.3)
+    assert not reply_tasks()
+    assert await settled(chat) == [("user", "complete"), ("assistant", "complete")]
+    assert await sync_to_async(list)(chat.messages.values_list("id", flat=True).filter(role="assistant")) == [reply_now]
