@@ -13,7 +13,8 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 import chatsite.close_codes  # noqa: E402  (daphne: allow close code 1008)
-import chatsite.lazy_debug  # noqa: E402, F401  (autobahn: no pformat per connection)
+import chatsite.lazy_debug  # noqa: E402  (autobahn: no pformat per connection)
+import chatsite.shared_options  # noqa: E402, F401  (autobahn: options not copied per connection)
 from chatsite.origins import OriginValidator  # noqa: E402
 from chatsite.routing import websocket_urlpatterns  # noqa: E402
 from chatsite.socket_auth import SocketAuthMiddleware  # noqa: E402

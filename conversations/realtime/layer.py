@@ -9,40 +9,11 @@ capacity that silently drops group messages. Delivery is at most once; the resum
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 
 from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
 from channels_redis.utils import _wrap_close
 
-
-class Inbox:
-    """One channel's unread messages: the part of asyncio.Queue a channel uses.
-
-    Every socket owns a channel, so this is per-connection memory; a Queue carries four deques
-    and an Event from birth, while an idle socket's inbox holds two empty slots.
-    """
-
-    __slots__ = ("items", "waiter")
-
-    def __init__(self) -> None:
-        self.items: deque[bytes] | None = None  # created on the first message
-        self.waiter: asyncio.Future | None = None  # the one receive() waiting, if any
-
-    def put_nowait(self, item: bytes) -> None:
-        if self.items is None:
-            self.items = deque()
-        self.items.append(item)
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_result(None)
-
-    async def get(self) -> bytes:
-        while not self.items:
-            self.waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self.waiter
-            finally:
-                self.waiter = None
-        return self.items.popleft()
+from .inbox import Inbox
 
 
 class ParleyLoopLayer(RedisPubSubLoopLayer):

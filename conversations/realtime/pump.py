@@ -10,7 +10,6 @@ at a time, in arrival order, as Channels guarantees; an idle socket holds two pe
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -19,7 +18,9 @@ Source = Callable[[], Awaitable[dict[str, Any]]]
 
 async def pump(sources: list[Source], dispatch: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
     loop = asyncio.get_running_loop()
-    finished: deque[int] = deque()  # indexes of sources whose pending receive has completed
+    # Indexes of sources whose pending receive has completed: never more than two, so a list
+    # (a deque allocates a 64-slot block up front, 0.6 KB on every idle socket).
+    finished: list[int] = []
     wakeup: list[asyncio.Future | None] = [None]
 
     def on_done(index: int, _task: asyncio.Task) -> None:
@@ -39,7 +40,7 @@ async def pump(sources: list[Source], dispatch: Callable[[dict[str, Any]], Await
                 wakeup[0] = loop.create_future()
                 await wakeup[0]
                 wakeup[0] = None
-            index = finished.popleft()
+            index = finished.pop(0)
             message = pending[index].result()  # re-raises a source's exception, as Channels does
             pending[index] = receive(index)
             await dispatch(message)
