@@ -56,6 +56,7 @@ class TokenBucket:
 
 class ConversationConsumer(AsyncWebsocketConsumer):
     runtime: Runtime
+    accepted = False  # until connect() accepts; broadcasts are dropped before that
 
     async def __call__(self, scope, receive, send) -> None:
         """AsyncConsumer.__call__, with the lighter dispatch loop of realtime/pump.py."""
@@ -92,6 +93,7 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         self.guard = SessionGuard(self)
         await self.guard.start()
         await self.accept()
+        self.accepted = True
         await self.send_snapshot(state)
 
     async def disconnect(self, code: int) -> None:
@@ -107,6 +109,8 @@ class ConversationConsumer(AsyncWebsocketConsumer):
         stale connections in the worker thread, so the hop was pure cost: once per client frame
         and, worse, once per relayed delta.
         """
+        if not self.accepted and not message["type"].startswith("websocket."):
+            return  # a broadcast that reached a socket being refused (it subscribes before its read)
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")

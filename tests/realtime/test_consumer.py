@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -76,6 +77,27 @@ async def test_other_users_conversation_is_refused_like_a_missing_one(connect, c
     refused_missing, code_missing = await connect(bob, "8d5e0c55-1a2b-4c3d-9e8f-0123456789ab")
     assert (refused_other, refused_missing) == (False, False)
     assert code_other == code_missing
+
+
+async def test_a_broadcast_racing_a_refusal_is_dropped_not_handled(connect, conversation, bob, monkeypatch):
+    """A socket subscribes before it reads (so nothing published after the read is missed); a
+    stranger's socket is refused after that read, and what reached it meanwhile must go nowhere."""
+    from asgiref.sync import async_to_sync
+
+    from conversations import selectors
+    from conversations.realtime.broadcast import conversation_group
+
+    read = selectors.conversation_with_messages
+
+    def read_while_a_delta_arrives(**kwargs):
+        frame = {"type": "chat.delta", "id": "x", "seq": 1, "frame": "{}"}
+        async_to_sync(get_channel_layer().group_send)(conversation_group(conversation.id), frame)
+        time.sleep(0.2)  # this runs in a worker thread: the loop delivers the delta meanwhile
+        return read(**kwargs)
+
+    monkeypatch.setattr(selectors, "conversation_with_messages", read_while_a_delta_arrives)
+    accepted, _ = await connect(bob, conversation.id)
+    assert not accepted
 
 
 async def test_foreign_origin_is_refused(connect, conversation, alice):
