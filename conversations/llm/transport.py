@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -152,17 +151,10 @@ class ResponseStream(httpx.AsyncByteStream):
         self.pool.release(self.connection)
 
 
-@dataclass
-class PoolLimits:
-    max_connections: int | None
-    max_keepalive: int | None
-    keepalive_expiry: float | None
-
-
 class Pool:
     """Open connections per origin, bounded in total; requests past the bound wait in order."""
 
-    def __init__(self, limits: PoolLimits, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, limits: httpx.Limits, ssl_context: ssl.SSLContext) -> None:
         self.limits = limits
         self.ssl_context = ssl_context
         self.idle: dict[Origin, list[Connection]] = collections.defaultdict(list)
@@ -191,7 +183,7 @@ class Pool:
             return
         connection.released = True
         keep = connection.usable and connection.parser.reusable and not connection.queued
-        if keep and self.limits.max_keepalive != 0:
+        if keep and self.limits.max_keepalive_connections != 0:
             connection.park(asyncio.get_running_loop().time())
             self.idle[connection.origin].append(connection)
             self._trim_idle()
@@ -248,7 +240,7 @@ class Pool:
         return None
 
     def _trim_idle(self) -> None:
-        limit = self.limits.max_keepalive
+        limit = self.limits.max_keepalive_connections
         while limit is not None and sum(len(connections) for connections in self.idle.values()) > limit:
             self._close_oldest_idle()
 
@@ -278,9 +270,7 @@ class StreamingTransport(httpx.AsyncBaseTransport):
     """httpx's transport interface over `Pool`; the body streams until the caller closes the response."""
 
     def __init__(self, limits: httpx.Limits, ssl_context: ssl.SSLContext) -> None:
-        self.pool = Pool(
-            PoolLimits(limits.max_connections, limits.max_keepalive_connections, limits.keepalive_expiry), ssl_context
-        )
+        self.pool = Pool(limits, ssl_context)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url

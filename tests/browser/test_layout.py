@@ -13,6 +13,17 @@ SHOWS_REPLY = "t => document.querySelector('.message[data-role=assistant] .messa
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(90)]
 
 
+def rename_in_sidebar(page, conversation_id, title: str):
+    """Rename a chat through its sidebar entry, as a user does; returns the entry."""
+    item = page.locator(f".conv[data-id='{conversation_id}']")
+    item.hover()
+    item.locator(".conv-rename").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.type(title)
+    page.keyboard.press("Enter")
+    return item
+
+
 def test_phone_width_collapses_the_sidebar(new_context, account):
     Conversation.objects.create(owner=account, title="Packing list for Lisbon")
     page = new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
@@ -56,12 +67,7 @@ def test_sidebar_searches_renames_and_deletes_after_confirming(page, account):
     page.wait_for_function("() => document.querySelectorAll('.conv').length === 2")
 
     target = Conversation.objects.get(title="Recipe ideas")
-    item = page.locator(f".conv[data-id='{target.id}']")
-    item.hover()
-    item.locator(".conv-rename").click()
-    page.keyboard.press("Control+a")
-    page.keyboard.type("Sourdough notes")
-    page.keyboard.press("Enter")
+    item = rename_in_sidebar(page, target.id, "Sourdough notes")
     page.wait_for_function(
         "id => document.querySelector(`.conv[data-id='${id}'] .conv-link`).textContent === 'Sourdough notes'",
         arg=str(target.id),
@@ -122,12 +128,7 @@ def test_rename_and_delete_in_one_tab_reach_the_other(page, account):
     other.goto(f"/c/{chat.id}/")
     other.wait_for_selector("#connection[data-state=open]")
 
-    item = page.locator(f".conv[data-id='{chat.id}']")
-    item.hover()
-    item.locator(".conv-rename").click()
-    page.keyboard.press("Control+a")
-    page.keyboard.type("Holiday plans")
-    page.keyboard.press("Enter")
+    item = rename_in_sidebar(page, chat.id, "Holiday plans")
     other.wait_for_function("() => document.getElementById('conversation-title').textContent === 'Holiday plans'")
     other.wait_for_function(
         "id => document.querySelector(`.conv[data-id='${id}'] .conv-link`)?.textContent === 'Holiday plans'",
