@@ -1,17 +1,22 @@
 """Publishing a process's frames to conversation groups, coalesced and in order.
 
-All generations in a process share one outbox. Deltas are coalesced per reply and the
-outbox is flushed at most once per PARLEY_FLUSH_INTERVAL, so the cost per flush is paid
-once for every reply that had text. With Redis, a flush is one pipeline on one connection;
-each delta in it is one call of PUBLISH_DELTA, which updates the reply's resume state and
-publishes its frame atomically: a snapshot read after subscribing can never miss a later delta.
+All generations in a process share one outbox. Each reply's text is coalesced for at most
+PARLEY_FLUSH_INTERVAL (the window) from its oldest unpublished token, and the outbox is
+flushed on a tick of a fifth of that. Replies are due at different moments, so every tick
+carries a slice of them: one flush of every reply at once made a burst whose last sockets
+waited for all the others (docs/performance.md). With Redis, a flush is one pipeline on one
+connection; each delta in it is one call of PUBLISH_DELTA, which updates the reply's resume
+state and publishes its frame atomically: a snapshot read after subscribing can never miss a
+later delta.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
+from collections import deque
 from typing import Any
 
 from redis import asyncio as aioredis
@@ -23,6 +28,7 @@ from .live import LiveReply
 logger = logging.getLogger(__name__)
 
 LIVE_TTL = 3600  # seconds a reply's resume state outlives its last write
+TICKS_PER_WINDOW = 5
 GROUP_PREFIX = "conv."
 
 # One delta, atomically: extend the reply's resume state, then publish its frame.
@@ -48,14 +54,15 @@ def live_keys(reply_id: str) -> tuple[str, str]:
 
 
 class Broadcaster:
-    def __init__(self, layer: Any, interval: float, redis: aioredis.Redis | None = None) -> None:
+    def __init__(self, layer: Any, window: float, redis: aioredis.Redis | None = None) -> None:
         self.layer = layer
-        self.interval = interval
+        self.tick = window / TICKS_PER_WINDOW
+        self.wait_before_due = window - self.tick  # a reply dirty this long is flushed on the next tick
         self.redis = redis  # publishes on its own connection when the layer is Redis
         self.script_sha: str | None = None  # PUBLISH_DELTA, loaded on first use and after a restart
         # (group, channel-layer message, the reply a delta belongs to / None for whole frames)
         self.outbox: list[tuple[str, dict[str, Any], LiveReply | None]] = []
-        self.dirty: list[LiveReply] = []
+        self.dirty: deque[LiveReply] = deque()  # replies with unpublished text, oldest text first
         self.wakeup = asyncio.Event()
         self.last_flush = 0.0
         self.dropped = 0  # batches lost in the current Redis outage, logged once when it ends
@@ -70,6 +77,7 @@ class Broadcaster:
             self.script_sha = await self.redis.script_load(PUBLISH_DELTA)
 
     def mark_dirty(self, reply: LiveReply) -> None:
+        reply.dirty_at = time.monotonic()
         self.dirty.append(reply)
         self.wakeup.set()
 
@@ -85,17 +93,24 @@ class Broadcaster:
     async def run(self) -> None:
         while True:
             await self.wakeup.wait()
-            wait = self.last_flush + self.interval - time.monotonic()
+            self.wakeup.clear()
+            if not self.dirty and not self.outbox:
+                continue  # a shutdown flush took it all
+            due = time.monotonic() if self.outbox else self.dirty[0].dirty_at + self.wait_before_due
+            wait = max(due, self.last_flush + self.tick) - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            self.wakeup.clear()
             self.last_flush = time.monotonic()
-            await self.flush()
+            await self.flush(dirty_before=self.last_flush - self.wait_before_due)
+            if self.outbox or self.dirty:
+                self.wakeup.set()
 
-    async def flush(self) -> None:
-        for reply in self.dirty:
-            self._queue_delta(reply)
-        self.dirty.clear()
+    async def flush(self, dirty_before: float = math.inf) -> None:
+        """Send the queued whole frames and the text of every reply dirty since `dirty_before` or
+        earlier; everything, by default."""
+        dirty = self.dirty
+        while dirty and dirty[0].dirty_at <= dirty_before:
+            self._queue_delta(dirty.popleft())
         batch, self.outbox = self.outbox, []
         if not batch:
             return

@@ -14,6 +14,7 @@ from collections.abc import Callable
 class LiveReply:
     __slots__ = (
         "conversation_id",
+        "dirty_at",
         "group",
         "id",
         "id_str",
@@ -33,6 +34,7 @@ class LiveReply:
         self.mark_dirty = mark_dirty  # tells the broadcaster this reply has text to flush
         self.parts: list[str] = []  # published deltas, in seq order
         self.pending: list[str] = []  # received since the last flush
+        self.dirty_at = 0.0  # when the oldest pending text arrived (the broadcaster sets it)
         self.seq = 0
         self.live_stale = False  # a lost Redis write means the resume state must be rewritten whole
         self.interrupted = False  # stopped because the server is shutting down, not by a user
