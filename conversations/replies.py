@@ -13,11 +13,14 @@ from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from . import reply_sql
 from .llm.base import ChatMessage
 from .models import Conversation, Message, Regeneration
+from .reply_sql import Turn, prepared
 
 Status = Message.Status
 TITLE_FROM_MESSAGE = 60
@@ -57,7 +60,7 @@ def reply_start(
             conversation=conversation, position=position, role=Message.Role.USER, content=content, request_id=request_id
         )
         reply = _new_reply(conversation, position + 1, request_id, worker, model)
-        Message.objects.bulk_create([user_message, reply])
+        reply_sql.insert([user_message, reply])
         _touch(conversation, first_message=content)
         return ReplyStart(
             reply=reply, history=_history(conversation, [*turns, user_message]), user_message=user_message
@@ -77,12 +80,11 @@ def reply_regenerate(
             raise ReplyRefused("nothing_to_regenerate", "There is no assistant reply to regenerate.")
         Regeneration.objects.create(conversation=conversation, request_id=request_id)
         last = turns.pop()
-        replaced = str(last.id)
-        last.delete()
+        Message.objects.filter(id=last.id).delete()
         reply = _new_reply(conversation, last.position, request_id, worker, model)
-        reply.save(force_insert=True)
+        reply_sql.insert([reply])
         _touch(conversation)
-        return ReplyStart(reply=reply, history=_history(conversation, turns), replaces=replaced)
+        return ReplyStart(reply=reply, history=_history(conversation, turns), replaces=str(last.id))
 
 
 def reply_finish(
@@ -94,13 +96,19 @@ def reply_finish(
     reply.prompt_tokens = usage.prompt_tokens if usage else None
     reply.completion_tokens = usage.completion_tokens if usage else None
     reply.finished_at = timezone.now()
-    fields = ["content", "seq", "status", "error", "model", "prompt_tokens", "completion_tokens", "finished_at"]
-    updated = Message.objects.filter(id=reply.id, status=Status.STREAMING).update(
-        **{field: getattr(reply, field) for field in fields}
-    )
-    if not updated:
-        return None
-    Conversation.objects.filter(id=reply.conversation_id).update(updated_at=reply.finished_at)
+    finished_at = prepared(Message, "finished_at", reply.finished_at)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            reply_sql.sql().finish,
+            [
+                *(reply.content, reply.seq, reply.status, reply.error, reply.model),
+                *(reply.prompt_tokens, reply.completion_tokens, finished_at),
+                *(prepared(Message, "id", reply.id), Status.STREAMING.value),
+            ],
+        )
+        if not cursor.rowcount:
+            return None
+        cursor.execute(reply_sql.sql().touch, [finished_at, prepared(Conversation, "id", reply.conversation_id)])
     return reply
 
 
@@ -144,54 +152,62 @@ def replies_interrupt_orphans(*, stale_before: datetime) -> list[Message]:
 
 def _open_request(
     user: AbstractBaseUser, conversation_id: uuid.UUID, request_id: str, *, regenerate: bool = False
-) -> tuple[Conversation, list[Message], ReplyStart | None]:
+) -> tuple[Conversation, list[Turn], ReplyStart | None]:
     """Lock the conversation and read its turns; a retried request gets its first answer back,
     and a new one is refused while a reply runs or the user is at their cap."""
-    conversation = _locked_conversation(user, conversation_id)
-    turns = list(conversation.messages.order_by("position"))
-    existing = _existing_request(turns, request_id)
-    if existing is None and regenerate and conversation.regenerations.filter(request_id=request_id).exists():
-        existing = _regenerated_since(turns)
-    if existing is None:
-        _refuse_if_busy(user, turns)
+    with connection.cursor() as cursor:
+        conversation = _locked_conversation(cursor, user, conversation_id)
+        turns = reply_sql.read_turns(cursor, conversation.id)
+        existing = _existing_request(turns, request_id)
+        if existing is None and regenerate and conversation.regenerations.filter(request_id=request_id).exists():
+            existing = _regenerated_since(turns)
+        if existing is None:
+            _refuse_if_busy(cursor, user, turns)
     return conversation, turns, existing
 
 
-def _locked_conversation(user: AbstractBaseUser, conversation_id: uuid.UUID) -> Conversation:
-    # Locking the owner too serialises the per-user cap check across all of their conversations;
-    # one query takes both row locks.
-    conversation = (
-        Conversation.objects.select_related("owner")
-        .select_for_update(of=("self", "owner"))
-        .filter(id=conversation_id, owner=user)
-        .first()
+def _locked_conversation(cursor, user: AbstractBaseUser, conversation_id: uuid.UUID | str) -> Conversation:
+    """The user's conversation, its row and its owner's locked until the transaction ends.
+
+    Only the fields a reply's start uses are read; any other is loaded if something asks for it.
+    """
+    try:
+        conversation_id = Conversation._meta.pk.to_python(conversation_id)
+    except ValidationError:
+        raise ReplyRefused("not_found", "This conversation does not exist.") from None  # a malformed id is missing
+    cursor.execute(
+        reply_sql.sql().lock, [prepared(Conversation, "id", conversation_id), prepared(Conversation, "owner", user.pk)]
     )
-    if conversation is None:
+    row = cursor.fetchone()
+    if row is None:
         raise ReplyRefused("not_found", "This conversation does not exist.")
-    return conversation
+    fields = ["id", "owner_id", "title", "system_prompt"]
+    return Conversation.from_db(connection.alias, fields, [conversation_id, user.pk, *row])
 
 
-def _existing_request(turns: list[Message], request_id: str) -> ReplyStart | None:
+def _existing_request(turns: list[Turn], request_id: str) -> ReplyStart | None:
     """A retried request gets the reply it started the first time, not a second one."""
-    user_message = next((m for m in turns if m.request_id == request_id and m.role == Message.Role.USER), None)
-    reply = next((m for m in turns if m.request_id == request_id and m.role == Message.Role.ASSISTANT), None)
+    user_message = next((t for t in turns if t.request_id == request_id and t.role == Message.Role.USER), None)
+    reply = next((t for t in turns if t.request_id == request_id and t.role == Message.Role.ASSISTANT), None)
     if reply is None and user_message is not None:  # its reply was regenerated: answer with the replacement
-        reply = next((m for m in turns if m.position > user_message.position), None)
+        reply = next((t for t in turns if t.position > user_message.position), None)
     if reply is None:
         return None
-    return ReplyStart(reply=reply, history=[], user_message=user_message, duplicate=True)
+    first_message = Message.objects.get(id=user_message.id) if user_message else None
+    return ReplyStart(reply=Message.objects.get(id=reply.id), history=[], user_message=first_message, duplicate=True)
 
 
-def _regenerated_since(turns: list[Message]) -> ReplyStart:
+def _regenerated_since(turns: list[Turn]) -> ReplyStart:
     """A retried regenerate whose reply a later one replaced: answer with the reply there now."""
     reply = next(turn for turn in reversed(turns) if turn.role == Message.Role.ASSISTANT)  # one always remains
-    return ReplyStart(reply=reply, history=[], duplicate=True)
+    return ReplyStart(reply=Message.objects.get(id=reply.id), history=[], duplicate=True)
 
 
-def _refuse_if_busy(user: AbstractBaseUser, turns: list[Message]) -> None:
+def _refuse_if_busy(cursor, user: AbstractBaseUser, turns: list[Turn]) -> None:
     if any(turn.status == Status.STREAMING for turn in turns):
         raise ReplyRefused("busy", "A reply is already being generated in this conversation.")
-    running = Message.objects.filter(conversation__owner=user, status=Status.STREAMING).count()
+    cursor.execute(reply_sql.sql().running, [prepared(Conversation, "owner", user.pk), Status.STREAMING.value])
+    running = cursor.fetchone()[0]
     if running >= settings.PARLEY_MAX_GENERATIONS_PER_USER:
         raise ReplyRefused(
             "limit_reached",
@@ -217,14 +233,18 @@ def _new_reply(conversation: Conversation, position: int, request_id: str, worke
 
 def _touch(conversation: Conversation, first_message: str = "") -> None:
     """Bump recency, and name a new chat after its first message."""
-    fields = ["updated_at"]
+    conversation.updated_at = timezone.now()
+    params = [prepared(Conversation, "updated_at", conversation.updated_at)]
+    statement = reply_sql.sql().touch
     if first_message and conversation.title == "New chat":
         conversation.title = " ".join(first_message.split())[:TITLE_FROM_MESSAGE] or "New chat"
-        fields.append("title")
-    conversation.save(update_fields=fields)
+        statement = reply_sql.sql().touch_titled
+        params.append(conversation.title)
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, prepared(Conversation, "id", conversation.id)])
 
 
-def _history(conversation: Conversation, turns: list[Message]) -> list[ChatMessage]:
+def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[ChatMessage]:
     """The prompt for the model: system prompt, then every earlier turn that has text."""
     history: list[ChatMessage] = []
     if conversation.system_prompt:
