@@ -1,9 +1,10 @@
-"""Daphne's server with a lighter per-connection application queue.
+"""Daphne's server with a lighter per-connection queue and a reaper that skips live connections.
 
 Daphne gives every connection an `asyncio.Queue` for the messages it passes to the ASGI
 application; a Queue holds four deques and an Event from birth, about 3 KB that an idle socket
 never uses. `create_application` below is daphne 4.2.3's, with the Queue replaced by the same
-two-slot `Inbox` the channel layer uses (docs/performance.md, idle capacity).
+two-slot `Inbox` the channel layer uses (docs/performance.md, idle capacity), and with the done
+callback that `ConnectionReaper` (chatsite/reaper.py) relies on.
 """
 
 from __future__ import annotations
@@ -12,11 +13,14 @@ import asyncio
 from functools import partial
 
 from daphne.server import Server
+from twisted.internet import reactor
 
 from conversations.realtime.inbox import Inbox
 
+from .reaper import ConnectionReaper
 
-class LightServer(Server):
+
+class LightServer(ConnectionReaper, Server):
     def create_application(self, protocol, scope):
         assert "application_instance" not in self.connections[protocol]
         input_queue = Inbox()
@@ -26,7 +30,10 @@ class LightServer(Server):
         )
         if protocol not in self.connections:
             return None
-        self.connections[protocol]["application_instance"] = asyncio.ensure_future(
-            application_instance, loop=asyncio.get_event_loop()
-        )
+        instance = asyncio.ensure_future(application_instance, loop=asyncio.get_event_loop())
+        instance.add_done_callback(partial(self.mark_reapable, protocol))
+        self.connections[protocol]["application_instance"] = instance
         return input_queue
+
+    def check_again_later(self) -> None:
+        reactor.callLater(1, self.application_checker)
