@@ -109,6 +109,16 @@ async def open_all(
     return list(await asyncio.gather(*(guarded(t) for t in targets)))
 
 
+@dataclass
+class Latencies:
+    """Per token: receive time minus the simulator's emit time. Per reply: the first token's
+    receive time minus the send time, less the simulator's set time to first token, which is what
+    the server added before the reply began (saving the message, opening the upstream stream)."""
+
+    tokens: array = field(default_factory=lambda: array("d"))
+    first_token: array = field(default_factory=lambda: array("d"))
+
+
 class Reader:
     """One conversation's view of its reply, applied the way a protocol v1 client must."""
 
@@ -148,12 +158,13 @@ class Reader:
 
 
 async def converse(
-    ws: ClientConnection, content: str, expected: int, delay: float, tally: Tally, latencies: array
+    ws: ClientConnection, content: str, expected: int, delay: float, ttft: float, tally: Tally, latencies: Latencies
 ) -> None:
     """Send one message and read its reply to message.completed, checking every token."""
-    reader = Reader(expected, latencies)
+    reader = Reader(expected, latencies.tokens)
     tally.tokens_expected += expected
     await asyncio.sleep(delay)
+    sent = time.time_ns()
     await ws.send(json.dumps({"type": "message.send", "content": content, "request_id": "bench-1"}))
     async for raw in ws:
         now = time.time_ns()
@@ -162,6 +173,8 @@ async def converse(
         kind = frame["type"]
         if kind == "message.delta":
             if frame["seq"] == reader.seq + 1:
+                if reader.seq == 0:
+                    latencies.first_token.append((now - sent) / 1e6 - ttft * 1000)
                 reader.seq += 1
                 reader.tokens(frame["delta"], now, tally)
             elif frame["seq"] > reader.seq + 1:
@@ -188,16 +201,23 @@ def heal(snapshot: dict, reader: Reader, tally: Tally) -> None:
 
 
 async def run_conversations(
-    conns: list[ClientConnection | None], content: str, expected: int, tally: Tally, *, ramp: float, timeout: float
-) -> array:
+    conns: list[ClientConnection | None],
+    content: str,
+    expected: int,
+    tally: Tally,
+    *,
+    ramp: float,
+    ttft: float,
+    timeout: float,
+) -> Latencies:
     """Every open connection sends at an offset spread over `ramp` seconds; returns latencies (ms)."""
-    latencies = array("d")
+    latencies = Latencies()
     live = [ws for ws in conns if ws is not None]
 
     async def one(i: int, ws: ClientConnection) -> None:
         try:
             async with asyncio.timeout(timeout):
-                await converse(ws, content, expected, ramp * i / max(len(live), 1), tally, latencies)
+                await converse(ws, content, expected, ramp * i / max(len(live), 1), ttft, tally, latencies)
         except TimeoutError:
             tally.timeouts += 1
         except Exception as error:

@@ -106,7 +106,7 @@ async def measure_active(server: Server, n: int, work: Workload, meters: Meters)
     before = (total(trees).cpu, self_cpu(), meters.simulator.usage().cpu, meters.redis.seconds(), time.monotonic())
     with Peaks(trees) as peaks:
         latencies = await run_conversations(
-            conns, work.content(), work.tokens, tally, ramp=work.ramp, timeout=work.reply_timeout()
+            conns, work.content(), work.tokens, tally, ramp=work.ramp, ttft=work.ttft, timeout=work.reply_timeout()
         )
     after = (total(trees).cpu, self_cpu(), meters.simulator.usage().cpu, meters.redis.seconds(), time.monotonic())
     busy = [b - a for a, b in zip(busy_before, core_busy(), strict=True)]
@@ -119,7 +119,8 @@ async def measure_active(server: Server, n: int, work: Workload, meters: Meters)
     row = {
         "ok": not tally.failed,
         **tally.as_dict(),
-        **{f"latency_{k}_ms": v for k, v in percentiles(latencies).items()},
+        **{f"latency_{k}_ms": v for k, v in percentiles(latencies.tokens).items()},
+        **{f"first_token_{k}_ms": v for k, v in percentiles(latencies.first_token).items()},
         "wall_s": wall,
         "connect_s": connect_s,
         "tokens_per_s": delivered / wall if wall else 0.0,

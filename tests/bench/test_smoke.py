@@ -53,3 +53,4 @@ def test_harness_delivers_every_token_and_writes_both_reports(tmp_path: Path) ->
         assert row["ok"], row
         assert row["tokens_delivered"] == row["tokens_expected"] == 40
         assert row["lost"] == row["duplicates"] == row["reordered"] == 0
+        assert 0 <= row["first_token_p50_ms"] <= row["first_token_max_ms"] < 10_000  # one per reply, ttft excluded
