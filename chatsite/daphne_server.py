@@ -1,4 +1,5 @@
-"""Daphne's server with a lighter per-connection queue and a reaper that skips live connections.
+"""Daphne's server with a lighter per-connection queue, a reaper that skips live connections, and
+TCP connections that send frames directly (chatsite/direct_write.py).
 
 Daphne gives every connection an `asyncio.Queue` for the messages it passes to the ASGI
 application; a Queue holds four deques and an Event from birth, about 3 KB that an idle socket
@@ -13,10 +14,11 @@ import asyncio
 from functools import partial
 
 from daphne.server import Server
-from twisted.internet import reactor
+from twisted.internet import reactor, tcp
 
 from conversations.realtime.inbox import Inbox
 
+from .direct_write import DirectWriteConnection
 from .reaper import ConnectionReaper
 
 
@@ -37,3 +39,8 @@ class LightServer(ConnectionReaper, Server):
 
     def check_again_later(self) -> None:
         reactor.callLater(1, self.application_checker)
+
+    def listen_success(self, port):
+        if isinstance(port, tcp.Port):
+            port.transport = DirectWriteConnection  # the class Twisted builds accepted connections from
+        super().listen_success(port)

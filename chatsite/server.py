@@ -9,6 +9,7 @@ may be given; the WebSocket size limits default to PARLEY_WS_HARD_MAX_FRAME.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import re
 import sys
@@ -33,7 +34,11 @@ def daphne_arguments(argv: list[str], max_frame: int) -> list[str]:
 async def start_runtime() -> None:
     """Start the runtime with the process, so its first sweep recovers replies orphaned by a
     crash even if no socket ever connects to this process; and build the LLM provider and its
-    HTTP client now (imports, TLS context), so the first reply does not pay for them."""
+    HTTP client now (imports, TLS context), so the first reply does not pay for them.
+
+    Then freeze what start-up built, about 100,000 objects that live as long as the process,
+    so that the garbage collector's full passes stop walking them: those passes paused the
+    streaming loop for 76-90 ms at N=300, and 10-30 ms once frozen (docs/performance.md)."""
     from conversations.llm.client import get_http_client
     from conversations.llm.registry import get_provider, provider_config
     from conversations.realtime.runtime import get_runtime
@@ -41,6 +46,8 @@ async def start_runtime() -> None:
     await (await get_runtime()).broadcaster.prepare()
     get_provider()
     get_http_client(provider_config().limits)
+    gc.collect()
+    gc.freeze()
 
 
 async def graceful_shutdown() -> None:
