@@ -154,35 +154,25 @@ def _open_request(
     user: AbstractBaseUser, conversation_id: uuid.UUID, request_id: str, *, regenerate: bool = False
 ) -> tuple[Conversation, list[Turn], ReplyStart | None]:
     """Lock the conversation and read its turns; a retried request gets its first answer back,
-    and a new one is refused while a reply runs or the user is at their cap."""
-    with connection.cursor() as cursor:
-        conversation = _locked_conversation(cursor, user, conversation_id)
-        turns = reply_sql.read_turns(cursor, conversation.id)
-        existing = _existing_request(turns, request_id)
-        if existing is None and regenerate and conversation.regenerations.filter(request_id=request_id).exists():
-            existing = _regenerated_since(turns)
-        if existing is None:
-            _refuse_if_busy(cursor, user, turns)
-    return conversation, turns, existing
+    and a new one is refused while a reply runs or the user is at their cap.
 
-
-def _locked_conversation(cursor, user: AbstractBaseUser, conversation_id: uuid.UUID | str) -> Conversation:
-    """The user's conversation, its row and its owner's locked until the transaction ends.
-
-    Only the fields a reply's start uses are read; any other is loaded if something asks for it.
+    The conversation instance carries only the fields a start uses; any other is loaded if asked for.
     """
     try:
         conversation_id = Conversation._meta.pk.to_python(conversation_id)
     except ValidationError:
         raise ReplyRefused("not_found", "This conversation does not exist.") from None  # a malformed id is missing
-    cursor.execute(
-        reply_sql.sql().lock, [prepared(Conversation, "id", conversation_id), prepared(Conversation, "owner", user.pk)]
-    )
-    row = cursor.fetchone()
+    row, turns, running = reply_sql.read_request(conversation_id, user.pk)
     if row is None:
         raise ReplyRefused("not_found", "This conversation does not exist.")
     fields = ["id", "owner_id", "title", "system_prompt"]
-    return Conversation.from_db(connection.alias, fields, [conversation_id, user.pk, *row])
+    conversation = Conversation.from_db(connection.alias, fields, [conversation_id, user.pk, *row])
+    existing = _existing_request(turns, request_id)
+    if existing is None and regenerate and conversation.regenerations.filter(request_id=request_id).exists():
+        existing = _regenerated_since(turns)
+    if existing is None:
+        _refuse_if_busy(turns, running)
+    return conversation, turns, existing
 
 
 def _existing_request(turns: list[Turn], request_id: str) -> ReplyStart | None:
@@ -203,11 +193,9 @@ def _regenerated_since(turns: list[Turn]) -> ReplyStart:
     return ReplyStart(reply=Message.objects.get(id=reply.id), history=[], duplicate=True)
 
 
-def _refuse_if_busy(cursor, user: AbstractBaseUser, turns: list[Turn]) -> None:
+def _refuse_if_busy(turns: list[Turn], running: int) -> None:
     if any(turn.status == Status.STREAMING for turn in turns):
         raise ReplyRefused("busy", "A reply is already being generated in this conversation.")
-    cursor.execute(reply_sql.sql().running, [prepared(Conversation, "owner", user.pk), Status.STREAMING.value])
-    running = cursor.fetchone()[0]
     if running >= settings.PARLEY_MAX_GENERATIONS_PER_USER:
         raise ReplyRefused(
             "limit_reached",

@@ -86,9 +86,19 @@ def prepared(model: type[Model], field: str, value):
     return model._meta.get_field(field).get_db_prep_value(value, connection)
 
 
-def read_turns(cursor, conversation_id: uuid.UUID) -> list[Turn]:
-    cursor.execute(sql().turns, [prepared(Message, "conversation", conversation_id)])
-    return [Turn(_uuid(row[0]), *row[1:]) for row in cursor.fetchall()]
+def read_request(conversation_id: uuid.UUID, owner_id) -> tuple[tuple | None, list[Turn], int]:
+    """Lock the conversation and its owner, then read the conversation's title and system prompt
+    (None if it is not the owner's), its turns, and how many replies the owner has streaming."""
+    conversation_key = prepared(Conversation, "id", conversation_id)
+    owner_key = prepared(Conversation, "owner", owner_id)
+    statements = sql()
+    with connection.cursor() as cursor:
+        cursor.execute(statements.lock, [conversation_key, owner_key])
+        conversation = cursor.fetchone()
+        cursor.execute(statements.turns, [conversation_key])
+        turns = [Turn(_uuid(row[0]), *row[1:]) for row in cursor.fetchall()]
+        cursor.execute(statements.running, [owner_key, Message.Status.STREAMING.value])
+        return conversation, turns, cursor.fetchone()[0]
 
 
 def insert(objs: Sequence[Model]) -> None:
