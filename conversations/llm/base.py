@@ -2,12 +2,13 @@
 
 Providers import nothing from Django and never touch the database or the channel layer.
 Text deltas are plain `str` objects, so the hot path allocates nothing per chunk beyond
-the text itself; the stream ends with exactly one `Finish`.
+the text itself; the stream ends with exactly one `Finish`. The same stream is also offered
+as callbacks (`stream_to`), which the realtime path uses: no task wakes per delta.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, TypedDict
 
@@ -51,4 +52,10 @@ class Provider(Protocol):
 
     def stream(self, messages: Sequence[ChatMessage], options: Options) -> AsyncIterator[Event]:
         """Yield text deltas (`str`), then one `Finish`; raise an `LLMError` on failure."""
+        ...
+
+    async def stream_to(
+        self, messages: Sequence[ChatMessage], options: Options, on_text: Callable[[str], None]
+    ) -> Finish:
+        """The same stream: each text delta handed to `on_text`, the `Finish` returned."""
         ...

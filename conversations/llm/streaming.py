@@ -8,8 +8,9 @@ closed in a `finally`, so cancelling the consuming task releases the connection 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import aclosing
 from typing import ClassVar
 
@@ -22,6 +23,7 @@ from .errors import LLMError, StreamInterrupted, UpstreamConnectError, UpstreamT
 from .formats.base import EventReader, HTTPRequest, WireFormat
 from .http_errors import error_for_status, is_retryable_status, retry_after_seconds
 from .sse import NDJSONSplitter, SSEParser
+from .transport import PUSH, BodySink
 
 logger = logging.getLogger(__name__)
 
@@ -46,21 +48,40 @@ class StreamingProvider:
         response = await self._open_with_retries(request)
         parts: list[str] = []
         try:
-            events = _read_events(response, self.wire.reader(options), self.wire.framing, self.config)
-            async with aclosing(events):
-                async for event in events:
-                    if isinstance(event, str):
-                        parts.append(event)
-                    yield event
-        except LLMError as exc:
-            exc.partial = exc.partial or "".join(parts)
-            raise
-        except TimeoutError as exc:
-            raise UpstreamTimeout("the server stopped sending data", partial="".join(parts)) from exc
-        except httpx.TransportError as exc:
-            raise StreamInterrupted(f"connection broke: {exc!r}", partial="".join(parts)) from exc
+            with _partial_on_failure(parts):
+                events = _read_events(response, self._feed(options, parts.append), parts)
+                async with aclosing(events):
+                    async for event in events:
+                        yield event
         finally:
             await asyncio.shield(response.aclose())  # a second stop must not interrupt the release
+
+    async def stream_to(
+        self, messages: Sequence[ChatMessage], options: Options, on_text: Callable[[str], None]
+    ) -> Finish:
+        """`stream`, with each text delta handed to `on_text` as it is parsed; returns the Finish.
+
+        The transport pushes the body (transport.py): the socket's callback parses it and calls
+        `on_text`, and no task wakes per delta.
+        """
+        request = self.wire.build_request(await self.base_url(), self.config.api_key, messages, options)
+        response = await self._open_with_retries(request)
+        parts: list[str] = []
+
+        def deliver(text: str) -> None:
+            parts.append(text)
+            on_text(text)
+
+        try:
+            with _partial_on_failure(parts):
+                return await _pushed(response.extensions[PUSH], self._feed(options, deliver))
+        finally:
+            await asyncio.shield(response.aclose())
+
+    def _feed(self, options: Options, on_text: Callable[[str], None]) -> EventFeed:
+        limits = self.config.limits
+        reader = self.wire.reader(options)
+        return EventFeed(reader, self.wire.framing, on_text, limits.first_byte_timeout, limits.idle_timeout)
 
     async def _open_with_retries(self, request: HTTPRequest) -> httpx.Response:
         """Send until a 2xx response's headers arrive; back off on 429, 5xx and connection failures."""
@@ -109,19 +130,69 @@ def _is_retryable(error: LLMError) -> bool:
     return error.status is not None and is_retryable_status(error.status)
 
 
-async def _read_events(
-    response: httpx.Response, reader: EventReader, framing: str, config: ProviderConfig
-) -> AsyncIterator[str | Finish]:
-    """Parse the body into text deltas and one Finish.
+@contextlib.contextmanager
+def _partial_on_failure(parts: list[str]) -> Iterator[None]:
+    """Every failure becomes an LLMError carrying the text that arrived before it."""
+    try:
+        yield
+    except LLMError as exc:
+        exc.partial = exc.partial or "".join(parts)
+        raise
+    except TimeoutError as exc:
+        raise UpstreamTimeout("the server stopped sending data", partial="".join(parts)) from exc
+    except httpx.TransportError as exc:
+        raise StreamInterrupted(f"connection broke: {exc!r}", partial="".join(parts)) from exc
 
-    The deadline starts at the first-byte bound and moves on only when a whole event completes,
-    so a server dripping single bytes is caught by the idle bound, unlike httpx's per-read timeout.
+
+class EventFeed:
+    """Body bytes in; text deltas out through `on_text`, and the Finish returned at the end.
+
+    The parsing half of reading a stream, the same whether the body is iterated or pushed. Its
+    watchdog belongs to the task that reads: the deadline starts at the first-byte bound and
+    moves on only when a whole event completes, so a server dripping single bytes is caught by
+    the idle bound, unlike httpx's per-read timeout.
     """
-    idle = config.limits.idle_timeout
-    sse = framing == "sse"
-    parser = SSEParser() if sse else NDJSONSplitter()
+
+    def __init__(
+        self, reader: EventReader, framing: str, on_text: Callable[[str], None], first_byte: float, idle: float
+    ) -> None:
+        self.reader = reader
+        self.sse = framing == "sse"
+        self.parser = SSEParser() if self.sse else NDJSONSplitter()
+        self.on_text = on_text
+        self.first_byte = first_byte
+        self.idle = idle
+        self.watchdog: Watchdog | None = None
+
+    def watch(self) -> Watchdog:
+        """Start the deadline for the current task, which is the one a timeout cancels."""
+        self.watchdog = Watchdog(self.first_byte)
+        return self.watchdog
+
+    def feed(self, chunk: bytes | None) -> Finish | None:
+        """Parse a chunk (None at the end of the body); the Finish once the reply is complete."""
+        reader = self.reader
+        events = self.parser.feed(chunk) if chunk is not None else self.parser.close()
+        if events:
+            self.watchdog.move(self.idle)  # type: ignore[union-attr]
+        for event in events:
+            text = reader.read(event.event, event.data) if self.sse else reader.read(None, event)
+            if text:
+                self.on_text(text)
+            if reader.finish is not None:
+                return reader.finish
+        if chunk is not None:
+            return None
+        finish = reader.end()
+        if finish is None:
+            raise StreamInterrupted("the stream ended before the reply was complete")
+        return finish
+
+
+async def _read_events(response: httpx.Response, feed: EventFeed, parts: list[str]) -> AsyncIterator[str | Finish]:
+    """Iterate the body: yield each text delta as `feed` adds it to `parts`, then the Finish."""
     raw = response.aiter_raw()
-    watchdog = Watchdog(config.limits.first_byte_timeout)
+    watchdog = feed.watch()
     try:
         while True:
             try:
@@ -130,24 +201,57 @@ async def _read_events(
                 watchdog.raise_if_fired()
                 raise
             watchdog.raise_if_fired()
-            events = parser.feed(chunk) if chunk is not None else parser.close()
-            if events:
-                watchdog.move(idle)
-            for event in events:
-                text = reader.read(event.event, event.data) if sse else reader.read(None, event)
-                if text:
-                    yield text
-                if reader.finish is not None:
-                    yield reader.finish
-                    return
-            if chunk is None:
-                break
+            seen = len(parts)
+            finish = feed.feed(chunk)
+            for text in parts[seen:]:
+                yield text
+            if finish is not None:
+                yield finish
+                return
     finally:
         watchdog.close()
-    finish = reader.end()
-    if finish is None:
-        raise StreamInterrupted("the stream ended before the reply was complete")
-    yield finish
+
+
+async def _pushed(push: Callable[[BodySink], None], feed: EventFeed) -> Finish:
+    """Have the transport push the body into `feed` from its socket callback; wait for the end."""
+    sink = _FeedSink(feed)
+    watchdog = feed.watch()
+    push(sink)
+    try:
+        return await sink.done
+    except asyncio.CancelledError:
+        watchdog.raise_if_fired()
+        raise
+    finally:
+        watchdog.close()
+
+
+class _FeedSink:
+    """A `BodySink` (transport.py) that parses each chunk at once; `done` holds the outcome."""
+
+    def __init__(self, feed: EventFeed) -> None:
+        self.feed = feed
+        self.done: asyncio.Future[Finish] = asyncio.get_running_loop().create_future()
+
+    def body(self, chunk: bytes) -> None:
+        self._take(chunk)
+
+    def end(self, error: Exception | None) -> None:
+        if error is None:
+            self._take(None)
+        elif not self.done.done():
+            self.done.set_exception(error)
+
+    def _take(self, chunk: bytes | None) -> None:
+        if self.done.done():
+            return
+        try:
+            finish = self.feed.feed(chunk)
+        except Exception as exc:  # raised in the socket's callback, so handed to the waiting task
+            self.done.set_exception(exc)
+            return
+        if finish is not None:
+            self.done.set_result(finish)
 
 
 class Watchdog:

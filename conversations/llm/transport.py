@@ -6,6 +6,11 @@ and that path cost about 45 of the 58 µs a token took to read (docs/performance
 transport keeps httpx's client, request and response objects and replaces only the wire: one
 `asyncio.Protocol` per connection that splits the response head and de-chunks the body as bytes
 arrive, and a keep-alive pool per origin. It speaks HTTP/1.1 only, over TCP or TLS.
+
+A response's body can also be pushed: `response.extensions["parley.push"](sink)` hands every
+body chunk to `sink.body()` from the protocol's own callback, and the end to `sink.end()`. A
+reader that parses synchronously then wakes no task per chunk: that wake-up, through httpx's
+and our iterator layers, was a fifth of the server's time while streaming (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import ssl
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -23,6 +28,15 @@ PAUSE_AT = 1 << 20  # bytes queued unread before the socket stops being read
 DEFAULT_PORTS = {b"http": 80, b"https": 443}
 
 Origin = tuple[bytes, bytes, int]
+PUSH = "parley.push"  # the response extension that switches a body to push delivery
+
+
+class BodySink(Protocol):
+    def body(self, chunk: bytes) -> None: ...
+
+    def end(self, error: Exception | None) -> None:
+        """The body is complete (None), or the connection failed first."""
+        ...
 
 
 class Connection(asyncio.Protocol):
@@ -36,6 +50,7 @@ class Connection(asyncio.Protocol):
         self.queued_bytes = 0
         self.paused = False
         self.waiter: asyncio.Future[None] | None = None
+        self.sink: BodySink | None = None  # set when the body is pushed instead of queued
         self.lost: Exception | None = None
         self.read_timeout: float | None = None
         self.in_pool = False
@@ -46,6 +61,7 @@ class Connection(asyncio.Protocol):
         """Make ready for a new response."""
         self.parser = ResponseParser(head_request=head_request)
         self.read_timeout = read_timeout
+        self.sink = None
         self.in_pool = self.released = False
 
     def park(self, now: float) -> None:
@@ -70,7 +86,9 @@ class Connection(asyncio.Protocol):
             self.lost = httpx.RemoteProtocolError(str(exc))
             self.abort()
         else:
-            if body:
+            if body and self.sink is not None:
+                self.sink.body(body)
+            elif body:
                 self.queued.append(body)
                 self.queued_bytes += len(body)
                 if self.queued_bytes > PAUSE_AT and not self.paused:
@@ -91,6 +109,10 @@ class Connection(asyncio.Protocol):
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        sink = self.sink
+        if sink is not None and (self.parser.complete or self.lost is not None):
+            self.sink = None
+            sink.end(None if self.parser.complete else self.lost)
 
     async def wait(self) -> None:
         """Until more bytes, the end of the response, or the end of the connection."""
@@ -147,7 +169,16 @@ class ResponseStream(httpx.AsyncByteStream):
             else:
                 await connection.wait()
 
+    def push(self, sink: BodySink) -> None:
+        """Deliver the rest of the body to `sink` as it arrives (see the module docstring)."""
+        connection = self.connection
+        if connection.queued:
+            sink.body(connection.take())
+        connection.sink = sink
+        connection.wake()  # ends the sink at once if the body is already complete or lost
+
     async def aclose(self) -> None:
+        self.connection.sink = None
         self.pool.release(self.connection)
 
 
@@ -291,11 +322,12 @@ class StreamingTransport(httpx.AsyncBaseTransport):
                 if reused and isinstance(exc, httpx.TransportError) and not connection.parser.started:
                     continue  # the server closed an idle connection just as we used it: try a fresh one
                 raise
+            stream = ResponseStream(connection, self.pool)
             return httpx.Response(
                 status,
                 headers=headers,
-                stream=ResponseStream(connection, self.pool),
-                extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason},
+                stream=stream,
+                extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason, PUSH: stream.push},
             )
 
     async def aclose(self) -> None:

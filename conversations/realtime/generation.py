@@ -8,9 +8,8 @@ the text received so far and is saved and broadcast exactly once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 
 from channels.db import database_sync_to_async
 
@@ -50,7 +49,7 @@ async def generate(
 ) -> None:
     outcome = Outcome()
     try:
-        await stream_into(live, provider.stream(history, options), outcome, deadline)
+        await stream_into(live, provider.stream_to(history, options, live.append), outcome, deadline)
     except asyncio.CancelledError:
         if live.interrupted:
             fail(outcome, replies.INTERRUPTED_ERROR, Status.INTERRUPTED)
@@ -60,15 +59,11 @@ async def generate(
         await asyncio.shield(finish(reply, live, outcome, broadcaster))
 
 
-async def stream_into(live: LiveReply, events, outcome: Outcome, deadline: float) -> None:
-    """Feed the provider's events into the live reply; record how the stream ended."""
+async def stream_into(live: LiveReply, streaming: Awaitable[Finish], outcome: Outcome, deadline: float) -> None:
+    """Wait for the provider's stream, which feeds the live reply; record how it ended."""
     try:
-        async with asyncio.timeout(deadline), contextlib.aclosing(events):
-            async for event in events:
-                if type(event) is str:
-                    live.append(event)
-                else:
-                    outcome.finish = event
+        async with asyncio.timeout(deadline):
+            outcome.finish = await streaming
     except TimeoutError:
         fail(outcome, DeadlineExceeded().user_message)
     except LLMError as error:

@@ -148,9 +148,22 @@ def config(base_url: str, **overrides: Any) -> ProviderConfig:
     return ProviderConfig(base_url=base_url, limits=limits, **(defaults | overrides))
 
 
+PUSHED = False  # how `collect` reads; the `read_each_way` fixture runs a test both ways
+
+
+@pytest.fixture(params=["iterated", "pushed"])
+def read_each_way(request, monkeypatch) -> None:
+    """`stream` (iterated) and `stream_to` (pushed from the socket callback) must agree exactly."""
+    monkeypatch.setattr(f"{__name__}.PUSHED", request.param == "pushed")
+
+
 async def collect(provider: Any, content: str = "hi", model: str = "m", **options: Any) -> list[Event]:
     messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": content}]
-    return [event async for event in provider.stream(messages, Options(model, **options))]
+    if not PUSHED:
+        return [event async for event in provider.stream(messages, Options(model, **options))]
+    texts: list[Event] = []
+    finish = await provider.stream_to(messages, Options(model, **options), texts.append)
+    return [*texts, finish]
 
 
 def text_of(events: Sequence[Event]) -> str:

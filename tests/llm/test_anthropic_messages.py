@@ -12,6 +12,8 @@ from conversations.llm.providers.anthropic import AnthropicProvider
 
 from .conftest import Reply, collect, config, split
 
+pytestmark = pytest.mark.usefixtures("read_each_way")
+
 
 def event(name: str, payload: dict) -> bytes:
     return f"event: {name}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n".encode()

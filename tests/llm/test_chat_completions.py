@@ -22,7 +22,10 @@ from conversations.llm.errors import (
 )
 from conversations.llm.providers.openai import OpenAIProvider
 
+from . import conftest
 from .conftest import HOLD, RESET, Reply, collect, config, json_reply, split, text_of
+
+pytestmark = pytest.mark.usefixtures("read_each_way")
 
 
 def chunk(content: str | None = None, finish: str | None = None) -> bytes:
@@ -161,7 +164,11 @@ async def test_cancelling_the_consumer_closes_the_connection_at_once(serve) -> N
     first = asyncio.Event()
 
     async def consume() -> None:
-        async for _ in provider.stream([{"role": "user", "content": "x"}], Options("m")):
+        messages = [{"role": "user", "content": "x"}]
+        if conftest.PUSHED:
+            await provider.stream_to(messages, Options("m"), lambda _text: first.set())
+            return
+        async for _ in provider.stream(messages, Options("m")):
             first.set()
 
     task = asyncio.create_task(consume())

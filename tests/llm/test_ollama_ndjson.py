@@ -12,6 +12,8 @@ from conversations.llm.providers.ollama import OllamaProvider
 
 from .conftest import Reply, collect, config, json_reply, split
 
+pytestmark = pytest.mark.usefixtures("read_each_way")
+
 
 def line(content: str, done: bool = False, **extra: object) -> bytes:
     payload = {

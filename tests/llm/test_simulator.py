@@ -15,6 +15,8 @@ from conversations.llm.simulator.directives import parse_directives
 
 from .conftest import collect, config, text_of
 
+pytestmark = pytest.mark.usefixtures("read_each_way")
+
 FAST = SimulatorDefaults(tps=0, ttft=0, tokens=120)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conversations.llm.transport import StreamingTransport
+from conversations.llm.transport import PUSH, StreamingTransport
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
@@ -121,6 +121,62 @@ async def test_a_stream_is_read_as_it_arrives_and_closing_it_early_drops_the_con
         assert await anext(response.aiter_raw()) == b"one"
     await asyncio.wait_for(server.ended.wait(), 2)  # the abandoned connection was closed, not pooled
     assert http._transport.pool.in_use == 0
+
+
+class Sink:
+    """Records what a pushed body delivers, and when it ends."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.ended = asyncio.get_running_loop().create_future()
+
+    def body(self, chunk: bytes) -> None:
+        self.chunks.append(chunk)
+
+    def end(self, error: Exception | None) -> None:
+        self.ended.set_result(error)
+
+
+async def test_a_pushed_body_arrives_in_callbacks_after_what_was_already_queued(client) -> None:
+    resume = asyncio.Event()
+
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\none\r\n")
+        await resume.wait()
+        writer.write(b"3\r\ntwo\r\n0\r\n\r\n")
+        await writer.drain()
+        await read_request(reader)
+        writer.write(OK)
+
+    server = RawServer(handler)
+    url = await server.start()
+    http = client(max_connections=1)
+    async with http.stream("GET", url) as response:
+        await asyncio.sleep(0.1)  # "one" is queued before anyone reads
+        sink = Sink()
+        response.extensions[PUSH](sink)
+        resume.set()
+        assert await asyncio.wait_for(sink.ended, 2) is None
+    assert b"".join(sink.chunks) == b"onetwo"
+    assert (await http.get(url)).text == "ok" and server.connections == 1  # read to the end, so kept alive
+
+
+async def test_a_reset_mid_pushed_body_ends_the_sink_with_a_transport_error(client) -> None:
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        writer.transport.abort()
+
+    server = RawServer(handler)
+    url = await server.start()
+    async with client().stream("GET", url) as response:
+        sink = Sink()
+        response.extensions[PUSH](sink)
+        error = await asyncio.wait_for(sink.ended, 2)
+    assert isinstance(error, httpx.TransportError) and b"".join(sink.chunks) == b"partial"
 
 
 async def test_requests_past_max_connections_wait_their_turn_or_time_out(client) -> None:
