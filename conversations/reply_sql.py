@@ -72,7 +72,8 @@ def statements(vendor: str) -> Statements:
         touch="UPDATE {c} SET {c.updated_at} = %s WHERE {c.id} = %s",
         touch_titled="UPDATE {c} SET {c.updated_at} = %s, {c.title} = %s WHERE {c.id} = %s",
         finish="UPDATE {m} SET {m.content} = %s, {m.seq} = %s, {m.status} = %s, {m.error} = %s, {m.model} = %s, "
-        "{m.prompt_tokens} = %s, {m.completion_tokens} = %s, {m.finished_at} = %s WHERE {m.id} = %s AND {m.status} = %s",
+        "{m.prompt_tokens} = %s, {m.completion_tokens} = %s, {m.finished_at} = %s "
+        "WHERE {m.id} = %s AND {m.status} = %s",
     )
     return Statements(*(statement.format(**names) for statement in sql))
 

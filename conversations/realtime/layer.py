@@ -35,7 +35,7 @@ class ParleyShard(RedisSingleShardConnection):
                     self._receive_message(await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=None))
                 else:
                     await asyncio.sleep(0.1)
-            except (asyncio.CancelledError, asyncio.TimeoutError, GeneratorExit):
+            except (asyncio.CancelledError, TimeoutError, GeneratorExit):
                 raise
             except BaseException:
                 logger.exception("Unexpected exception in receive task")

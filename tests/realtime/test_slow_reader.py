@@ -12,10 +12,10 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 
 from conversations.models import Conversation, Message
 from tests.servers import ServerProcess, live_env
-from tests.wsclient import login_cookie
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -76,11 +76,13 @@ def big_chat(transactional_db):
     return owner, chat
 
 
-async def test_large_frames_to_a_slow_reader_arrive_whole_and_in_order(big_chat, redis_url):
+def test_large_frames_to_a_slow_reader_arrive_whole_and_in_order(big_chat, redis_url):
     owner, chat = big_chat
+    client = Client()
+    client.force_login(owner)
     server = ServerProcess(live_env(REDIS_URL=redis_url)).start()
     try:
-        sock = open_without_reading(server, chat.id, await login_cookie(owner))
+        sock = open_without_reading(server, chat.id, client.cookies["sessionid"].value)
         for _ in range(3):
             send_text_frame(sock, '{"type": "sync"}')  # more snapshots, queued behind the first
         time.sleep(1.0)  # the server has written all it can; the rest waits in its queue
