@@ -14,6 +14,7 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 import chatsite.close_codes  # noqa: E402  (daphne: allow close code 1008)
 import chatsite.lazy_debug  # noqa: E402  (autobahn: no pformat per connection)
+import chatsite.outgoing_limit  # noqa: E402  (autobahn: the frame limit is for incoming messages only)
 import chatsite.shared_options  # noqa: E402, F401  (autobahn: options not copied per connection)
 from chatsite.origins import OriginValidator  # noqa: E402
 from chatsite.routing import websocket_urlpatterns  # noqa: E402

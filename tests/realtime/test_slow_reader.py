@@ -1,5 +1,6 @@
 """A client that reads slowly gets every byte, in order: the server sends what the kernel takes
-at once and queues the rest (chatsite/direct_write.py)."""
+at once and queues the rest (chatsite/direct_write.py). The snapshots here are larger than the
+limit on incoming frames, which does not apply to what the server sends (chatsite/outgoing_limit.py)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from tests.servers import ServerProcess, live_env
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
-BIG = "0123456789abcdef" * 56_000  # 0.9 MB, under the 1 MB frame limit; four of them outgrow the buffers
+BIG = "0123456789abcdef" * 100_000  # 1.6 MB: over the 1 MiB incoming limit, and far more than socket buffers hold
 
 
 def open_without_reading(server: ServerProcess, conversation_id, cookie: str) -> socket.socket:
