@@ -119,22 +119,13 @@ def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:
     builds a CASE expression per row in Python, which held the GIL long enough to show up as
     latency spikes on the streaming event loop (docs/performance.md).
     """
-    field = Message._meta.get_field
-    names = [
-        connection.ops.quote_name(field(name).column) for name in ("content", "seq", "heartbeat_at", "id", "status")
-    ]
-    sql = (
-        f"UPDATE {connection.ops.quote_name(Message._meta.db_table)} SET {names[0]} = %s, {names[1]} = %s, "
-        f"{names[2]} = %s WHERE {names[3]} = %s AND {names[4]} = %s"
-    )
-    now = field("heartbeat_at").get_db_prep_value(timezone.now(), connection)
-    id_field = field("id")
+    now = prepared(Message, "heartbeat_at", timezone.now())
     rows = [
-        (content, seq, now, id_field.get_db_prep_value(reply_id, connection), Status.STREAMING.value)
+        (content, seq, now, prepared(Message, "id", reply_id), Status.STREAMING.value)
         for reply_id, content, seq in states
     ]
     with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+        cursor.executemany(reply_sql.sql().checkpoint, rows)
 
 
 def replies_interrupt_orphans(*, stale_before: datetime) -> list[Message]:

@@ -1,4 +1,4 @@
-"""Plain SQL for the statements every reply runs: the ones that start it and finish it.
+"""Plain SQL for the statements every reply runs: the ones that start, checkpoint and finish it.
 
 Through the ORM, starting a reply cost about 3.5 ms of CPU in the worker thread, six times the
 same statements as plain SQL (docs/performance.md). A burst of sends took that CPU, and the GIL,
@@ -54,6 +54,7 @@ class Statements(NamedTuple):
     running: str
     touch: str
     touch_titled: str
+    checkpoint: str
     finish: str
 
 
@@ -71,6 +72,8 @@ def statements(vendor: str) -> Statements:
         "WHERE {c}.{c.owner} = %s AND {m}.{m.status} = %s",
         touch="UPDATE {c} SET {c.updated_at} = %s WHERE {c.id} = %s",
         touch_titled="UPDATE {c} SET {c.updated_at} = %s, {c.title} = %s WHERE {c.id} = %s",
+        checkpoint="UPDATE {m} SET {m.content} = %s, {m.seq} = %s, {m.heartbeat_at} = %s "
+        "WHERE {m.id} = %s AND {m.status} = %s",
         finish="UPDATE {m} SET {m.content} = %s, {m.seq} = %s, {m.status} = %s, {m.error} = %s, {m.model} = %s, "
         "{m.prompt_tokens} = %s, {m.completion_tokens} = %s, {m.finished_at} = %s "
         "WHERE {m.id} = %s AND {m.status} = %s",
