@@ -44,8 +44,7 @@ class StreamingProvider:
         return self.config.base_url or self.default_base_url
 
     async def stream(self, messages: Sequence[ChatMessage], options: Options) -> AsyncIterator[Event]:
-        request = self.wire.build_request(await self.base_url(), self.config.api_key, messages, options)
-        response = await self._open_with_retries(request)
+        response = await self._open(messages, options)
         parts: list[str] = []
         try:
             with _partial_on_failure(parts):
@@ -64,8 +63,7 @@ class StreamingProvider:
         The transport pushes the body (transport.py): the socket's callback parses it and calls
         `on_text`, and no task wakes per delta.
         """
-        request = self.wire.build_request(await self.base_url(), self.config.api_key, messages, options)
-        response = await self._open_with_retries(request)
+        response = await self._open(messages, options)
         parts: list[str] = []
 
         def deliver(text: str) -> None:
@@ -77,6 +75,10 @@ class StreamingProvider:
                 return await _pushed(response.extensions[PUSH], self._feed(options, deliver))
         finally:
             await asyncio.shield(response.aclose())
+
+    async def _open(self, messages: Sequence[ChatMessage], options: Options) -> httpx.Response:
+        request = self.wire.build_request(await self.base_url(), self.config.api_key, messages, options)
+        return await self._open_with_retries(request)
 
     def _feed(self, options: Options, on_text: Callable[[str], None]) -> EventFeed:
         limits = self.config.limits
