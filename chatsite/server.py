@@ -38,7 +38,7 @@ async def start_runtime() -> None:
 
     Then freeze what start-up built, about 100,000 objects that live as long as the process,
     so that the garbage collector's full passes stop walking them: those passes paused the
-    streaming loop for 76-90 ms at N=300, and 10-30 ms once frozen (docs/performance.md)."""
+    streaming loop for 76-100 ms at N=300, and 10-38 ms once frozen (docs/performance.md)."""
     from conversations.llm.client import get_http_client
     from conversations.llm.registry import get_provider, provider_config
     from conversations.realtime.runtime import get_runtime
