@@ -32,33 +32,25 @@ def daphne_arguments(argv: list[str], max_frame: int) -> list[str]:
 
 
 async def start_runtime() -> None:
-    """Start the runtime with the process, so its first sweep recovers replies orphaned by a
-    crash even if no socket ever connects to this process; and build the LLM provider and its
-    HTTP client now (imports, TLS context), so the first reply does not pay for them.
+    """Start the generation worker with the process, so its first sweep recovers replies orphaned
+    by a crash even if no socket ever connects to this process, and build the LLM provider and
+    its HTTP client now, so the first reply does not pay for them.
 
-    Then freeze what start-up built, about 100,000 objects that live as long as the process,
-    so that the garbage collector's full passes stop walking them: those passes paused the
-    streaming loop for 76-100 ms at N=300, and 10-38 ms once frozen (docs/performance.md)."""
-    from conversations.llm.client import get_http_client
-    from conversations.llm.registry import get_provider, provider_config
-    from conversations.realtime.runtime import get_runtime
+    Then freeze what start-up built, objects that live as long as the process, so that the
+    garbage collector's full passes stop walking them: those passes paused the streaming loop
+    (docs/performance.md)."""
+    from conversations.generation import warm_up
 
-    await (await get_runtime()).broadcaster.prepare()
-    get_provider()
-    get_http_client(provider_config().limits)
+    await warm_up()
     gc.collect()
     gc.freeze()
 
 
 async def graceful_shutdown() -> None:
     """Save running replies as interrupted with all their text, then release upstream connections."""
-    from conversations.llm.client import close_http_clients
-    from conversations.llm.providers.simulator import stop_in_process_simulator
-    from conversations.realtime.runtime import shutdown_runtime
+    from conversations.generation import shut_down
 
-    await shutdown_runtime(interrupted=True)
-    await close_http_clients()
-    await stop_in_process_simulator()
+    await shut_down(interrupted=True)
 
 
 def main() -> None:

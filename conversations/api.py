@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from . import selectors, services
 from .http import ApiError, api_view, read_json
 from .models import Conversation
-from .payloads import conversation_payload, message_payload
+from .protocol import conversation_payload, message_payload
 
 EDITABLE_FIELDS = {"title": services.TITLE_MAX, "system_prompt": 20_000}
 

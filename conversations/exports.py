@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from .models import Conversation, Message
-from .payloads import conversation_payload, message_payload
+from .protocol import conversation_payload, message_payload
 
 
 def export_json(conversation: Conversation) -> str:

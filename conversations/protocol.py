@@ -1,14 +1,18 @@
-"""WebSocket protocol v1: validating client frames and building server frames.
+"""WebSocket protocol v1: validating client frames, and the one place server frames are built.
 
-Pure functions with no I/O, so every rule here is unit-tested without a server.
-docs/protocol.md is the public description of the same rules.
+Pure functions with no I/O, so every rule here is unit-tested without a server. The message
+and conversation shapes are shared with the JSON API. docs/protocol.md is the public
+description of the same rules.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .models import Conversation, Message
 
 REQUEST_ID_MAX = 100
 CLIENT_TYPES = ("message.send", "generation.stop", "message.regenerate", "sync")
@@ -87,6 +91,33 @@ def _is_unicode(text: str) -> bool:
     return True
 
 
+def message_payload(message: Message) -> dict[str, Any]:
+    """A message object exactly as protocol v1 defines it."""
+    return {
+        "id": str(message.id),
+        "role": message.role,
+        "content": message.content,
+        "status": message.status,
+        "seq": message.seq,
+        "error": message.error or None,
+        "model": message.model or None,
+        "usage": message.usage,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def conversation_payload(conversation: Conversation) -> dict[str, Any]:
+    """A conversation's own fields, without its messages."""
+    return {
+        "id": str(conversation.id),
+        "title": conversation.title,
+        "model": conversation.model or None,
+        "system_prompt": conversation.system_prompt,
+        "created_at": conversation.created_at.isoformat(),
+        "updated_at": conversation.updated_at.isoformat(),
+    }
+
+
 def dumps(frame: dict[str, Any]) -> str:
     """Serialise a server frame once; it is then sent as-is to every subscriber."""
     return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
@@ -118,3 +149,11 @@ def delta_frame(message_id: str, seq: int, delta: str) -> str:
 
 def completed_frame(message: dict[str, Any]) -> str:
     return dumps({"type": "message.completed", "message": message})
+
+
+def conversation_updated_frame(conversation: dict[str, Any]) -> str:
+    return dumps({"type": "conversation.updated", "conversation": conversation})
+
+
+def conversation_deleted_frame(conversation_id: str) -> str:
+    return dumps({"type": "conversation.deleted", "conversation_id": conversation_id})

@@ -14,17 +14,15 @@ from datetime import datetime
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
-from . import reply_sql
-from .llm.base import ChatMessage
 from .models import Conversation, Message, Regeneration
-from .reply_sql import Turn, prepared
 
 Status = Message.Status
 TITLE_FROM_MESSAGE = 60
 INTERRUPTED_ERROR = "The server stopped while this reply was being written; the text so far was kept."
+TURN_FIELDS = ("id", "conversation_id", "position", "role", "status", "request_id", "content")
 
 
 class ReplyRefused(Exception):
@@ -41,14 +39,14 @@ class ReplyStart:
     """What a started (or already started) reply needs: its rows and the prompt history."""
 
     reply: Message
-    history: list[ChatMessage]
+    history: list[dict[str, str]]
     user_message: Message | None = None
     replaces: str | None = None
     duplicate: bool = False
 
 
 def reply_start(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID, content: str, request_id: str, worker: str, model: str
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, content: str, request_id: str, worker: str, model: str
 ) -> ReplyStart:
     """Save the user's message and an empty streaming reply, unless this request_id already did."""
     with transaction.atomic():
@@ -60,7 +58,7 @@ def reply_start(
             conversation=conversation, position=position, role=Message.Role.USER, content=content, request_id=request_id
         )
         reply = _new_reply(conversation, position + 1, request_id, worker, model)
-        reply_sql.insert([user_message, reply])
+        Message.objects.bulk_create([user_message, reply])
         _touch(conversation, first_message=content)
         return ReplyStart(
             reply=reply, history=_history(conversation, [*turns, user_message]), user_message=user_message
@@ -68,7 +66,7 @@ def reply_start(
 
 
 def reply_regenerate(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID, request_id: str | None, worker: str, model: str
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None, worker: str, model: str
 ) -> ReplyStart:
     """Replace the last assistant reply with a new streaming one, once per request_id."""
     request_id = request_id or uuid.uuid4().hex
@@ -80,11 +78,12 @@ def reply_regenerate(
             raise ReplyRefused("nothing_to_regenerate", "There is no assistant reply to regenerate.")
         Regeneration.objects.create(conversation=conversation, request_id=request_id)
         last = turns.pop()
-        Message.objects.filter(id=last.id).delete()
+        replaces = str(last.id)  # delete() clears it
+        last.delete()
         reply = _new_reply(conversation, last.position, request_id, worker, model)
-        reply_sql.insert([reply])
+        reply.save(force_insert=True)
         _touch(conversation)
-        return ReplyStart(reply=reply, history=_history(conversation, turns), replaces=str(last.id))
+        return ReplyStart(reply=reply, history=_history(conversation, turns), replaces=replaces)
 
 
 def reply_finish(
@@ -96,36 +95,31 @@ def reply_finish(
     reply.prompt_tokens = usage.prompt_tokens if usage else None
     reply.completion_tokens = usage.completion_tokens if usage else None
     reply.finished_at = timezone.now()
-    finished_at = prepared(Message, "finished_at", reply.finished_at)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            reply_sql.sql().finish,
-            [
-                *(reply.content, reply.seq, reply.status, reply.error, reply.model),
-                *(reply.prompt_tokens, reply.completion_tokens, finished_at),
-                *(prepared(Message, "id", reply.id), Status.STREAMING.value),
-            ],
+    with transaction.atomic():
+        finished = Message.objects.filter(id=reply.id, status=Status.STREAMING).update(
+            content=reply.content,
+            seq=reply.seq,
+            status=reply.status,
+            error=reply.error,
+            model=reply.model,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            finished_at=reply.finished_at,
         )
-        if not cursor.rowcount:
+        if not finished:
             return None
-        cursor.execute(reply_sql.sql().touch, [finished_at, prepared(Conversation, "id", reply.conversation_id)])
+        Conversation.objects.filter(id=reply.conversation_id).update(updated_at=reply.finished_at)
     return reply
 
 
 def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:
-    """Save partial text and prove liveness for all of this process's replies in one batch.
+    """Save partial text and prove liveness for all of this process's replies in one statement.
 
-    Plain parameterised SQL through executemany (pipelined by psycopg): the ORM's bulk_update
-    builds a CASE expression per row in Python, which held the GIL long enough to show up as
-    latency spikes on the streaming event loop (docs/performance.md).
+    The filter keeps a reply finished meanwhile (here or by the sweep) as it was saved.
     """
-    now = prepared(Message, "heartbeat_at", timezone.now())
-    rows = [
-        (content, seq, now, prepared(Message, "id", reply_id), Status.STREAMING.value)
-        for reply_id, content, seq in states
-    ]
-    with connection.cursor() as cursor:
-        cursor.executemany(reply_sql.sql().checkpoint, rows)
+    now = timezone.now()
+    replies = [Message(id=reply_id, content=content, seq=seq, heartbeat_at=now) for reply_id, content, seq in states]
+    Message.objects.filter(status=Status.STREAMING).bulk_update(replies, ["content", "seq", "heartbeat_at"])
 
 
 def replies_interrupt_orphans(*, stale_before: datetime) -> list[Message]:
@@ -142,31 +136,32 @@ def replies_interrupt_orphans(*, stale_before: datetime) -> list[Message]:
 
 
 def _open_request(
-    user: AbstractBaseUser, conversation_id: uuid.UUID, request_id: str, *, regenerate: bool = False
-) -> tuple[Conversation, list[Turn], ReplyStart | None]:
-    """Lock the conversation and read its turns; a retried request gets its first answer back,
-    and a new one is refused while a reply runs or the user is at their cap.
+    user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str, *, regenerate: bool = False
+) -> tuple[Conversation, list[Message], ReplyStart | None]:
+    """Lock the conversation and its owner, read its turns; a retried request gets its first answer
+    back, and a new one is refused while a reply runs or the user is at their cap.
 
-    The conversation instance carries only the fields a start uses; any other is loaded if asked for.
+    Locking the owner's row as well serialises the per-user cap across all their conversations.
     """
     try:
-        conversation_id = Conversation._meta.pk.to_python(conversation_id)
-    except ValidationError:
-        raise ReplyRefused("not_found", "This conversation does not exist.") from None  # a malformed id is missing
-    row, turns, running = reply_sql.read_request(conversation_id, user.pk)
-    if row is None:
-        raise ReplyRefused("not_found", "This conversation does not exist.")
-    fields = ["id", "owner_id", "title", "system_prompt"]
-    conversation = Conversation.from_db(connection.alias, fields, [conversation_id, user.pk, *row])
+        conversation = (
+            Conversation.objects.select_related("owner")
+            .select_for_update(of=("self", "owner"))
+            .only("id", "owner__id", "title", "system_prompt", "model")
+            .get(id=conversation_id, owner=user)
+        )
+    except (Conversation.DoesNotExist, ValidationError, ValueError):  # a malformed id is missing too
+        raise ReplyRefused("not_found", "This conversation does not exist.") from None
+    turns = list(conversation.messages.only(*TURN_FIELDS).order_by("position"))
     existing = _existing_request(turns, request_id)
     if existing is None and regenerate and conversation.regenerations.filter(request_id=request_id).exists():
         existing = _regenerated_since(turns)
     if existing is None:
-        _refuse_if_busy(turns, running)
+        _refuse_if_busy(user, turns)
     return conversation, turns, existing
 
 
-def _existing_request(turns: list[Turn], request_id: str) -> ReplyStart | None:
+def _existing_request(turns: list[Message], request_id: str) -> ReplyStart | None:
     """A retried request gets the reply it started the first time, not a second one."""
     user_message = next((t for t in turns if t.request_id == request_id and t.role == Message.Role.USER), None)
     reply = next((t for t in turns if t.request_id == request_id and t.role == Message.Role.ASSISTANT), None)
@@ -178,15 +173,16 @@ def _existing_request(turns: list[Turn], request_id: str) -> ReplyStart | None:
     return ReplyStart(reply=Message.objects.get(id=reply.id), history=[], user_message=first_message, duplicate=True)
 
 
-def _regenerated_since(turns: list[Turn]) -> ReplyStart:
+def _regenerated_since(turns: list[Message]) -> ReplyStart:
     """A retried regenerate whose reply a later one replaced: answer with the reply there now."""
     reply = next(turn for turn in reversed(turns) if turn.role == Message.Role.ASSISTANT)  # one always remains
     return ReplyStart(reply=Message.objects.get(id=reply.id), history=[], duplicate=True)
 
 
-def _refuse_if_busy(turns: list[Turn], running: int) -> None:
+def _refuse_if_busy(user: AbstractBaseUser, turns: list[Message]) -> None:
     if any(turn.status == Status.STREAMING for turn in turns):
         raise ReplyRefused("busy", "A reply is already being generated in this conversation.")
+    running = Message.objects.filter(conversation__owner=user, status=Status.STREAMING).count()
     if running >= settings.PARLEY_MAX_GENERATIONS_PER_USER:
         raise ReplyRefused(
             "limit_reached",
@@ -195,7 +191,7 @@ def _refuse_if_busy(turns: list[Turn], running: int) -> None:
 
 
 def _new_reply(conversation: Conversation, position: int, request_id: str, worker: str, model: str) -> Message:
-    """An unsaved streaming reply; callers insert it together with what precedes it."""
+    """An unsaved streaming reply for the conversation's own model, else the deployment's."""
     now = timezone.now()
     return Message(
         conversation=conversation,
@@ -203,7 +199,7 @@ def _new_reply(conversation: Conversation, position: int, request_id: str, worke
         role=Message.Role.ASSISTANT,
         status=Status.STREAMING,
         request_id=request_id,
-        model=model,
+        model=conversation.model or model,
         started_at=now,
         worker=worker,
         heartbeat_at=now,
@@ -212,20 +208,17 @@ def _new_reply(conversation: Conversation, position: int, request_id: str, worke
 
 def _touch(conversation: Conversation, first_message: str = "") -> None:
     """Bump recency, and name a new chat after its first message."""
-    conversation.updated_at = timezone.now()
-    params = [prepared(Conversation, "updated_at", conversation.updated_at)]
-    statement = reply_sql.sql().touch
+    fields = {"updated_at": timezone.now()}
     if first_message and conversation.title == "New chat":
-        conversation.title = " ".join(first_message.split())[:TITLE_FROM_MESSAGE] or "New chat"
-        statement = reply_sql.sql().touch_titled
-        params.append(conversation.title)
-    with connection.cursor() as cursor:
-        cursor.execute(statement, [*params, prepared(Conversation, "id", conversation.id)])
+        fields["title"] = " ".join(first_message.split())[:TITLE_FROM_MESSAGE] or "New chat"
+    Conversation.objects.filter(id=conversation.id).update(**fields)
+    for name, value in fields.items():
+        setattr(conversation, name, value)
 
 
-def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[ChatMessage]:
+def _history(conversation: Conversation, turns: list[Message]) -> list[dict[str, str]]:
     """The prompt for the model: system prompt, then every earlier turn that has text."""
-    history: list[ChatMessage] = []
+    history: list[dict[str, str]] = []
     if conversation.system_prompt:
         history.append({"role": "system", "content": conversation.system_prompt})
     history += [{"role": turn.role, "content": turn.content} for turn in turns if turn.content]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from .models import Conversation
-from .payloads import conversation_payload
-from .realtime.notify import notify_after_commit
+from . import generation, protocol
+from .models import Conversation, Message
+from .realtime.broadcast import publish_after_commit
 
 TITLE_MAX = Conversation._meta.get_field("title").max_length
 
@@ -28,14 +28,17 @@ def conversation_update(*, conversation: Conversation, **fields: str) -> Convers
     for name, value in fields.items():
         setattr(conversation, name, value.strip() if name == "title" else value)
     conversation.save(update_fields=[*fields, "updated_at"])
-    notify_after_commit(
-        conversation.id, {"type": "conversation.updated", "conversation": conversation_payload(conversation)}
-    )
+    frame = protocol.conversation_updated_frame(protocol.conversation_payload(conversation))
+    publish_after_commit(conversation.id, frame)
     return conversation
 
 
 @transaction.atomic
 def conversation_delete(*, conversation: Conversation) -> None:
+    """Delete it, stop its running reply on whichever process runs it, and close its sockets' view."""
     conversation_id = conversation.id
+    streaming = list(conversation.messages.filter(status=Message.Status.STREAMING))
     conversation.delete()
-    notify_after_commit(conversation_id, {"type": "conversation.deleted", "conversation_id": str(conversation_id)})
+    for reply in streaming:
+        generation.stop_after_commit(reply)
+    publish_after_commit(conversation_id, protocol.conversation_deleted_frame(str(conversation_id)))

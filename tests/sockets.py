@@ -16,7 +16,7 @@ from django.db import connections
 from django.test import Client
 
 from chatsite.asgi import application
-from conversations.realtime.runtime import shutdown_runtime
+from conversations.generation import shut_down
 
 ORIGIN = "http://127.0.0.1"
 
@@ -92,4 +92,4 @@ async def connect(transactional_db) -> AsyncIterator[Connect]:
     yield open_socket
     for communicator in opened:
         await communicator.disconnect()
-    await shutdown_runtime()
+    await shut_down()

@@ -1,19 +1,17 @@
-"""Choose and build the configured provider: the only module of `llm/` that reads Django settings.
+"""Choose and build a provider by name: a short name or a dotted path to a class taking a `ProviderConfig`.
 
-`LLM_PROVIDER` is a short name or a dotted path to a class taking a `ProviderConfig`, as
-django-debug-toolbar loads its panels. Providers are cached per distinct settings, so tests that
-override settings get a fresh provider while production builds exactly one.
+The caller hands in the configuration (the app builds it from Django settings in
+`conversations/generation.py`), so this layer runs without Django. Providers are cached per
+distinct configuration: tests that change settings get a fresh provider, production builds one.
 """
 
 from __future__ import annotations
 
+import importlib
 from functools import lru_cache
 
-from django.conf import settings
-from django.utils.module_loading import import_string
-
-from .base import Options, Provider
-from .config import HTTPLimits, ProviderConfig, SimulatorDefaults
+from .base import Provider
+from .config import ProviderConfig
 
 PROVIDERS = {
     "simulator": "conversations.llm.providers.simulator.SimulatorProvider",
@@ -23,43 +21,19 @@ PROVIDERS = {
 }
 
 
-def get_provider() -> Provider:
-    """The provider named by `LLM_PROVIDER`, built once per distinct configuration."""
-    return _build(settings.LLM_PROVIDER, provider_config())
-
-
-def default_options() -> Options:
-    """Model and sampling options from settings; an empty `LLM_MODEL` means the provider's default."""
-    provider_class = import_string(PROVIDERS.get(settings.LLM_PROVIDER, settings.LLM_PROVIDER))
-    return Options(
-        model=settings.LLM_MODEL or getattr(provider_class, "default_model", ""),
-        temperature=settings.LLM_TEMPERATURE,
-        max_tokens=settings.LLM_MAX_TOKENS,
-    )
-
-
-def provider_config() -> ProviderConfig:
-    return ProviderConfig(
-        base_url=settings.LLM_BASE_URL,
-        api_key=settings.LLM_API_KEY,
-        limits=HTTPLimits(
-            connect_timeout=settings.LLM_CONNECT_TIMEOUT,
-            first_byte_timeout=settings.LLM_FIRST_BYTE_TIMEOUT,
-            idle_timeout=settings.LLM_IDLE_TIMEOUT,
-            max_connections=settings.LLM_MAX_CONNECTIONS,
-            max_keepalive=settings.LLM_MAX_KEEPALIVE,
-        ),
-        max_attempts=settings.LLM_MAX_ATTEMPTS,
-        simulator=SimulatorDefaults(
-            tps=settings.SIMULATOR_TOKENS_PER_SECOND,
-            ttft=settings.SIMULATOR_FIRST_TOKEN_DELAY,
-            tokens=settings.SIMULATOR_REPLY_TOKENS,
-        ),
-    )
+def provider_class(name: str) -> type:
+    """The class a short name or dotted path `package.module.Class` names."""
+    module_path, _, class_name = PROVIDERS.get(name, name).rpartition(".")
+    try:
+        return getattr(importlib.import_module(module_path), class_name)
+    except (ImportError, AttributeError, ValueError) as error:
+        raise ImportError(
+            f"No LLM provider {name!r}: expected one of {', '.join(PROVIDERS)} or a dotted path"
+        ) from error
 
 
 @lru_cache(maxsize=8)
-def _build(name: str, config: ProviderConfig) -> Provider:
-    provider_class = import_string(PROVIDERS.get(name, name))
-    provider: Provider = provider_class(config)
+def get_provider(name: str, config: ProviderConfig) -> Provider:
+    """The provider `name`, built once per distinct configuration."""
+    provider: Provider = provider_class(name)(config)
     return provider

@@ -1,14 +1,11 @@
-"""Publishing a process's frames to conversation groups, coalesced and in order.
+"""Publishing a process's frames to conversation groups, coalesced and in order, with resume state.
 
-All generations in a process share one outbox. Each reply's text is coalesced for at most
-PARLEY_FLUSH_INTERVAL (the window) from its oldest unpublished token, and the outbox is
-flushed on a tick of a fifth of that. Replies are due at different moments, so every tick
-carries a slice of them: one flush of every reply at once made a burst whose last sockets
-waited for all the others (docs/performance.md). With Redis, a flush is one call of
-PUBLISH_BATCH, which for each delta updates the reply's resume state and publishes its frame,
-atomically and in order: a snapshot read after subscribing can never miss a later delta. One
-call instead of a pipelined call per delta: redis-py's packing and reading of each command
-were a sixth of the server's time while streaming at N=300.
+All generations in a process share one outbox. Each reply's text (its `LiveReply`) is coalesced
+for at most PARLEY_FLUSH_INTERVAL (the window) from its oldest unpublished token, and the outbox
+is flushed on a tick of a fifth of that: replies fall due at different moments, so each tick
+carries a slice of them instead of one burst for all. With Redis, every delta also updates the
+reply's resume state (its text and seq), always before its frame is published, so a socket that
+subscribes and then reads that state can never miss a later delta (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -17,27 +14,30 @@ import asyncio
 import logging
 import math
 import time
+import uuid
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
 from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 from .. import protocol
-from .live import LiveReply
 
 logger = logging.getLogger(__name__)
 
 LIVE_TTL = 3600  # seconds a reply's resume state outlives its last write
 TICKS_PER_WINDOW = 5
 GROUP_PREFIX = "conv."
-
 SCRIPT_BATCH = 1000  # entries per script call; a larger flush is split, in order, in one pipeline
 
-# A flush, in order. ARGV[1] is the resume state's TTL; then each entry is a kind, a pub/sub
-# channel and a payload. A whole frame ("f") is only published. A delta ("a" appends to the
-# resume text, "r" rewrites it whole) adds its text and seq, and takes the next two KEYS
-# (the reply's text and seq keys): its resume state is updated before its frame is published.
+# A flush in one call (the fast path). ARGV[1] is the resume state's TTL; then each entry is a
+# kind, a pub/sub channel and a payload. A whole frame ("f") is only published. A delta ("a"
+# appends to the resume text, "r" rewrites it whole) adds its text and seq, and takes the next two
+# KEYS (the reply's text and seq keys): its resume state is updated before its frame is published.
 PUBLISH_BATCH = """
 local ttl = ARGV[1]
 local i, k = 2, 1
@@ -58,6 +58,8 @@ end
 return 0
 """
 
+Entry = tuple[str, dict[str, Any], "LiveReply | None"]  # group, channel-layer message, the delta's reply
+
 
 def conversation_group(conversation_id: Any) -> str:
     return f"{GROUP_PREFIX}{conversation_id}"
@@ -67,18 +69,81 @@ def live_keys(reply_id: str) -> tuple[str, str]:
     return f"parley:live:{reply_id}:text", f"parley:live:{reply_id}:seq"
 
 
+def frame_message(frame: str, **markers: str) -> dict[str, Any]:
+    """The channel-layer message relaying a whole frame; `opens`, `done` and `created` are the
+    consumer's bookkeeping markers (consumers.py)."""
+    return {"type": "chat.frame", "frame": frame, **markers}
+
+
+class LiveReply:
+    """One streaming reply's text and seq: the accumulator the provider feeds and the broadcaster
+    drains. `content` and `seq` describe published text only, so a snapshot built from them plus
+    later deltas reproduces the reply exactly."""
+
+    __slots__ = (
+        "conversation_id", "dirty_at", "group", "id", "id_str", "live_stale", "mark_dirty", "parts", "pending", "seq",
+    )  # fmt: skip
+
+    def __init__(self, reply_id: uuid.UUID, conversation_id: uuid.UUID, mark_dirty: Callable) -> None:
+        self.id = reply_id
+        self.id_str = str(reply_id)
+        self.conversation_id = conversation_id
+        self.group = conversation_group(conversation_id)
+        self.mark_dirty = mark_dirty  # tells the broadcaster this reply has text to flush
+        self.parts: list[str] = []  # published deltas, in seq order
+        self.pending: list[str] = []  # received since the last flush
+        self.dirty_at = 0.0  # when the oldest pending text arrived (the broadcaster sets it)
+        self.seq = 0
+        self.live_stale = False  # a lost Redis write means the resume state must be rewritten whole
+
+    def append(self, text: str) -> None:
+        if not text:
+            return
+        if not self.pending:
+            self.mark_dirty(self)
+        self.pending.append(text)
+
+    def take_delta(self) -> str | None:
+        """Publish what is pending as the next delta, or None when nothing is."""
+        if not self.pending:
+            return None
+        delta = "".join(self.pending) if len(self.pending) > 1 else self.pending[0]
+        self.pending.clear()
+        self.parts.append(delta)
+        self.seq += 1
+        return delta
+
+    @property
+    def content(self) -> str:
+        return "".join(self.parts)
+
+    def content_through(self, seq: int) -> str:
+        return "".join(self.parts[:seq])
+
+
 class Broadcaster:
-    def __init__(self, layer: Any, window: float, redis: aioredis.Redis | None = None) -> None:
+    def __init__(
+        self,
+        layer: Any,
+        window: float,
+        redis: aioredis.Redis | None = None,
+        *,
+        redis_channel: Callable[[str], str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.layer = layer
         self.tick = window / TICKS_PER_WINDOW
         self.wait_before_due = window - self.tick  # a reply dirty this long is flushed on the next tick
-        self.redis = redis  # publishes on its own connection when the layer is Redis
+        self.redis = redis  # the resume state's connection, when the layer is Redis
+        # The Redis channel the layer carries a group on, when publishing there directly is
+        # verified for the installed channels-redis (chatsite/compat.py); else group_send.
+        self.redis_channel = redis_channel
+        self.clock = clock
         self.script_sha: str | None = None  # PUBLISH_BATCH, loaded on first use and after a restart
-        # (group, channel-layer message, the reply a delta belongs to / None for whole frames)
-        self.outbox: list[tuple[str, dict[str, Any], LiveReply | None]] = []
+        self.outbox: list[Entry] = []
         self.dirty: deque[LiveReply] = deque()  # replies with unpublished text, oldest text first
         self.wakeup = asyncio.Event()
-        self.last_flush = 0.0
+        self.last_flush = -math.inf
         self.dropped = 0  # batches lost in the current Redis outage, logged once when it ends
         self.task: asyncio.Task | None = None
 
@@ -87,11 +152,11 @@ class Broadcaster:
 
     async def prepare(self) -> None:
         """Connect and load the script now, so the first reply's first flush does not pay for it."""
-        if self.redis is not None:
+        if self.redis is not None and self.redis_channel is not None:
             self.script_sha = await self.redis.script_load(PUBLISH_BATCH)
 
     def mark_dirty(self, reply: LiveReply) -> None:
-        reply.dirty_at = time.monotonic()
+        reply.dirty_at = self.clock()
         self.dirty.append(reply)
         self.wakeup.set()
 
@@ -110,14 +175,20 @@ class Broadcaster:
             self.wakeup.clear()
             if not self.dirty and not self.outbox:
                 continue  # a shutdown flush took it all
-            due = time.monotonic() if self.outbox else self.dirty[0].dirty_at + self.wait_before_due
-            wait = max(due, self.last_flush + self.tick) - time.monotonic()
+            wait = self.next_flush_in()
             if wait > 0:
                 await asyncio.sleep(wait)
-            self.last_flush = time.monotonic()
+            self.last_flush = self.clock()
             await self.flush(dirty_before=self.last_flush - self.wait_before_due)
             if self.outbox or self.dirty:
                 self.wakeup.set()
+
+    def next_flush_in(self) -> float:
+        """Seconds to the next flush: whole frames go at once, text when its reply's window ends,
+        and never sooner than a tick after the last flush."""
+        now = self.clock()
+        due = now if self.outbox else self.dirty[0].dirty_at + self.wait_before_due
+        return max(due, self.last_flush + self.tick) - now
 
     async def flush(self, dirty_before: float = math.inf) -> None:
         """Send the queued whole frames and the text of every reply dirty since `dirty_before` or
@@ -129,11 +200,7 @@ class Broadcaster:
         if not batch:
             return
         try:
-            if self.redis is not None:
-                await self._send_redis(batch)
-            else:
-                for group, message, _ in batch:
-                    await self.layer.group_send(group, message)
+            await self._send(batch)
         except Exception as error:  # Redis blinked: clients heal the gap by seq and snapshot
             if not self.dropped:
                 logger.warning("Broadcasts are failing, generations continue: %s", error)
@@ -154,17 +221,42 @@ class Broadcaster:
         message = {"type": "chat.delta", "id": reply.id_str, "seq": reply.seq, "frame": frame}
         self.outbox.append((reply.group, message, reply))
 
-    async def _send_redis(self, batch: list[tuple[str, dict[str, Any], LiveReply | None]]) -> None:
-        """One round trip and, up to SCRIPT_BATCH entries, one script call for the whole batch."""
+    async def _send(self, batch: list[Entry]) -> None:
+        if self.redis is not None and self.redis_channel is not None:
+            await self._send_in_one_call(batch)
+            return
+        if self.redis is not None:
+            await self._write_resume_state(batch)
+        for group, message, _ in batch:
+            await self.layer.group_send(group, message)
+
+    async def _write_resume_state(self, batch: list[Entry]) -> None:
+        """The public path's resume writes, in one pipeline, before any of the batch is published."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for _, message, reply in batch:
+                if reply is None:
+                    continue
+                seq = message["seq"]
+                text_key, seq_key = live_keys(reply.id_str)
+                if reply.live_stale:
+                    pipe.set(text_key, reply.content_through(seq), ex=LIVE_TTL)
+                else:
+                    pipe.append(text_key, reply.parts[seq - 1]).expire(text_key, LIVE_TTL)
+                pipe.set(seq_key, seq, ex=LIVE_TTL)
+            await pipe.execute()
+        self._resume_state_rewritten(batch)
+
+    async def _send_in_one_call(self, batch: list[Entry]) -> None:
+        """One round trip and, up to SCRIPT_BATCH entries, one script call for the whole batch:
+        a command per delta made redis-py's packing and reading a large share of the server's time."""
         if self.script_sha is None:
             self.script_sha = await self.redis.script_load(PUBLISH_BATCH)
-        rewritten = [reply for _, _, reply in batch if reply is not None and reply.live_stale]
         async with self.redis.pipeline(transaction=False) as pipe:
             for start in range(0, len(batch), SCRIPT_BATCH):
                 keys: list[str] = []
                 args: list[Any] = [LIVE_TTL]
                 for group, message, reply in batch[start : start + SCRIPT_BATCH]:
-                    channel, payload = self.layer.group_channel(group), self.layer.encode(message)
+                    channel, payload = self.redis_channel(group), self.layer.serialize(message)
                     if reply is None:
                         args += ("f", channel, payload)
                         continue
@@ -178,8 +270,13 @@ class Broadcaster:
             except NoScriptError:
                 self.script_sha = None  # Redis restarted and forgot the script
                 raise
-        for reply in rewritten:
-            reply.live_stale = False
+        self._resume_state_rewritten(batch)
+
+    @staticmethod
+    def _resume_state_rewritten(batch: list[Entry]) -> None:
+        for _, _, reply in batch:
+            if reply is not None:
+                reply.live_stale = False
 
     async def read_live(self, reply_id: str) -> tuple[str, int] | None:
         """The published text and seq of a reply streaming in any process, from Redis."""
@@ -196,3 +293,16 @@ class Broadcaster:
             await asyncio.gather(self.task, return_exceptions=True)
         if self.redis is not None:
             await self.redis.aclose()
+
+
+def publish_after_commit(conversation_id: Any, frame: str) -> None:
+    """Relay a whole frame from synchronous code to the conversation's sockets once the change
+    that it announces is committed."""
+
+    def send() -> None:
+        try:
+            async_to_sync(get_channel_layer().group_send)(conversation_group(conversation_id), frame_message(frame))
+        except Exception:  # the change is saved; open tabs catch up on their next snapshot
+            logger.exception("Could not notify sockets of conversation %s", conversation_id)
+
+    transaction.on_commit(send)

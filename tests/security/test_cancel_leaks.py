@@ -15,11 +15,10 @@ import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 
-from conversations import replies
-from conversations.llm import registry
+from conversations import generation
+from conversations.generation import Worker, get_worker, shut_down
 from conversations.llm.client import get_http_client
 from conversations.models import Conversation, Message
-from conversations.realtime.runtime import Runtime, get_runtime, shutdown_runtime
 
 GENERATIONS = 50
 SLOW = "!sim tokens=400 tps=100 ttft=0.1"
@@ -48,49 +47,41 @@ def reply_tasks() -> list[asyncio.Task]:
     return [task for task in asyncio.all_tasks() if task.get_name().startswith("parley-reply-")]
 
 
-async def start(runtime: Runtime, user, chat, number: int) -> str:
-    started = await database_sync_to_async(replies.reply_start)(
-        user=user,
-        conversation_id=chat.id,
-        content=SLOW,
-        request_id=f"r{number}",
-        worker=runtime.worker_channel,
-        model=registry.default_options().model,
-    )
-    runtime.begin(started, f"r{number}")
+async def start(user, chat, number: int) -> str:
+    started = await generation.start(user=user, conversation_id=chat.id, content=SLOW, request_id=f"r{number}")
     return str(started.reply.id)
 
 
-async def stop_later(runtime: Runtime, reply_id: str, delay: float, twice: bool) -> None:
+async def stop_later(worker: Worker, reply_id: str, delay: float, twice: bool) -> None:
     await asyncio.sleep(delay)
-    runtime.stop_local(reply_id)
+    worker.stop_local(reply_id)
     if twice:
         await asyncio.sleep(random.choice([0, 0, 0.001, 0.01, 0.05]))
-        runtime.stop_local(reply_id)
+        worker.stop_local(reply_id)
 
 
 async def start_and_stop(when: Callable[[int], float | None]) -> None:
     """Start the generations, stop each `when(number)` seconds later (None: at once, before it runs)."""
     user, chats = await conversations_of(GENERATIONS)
-    runtime = await get_runtime()
+    worker = await get_worker()
     stops = []
     for number, chat in enumerate(chats):
-        reply_id = await start(runtime, user, chat, number)
+        reply_id = await start(user, chat, number)
         delay = when(number)
         if delay is None:
-            runtime.stop_local(reply_id)
+            worker.stop_local(reply_id)
         else:
-            stops.append(stop_later(runtime, reply_id, delay, twice=number % 3 == 0))
+            stops.append(stop_later(worker, reply_id, delay, twice=number % 3 == 0))
     await asyncio.gather(*stops)
     async with asyncio.timeout(10):
         while reply_tasks() or (await statuses())[Message.Status.STREAMING]:  # noqa: ASYNC110  (polling the database)
             await asyncio.sleep(0.05)
     assert (await statuses())[Message.Status.INTERRUPTED] == 0
-    assert runtime.running == {}
+    assert worker.running == {}
 
 
 def assert_pool_is_idle() -> None:
-    pool = get_http_client(registry.provider_config().limits)._transport.pool
+    pool = get_http_client(generation.provider_config().limits)._transport.pool
     assert pool.in_use == 0
     assert not pool.waiters
 
@@ -101,7 +92,7 @@ async def test_stops_mid_stream_even_twice_leave_no_connection_or_task(pool_of_t
         await start_and_stop(lambda number: None if number % 10 == 0 else rng.uniform(0.3, 2.0))
         assert_pool_is_idle()
     finally:
-        await shutdown_runtime()
+        await shut_down()
 
 
 async def test_stops_while_waiting_for_the_pool_leave_no_connection(pool_of_ten):
@@ -110,4 +101,4 @@ async def test_stops_while_waiting_for_the_pool_leave_no_connection(pool_of_ten)
         await start_and_stop(lambda number: rng.choice([0, 0.001, 0.01, 0.05]))
         assert_pool_is_idle()
     finally:
-        await shutdown_runtime()
+        await shut_down()

@@ -1,0 +1,346 @@
+"""The generation service: the one entry point that starts, regenerates and stops replies.
+
+The socket consumer, the JSON API and manage.py commands all call `start`, `regenerate` and
+`stop`. A started reply runs as a task of this process's `Worker`, never inside its caller, so a
+closed tab or a finished HTTP request changes nothing. Whatever ends a reply (its last token, a
+stop, an upstream error, the deadline, a shutdown), it ends in `Worker.finish`: the text so far
+is published, saved once and announced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import uuid
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from redis import asyncio as aioredis
+
+from . import protocol, replies, selectors
+from .llm import registry
+from .llm.base import Finish, Options, Provider
+from .llm.client import close_http_clients, get_http_client
+from .llm.config import HTTPLimits, ProviderConfig, SimulatorDefaults
+from .llm.errors import DeadlineExceeded, LLMError
+from .llm.providers.simulator import stop_in_process_simulator
+from .models import Message
+from .realtime import housekeeping
+from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
+
+logger = logging.getLogger(__name__)
+Status = Message.Status
+Refused = replies.ReplyRefused
+ReplyStart = replies.ReplyStart
+INTERNAL_ERROR = "Parley failed while writing this reply; the text so far was kept."
+
+
+async def start(
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, content: str, request_id: str
+) -> ReplyStart:
+    """Save the user's message and stream a reply to it; a retried request_id starts nothing new."""
+    worker = await get_worker()
+    started = await database_sync_to_async(replies.reply_start)(
+        user=user,
+        conversation_id=conversation_id,
+        content=content,
+        request_id=request_id,
+        worker=worker.channel,
+        model=configured_options().model,
+    )
+    worker.begin(started, request_id)
+    return started
+
+
+async def regenerate(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None) -> ReplyStart:
+    """Replace the conversation's last reply with a new streamed one, once per request_id."""
+    worker = await get_worker()
+    started = await database_sync_to_async(replies.reply_regenerate)(
+        user=user,
+        conversation_id=conversation_id,
+        request_id=request_id,
+        worker=worker.channel,
+        model=configured_options().model,
+    )
+    worker.begin(started, request_id)
+    return started
+
+
+async def stop(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str) -> None:
+    """Stop the reply streaming in this conversation, on whichever process runs it."""
+    reply = await database_sync_to_async(_streaming_reply)(user=user, conversation_id=conversation_id)
+    if reply is None:
+        raise Refused("not_generating", "No reply is being generated in this conversation.")
+    await (await get_worker()).stop(reply)
+
+
+def _streaming_reply(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str) -> Message | None:
+    """Ownership is checked on every stop, not only when a socket connects."""
+    conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
+    if conversation is None:
+        raise Refused("not_found", "This conversation does not exist.")
+    return selectors.streaming_reply(conversation=conversation)
+
+
+def stop_after_commit(reply: Message) -> None:
+    """From synchronous code: stop a reply on the process that runs it, once the caller's
+    transaction commits (a deleted conversation must not keep paying for its upstream call)."""
+    if reply.worker:
+        message = stop_message(reply)
+        transaction.on_commit(lambda: async_to_sync(get_channel_layer().send)(reply.worker, message))
+
+
+def stop_message(reply: Message) -> dict[str, str]:
+    return {"type": "generation.stop", "id": str(reply.id)}
+
+
+async def live_state(reply_id: str) -> tuple[str, int] | None:
+    """A streaming reply's published text and seq, wherever it is being generated."""
+    return await (await get_worker()).live_state(reply_id)
+
+
+def configured_options() -> Options:
+    """Model and sampling options from settings; an empty `LLM_MODEL` means the provider's default."""
+    return Options(
+        model=settings.LLM_MODEL or registry.provider_class(settings.LLM_PROVIDER).default_model,
+        temperature=settings.LLM_TEMPERATURE,
+        max_tokens=settings.LLM_MAX_TOKENS,
+    )
+
+
+def configured_provider() -> Provider:
+    """The provider named by `LLM_PROVIDER`, built once per distinct configuration."""
+    return registry.get_provider(settings.LLM_PROVIDER, provider_config())
+
+
+def provider_config() -> ProviderConfig:
+    """The LLM layer's configuration, from Django settings: `llm/` never reads them itself."""
+    return ProviderConfig(
+        base_url=settings.LLM_BASE_URL,
+        api_key=settings.LLM_API_KEY,
+        limits=HTTPLimits(
+            connect_timeout=settings.LLM_CONNECT_TIMEOUT,
+            first_byte_timeout=settings.LLM_FIRST_BYTE_TIMEOUT,
+            idle_timeout=settings.LLM_IDLE_TIMEOUT,
+            max_connections=settings.LLM_MAX_CONNECTIONS,
+            max_keepalive=settings.LLM_MAX_KEEPALIVE,
+        ),
+        max_attempts=settings.LLM_MAX_ATTEMPTS,
+        simulator=SimulatorDefaults(
+            tps=settings.SIMULATOR_TOKENS_PER_SECOND,
+            ttft=settings.SIMULATOR_FIRST_TOKEN_DELAY,
+            tokens=settings.SIMULATOR_REPLY_TOKENS,
+        ),
+    )
+
+
+class Outcome:
+    """How a generation ended; filled in as it runs."""
+
+    __slots__ = ("error", "finish", "status")
+
+    def __init__(self) -> None:
+        self.status = Status.COMPLETE
+        self.error = ""
+        self.finish: Finish | None = None
+
+    def failed(self, message: str, status: str = Status.FAILED) -> None:
+        self.status, self.error = status, message
+
+    def stopped(self, *, interrupted: bool) -> None:
+        if interrupted:
+            self.failed(replies.INTERRUPTED_ERROR, Status.INTERRUPTED)
+        else:
+            self.status = Status.CANCELLED
+
+
+@dataclasses.dataclass(slots=True, eq=False)
+class Running:
+    """One reply running in this process."""
+
+    reply: Message
+    live: LiveReply
+    task: asyncio.Task | None = None
+    started: bool = False  # its task took its first step: from then on a stop cancels it
+    stopped: bool = False
+    interrupted: bool = False  # stopped because the server is going away, not by a user
+
+
+class Worker:
+    """This process's share of the streaming work: its running replies, their broadcaster, a
+    control channel other processes use to stop them, and the housekeeping loops."""
+
+    def __init__(self, layer: Any, broadcaster: Broadcaster, channel: str) -> None:
+        self.layer = layer
+        self.broadcaster = broadcaster
+        self.channel = channel  # stored on each reply so any process can stop it
+        self.running: dict[str, Running] = {}
+        self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
+
+    def spawn(self, job, name: str) -> asyncio.Task:
+        task = asyncio.get_running_loop().create_task(job, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def start(self) -> None:
+        self.broadcaster.start()
+        self.spawn(self.control_loop(), "parley-control")
+        self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
+        self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
+
+    def begin(self, started: ReplyStart, request_id: str | None) -> None:
+        """Announce a new reply and run it as a task of its own."""
+        if started.duplicate:
+            return  # the caller answers a retry with what the first request created
+        reply = started.reply
+        group = conversation_group(reply.conversation_id)
+        if started.user_message is not None:
+            created = protocol.created_frame(protocol.message_payload(started.user_message), request_id)
+            self.broadcaster.publish(group, frame_message(created, created=str(started.user_message.id)))
+        created = protocol.created_frame(protocol.message_payload(reply), request_id, started.replaces)
+        self.broadcaster.publish(group, frame_message(created, created=str(reply.id), opens=str(reply.id)))
+        running = Running(reply, LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty))
+        self.running[running.live.id_str] = running
+        running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")
+
+    async def generate(self, running: Running, history: list[dict[str, str]]) -> None:
+        """One reply's whole life: stream from the provider into its LiveReply, then finish."""
+        running.started = True
+        outcome = Outcome()
+        try:
+            if running.stopped:  # stopped before its first step
+                outcome.stopped(interrupted=running.interrupted)
+            else:
+                await stream(running, history, outcome)
+        except asyncio.CancelledError:
+            outcome.stopped(interrupted=running.interrupted)
+        finally:
+            await asyncio.shield(self.finish(running, outcome))
+
+    async def finish(self, running: Running, outcome: Outcome) -> None:
+        """Publish the last text, save the final state once, then announce it."""
+        live = running.live
+        self.broadcaster.drain(live)
+        usage = outcome.finish.usage if outcome.finish else None
+        try:
+            saved = await database_sync_to_async(replies.reply_finish)(
+                reply=running.reply,
+                content=live.content,
+                seq=live.seq,
+                status=outcome.status,
+                error=outcome.error,
+                model=outcome.finish.model if outcome.finish else "",
+                usage=usage,
+            )
+        except Exception:  # the checkpoint keeps the text; the sweep marks the reply interrupted later
+            logger.exception("Could not save the final state of reply %s", live.id)
+            saved = None
+        finally:
+            self.running.pop(live.id_str, None)
+        if saved is not None:
+            completed = protocol.completed_frame(protocol.message_payload(saved))
+            self.broadcaster.publish(live.group, frame_message(completed, done=live.id_str))
+
+    async def stop(self, reply: Message) -> None:
+        """Stop a reply wherever it runs: here directly, elsewhere through its process's channel."""
+        if not self.stop_local(str(reply.id)) and reply.worker:
+            await self.layer.send(reply.worker, stop_message(reply))
+
+    def stop_local(self, reply_id: str, *, interrupted: bool = False) -> bool:
+        running = self.running.get(reply_id)
+        if running is None:
+            return False
+        running.stopped = True
+        running.interrupted = running.interrupted or interrupted
+        if running.started and not running.task.cancelling():  # a second cancel would cut the upstream close
+            running.task.cancel()
+        return True
+
+    async def live_state(self, reply_id: str) -> tuple[str, int] | None:
+        running = self.running.get(reply_id)
+        if running is not None:
+            return running.live.content, running.live.seq
+        return await self.broadcaster.read_live(reply_id)
+
+    async def control_loop(self) -> None:
+        while True:
+            message = await self.layer.receive(self.channel)
+            if message.get("type") == "generation.stop":
+                self.stop_local(message.get("id", ""))
+
+    async def shutdown(self, *, interrupted: bool) -> None:
+        """Stop every running reply (saved as cancelled, or interrupted when the server goes away),
+        publish what is left, then stop the loops."""
+        reply_tasks = [running.task for running in self.running.values()]
+        for reply_id in list(self.running):
+            self.stop_local(reply_id, interrupted=interrupted)
+        await asyncio.gather(*reply_tasks, return_exceptions=True)
+        await self.broadcaster.flush()
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        await self.broadcaster.close()
+
+
+async def stream(running: Running, history: list[dict[str, str]], outcome: Outcome) -> None:
+    """Feed the provider's text into the live reply, within the deadline; record how it ended."""
+    options = dataclasses.replace(configured_options(), model=running.reply.model)
+    try:
+        async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
+            outcome.finish = await configured_provider().stream_to(history, options, running.live.append)
+    except TimeoutError:
+        outcome.failed(DeadlineExceeded().user_message)
+    except LLMError as error:
+        logger.info("Reply %s failed upstream: %s", running.live.id, error)
+        outcome.failed(error.user_message)
+    except Exception:
+        logger.exception("Reply %s failed", running.live.id)
+        outcome.failed(INTERNAL_ERROR)
+
+
+_workers: dict[asyncio.AbstractEventLoop, Worker] = {}
+
+
+async def get_worker() -> Worker:
+    """This event loop's worker, started on first use."""
+    loop = asyncio.get_running_loop()
+    if loop not in _workers:
+        layer = get_channel_layer()
+        channel = await layer.new_channel("parley.worker.")
+        if loop not in _workers:  # another caller may have won the race while we awaited
+            _workers[loop] = Worker(layer, new_broadcaster(layer), channel)
+            _workers[loop].start()
+    return _workers[loop]
+
+
+def new_broadcaster(layer: Any) -> Broadcaster:
+    """With Redis, the broadcaster writes resume state on a connection of its own."""
+    if not settings.REDIS_URL:
+        return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL)
+    redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+    return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis)
+
+
+async def warm_up() -> None:
+    """Start this process's worker now, so its first sweep recovers replies orphaned by a crash
+    even if no socket ever connects, and build the provider and its HTTP client before the first reply."""
+    await (await get_worker()).broadcaster.prepare()
+    config = provider_config()
+    registry.get_provider(settings.LLM_PROVIDER, config)
+    get_http_client(config.limits)
+
+
+async def shut_down(*, interrupted: bool = False) -> None:
+    """Stop this loop's worker (running replies keep their text), then release upstream connections."""
+    worker = _workers.pop(asyncio.get_running_loop(), None)
+    if worker is not None:
+        await worker.shutdown(interrupted=interrupted)
+    await close_http_clients()
+    await stop_in_process_simulator()
