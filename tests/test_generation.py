@@ -1,0 +1,105 @@
+"""The generation service, called as the consumer, the API and commands call it: start, stop, end once."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from conversations import generation, services
+from conversations.generation import get_worker, shut_down
+from conversations.models import Conversation, Message
+
+SLOW = "!sim tokens=400 tps=100 ttft=0"
+FAST = "!sim tokens=5 tps=500 ttft=0"
+ENDLESS = "!sim tokens=5000 tps=100 ttft=0"  # fifty seconds: only a stop ends it within a test
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def thread_connections_closed(close_thread_connections):
+    """Every test here closes asgiref's worker-thread connection (see tests/sockets.py)."""
+
+
+@pytest.fixture
+async def worker():
+    yield await get_worker()
+    await shut_down()
+
+
+@sync_to_async
+def saved(message_id) -> Message:
+    return Message.objects.get(id=message_id)
+
+
+@sync_to_async
+def new_conversation(owner, **fields) -> Conversation:
+    return Conversation.objects.create(owner=owner, title="A chat", **fields)
+
+
+async def finished(worker, reply_id: str) -> None:
+    """Wait for the reply's task to end; it is removed from `running` only after its final save."""
+    running = worker.running.get(reply_id)
+    if running is not None:
+        await asyncio.wait_for(asyncio.gather(running.task, return_exceptions=True), 10)
+
+
+async def test_a_reply_streams_to_completion_and_is_saved_once(worker, user):
+    conversation = await new_conversation(user)
+    started = await generation.start(user=user, conversation_id=conversation.id, content=FAST, request_id="r1")
+    await finished(worker, str(started.reply.id))
+    reply = await saved(started.reply.id)
+    assert reply.status == Message.Status.COMPLETE and reply.content and reply.seq >= 1
+    assert str(started.reply.id) not in worker.running
+
+
+async def test_the_conversations_own_model_is_the_one_asked_for(worker, user, settings):
+    settings.LLM_MODEL = "deployment-model"
+    conversation = await new_conversation(user, model="conversation-model")
+    started = await generation.start(user=user, conversation_id=conversation.id, content=FAST, request_id="r1")
+    assert started.reply.model == "conversation-model"
+    await finished(worker, str(started.reply.id))
+
+
+async def test_a_stop_before_the_task_first_runs_still_ends_the_reply_once_as_cancelled(worker, user):
+    conversation = await new_conversation(user)
+    started = await generation.start(user=user, conversation_id=conversation.id, content=SLOW, request_id="r1")
+    reply_id = str(started.reply.id)
+    assert not worker.running[reply_id].started  # nothing awaited since the start: its task has not run
+    assert worker.stop_local(reply_id)
+    await finished(worker, reply_id)
+    reply = await saved(started.reply.id)
+    assert (reply.status, reply.content, reply.finished_at is not None) == (Message.Status.CANCELLED, "", True)
+
+
+async def test_a_stop_mid_stream_keeps_the_text_so_far(worker, user):
+    conversation = await new_conversation(user)
+    started = await generation.start(user=user, conversation_id=conversation.id, content=SLOW, request_id="r1")
+    running = worker.running[str(started.reply.id)]
+    while not running.live.parts:  # noqa: ASYNC110  (waiting for the first published delta)
+        await asyncio.sleep(0.01)
+    await generation.stop(user=user, conversation_id=conversation.id)
+    await finished(worker, str(started.reply.id))
+    reply = await saved(started.reply.id)
+    assert reply.status == Message.Status.CANCELLED and reply.content.startswith(running.live.parts[0])
+
+
+async def test_deleting_a_conversation_stops_its_running_reply(worker, user):
+    conversation = await new_conversation(user)
+    started = await generation.start(user=user, conversation_id=conversation.id, content=ENDLESS, request_id="r1")
+    running = worker.running[str(started.reply.id)]
+    await sync_to_async(services.conversation_delete)(conversation=conversation)
+    await asyncio.wait_for(asyncio.gather(running.task, return_exceptions=True), 10)
+    assert running.stopped and str(started.reply.id) not in worker.running
+
+
+async def test_stopping_someone_elses_conversation_reads_as_missing(worker, user, other_user):
+    conversation = await new_conversation(user)
+    with pytest.raises(generation.Refused) as refusal:
+        await generation.stop(user=other_user, conversation_id=conversation.id)
+    assert refusal.value.code == "not_found"
+    with pytest.raises(generation.Refused) as refusal:
+        await generation.stop(user=user, conversation_id=conversation.id)
+    assert refusal.value.code == "not_generating"
