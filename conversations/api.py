@@ -1,19 +1,21 @@
-"""The JSON API for conversations: thin views over selectors and services."""
+"""The JSON API for conversations: thin views over selectors, services and the generation service."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from . import selectors, services
+from . import generation, protocol, selectors, services
 from .http import ApiError, api_view, read_json
 from .models import Conversation
 from .protocol import conversation_payload, message_payload
 
 EDITABLE_FIELDS = {"title": services.TITLE_MAX, "system_prompt": 20_000}
+REFUSAL_STATUS = {"not_found": 404, "limit_reached": 429}  # any other refusal conflicts with the state: 409
 
 
 @api_view("GET", "POST")
@@ -101,3 +103,46 @@ def is_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+@api_view("POST")
+def conversation_messages(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    """Send a message, as `message.send` does: 202 with the saved message and the streaming reply,
+    which every socket on the conversation watches; a retried request_id answers 200 with the same."""
+    frame = api_frame({**read_json(request), "type": "message.send"})
+    started = run_generation(
+        generation.start, request, conversation_id, content=frame.content, request_id=frame.request_id
+    )
+    body = {"user_message": message_payload(started.user_message), "reply": message_payload(started.reply)}
+    return JsonResponse(body, status=200 if started.duplicate else 202)
+
+
+@api_view("POST")
+def conversation_regenerate(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    """Replace the last reply, as `message.regenerate` does: 202 with the new streaming reply."""
+    frame = api_frame({**read_json(request), "type": "message.regenerate"})
+    started = run_generation(generation.regenerate, request, conversation_id, request_id=frame.request_id)
+    body = {"reply": message_payload(started.reply), "replaces": started.replaces}
+    return JsonResponse(body, status=200 if started.duplicate else 202)
+
+
+@api_view("POST")
+def conversation_stop(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    """Stop the running reply on whichever process runs it, as `generation.stop` does."""
+    run_generation(generation.stop, request, conversation_id)
+    return HttpResponse(status=202)
+
+
+def api_frame(data: dict[str, Any]) -> protocol.ClientFrame:
+    try:
+        return protocol.client_frame(data)
+    except protocol.ProtocolError as error:
+        raise ApiError(400, error.detail, code=error.code) from None
+
+
+def run_generation(action, request: HttpRequest, conversation_id: str, **fields: Any):
+    """Call the generation service on the server's event loop, where its replies run."""
+    try:
+        return async_to_sync(action)(user=request.user, conversation_id=conversation_id, **fields)
+    except generation.Refused as refusal:
+        raise ApiError(REFUSAL_STATUS.get(refusal.code, 409), refusal.detail, code=refusal.code) from None

@@ -10,6 +10,7 @@ is published, saved once and announced.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import logging
 import uuid
@@ -184,13 +185,15 @@ class Worker:
         self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
 
     def spawn(self, job, name: str) -> asyncio.Task:
-        task = asyncio.get_running_loop().create_task(job, name=name)
+        """Run `job` as a task of the worker's, in a context of its own: a task outlives its caller,
+        and must not inherit a request's (asgiref's per-request thread executor, for one)."""
+        task = asyncio.get_running_loop().create_task(job, name=name, context=contextvars.Context())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         return task
 
     def start(self) -> None:
-        self.broadcaster.start()
+        self.broadcaster.task = self.spawn(self.broadcaster.run(), "parley-broadcaster")
         self.spawn(self.control_loop(), "parley-control")
         self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")

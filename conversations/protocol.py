@@ -45,6 +45,11 @@ def parse_client_frame(text: str, *, max_bytes: int) -> ClientFrame:
         raise ProtocolError("invalid_json", "The frame is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ProtocolError("invalid_json", "A frame must be a JSON object.")
+    return client_frame(data)
+
+
+def client_frame(data: dict[str, Any]) -> ClientFrame:
+    """Validate a decoded frame; the JSON API checks its request bodies with the same rules."""
     request_id = _request_id(data)
     frame_type = data.get("type")
     if frame_type not in CLIENT_TYPES:

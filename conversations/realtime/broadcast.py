@@ -145,10 +145,7 @@ class Broadcaster:
         self.wakeup = asyncio.Event()
         self.last_flush = -math.inf
         self.dropped = 0  # batches lost in the current Redis outage, logged once when it ends
-        self.task: asyncio.Task | None = None
-
-    def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self.run(), name="parley-broadcaster")
+        self.task: asyncio.Task | None = None  # the one running `run`, which its owner starts
 
     async def prepare(self) -> None:
         """Connect and load the script now, so the first reply's first flush does not pay for it."""
