@@ -180,28 +180,34 @@ def budget_section(budget: dict | None) -> list[str]:
     """Issue 12's budget table: the working tree, the baseline, their ratio and the verdict."""
     if not budget:
         return []
-    rows = [
-        [
-            r["budget"],
-            num(r["current"], BUDGET_DIGITS.get(r["unit"], 1)),
-            num(r["baseline"], BUDGET_DIGITS.get(r["unit"], 1)),
-            num(r["ratio"], 2),
-            r["verdict"],
-        ]
-        for r in budget["rows"]
-    ]
+    names = ("current", "baseline", "ratio")
+    rows = [[r["budget"], *(budget_cell(r, name) for name in names), r["verdict"]] for r in budget["rows"]]
     parts = [
         "",
         f"## Budget at N={budget['n']}: `{budget['current']}` against `{budget['baseline']}`",
         "",
         table(["budget", budget["current"], budget["baseline"], "ratio", "verdict"], rows),
     ]
-    flags = "; ".join(f"{impl}: {', '.join(f)}" for impl, f in budget["flags"].items())
+    runs = budget["runs"]
+    if max(runs.values(), default=0) > 1:
+        parts += [
+            "",
+            f"Runs at N={budget['n']}: " + ", ".join(f"{impl} {k}" for impl, k in runs.items()) + ", alternating "
+            "which tree went first. Each figure is the median, with the range in brackets; a ratio is the median "
+            "of the ratios of runs made one after the other.",
+        ]
+    flags = "; ".join(f"{impl}: {'; '.join(f)}" for impl, f in budget["flags"].items())
     if flags:
         parts += ["", f"Steps at N={budget['n']} flagged: {flags}."]
     if budget["workload_differs"]:
         parts += ["", "This run's workload is not the issue's: " + ", ".join(budget["workload_differs"]) + "."]
     return parts
+
+
+def budget_cell(row: dict, name: str) -> str:
+    digits = 2 if name == "ratio" else BUDGET_DIGITS.get(row["unit"], 1)
+    spread = row.get(f"{name}_range")
+    return num(row[name], digits) + (f" ({num(spread[0], digits)}-{num(spread[1], digits)})" if spread else "")
 
 
 def section(title: str, rows: list[dict], render_rows) -> list[str]:

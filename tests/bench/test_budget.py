@@ -82,3 +82,19 @@ def test_a_workload_other_than_the_issues_is_named() -> None:
 
     assert evaluate(data, BASE, 300)["workload_differs"] == ["tokens 200 (the issue: 100)"]
     assert evaluate(results(step("parley"), step(BASE)), BASE, 300)["workload_differs"] == []
+
+
+def test_repeated_runs_give_medians_and_the_median_of_same_time_ratios() -> None:
+    # The machine slows down between pairs; each pair is run close together, so its ratio holds.
+    new = [step("parley", cpu=c) for c in (0.11, 0.26, 0.15)]
+    old = [step(BASE, cpu=c) for c in (0.10, 0.20, 0.10)]
+    data = results(None, None)
+    data["sweep"] = {"parley": new, BASE: old}
+
+    cpu = evaluate(data, BASE, 300)["rows"][2]
+
+    assert (cpu["current"], cpu["baseline"]) == (0.15, 0.10)
+    assert cpu["ratio"] == pytest.approx(1.3)  # of 1.1, 1.3 and 1.5
+    assert cpu["ratio_range"] == pytest.approx([1.1, 1.5])
+    assert cpu["verdict"] == "not met"
+    assert evaluate(data, BASE, 300)["runs"] == {"parley": 3, BASE: 3}

@@ -10,14 +10,15 @@ from bench.run import parse
 def test_the_issue12_preset_is_the_issues_workload_and_options_still_win() -> None:
     args = parse(["--preset", "issue12"])
     assert (args.impls, args.tokens, args.tps, args.idle_n, args.scale_n) == (["parley"], 100, 50.0, 10000, 0)
-    assert args.n[-1] == 300 and args.thread_n == []
+    assert args.n[-1] == 300 and args.thread_n == [] and args.repeat == 3
 
     assert parse(["--preset", "issue12", "--tokens", "200", "--idle-n", "2000"]).tokens == 200
 
 
 def test_without_a_preset_the_mode_and_the_old_defaults_apply() -> None:
     args = parse([])
-    assert (args.tokens, args.tps, args.impls) == (200, 50.0, ["parley", "naive", "threads", "floor"])
+    assert (args.tokens, args.tps, args.repeat) == (200, 50.0, 1)
+    assert args.impls == ["parley", "naive", "threads", "floor"]
     assert parse(["--full"]).idle_n == 10000
 
 

@@ -62,7 +62,7 @@ def test_harness_delivers_every_token_and_writes_both_reports(tmp_path: Path) ->
 @pytest.mark.timeout(60)
 def test_a_baseline_commit_runs_beside_the_working_tree_and_fills_the_budget_table(tmp_path: Path) -> None:
     args = [
-        *("--baseline", "HEAD", "--impls", "parley", "--n", "2", "--budget-n", "2"),
+        *("--baseline", "HEAD", "--impls", "parley", "--n", "2", "--budget-n", "2", "--repeat", "2"),
         *("--tokens", "5", "--tps", "100", "--ttft", "0.05", "--ramp", "0.1", "--slack", "10"),
         *("--idle-n", "20", "--thread-n", "", "--scale-n", "0", "--db", "sqlite", "--out-dir", str(tmp_path)),
     ]
@@ -73,16 +73,17 @@ def test_a_baseline_commit_runs_beside_the_working_tree_and_fills_the_budget_tab
     assert re.fullmatch(r"parley@[0-9a-f]{7,}", baseline)
     assert list(results["sweep"]) == ["parley", baseline]
     for impl in ("parley", baseline):
-        (row,) = results["sweep"][impl]
-        assert row["ok"], row
-        assert row["tokens_delivered"] == row["tokens_expected"] == 10
+        assert [r["n"] for r in results["sweep"][impl]] == [2, 2]
+        for row in results["sweep"][impl]:
+            assert row["ok"], row
+            assert row["tokens_delivered"] == row["tokens_expected"] == 10
     assert [r["impl"] for r in results["idle"]] == ["parley", baseline]
     assert all(r["ok"] and r["connected"] == 20 for r in results["idle"])
 
     budget = results["budget"]
     assert (budget["n"], budget["current"], budget["baseline"]) == (2, "parley", baseline)
     delivered = budget["rows"][0]
-    assert (delivered["current"], delivered["baseline"], delivered["verdict"]) == ("10/10", "10/10", "met")
+    assert (delivered["current"], delivered["baseline"], delivered["verdict"]) == ("20/20", "20/20", "met")
     assert all(r["ratio"] is not None for r in budget["rows"][2:]), budget["rows"]
     report = (tmp_path / "latest.md").read_text()
     assert f"| budget | parley | {baseline} | ratio | verdict |" in report
