@@ -83,9 +83,10 @@ class Server:
             stop(proc)
 
 
-def command(impl: str, port: int, world: World) -> tuple[list[str], dict[str, str]]:
+def command(impl: str, port: int, world: World, n: int) -> tuple[list[str], dict[str, str]]:
     if impl in world.parleys:
-        return [PYTHON, "-m", "chatsite.server", "-b", "127.0.0.1", "-p", str(port)], {}
+        env = world.parley_env(world.parleys[impl], n)
+        return [PYTHON, "-m", "chatsite.server", "-b", "127.0.0.1", "-p", str(port)], env
     if impl == "naive":
         env = {
             "REDIS_URL": world.redis_url,
@@ -107,9 +108,7 @@ def start(impl: str, world: World, n: int, processes: int = 1) -> Server:
         server.sessions = prepare_parley(world, tree, n)
     for _ in range(processes):
         port = free_port()
-        args, env = command(impl, port, world)
-        if tree is not None:
-            env = world.parley_env(tree, n)
+        args, env = command(impl, port, world, n)
         log = world.workdir / f"{impl}.log"
         proc = launch(args, core=SERVER_CORE, env=env, log=log, cwd=tree.root if tree else ROOT)
         server.procs.append(proc)
@@ -120,7 +119,7 @@ def start(impl: str, world: World, n: int, processes: int = 1) -> Server:
     except Exception:
         server.stop()
         raise
-    time.sleep(0.5)  # let imports settle before the baseline measurement
+    time.sleep(0.5)  # let imports settle before the first measurement
     return server
 
 
