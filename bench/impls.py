@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .checkouts import Checkout, verify
 from .client import Target
 from .procs import PYTHON, ROOT, SERVER_CORE, Tree, free_port, launch, stop, wait_port
 
 IMPLEMENTATIONS = ("parley", "naive", "threads", "floor")
 BENCH_SECRET = "bench-secret-key-for-throwaway-databases-only-0123456789"
+PREPARE = ROOT / "bench" / "prepare.py"
+# Runs this harness's prepare.py inside any Parley tree: `-c` puts the tree, the cwd, first on sys.path.
+RUN_PREPARE = f"import runpy, sys; sys.argv[0] = {str(PREPARE)!r}; runpy.run_path(sys.argv[0], run_name='__main__')"
 
 
 @dataclass
@@ -23,17 +28,18 @@ class World:
     workdir: Path
     redis_url: str
     upstream: str  # OpenAI-compatible API root of the simulator
-    database_url: str = ""  # Parley's throwaway database
+    parleys: dict[str, Checkout] = field(default_factory=dict)  # impl name -> its tree and database
     parley_overrides: dict[str, str] = field(default_factory=dict)  # --parley-env KEY=VALUE
 
-    def parley_env(self, connections: int) -> dict[str, str]:
+    def parley_env(self, tree: Checkout, connections: int) -> dict[str, str]:
         return {
+            "PYTHONPATH": str(tree.root),
             "DJANGO_SETTINGS_MODULE": "chatsite.settings",
             "DJANGO_DEBUG": "0",
             "DJANGO_SECRET_KEY": BENCH_SECRET,
             "DJANGO_SECURE_SSL_REDIRECT": "0",
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DATABASE_URL": self.database_url,
+            "DATABASE_URL": tree.database_url,
             "REDIS_URL": self.redis_url,
             "LLM_PROVIDER": "openai",
             "LLM_BASE_URL": self.upstream,
@@ -63,7 +69,7 @@ class Server:
         for i in range(n):
             port = self.ports[i % len(self.ports)]
             base = f"ws://127.0.0.1:{port}/ws/conversations"
-            if self.impl == "parley":
+            if self.sessions:
                 s = self.sessions[i]
                 out.append(
                     Target(f"{base}/{s['conversation']}/", f"sessionid={s['session']}", f"http://127.0.0.1:{port}")
@@ -77,9 +83,10 @@ class Server:
             stop(proc)
 
 
-def command(impl: str, port: int, world: World) -> tuple[list[str], dict[str, str]]:
-    if impl == "parley":
-        return [PYTHON, "-m", "chatsite.server", "-b", "127.0.0.1", "-p", str(port)], {}
+def command(impl: str, port: int, world: World, n: int) -> tuple[list[str], dict[str, str]]:
+    if impl in world.parleys:
+        env = world.parley_env(world.parleys[impl], n)
+        return [PYTHON, "-m", "chatsite.server", "-b", "127.0.0.1", "-p", str(port)], env
     if impl == "naive":
         env = {
             "REDIS_URL": world.redis_url,
@@ -96,14 +103,14 @@ def command(impl: str, port: int, world: World) -> tuple[list[str], dict[str, st
 def start(impl: str, world: World, n: int, processes: int = 1) -> Server:
     """Start `processes` server processes of `impl` pinned to the server core, ready for n conversations."""
     server = Server(impl)
-    if impl == "parley":
-        server.sessions = prepare_parley(world, n)
+    tree = world.parleys.get(impl)
+    if tree is not None:
+        server.sessions = prepare_parley(world, tree, n)
     for _ in range(processes):
         port = free_port()
-        args, env = command(impl, port, world)
-        if impl == "parley":
-            env = world.parley_env(n)
-        proc = launch(args, core=SERVER_CORE, env=env, log=world.workdir / f"{impl}.log")
+        args, env = command(impl, port, world, n)
+        log = world.workdir / f"{impl}.log"
+        proc = launch(args, core=SERVER_CORE, env=env, log=log, cwd=tree.root if tree else ROOT)
         server.procs.append(proc)
         server.ports.append(port)
     try:
@@ -112,34 +119,30 @@ def start(impl: str, world: World, n: int, processes: int = 1) -> Server:
     except Exception:
         server.stop()
         raise
-    time.sleep(0.5)  # let imports settle before the baseline measurement
+    time.sleep(0.5)  # let imports settle before the first measurement
     return server
 
 
-def prepare_parley(world: World, n: int) -> list[dict[str, str]]:
+def prepare_parley(world: World, tree: Checkout, n: int) -> list[dict[str, str]]:
     out = world.workdir / f"sessions-{uuid.uuid4().hex[:8]}.json"
-    env = world.parley_env(n)
     subprocess.run(
-        [PYTHON, "-m", "bench.prepare", "--n", str(n), "--tag", out.stem, "--out", str(out)],
-        cwd=ROOT,
-        env=_env(env),
+        [PYTHON, "-c", RUN_PREPARE, "--n", str(n), "--tag", out.stem, "--out", str(out)],
+        cwd=tree.root,
+        env=_env(world.parley_env(tree, n)),
         check=True,
         timeout=600,
     )
     return json.loads(out.read_text())
 
 
-def migrate(world: World) -> None:
+def ready(world: World, tree: Checkout) -> None:
+    """Check that the tree runs on this venv, then migrate its database with its own manage.py."""
+    env = _env(world.parley_env(tree, 0))
+    verify(tree, env)
     subprocess.run(
-        [PYTHON, "manage.py", "migrate", "--verbosity", "0"],
-        cwd=ROOT,
-        env=_env(world.parley_env(0)),
-        check=True,
-        timeout=300,
+        [PYTHON, "manage.py", "migrate", "--verbosity", "0"], cwd=tree.root, env=env, check=True, timeout=300
     )
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
-    import os
-
     return {**os.environ, **extra}

@@ -39,13 +39,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def launch(args: list[str], *, core: int, env: dict[str, str], log: Path) -> subprocess.Popen:
+def launch(args: list[str], *, core: int, env: dict[str, str], log: Path, cwd: Path = ROOT) -> subprocess.Popen:
     """Start `args` under `taskset -c core` with a raised file limit; output goes to `log`."""
     full_env = {**os.environ, **env}
     with log.open("ab") as out:
         return subprocess.Popen(
             ["taskset", "-c", str(core), *args],
-            cwd=ROOT,
+            cwd=cwd,
             env=full_env,
             stdout=out,
             stderr=subprocess.STDOUT,

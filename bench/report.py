@@ -137,7 +137,8 @@ def render(results: dict) -> str:
         f"Workload: L={meta['workload']['tokens']} tokens per reply at T={meta['workload']['tps']:g} tokens/s, "
         f"TTFT {meta['workload']['ttft']:g} s, sends spread over {meta['workload']['ramp']:g} s. "
         f"Servers on core 0; harness and simulator on core 1; Redis: {meta['redis_placement']}. "
-        f"Parley database: {meta['database']}.",
+        f"Parley database: {meta['database']}.{baseline_line(meta)}",
+        *budget_section(results.get("budget")),
         "",
         "## Targets",
         "",
@@ -160,6 +161,53 @@ def render(results: dict) -> str:
     if skipped:
         parts += ["", "## Not run or failed to run", ""] + [f"- {s}" for s in skipped]
     return "\n".join(parts) + "\n"
+
+
+def baseline_line(meta: dict) -> str:
+    base = meta.get("baseline")
+    if not base:
+        return ""
+    return (
+        f" Baseline `{base['impl']}`: commit `{base['commit']}` (`--baseline {base['rev']}`), run from a"
+        " `git archive` of it with the same venv and its own database, step by step in turn with `parley`."
+    )
+
+
+BUDGET_DIGITS = {"ms": 1, "s": 3, "KB": 1}
+
+
+def budget_section(budget: dict | None) -> list[str]:
+    """Issue 12's budget table: the working tree, the baseline, their ratio and the verdict."""
+    if not budget:
+        return []
+    names = ("current", "baseline", "ratio")
+    rows = [[r["budget"], *(budget_cell(r, name) for name in names), r["verdict"]] for r in budget["rows"]]
+    parts = [
+        "",
+        f"## Budget at N={budget['n']}: `{budget['current']}` against `{budget['baseline']}`",
+        "",
+        table(["budget", budget["current"], budget["baseline"], "ratio", "verdict"], rows),
+    ]
+    runs = budget["runs"]
+    if max(runs.values(), default=0) > 1:
+        parts += [
+            "",
+            f"Runs at N={budget['n']}: " + ", ".join(f"{impl} {k}" for impl, k in runs.items()) + ", alternating "
+            "which tree went first. Each figure is the median, with the range in brackets; a ratio is the median "
+            "of the ratios of runs made one after the other.",
+        ]
+    flags = "; ".join(f"{impl}: {'; '.join(f)}" for impl, f in budget["flags"].items())
+    if flags:
+        parts += ["", f"Steps at N={budget['n']} flagged: {flags}."]
+    if budget["workload_differs"]:
+        parts += ["", "This run's workload is not the issue's: " + ", ".join(budget["workload_differs"]) + "."]
+    return parts
+
+
+def budget_cell(row: dict, name: str) -> str:
+    digits = 2 if name == "ratio" else BUDGET_DIGITS.get(row["unit"], 1)
+    spread = row.get(f"{name}_range")
+    return num(row[name], digits) + (f" ({num(spread[0], digits)}-{num(spread[1], digits)})" if spread else "")
 
 
 def section(title: str, rows: list[dict], render_rows) -> list[str]:

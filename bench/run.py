@@ -2,24 +2,30 @@
 
 Sweeps N for each implementation until it breaks, then runs the thread comparison, idle
 capacity and scale-out scenarios, writing bench/results/latest.{json,md} after every step.
+With --baseline REV, Parley as of that commit is measured beside the working tree, in turn
+step by step, and the report opens with issue 12's budget table
+(python -m bench.run --preset issue12 --baseline REV).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
 import platform
 import shlex
+import shutil
 import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import report, scenarios
+from . import budget, report, scenarios
+from .checkouts import CURRENT, Checkout, extract, is_parley, working_tree
 from .database import throwaway
-from .impls import IMPLEMENTATIONS, World, migrate
+from .impls import IMPLEMENTATIONS, World, ready
 from .procs import (
     HARNESS_CORE,
     PYTHON,
@@ -37,8 +43,8 @@ from .procs import (
 logger = logging.getLogger("bench")
 
 MODES = {
-    # 200 and 500 because the knees of Parley, the floor and the thread server all fell between
-    # 100 and 300 on this machine, and a coarser grid reported them all as 100.
+    # 200 and 500 because the knees of Parley, the floor and the thread server lie close together
+    # on this machine, where a coarser grid reported them all alike.
     "quick": {"n": [10, 100, 200, 300], "idle_n": 1000, "thread_n": [100, 1000], "scale_n": 300},
     "full": {
         "n": [10, 100, 200, 300, 500, 1000, 3000],
@@ -47,6 +53,22 @@ MODES = {
         "scale_n": 1000,
     },
 }
+# A preset sets the workload and the sizes; options given on the command line still win.
+PRESETS = {
+    # Issue 12's budget: N=300 at 50 tokens/s and 100 tokens per reply, idle memory at 10,000;
+    # the budget's step thrice per tree, because one pair of runs can differ by more than the budget.
+    "issue12": {
+        "impls": "parley",
+        "tokens": 100,
+        "tps": 50.0,
+        "n": [10, 100, 200, 300],
+        "idle_n": 10000,
+        "thread_n": [],
+        "scale_n": 0,
+        "repeat": 3,
+    },
+}
+DEFAULTS = {"impls": ",".join(IMPLEMENTATIONS), "tps": 50.0, "tokens": 200, "repeat": 1}
 
 
 def ints(text: str) -> list[int]:
@@ -58,10 +80,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_const", const="quick", dest="mode", help="N 10,100,200,300 (default)")
     mode.add_argument("--full", action="store_const", const="full", dest="mode", help="N up to 3000, 10k idle")
-    p.add_argument("--impls", default=",".join(IMPLEMENTATIONS), help="comma list of parley,naive,threads,floor")
+    p.add_argument(
+        "--preset", choices=PRESETS, help="issue12: its workload and sizes, Parley only, the budget step thrice"
+    )
+    p.add_argument("--impls", help="comma list of parley,naive,threads,floor (default: all)")
     p.add_argument("--n", type=ints, help="comma list of N for the sweep")
-    p.add_argument("--tps", type=float, default=50.0, help="T: tokens per second per reply")
-    p.add_argument("--tokens", type=int, default=200, help="L: tokens per reply")
+    p.add_argument("--tps", type=float, help="T: tokens per second per reply (default 50)")
+    p.add_argument("--tokens", type=int, help="L: tokens per reply (default 200; the issue12 preset: 100)")
     p.add_argument("--ttft", type=float, default=0.2, help="seconds before the first token")
     p.add_argument("--ramp", type=float, default=1.0, help="seconds over which the N sends are spread")
     p.add_argument("--slack", type=float, default=30.0, help="seconds past the ideal reply time before a timeout")
@@ -80,29 +105,36 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="extra environment for Parley, e.g. DATABASE_CONN_MAX_AGE=60 (repeatable)",
     )
+    p.add_argument("--baseline", metavar="REV", help="also measure Parley as of this commit, as parley@<commit>")
+    p.add_argument("--budget-n", type=int, default=300, help="N of the budget table; added to --n (default 300)")
+    p.add_argument("--repeat", type=int, help="with --baseline, run the budget's step this often per tree (default 1)")
     p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results")
     args = p.parse_args(argv)
     args.mode = args.mode or "quick"
-    defaults = MODES[args.mode]
-    args.n = args.n or defaults["n"]
-    args.idle_n = defaults["idle_n"] if args.idle_n is None else args.idle_n
-    args.thread_n = defaults["thread_n"] if args.thread_n is None else args.thread_n
-    args.scale_n = defaults["scale_n"] if args.scale_n is None else args.scale_n
+    for key in ("impls", "tps", "tokens", "n", "idle_n", "thread_n", "scale_n", "repeat"):
+        if getattr(args, key) is None:
+            setattr(args, key, PRESETS.get(args.preset, {}).get(key, MODES[args.mode].get(key, DEFAULTS.get(key))))
     args.impls = [i for i in args.impls.split(",") if i]
+    unknown = set(args.impls) - set(IMPLEMENTATIONS)
+    if unknown:
+        p.error(f"unknown implementation(s) {', '.join(sorted(unknown))}")
+    if args.baseline:
+        args.impls = [CURRENT, *(i for i in args.impls if i != CURRENT)]
+        args.n = sorted({*args.n, args.budget_n})
     return args
 
 
 class Bench:
     """Holds the shared processes and the results, and writes both outputs after every step."""
 
-    def __init__(self, args: argparse.Namespace, world: World, meters: scenarios.Meters) -> None:
+    def __init__(self, args: argparse.Namespace, world: World, meters: scenarios.Meters, base: Checkout | None) -> None:
         self.args = args
         self.world = world
         self.meters = meters
         self.work = scenarios.Workload(args.tokens, args.tps, args.ttft, args.ramp, args.slack)
         self.deadline = time.monotonic() + args.max_seconds
         self.results: dict = {
-            "meta": meta(args, meters),
+            "meta": meta(args, meters, base),
             "sweep": {},
             "thread_table": [],
             "idle": [],
@@ -125,16 +157,21 @@ class Bench:
         return row
 
     def sweep(self) -> None:
-        for impl in self.args.impls:
-            rows = self.results["sweep"].setdefault(impl, [])
-            for n in self.args.n:
-                row = self.step(f"{impl} N={n}", scenarios.active, impl, self.world, n, self.work, self.meters)
-                if row is None:
-                    break
-                rows.append(row)
-                self.write()
-                if not row["ok"] or (row["latency_p99_ms"] or 0) > self.args.break_ms:
-                    break
+        """Every implementation at one N before any goes on to the next, so that the machine's
+        changing speed falls alike on all of them; each stops at its first failure or break."""
+        going = list(self.args.impls)
+        for n in self.args.n:
+            rounds = self.args.repeat if self.args.baseline and n == self.args.budget_n else 1
+            for r in range(rounds):
+                # Repeats of the budget's step alternate which tree goes first.
+                for impl in going[::-1] if r % 2 else list(going):
+                    label = f"{impl} N={n}" + (f" ({r + 1}/{rounds})" if rounds > 1 else "")
+                    row = self.step(label, scenarios.active, impl, self.world, n, self.work, self.meters)
+                    if row is not None:
+                        self.results["sweep"].setdefault(impl, []).append(row)
+                        self.write()
+                    if row is None or not row["ok"] or (row["latency_p99_ms"] or 0) > self.args.break_ms:
+                        going.remove(impl)
 
     def thread_table(self) -> None:
         for n in self.args.thread_n:
@@ -155,10 +192,11 @@ class Bench:
 
     def idle(self) -> None:
         n = self.args.idle_n
-        row = self.step(f"idle parley N={n}", scenarios.idle, "parley", self.world, n, self.work)
-        if row is not None:
-            self.results["idle"].append(row)
-            self.write()
+        for impl in filter(is_parley, self.args.impls):
+            row = self.step(f"idle {impl} N={n}", scenarios.idle, impl, self.world, n, self.work)
+            if row is not None:
+                self.results["idle"].append(row)
+                self.write()
 
     def scaleout(self) -> None:
         n = self.args.scale_n
@@ -178,16 +216,20 @@ class Bench:
                 self.write()
 
     def write(self) -> None:
+        baseline = self.results["meta"].get("baseline")
+        if baseline:
+            self.results["budget"] = budget.evaluate(self.results, baseline["impl"], self.args.budget_n)
         out = self.args.out_dir
         out.mkdir(parents=True, exist_ok=True)
         (out / "latest.json").write_text(json.dumps(self.results, indent=1, default=str))
         (out / "latest.md").write_text(report.render(self.results))
 
 
-def meta(args: argparse.Namespace, meters: scenarios.Meters) -> dict:
+def meta(args: argparse.Namespace, meters: scenarios.Meters, base: Checkout | None) -> dict:
     commit = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True)
     return {
-        "mode": args.mode,
+        "mode": args.mode + (f", preset {args.preset}" if args.preset else ""),
+        "baseline": base and {"impl": base.name, "commit": base.commit, "rev": args.baseline},
         "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit.stdout.strip() or "unknown",
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
@@ -205,6 +247,10 @@ def main(argv: list[str] | None = None) -> None:
     raise_nofile(1 << 20)
     workdir = ROOT / "bench" / "results" / "tmp" / (datetime.now().strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}")
     workdir.mkdir(parents=True, exist_ok=True)
+    base = extract(args.baseline, workdir) if args.baseline else None
+    if base is not None:
+        args.impls.insert(1, base.name)
+        logger.info("baseline %s extracted to %s", base.name, base.root)
     sim_port = free_port()
     sim_args = [
         *shlex.split(args.simulator),
@@ -225,26 +271,30 @@ def main(argv: list[str] | None = None) -> None:
     try:
         wait_port(sim_port, simulator)
         meters = scenarios.Meters(Tree(simulator.pid), RedisCpu(args.redis_url))
+        trees = [t for t in (working_tree(), base) if t is not None and t.name in args.impls]
         world = World(
             workdir,
             args.redis_url,
             f"http://127.0.0.1:{sim_port}/v1",
+            parleys={t.name: t for t in trees},
             parley_overrides=dict(item.split("=", 1) for item in args.parley_env),
         )
-        with throwaway(args.db, workdir) as database_url:
-            world.database_url = database_url
-            bench = Bench(args, world, meters)
-            if "parley" in args.impls:
-                migrate(world)
+        with contextlib.ExitStack() as databases:
+            for tree in trees:
+                tree.database_url = databases.enter_context(throwaway(args.db, workdir, tree.suffix))
+                ready(world, tree)
+            bench = Bench(args, world, meters, base)
             bench.sweep()
             bench.thread_table()
-            if "parley" in args.impls and args.idle_n:
+            if trees and args.idle_n:
                 bench.idle()
-            if "parley" in args.impls and args.scale_n:
+            if CURRENT in args.impls and args.scale_n:
                 bench.scaleout()
             bench.write()
     finally:
         stop(simulator)
+        if base is not None:
+            shutil.rmtree(base.root)  # a copy of a commit; the logs beside it stay
     logger.info("wrote %s", args.out_dir / "latest.md")
 
 

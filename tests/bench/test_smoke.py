@@ -1,8 +1,10 @@
-"""The benchmark harness end to end at N=2: the floor baseline and Parley deliver every token."""
+"""The benchmark harness end to end at N=2: the floor baseline and Parley deliver every token, and
+a baseline commit runs beside the working tree and lands in the budget table."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +56,34 @@ def test_harness_delivers_every_token_and_writes_both_reports(tmp_path: Path) ->
         assert row["tokens_delivered"] == row["tokens_expected"] == 40
         assert row["lost"] == row["duplicates"] == row["reordered"] == 0
         assert 0 <= row["first_token_p50_ms"] <= row["first_token_max_ms"] < 10_000  # one per reply, ttft excluded
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_a_baseline_commit_runs_beside_the_working_tree_and_fills_the_budget_table(tmp_path: Path) -> None:
+    args = [
+        *("--baseline", "HEAD", "--impls", "parley", "--n", "2", "--budget-n", "2", "--repeat", "2"),
+        *("--tokens", "5", "--tps", "100", "--ttft", "0.05", "--ramp", "0.1", "--slack", "10"),
+        *("--idle-n", "20", "--thread-n", "", "--scale-n", "0", "--db", "sqlite", "--out-dir", str(tmp_path)),
+    ]
+    subprocess.run([sys.executable, "-m", "bench.run", *args], cwd=ROOT, check=True, timeout=55, capture_output=True)
+
+    results = json.loads((tmp_path / "latest.json").read_text())
+    baseline = results["meta"]["baseline"]["impl"]
+    assert re.fullmatch(r"parley@[0-9a-f]{7,}", baseline)
+    assert list(results["sweep"]) == ["parley", baseline]
+    for impl in ("parley", baseline):
+        assert [r["n"] for r in results["sweep"][impl]] == [2, 2]
+        for row in results["sweep"][impl]:
+            assert row["ok"], row
+            assert row["tokens_delivered"] == row["tokens_expected"] == 10
+    assert [r["impl"] for r in results["idle"]] == ["parley", baseline]
+    assert all(r["ok"] and r["connected"] == 20 for r in results["idle"])
+
+    budget = results["budget"]
+    assert (budget["n"], budget["current"], budget["baseline"]) == (2, "parley", baseline)
+    delivered = budget["rows"][0]
+    assert (delivered["current"], delivered["baseline"], delivered["verdict"]) == ("20/20", "20/20", "met")
+    assert all(r["ratio"] is not None for r in budget["rows"][2:]), budget["rows"]
+    report = (tmp_path / "latest.md").read_text()
+    assert f"| budget | parley | {baseline} | ratio | verdict |" in report
