@@ -32,6 +32,13 @@ async def settled(conversation, timeout: float = 15.0) -> list[tuple[str, str]]:
     return await rows(conversation)
 
 
+async def handled_by_now(socket) -> list[dict]:
+    """Every frame up to the answer to a `sync` sent now: a socket handles its frames in order,
+    so whatever the frames before it started has started by then."""
+    await socket.send(type="sync")
+    return await socket.receive_until("conversation.snapshot")
+
+
 async def test_send_retried_after_a_reconnect_creates_nothing_new(connect, chat, alice):
     _, first = await connect(alice, chat.id)
     await first.receive()
@@ -64,10 +71,11 @@ async def test_send_retried_after_its_reply_was_regenerated_creates_nothing_new(
     await socket.send(type="message.regenerate", request_id="again")
     await socket.receive_until("message.completed")
     await socket.send(type="message.send", content=STREAM, request_id="first")
-    await socket.receive_until("message.created")
-    await asyncio.sleep(0.3)
-    assert await settled(chat) == [("user", "complete"), ("assistant", "complete")]
+    answer = await handled_by_now(socket)
+
+    assert [f["type"] for f in answer] == ["message.created", "message.created", "conversation.snapshot"]
     assert not reply_tasks()
+    assert await settled(chat) == [("user", "complete"), ("assistant", "complete")]
 
 
 async def test_regenerate_retried_after_a_later_regenerate_starts_nothing_new(connect, chat, alice):
@@ -81,10 +89,11 @@ async def test_regenerate_retried_after_a_later_regenerate_starts_nothing_new(co
     (reply_now,) = await sync_to_async(list)(chat.messages.filter(role="assistant").values_list("id", flat=True))
 
     await socket.send(type="message.regenerate", request_id="redo-1")  # a late retry of the first
-    answer = await socket.receive_until("message.created")
-    assert answer[-1]["request_id"] == "redo-1"
-    assert answer[-1]["message"]["id"] == str(reply_now)  # told about the reply that is there now
-    await asyncio.sleep(0.3)
+    answer = await handled_by_now(socket)
+
+    assert [f["type"] for f in answer] == ["message.created", "conversation.snapshot"]
+    assert answer[0]["request_id"] == "redo-1"
+    assert answer[0]["message"]["id"] == str(reply_now)  # told about the reply that is there now
     assert not reply_tasks()
     assert await settled(chat) == [("user", "complete"), ("assistant", "complete")]
     assert await sync_to_async(list)(chat.messages.values_list("id", flat=True).filter(role="assistant")) == [reply_now]
