@@ -17,9 +17,11 @@ from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 from django.test import Client
 
-from conversations import revocation
+from conversations import checks, revocation
 from conversations.revocation import SESSION_ENDED, SessionGuard, session_is_valid
 from tests.sockets import session_cookie
+
+pytestmark = pytest.mark.django_db(transaction=True)  # worker threads must see the test's rows
 
 ENGINES = ["db", "cache", "cached_db", "signed_cookies"]
 
@@ -73,10 +75,10 @@ async def test_a_session_is_invalid_after_a_password_change(session_engine, alic
     assert not await session_is_valid(cookie, alice.pk)
 
 
-async def test_logout_closes_the_sockets_of_that_session_only(session_engine, connect, alice, chat):
+async def test_logout_closes_the_sockets_of_that_session_only(session_engine, connect, alice, conversation):
     cookie, other_cookie = await device_cookie(alice, "laptop"), await device_cookie(alice, "phone")
-    _, ending = await connect(alice, chat.id, cookie=cookie)
-    _, staying = await connect(alice, chat.id, cookie=other_cookie)
+    _, ending = await connect(alice, conversation.id, cookie=cookie)
+    _, staying = await connect(alice, conversation.id, cookie=other_cookie)
     for socket in (ending, staying):
         await socket.receive()
 
@@ -87,13 +89,21 @@ async def test_logout_closes_the_sockets_of_that_session_only(session_engine, co
     assert (await staying.receive())["type"] == "conversation.snapshot"
 
 
-async def test_a_password_change_closes_the_users_sockets(session_engine, no_recheck_delay, connect, alice, chat):
-    _, socket = await connect(alice, chat.id)
+async def test_a_password_change_closes_the_users_sockets(
+    session_engine, no_recheck_delay, connect, alice, conversation
+):
+    _, socket = await connect(alice, conversation.id)
     await socket.receive()
 
     await change_password(alice)
 
     assert await socket.close_code() == SESSION_ENDED
+
+
+def test_only_signed_cookie_sessions_are_warned_about(session_engine):
+    warnings = checks.check_signed_cookie_sessions(None)
+
+    assert [warning.id for warning in warnings] == (["parley.W001"] if session_engine == "signed_cookies" else [])
 
 
 class StandInConsumer:
