@@ -12,7 +12,6 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import connections
 from django.test import Client
 
@@ -71,16 +70,6 @@ async def close_thread_connections():
 
 
 Connect = Callable[..., Awaitable[tuple[bool, object]]]
-
-
-@pytest.fixture
-def alice(transactional_db):
-    return get_user_model().objects.create_user("alice", password="pw-alice-123")
-
-
-@pytest.fixture
-def bob(transactional_db):
-    return get_user_model().objects.create_user("bob", password="pw-bob-123")
 
 
 @pytest.fixture
