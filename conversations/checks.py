@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.core.checks import Error, Tags, register
+from django.core.checks import Error, Tags, Warning, register
 
 
 @register(Tags.security)
@@ -17,5 +17,20 @@ def check_wildcard_allowed_hosts(app_configs, **kwargs) -> list[Error]:
             "any website and so allows cross-site WebSocket hijacking.",
             hint="List the exact host names this server answers to, e.g. DJANGO_ALLOWED_HOSTS=chat.example.com.",
             id="parley.E001",
+        )
+    ]
+
+
+@register(Tags.security)
+def check_signed_cookie_sessions(app_configs, **kwargs) -> list[Warning]:
+    """Signed-cookie sessions live only in the cookie, so logout cannot revoke a copy of one."""
+    if settings.SESSION_ENGINE != "django.contrib.sessions.backends.signed_cookies":
+        return []
+    return [
+        Warning(
+            "With signed-cookie sessions, logout closes the sockets opened with that cookie, but a copy "
+            "of the cookie still logs in and opens sockets until it expires.",
+            hint="Use the db, cache or cached_db session engine, or keep SESSION_COOKIE_AGE short.",
+            id="parley.W001",
         )
     ]

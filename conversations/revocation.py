@@ -2,18 +2,24 @@
 
 A socket authenticates once, at the handshake; these hooks make the end of a session
 reach every process's open sockets within seconds, through the channel layer.
+
+Sessions are loaded through SESSION_ENGINE, as the socket's own authentication loads them. The
+signed-cookie engine keeps nothing on the server: logout still closes the sockets opened with
+that cookie, and a password change still ends every session (the cookie carries the password
+hash), but a copy of the cookie stays valid until it expires, as Django documents for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from importlib import import_module
 
 from asgiref.sync import async_to_sync
 from channels.auth import get_user
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.contrib.auth import get_user_model, user_logged_out
-from django.contrib.sessions.backends.db import SessionStore
 from django.db import transaction
 from django.db.models.signals import post_save, pre_save
 from django.dispatch import receiver
@@ -56,7 +62,7 @@ async def session_is_valid(session_key: str | None, user_pk) -> bool:
     """Whether this session still logs in the same user (expiry and password hash included)."""
     if not session_key:
         return False
-    session = SessionStore(session_key)
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
     user = await get_user({"session": session})
     return user.is_authenticated and user.pk == user_pk
 
@@ -68,6 +74,7 @@ class SessionGuard:
         self.consumer = consumer
         self.session_key = consumer.scope["session"].session_key
         self.timer: asyncio.TimerHandle | None = None
+        self.checks: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
 
     async def start(self) -> None:
         await self.consumer.channel_layer.group_add(user_group(self.consumer.user.pk), self.consumer.channel_name)
@@ -77,6 +84,8 @@ class SessionGuard:
     async def stop(self) -> None:
         if self.timer:
             self.timer.cancel()
+        for check in self.checks:
+            check.cancel()
         await self.consumer.channel_layer.group_discard(user_group(self.consumer.user.pk), self.consumer.channel_name)
 
     async def on_revoked(self, event: dict) -> None:
@@ -86,7 +95,9 @@ class SessionGuard:
             self.schedule_check(RECHECK_DELAY)
 
     def schedule_check(self, delay: float) -> None:
-        asyncio.get_running_loop().create_task(self.check(delay))
+        check = asyncio.get_running_loop().create_task(self.check(delay))
+        self.checks.add(check)
+        check.add_done_callback(self.checks.discard)
 
     async def check(self, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -1,6 +1,7 @@
-"""Fixtures every test area shares: two users with logged-in clients, conversations, Redis.
+"""Fixtures every test area shares: alice and bob with logged-in clients, alice's conversations, Redis.
 
-Sub-area fixtures live in tests/<area>/conftest.py.
+The in-process socket fixtures come from tests/sockets.py; area fixtures live in tests/<area>/conftest.py
+under names of their own.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pytest
 import redis
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 from django.test import Client
 
 from conversations.models import Conversation, Message
@@ -35,41 +37,57 @@ def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix) -
 
 @pytest.fixture(autouse=True)
 def fast_password_hashing(settings) -> None:
-    """PBKDF2's deliberate slowness would dominate the suite; sessions do not depend on the hasher."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    """PBKDF2's deliberate slowness would dominate the suite; it stays second so live_password_hash still checks."""
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    ]
 
 
 @pytest.fixture
 def password() -> str:
-    """The password every user fixture is created with."""
+    """The password alice and bob log in with."""
     return PASSWORD
 
 
-@pytest.fixture
-def user(db):
-    """User A: owns the conversations most tests look at."""
-    return get_user_model().objects.create_user("user_a", email="a@example.com", password=PASSWORD)
+@pytest.fixture(scope="session")
+def live_password_hash() -> str:
+    """PASSWORD hashed once with PBKDF2: live servers check it with their own hashers, not the fast one here."""
+    return make_password(PASSWORD, hasher=PBKDF2PasswordHasher())
+
+
+def make_person(username: str, password_hash: str):
+    user = get_user_model().objects.create_user(username, email=f"{username}@example.com")
+    user.password = password_hash
+    user.save(update_fields=["password"])
+    return user
 
 
 @pytest.fixture
-def other_user(db):
-    """User B: a stranger to user A's conversations."""
-    return get_user_model().objects.create_user("user_b", email="b@example.com", password=PASSWORD)
+def alice(db, live_password_hash):
+    """Alice owns the conversations the tests look at; she logs in with PASSWORD, on live servers too."""
+    return make_person("alice", live_password_hash)
 
 
 @pytest.fixture
-def user_client(user) -> Client:
-    """A test client logged in as user A."""
+def bob(db, live_password_hash):
+    """Bob is a stranger to Alice's conversations."""
+    return make_person("bob", live_password_hash)
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    """A test client logged in as alice."""
     client = Client()
-    client.force_login(user)
+    client.force_login(alice)
     return client
 
 
 @pytest.fixture
-def other_client(other_user) -> Client:
-    """A test client logged in as user B."""
+def bob_client(bob) -> Client:
+    """A test client logged in as bob."""
     client = Client()
-    client.force_login(other_user)
+    client.force_login(bob)
     return client
 
 
@@ -89,10 +107,16 @@ def make_conversation(db) -> MakeConversation:
 
 
 @pytest.fixture
-def conversation(user, make_conversation) -> Conversation:
-    """User A's conversation with one exchange."""
+def conversation(alice, make_conversation) -> Conversation:
+    """Alice's conversation, with no messages yet."""
+    return make_conversation(alice, title="Alice's secrets")
+
+
+@pytest.fixture
+def answered_conversation(alice, make_conversation) -> Conversation:
+    """Alice's conversation with one question and its complete reply."""
     return make_conversation(
-        user,
+        alice,
         title="Trip to Lisbon",
         messages=[("user", "Where should I eat?"), ("assistant", "Try a pastelaria.", {"model": "sim-1"})],
     )

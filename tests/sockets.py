@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.contrib.auth import get_user_model
+from django.conf import settings
 from django.db import connections
 from django.test import Client
 
@@ -22,9 +22,10 @@ ORIGIN = "http://127.0.0.1"
 
 
 def session_cookie(user) -> str:
+    """A new logged-in session for `user`, in whatever SESSION_ENGINE is configured."""
     client = Client()
     client.force_login(user)
-    return client.cookies["sessionid"].value
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
 class Socket:
@@ -50,6 +51,13 @@ class Socket:
             if frames[-1]["type"] == frame_type:
                 return frames
 
+    async def close_code(self, timeout: float = 10.0) -> int:
+        """Read until the server closes the socket; its close code."""
+        while True:
+            message = await self.communicator.receive_output(timeout)
+            if message["type"] == "websocket.close":
+                return message.get("code", 1000)
+
     async def close(self) -> None:
         await self.communicator.disconnect()
 
@@ -65,25 +73,16 @@ Connect = Callable[..., Awaitable[tuple[bool, object]]]
 
 
 @pytest.fixture
-def alice(transactional_db):
-    return get_user_model().objects.create_user("alice", password="pw-alice-123")
-
-
-@pytest.fixture
-def bob(transactional_db):
-    return get_user_model().objects.create_user("bob", password="pw-bob-123")
-
-
-@pytest.fixture
 async def connect(transactional_db) -> AsyncIterator[Connect]:
-    """Open a socket as a user (or anonymously); returns (accepted, Socket or close code)."""
+    """Open a socket as a user (or anonymously), in a new session unless `cookie` names one;
+    returns (accepted, Socket or close code)."""
     opened: list[WebsocketCommunicator] = []
 
-    async def open_socket(user, conversation_id, origin: str = ORIGIN):
+    async def open_socket(user, conversation_id, origin: str = ORIGIN, cookie: str | None = None):
         headers = [(b"origin", origin.encode())]
         if user is not None:
-            cookie = await sync_to_async(session_cookie)(user)
-            headers.append((b"cookie", f"sessionid={cookie}".encode()))
+            cookie = cookie or await sync_to_async(session_cookie)(user)
+            headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
         communicator = WebsocketCommunicator(application, f"/ws/conversations/{conversation_id}/", headers)
         accepted, detail = await communicator.connect(timeout=5)
         opened.append(communicator)

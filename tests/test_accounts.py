@@ -29,40 +29,40 @@ def test_login_page_renders_a_form(client, db):
     assert b"csrfmiddlewaretoken" in response.content
 
 
-def test_login_with_the_right_password_goes_to_the_chat(client, user, password):
-    response = client.post(LOGIN, {"username": user.username, "password": password})
+def test_login_with_the_right_password_goes_to_the_chat(client, alice, password):
+    response = client.post(LOGIN, {"username": alice.username, "password": password})
 
     assert response.status_code == 302 and response["Location"] == "/"
-    assert logged_in_user(client) == str(user.pk)
+    assert logged_in_user(client) == str(alice.pk)
 
 
-def test_login_returns_to_next(client, user, password):
-    response = client.post(f"{LOGIN}?next=/c/{uuid.uuid4()}/", {"username": user.username, "password": password})
+def test_login_returns_to_next(client, alice, password):
+    response = client.post(f"{LOGIN}?next=/c/{uuid.uuid4()}/", {"username": alice.username, "password": password})
 
     assert response["Location"].startswith("/c/")
 
 
-def test_login_with_a_wrong_password_is_refused(client, user):
-    response = client.post(LOGIN, {"username": user.username, "password": "wrong"})
+def test_login_with_a_wrong_password_is_refused(client, alice):
+    response = client.post(LOGIN, {"username": alice.username, "password": "wrong"})
 
     assert response.status_code == 200
     assert response.context["form"].errors
     assert logged_in_user(client) is None
 
 
-def test_logout_by_post_ends_the_session(user_client):
-    response = user_client.post(LOGOUT)
+def test_logout_by_post_ends_the_session(alice_client):
+    response = alice_client.post(LOGOUT)
 
     assert response.status_code == 302 and response["Location"] == LOGIN
-    assert logged_in_user(user_client) is None
-    assert user_client.get("/api/conversations/").status_code == 401
+    assert logged_in_user(alice_client) is None
+    assert alice_client.get("/api/conversations/").status_code == 401
 
 
-def test_logout_by_get_is_refused(user_client, user):
-    response = user_client.get(LOGOUT)
+def test_logout_by_get_is_refused(alice_client, alice):
+    response = alice_client.get(LOGOUT)
 
     assert response.status_code == 405
-    assert logged_in_user(user_client) == str(user.pk)
+    assert logged_in_user(alice_client) == str(alice.pk)
 
 
 def test_signup_page_renders_when_enabled(client, db, settings):
@@ -96,10 +96,10 @@ def test_signup_shows_errors_for_mismatched_passwords(client, db, settings):
     assert not get_user_model().objects.filter(username="newcomer").exists()
 
 
-def test_signup_refuses_a_taken_username(client, user, settings):
+def test_signup_refuses_a_taken_username(client, alice, settings):
     settings.PARLEY_SIGNUP_ENABLED = True
 
-    response = client.post(SIGNUP, {**NEW_ACCOUNT, "username": user.username})
+    response = client.post(SIGNUP, {**NEW_ACCOUNT, "username": alice.username})
 
     assert response.status_code == 200
     assert "username" in response.context["form"].errors
@@ -123,26 +123,26 @@ def test_chat_pages_send_anonymous_users_to_login(client, db, path):
     assert response["Location"] == f"{LOGIN}?next={path}"
 
 
-def test_chat_page_renders_for_a_logged_in_user(user_client, user):
-    response = user_client.get("/")
+def test_chat_page_renders_for_a_logged_in_user(alice_client, alice):
+    response = alice_client.get("/")
 
     assert response.status_code == 200
-    assert response.context["parley_config"]["username"] == user.username
+    assert response.context["parley_config"]["username"] == alice.username
 
 
-def test_conversation_page_renders_for_its_owner(user_client, conversation):
-    response = user_client.get(f"/c/{conversation.id}/")
+def test_conversation_page_renders_for_its_owner(alice_client, answered_conversation):
+    response = alice_client.get(f"/c/{answered_conversation.id}/")
 
     assert response.status_code == 200
-    assert response.context["parley_config"]["conversationId"] == conversation.id
+    assert response.context["parley_config"]["conversationId"] == answered_conversation.id
 
 
-def test_someone_elses_conversation_page_is_404(other_client, conversation):
-    assert other_client.get(f"/c/{conversation.id}/").status_code == 404
+def test_someone_elses_conversation_page_is_404(bob_client, answered_conversation):
+    assert bob_client.get(f"/c/{answered_conversation.id}/").status_code == 404
 
 
-def test_a_missing_conversation_page_is_404(user_client):
-    assert user_client.get(f"/c/{uuid.uuid4()}/").status_code == 404
+def test_a_missing_conversation_page_is_404(alice_client):
+    assert alice_client.get(f"/c/{uuid.uuid4()}/").status_code == 404
 
 
 def test_login_page_offers_sign_up_only_when_it_is_open(client, settings):

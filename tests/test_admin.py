@@ -14,10 +14,10 @@ CHANGELIST = "/admin/conversations/conversation/"
 
 
 @pytest.fixture
-def chats(user, other_user, make_conversation) -> list[Conversation]:
+def chats(alice, bob, make_conversation) -> list[Conversation]:
     return [
         make_conversation(
-            user,
+            alice,
             title="Lisbon",
             system_prompt="Be a travel agent.",
             messages=[
@@ -27,7 +27,7 @@ def chats(user, other_user, make_conversation) -> list[Conversation]:
                 ("assistant", "Well", {"status": "failed", "error": "The model is down.", "model": "sim-1"}),
             ],
         ),
-        make_conversation(other_user, title="Taxes", messages=[("user", "Deadline?"), ("assistant", "April.")]),
+        make_conversation(bob, title="Taxes", messages=[("user", "Deadline?"), ("assistant", "April.")]),
     ]
 
 
@@ -71,8 +71,8 @@ def test_filters_narrow_the_list_without_duplicates(admin_client, chats, query, 
     assert result_titles(response) == titles
 
 
-def test_filter_by_owner(admin_client, chats, other_user):
-    response = admin_client.get(CHANGELIST, {"owner__id__exact": other_user.id})
+def test_filter_by_owner(admin_client, chats, bob):
+    response = admin_client.get(CHANGELIST, {"owner__id__exact": bob.id})
 
     assert result_titles(response) == ["Taxes"]
 
@@ -92,8 +92,8 @@ def test_message_admin_renders(admin_client, chats):
     assert admin_client.get(f"/admin/conversations/message/{message.id}/change/").status_code == 200
 
 
-def test_non_staff_cannot_open_the_admin(user_client):
-    response = user_client.get(CHANGELIST)
+def test_non_staff_cannot_open_the_admin(alice_client):
+    response = alice_client.get(CHANGELIST)
 
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
 
@@ -102,7 +102,7 @@ def export(admin_client, action: str, conversations: list[Conversation]):
     return admin_client.post(CHANGELIST, {"action": action, "_selected_action": [str(c.id) for c in conversations]})
 
 
-def test_json_export_of_one_conversation_is_one_file(admin_client, chats, user):
+def test_json_export_of_one_conversation_is_one_file(admin_client, chats, alice):
     lisbon = chats[0]
 
     response = export(admin_client, "export_as_json", [lisbon])
@@ -112,7 +112,7 @@ def test_json_export_of_one_conversation_is_one_file(admin_client, chats, user):
     assert response["Content-Disposition"] == f'attachment; filename="conversation-{lisbon.id}.json"'
     document = json.loads(response.content)
     assert document["id"] == str(lisbon.id) and document["title"] == "Lisbon"
-    assert document["owner"] == user.username and document["system_prompt"] == "Be a travel agent."
+    assert document["owner"] == alice.username and document["system_prompt"] == "Be a travel agent."
     assert [m["content"] for m in document["messages"]] == [
         "Pastel de nata or pastel de bacalhau?", "Both, a pastel each.", "And then?", "Well",
     ]  # fmt: skip
@@ -120,14 +120,14 @@ def test_json_export_of_one_conversation_is_one_file(admin_client, chats, user):
     assert document["messages"][3]["status"] == "failed"
 
 
-def test_markdown_export_of_one_conversation_is_a_transcript(admin_client, chats, user):
+def test_markdown_export_of_one_conversation_is_a_transcript(admin_client, chats, alice):
     response = export(admin_client, "export_as_markdown", [chats[0]])
 
     assert response["Content-Type"] == "text/markdown; charset=utf-8"
     assert response["Content-Disposition"].endswith(f'conversation-{chats[0].id}.md"')
     text = response.content.decode()
     assert text.startswith("# Lisbon\n")
-    assert f"- Owner: {user.username}" in text
+    assert f"- Owner: {alice.username}" in text
     assert "## System prompt\n\nBe a travel agent." in text
     assert "## User\n\nPastel de nata or pastel de bacalhau?" in text
     assert "## Assistant\n\nBoth, a pastel each." in text

@@ -31,22 +31,24 @@ def send(client: Client, method: str, url: str, body, **extra):
     return getattr(client, method)(url, data, content_type="application/json", **extra)
 
 
-def aged(conversation: Conversation, minutes: int) -> Conversation:
+def aged(answered_conversation: Conversation, minutes: int) -> Conversation:
     """Make the conversation look last active `minutes` ago, so ordering does not hang on clock ticks."""
-    Conversation.objects.filter(pk=conversation.pk).update(updated_at=timezone.now() - timedelta(minutes=minutes))
-    return conversation
+    Conversation.objects.filter(pk=answered_conversation.pk).update(
+        updated_at=timezone.now() - timedelta(minutes=minutes)
+    )
+    return answered_conversation
 
 
 # --- list -------------------------------------------------------------------
 
 
-def test_list_is_newest_first_and_only_mine(user_client, user, other_user, make_conversation):
-    old = aged(make_conversation(user, title="old"), 30)
-    new = aged(make_conversation(user, title="new"), 1)
-    middle = aged(make_conversation(user, title="middle"), 10)
-    make_conversation(other_user, title="not mine")
+def test_list_is_newest_first_and_only_mine(alice_client, alice, bob, make_conversation):
+    old = aged(make_conversation(alice, title="old"), 30)
+    new = aged(make_conversation(alice, title="new"), 1)
+    middle = aged(make_conversation(alice, title="middle"), 10)
+    make_conversation(bob, title="not mine")
 
-    body = user_client.get(COLLECTION).json()
+    body = alice_client.get(COLLECTION).json()
 
     assert body["count"] == 3
     assert [row["id"] for row in body["results"]] == [str(new.id), str(middle.id), str(old.id)]
@@ -54,13 +56,13 @@ def test_list_is_newest_first_and_only_mine(user_client, user, other_user, make_
     assert body["next"] is None and body["previous"] is None
 
 
-def test_list_is_paginated_with_links(user_client, user, make_conversation, settings):
+def test_list_is_paginated_with_links(alice_client, alice, make_conversation, settings):
     settings.PARLEY_PAGE_SIZE = 2
-    ids = [str(aged(make_conversation(user, title=f"chat {n}"), n).id) for n in range(5)]
+    ids = [str(aged(make_conversation(alice, title=f"chat {n}"), n).id) for n in range(5)]
 
-    first = user_client.get(COLLECTION).json()
-    second = user_client.get(first["next"]).json()
-    last = user_client.get(second["next"]).json()
+    first = alice_client.get(COLLECTION).json()
+    second = alice_client.get(first["next"]).json()
+    last = alice_client.get(second["next"]).json()
 
     assert first["count"] == 5
     assert first["previous"] is None and first["next"] == f"{COLLECTION}?page=2"
@@ -69,38 +71,38 @@ def test_list_is_paginated_with_links(user_client, user, make_conversation, sett
     assert [row["id"] for page in (first, second, last) for row in page["results"]] == ids
 
 
-def test_page_links_keep_the_search(user_client, user, make_conversation, settings):
+def test_page_links_keep_the_search(alice_client, alice, make_conversation, settings):
     settings.PARLEY_PAGE_SIZE = 1
-    make_conversation(user, title="alpha one")
-    make_conversation(user, title="alpha two")
+    make_conversation(alice, title="alpha one")
+    make_conversation(alice, title="alpha two")
 
-    body = user_client.get(COLLECTION, {"q": "alpha"}).json()
+    body = alice_client.get(COLLECTION, {"q": "alpha"}).json()
 
     assert body["next"] == f"{COLLECTION}?q=alpha&page=2"
 
 
 @pytest.mark.parametrize(("page", "status"), [("0", 404), ("3", 404), ("two", 400), ("-1", 404)])
-def test_bad_page_numbers_are_refused(user_client, user, make_conversation, page, status):
-    make_conversation(user)
+def test_bad_page_numbers_are_refused(alice_client, alice, make_conversation, page, status):
+    make_conversation(alice)
 
-    response = user_client.get(COLLECTION, {"page": page})
+    response = alice_client.get(COLLECTION, {"page": page})
 
     assert response.status_code == status
     assert "error" in response.json()
 
 
-def test_empty_list_is_one_empty_page(user_client):
-    body = user_client.get(COLLECTION).json()
+def test_empty_list_is_one_empty_page(alice_client):
+    body = alice_client.get(COLLECTION).json()
 
     assert body == {"count": 0, "next": None, "previous": None, "results": []}
 
 
-def test_search_matches_title_case_insensitively(user_client, user, other_user, make_conversation):
-    wanted = make_conversation(user, title="Planning the Lisbon trip")
-    make_conversation(user, title="Tax return")
-    make_conversation(other_user, title="lisbon too, but not mine")
+def test_search_matches_title_case_insensitively(alice_client, alice, bob, make_conversation):
+    wanted = make_conversation(alice, title="Planning the Lisbon trip")
+    make_conversation(alice, title="Tax return")
+    make_conversation(bob, title="lisbon too, but not mine")
 
-    body = user_client.get(COLLECTION, {"q": "  LISBON "}).json()
+    body = alice_client.get(COLLECTION, {"q": "  LISBON "}).json()
 
     assert [row["id"] for row in body["results"]] == [str(wanted.id)]
 
@@ -108,20 +110,20 @@ def test_search_matches_title_case_insensitively(user_client, user, other_user, 
 # --- create -----------------------------------------------------------------
 
 
-def test_create_answers_201_with_id_and_title(user_client, user):
-    response = send(user_client, "post", COLLECTION, {"title": "  Recipes  ", "system_prompt": "Be brief."})
+def test_create_answers_201_with_id_and_title(alice_client, alice):
+    response = send(alice_client, "post", COLLECTION, {"title": "  Recipes  ", "system_prompt": "Be brief."})
 
     assert response.status_code == 201
     body = response.json()
     assert set(body) == CONVERSATION_KEYS
     assert body["title"] == "Recipes"
     saved = Conversation.objects.get(id=body["id"])
-    assert saved.owner == user and saved.system_prompt == "Be brief."
+    assert saved.owner == alice and saved.system_prompt == "Be brief."
 
 
 @pytest.mark.parametrize("body", [b"", {}, {"title": "   "}])
-def test_create_without_a_title_gets_the_default(user_client, body):
-    response = send(user_client, "post", COLLECTION, body)
+def test_create_without_a_title_gets_the_default(alice_client, body):
+    response = send(alice_client, "post", COLLECTION, body)
 
     assert response.status_code == 201
     assert response.json()["title"] == "New chat"
@@ -130,10 +132,10 @@ def test_create_without_a_title_gets_the_default(user_client, body):
 # --- detail, rename, delete --------------------------------------------------
 
 
-def test_detail_has_messages_in_protocol_v1_shape(user_client, conversation):
-    body = user_client.get(detail(conversation.id)).json()
+def test_detail_has_messages_in_protocol_v1_shape(alice_client, answered_conversation):
+    body = alice_client.get(detail(answered_conversation.id)).json()
 
-    assert body["id"] == str(conversation.id) and body["title"] == "Trip to Lisbon"
+    assert body["id"] == str(answered_conversation.id) and body["title"] == "Trip to Lisbon"
     assert [set(message) for message in body["messages"]] == [MESSAGE_KEYS, MESSAGE_KEYS]
     question, answer = body["messages"]
     assert (question["role"], question["content"], question["status"]) == ("user", "Where should I eat?", "complete")
@@ -142,9 +144,9 @@ def test_detail_has_messages_in_protocol_v1_shape(user_client, conversation):
     assert (answer["role"], answer["model"]) == ("assistant", "sim-1")
 
 
-def test_detail_reports_usage_and_errors(user_client, user, make_conversation):
+def test_detail_reports_usage_and_errors(alice_client, alice, make_conversation):
     conversation = make_conversation(
-        user,
+        alice,
         messages=[
             ("user", "hi"),
             ("assistant", "partial", {"status": "failed", "error": "The model is down.", "seq": 7,
@@ -152,44 +154,44 @@ def test_detail_reports_usage_and_errors(user_client, user, make_conversation):
         ],
     )  # fmt: skip
 
-    answer = user_client.get(detail(conversation.id)).json()["messages"][1]
+    answer = alice_client.get(detail(conversation.id)).json()["messages"][1]
 
     assert answer["status"] == "failed" and answer["error"] == "The model is down." and answer["seq"] == 7
     assert answer["usage"] == {"prompt_tokens": 3, "completion_tokens": 2}
 
 
-def test_patch_renames(user_client, conversation):
-    before = conversation.updated_at
+def test_patch_renames(alice_client, answered_conversation):
+    before = answered_conversation.updated_at
 
-    response = send(user_client, "patch", detail(conversation.id), {"title": "  Lisbon, again "})
+    response = send(alice_client, "patch", detail(answered_conversation.id), {"title": "  Lisbon, again "})
 
     assert response.status_code == 200
     assert response.json()["title"] == "Lisbon, again"
-    conversation.refresh_from_db()
-    assert conversation.title == "Lisbon, again"
-    assert conversation.updated_at > before
+    answered_conversation.refresh_from_db()
+    assert answered_conversation.title == "Lisbon, again"
+    assert answered_conversation.updated_at > before
 
 
-def test_patch_changes_the_system_prompt(user_client, conversation):
-    response = send(user_client, "patch", detail(conversation.id), {"system_prompt": "Answer in Portuguese."})
+def test_patch_changes_the_system_prompt(alice_client, answered_conversation):
+    response = send(alice_client, "patch", detail(answered_conversation.id), {"system_prompt": "Answer in Portuguese."})
 
     assert response.status_code == 200
-    conversation.refresh_from_db()
-    assert conversation.system_prompt == "Answer in Portuguese."
+    answered_conversation.refresh_from_db()
+    assert answered_conversation.system_prompt == "Answer in Portuguese."
 
 
-def test_patch_with_nothing_to_change_is_400(user_client, conversation):
-    response = send(user_client, "patch", detail(conversation.id), {})
+def test_patch_with_nothing_to_change_is_400(alice_client, answered_conversation):
+    response = send(alice_client, "patch", detail(answered_conversation.id), {})
 
     assert response.status_code == 400
 
 
-def test_delete_answers_204_and_removes_messages(user_client, conversation):
-    response = user_client.delete(detail(conversation.id))
+def test_delete_answers_204_and_removes_messages(alice_client, answered_conversation):
+    response = alice_client.delete(detail(answered_conversation.id))
 
     assert response.status_code == 204
-    assert not Conversation.objects.filter(id=conversation.id).exists()
-    assert user_client.get(detail(conversation.id)).status_code == 404
+    assert not Conversation.objects.filter(id=answered_conversation.id).exists()
+    assert alice_client.get(detail(answered_conversation.id)).status_code == 404
 
 
 # --- error paths --------------------------------------------------------------
@@ -209,8 +211,8 @@ BAD_BODIES = [
 
 
 @pytest.mark.parametrize(("body", "message"), BAD_BODIES)
-def test_create_refuses_bad_bodies_with_400(user_client, body, message):
-    response = send(user_client, "post", COLLECTION, body)
+def test_create_refuses_bad_bodies_with_400(alice_client, body, message):
+    response = send(alice_client, "post", COLLECTION, body)
 
     assert response.status_code == 400
     assert message in response.json()["error"]
@@ -218,37 +220,37 @@ def test_create_refuses_bad_bodies_with_400(user_client, body, message):
 
 
 @pytest.mark.parametrize(("body", "message"), BAD_BODIES)
-def test_patch_refuses_bad_bodies_with_400(user_client, conversation, body, message):
-    response = send(user_client, "patch", detail(conversation.id), body)
+def test_patch_refuses_bad_bodies_with_400(alice_client, answered_conversation, body, message):
+    response = send(alice_client, "patch", detail(answered_conversation.id), body)
 
     assert response.status_code == 400
     assert message in response.json()["error"]
-    conversation.refresh_from_db()
-    assert conversation.title == "Trip to Lisbon"
+    answered_conversation.refresh_from_db()
+    assert answered_conversation.title == "Trip to Lisbon"
 
 
-def test_wrong_type_names_the_field(user_client):
-    response = send(user_client, "post", COLLECTION, {"title": ["x"]})
+def test_wrong_type_names_the_field(alice_client):
+    response = send(alice_client, "post", COLLECTION, {"title": ["x"]})
 
     assert response.json()["field"] == "title"
 
 
 @pytest.mark.parametrize("method", ["post", "patch"])
-def test_oversized_body_is_413(user_client, conversation, settings, method):
+def test_oversized_body_is_413(alice_client, answered_conversation, settings, method):
     settings.PARLEY_API_MAX_BODY = 1000
-    url = COLLECTION if method == "post" else detail(conversation.id)
+    url = COLLECTION if method == "post" else detail(answered_conversation.id)
 
-    response = send(user_client, method, url, {"system_prompt": "x" * 1000})
+    response = send(alice_client, method, url, {"system_prompt": "x" * 1000})
 
     assert response.status_code == 413
     assert "larger than 1000 bytes" in response.json()["error"]
 
 
-def test_body_larger_than_its_content_length_is_413(user_client, settings):
+def test_body_larger_than_its_content_length_is_413(alice_client, settings):
     settings.PARLEY_API_MAX_BODY = 100
     body = json.dumps({"title": "x" * 150}).encode()
 
-    response = user_client.generic("POST", COLLECTION, body, content_type="application/json", CONTENT_LENGTH="10")
+    response = alice_client.generic("POST", COLLECTION, body, content_type="application/json", CONTENT_LENGTH="10")
 
     assert response.status_code in {400, 413}
 
@@ -256,8 +258,8 @@ def test_body_larger_than_its_content_length_is_413(user_client, settings):
 @pytest.mark.parametrize(
     ("method", "path"), [("get", "list"), ("post", "list"), ("get", "one"), ("patch", "one"), ("delete", "one")]
 )
-def test_anonymous_gets_401_json(client, conversation, method, path):
-    url = COLLECTION if path == "list" else detail(conversation.id)
+def test_anonymous_gets_401_json(client, answered_conversation, method, path):
+    url = COLLECTION if path == "list" else detail(answered_conversation.id)
 
     response = send(client, method, url, {"title": "x"})
 
@@ -267,23 +269,23 @@ def test_anonymous_gets_401_json(client, conversation, method, path):
 
 
 @pytest.mark.parametrize(("method", "path"), [("post", "list"), ("patch", "one"), ("delete", "one")])
-def test_unsafe_methods_without_csrf_token_get_403_json(user, conversation, method, path):
+def test_unsafe_methods_without_csrf_token_get_403_json(alice, answered_conversation, method, path):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
-    url = COLLECTION if path == "list" else detail(conversation.id)
+    client.force_login(alice)
+    url = COLLECTION if path == "list" else detail(answered_conversation.id)
 
     response = send(client, method, url, {"title": "x"})
 
     assert response.status_code == 403
     assert response["Content-Type"] == "application/json"
     assert response.json()["error"].startswith("CSRF check failed")
-    conversation.refresh_from_db()
-    assert conversation.title == "Trip to Lisbon"
+    answered_conversation.refresh_from_db()
+    assert answered_conversation.title == "Trip to Lisbon"
 
 
-def test_unsafe_method_with_csrf_token_passes(user):
+def test_unsafe_method_with_csrf_token_passes(alice):
     client = Client(enforce_csrf_checks=True)
-    client.force_login(user)
+    client.force_login(alice)
     client.get("/accounts/login/")  # sets the csrftoken cookie
     token = client.cookies["csrftoken"].value
 
@@ -293,29 +295,29 @@ def test_unsafe_method_with_csrf_token_passes(user):
 
 
 @pytest.mark.parametrize("method", ["get", "patch", "delete"])
-def test_other_users_conversation_is_404(other_client, conversation, method):
-    response = send(other_client, method, detail(conversation.id), {"title": "mine now"})
+def test_other_users_conversation_is_404(bob_client, answered_conversation, method):
+    response = send(bob_client, method, detail(answered_conversation.id), {"title": "mine now"})
 
     assert response.status_code == 404
     assert response.json() == {"error": "Conversation not found."}
-    conversation.refresh_from_db()
-    assert conversation.title == "Trip to Lisbon"
+    answered_conversation.refresh_from_db()
+    assert answered_conversation.title == "Trip to Lisbon"
 
 
-def test_other_user_gets_404_for_each_of_my_conversations(other_client, user, make_conversation):
-    conversations = [make_conversation(user, title=f"secret {n}") for n in range(3)]
+def test_other_user_gets_404_for_each_of_my_conversations(bob_client, alice, make_conversation):
+    conversations = [make_conversation(alice, title=f"secret {n}") for n in range(3)]
 
     for conversation in conversations:
         for method in ("get", "patch", "delete"):
-            assert send(other_client, method, detail(conversation.id), {"title": "x"}).status_code == 404
-    assert Conversation.objects.filter(owner=user).count() == 3
-    assert other_client.get(COLLECTION).json()["count"] == 0
+            assert send(bob_client, method, detail(conversation.id), {"title": "x"}).status_code == 404
+    assert Conversation.objects.filter(owner=alice).count() == 3
+    assert bob_client.get(COLLECTION).json()["count"] == 0
 
 
 @pytest.mark.parametrize("conversation_id", [str(uuid.uuid4()), "not-a-uuid", "123", "%20"])
 @pytest.mark.parametrize("method", ["get", "patch", "delete"])
-def test_missing_or_malformed_id_is_404(user_client, conversation_id, method):
-    response = send(user_client, method, detail(conversation_id), {"title": "x"})
+def test_missing_or_malformed_id_is_404(alice_client, conversation_id, method):
+    response = send(alice_client, method, detail(conversation_id), {"title": "x"})
 
     assert response.status_code == 404
     assert response.json() == {"error": "Conversation not found."}
@@ -331,10 +333,10 @@ def test_missing_or_malformed_id_is_404(user_client, conversation_id, method):
         ("put", "one", "GET, PATCH, DELETE"),
     ],
 )
-def test_wrong_method_is_405_with_allow(user_client, conversation, method, path, allow):
-    url = COLLECTION if path == "list" else detail(conversation.id)
+def test_wrong_method_is_405_with_allow(alice_client, answered_conversation, method, path, allow):
+    url = COLLECTION if path == "list" else detail(answered_conversation.id)
 
-    response = send(user_client, method, url, {})
+    response = send(alice_client, method, url, {})
 
     assert response.status_code == 405
     assert response["Allow"] == allow

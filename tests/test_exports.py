@@ -12,9 +12,10 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def chat(user, make_conversation):
+def unfinished_conversation(alice, make_conversation):
+    """Alice's conversation in another script, with a cancelled reply and one still streaming."""
     return make_conversation(
-        user,
+        alice,
         title="Café ☕",
         messages=[
             ("user", "Olá"),
@@ -24,8 +25,8 @@ def chat(user, make_conversation):
     )
 
 
-def test_json_keeps_unicode_and_message_order(chat):
-    text = export_json(chat)
+def test_json_keeps_unicode_and_message_order(unfinished_conversation):
+    text = export_json(unfinished_conversation)
 
     assert "Café ☕" in text  # not \u-escaped
     document = json.loads(text)
@@ -33,8 +34,8 @@ def test_json_keeps_unicode_and_message_order(chat):
     assert document["messages"][2]["seq"] == 3
 
 
-def test_markdown_marks_unfinished_replies_and_skips_an_empty_system_prompt(chat):
-    text = export_markdown(chat)
+def test_markdown_marks_unfinished_replies_and_skips_an_empty_system_prompt(unfinished_conversation):
+    text = export_markdown(unfinished_conversation)
 
     assert text.startswith("# Café ☕\n")
     assert "System prompt" not in text
@@ -43,8 +44,8 @@ def test_markdown_marks_unfinished_replies_and_skips_an_empty_system_prompt(chat
     assert "> Error" not in text
 
 
-def test_markdown_of_an_empty_conversation_is_just_the_header(user, make_conversation):
-    text = export_markdown(make_conversation(user, title="Empty"))
+def test_markdown_of_an_empty_conversation_is_just_the_header(alice, make_conversation):
+    text = export_markdown(make_conversation(alice, title="Empty"))
 
-    assert text.splitlines()[:3] == ["# Empty", "", f"- Owner: {user.username}"]
+    assert text.splitlines()[:3] == ["# Empty", "", f"- Owner: {alice.username}"]
     assert "##" not in text

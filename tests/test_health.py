@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import socket
+import uuid
 
 import pytest
+import redis.asyncio as aioredis
 from django.db import OperationalError
+from django.test import AsyncClient
 
 from conversations import health
 
 HEALTHZ = "/healthz"
+PROBES = 20
 
 
 def dead_redis_url() -> str:
@@ -98,3 +102,25 @@ def test_a_hanging_check_times_out(client, db, monkeypatch):
 
     assert response.status_code == 503
     assert response.json()["checks"]["channel_layer"].startswith("unreachable: TimeoutError")
+
+
+async def test_repeated_checks_leave_no_redis_subscription_behind(
+    transactional_db, settings, redis_url, close_thread_connections
+):
+    """A load balancer probes every second for ever: each probe must leave Redis as it found it."""
+    prefix = f"parley-healthz-{uuid.uuid4().hex}"
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "conversations.realtime.layer.ParleyChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": prefix},
+        }
+    }
+    client, redis_client = AsyncClient(), aioredis.Redis.from_url(redis_url)
+    try:
+        statuses = [(await client.get(HEALTHZ)).status_code for _ in range(PROBES)]
+        left = await redis_client.pubsub_channels(f"{prefix}*")
+    finally:
+        await redis_client.aclose()
+
+    assert statuses == [200] * PROBES
+    assert left == []

@@ -14,14 +14,14 @@ pytestmark = pytest.mark.db
 
 
 @pytest.fixture
-def started(user, conversation):
+def started(alice, answered_conversation):
     return replies.reply_start(
-        user=user, conversation_id=conversation.id, content="Hello", request_id="r1", worker="w1", model="m"
+        user=alice, conversation_id=answered_conversation.id, content="Hello", request_id="r1", worker="w1", model="m"
     )
 
 
-def test_start_saves_the_message_and_a_streaming_reply(started, conversation):
-    assert [(m.role, m.status) for m in conversation.messages.order_by("position")][-2:] == [
+def test_start_saves_the_message_and_a_streaming_reply(started, answered_conversation):
+    assert [(m.role, m.status) for m in answered_conversation.messages.order_by("position")][-2:] == [
         ("user", "complete"),
         ("assistant", "streaming"),
     ]
@@ -30,9 +30,11 @@ def test_start_saves_the_message_and_a_streaming_reply(started, conversation):
     assert started.reply.worker == "w1" and started.reply.heartbeat_at is not None
 
 
-def test_checkpoint_saves_text_seq_and_heartbeat_of_streaming_replies_only(started, conversation):
+def test_checkpoint_saves_text_seq_and_heartbeat_of_streaming_replies_only(started, answered_conversation):
     before = Message.objects.get(id=started.reply.id).heartbeat_at
-    done = Message.objects.create(conversation=conversation, position=9, role="assistant", content="final", seq=4)
+    done = Message.objects.create(
+        conversation=answered_conversation, position=9, role="assistant", content="final", seq=4
+    )
     replies.replies_checkpoint(states=[(started.reply.id, "partial text", 3), (done.id, "stale", 1)])
     reply = Message.objects.get(id=started.reply.id)
     assert (reply.content, reply.seq) == ("partial text", 3)
@@ -61,32 +63,37 @@ def test_live_replies_are_not_swept(started):
     assert replies.replies_interrupt_orphans(stale_before=timezone.now() - timedelta(seconds=10)) == []
 
 
-def test_busy_and_idempotent_retry(started, user, conversation):
+def test_busy_and_idempotent_retry(started, alice, answered_conversation):
     with pytest.raises(replies.ReplyRefused) as busy:
         replies.reply_start(
-            user=user, conversation_id=conversation.id, content="again", request_id="r2", worker="w1", model="m"
+            user=alice,
+            conversation_id=answered_conversation.id,
+            content="again",
+            request_id="r2",
+            worker="w1",
+            model="m",
         )
     assert busy.value.code == "busy"
     again = replies.reply_start(
-        user=user, conversation_id=conversation.id, content="Hello", request_id="r1", worker="w1", model="m"
+        user=alice, conversation_id=answered_conversation.id, content="Hello", request_id="r1", worker="w1", model="m"
     )
     assert again.duplicate and again.reply.id == started.reply.id
 
 
-def test_a_regenerate_is_done_once_per_request_id_even_after_a_later_one(started, user, conversation):
+def test_a_regenerate_is_done_once_per_request_id_even_after_a_later_one(started, alice, answered_conversation):
     replies.reply_finish(reply=started.reply, content="first", seq=1, status="complete")
 
     def regenerate(request_id: str) -> replies.ReplyStart:
         return replies.reply_regenerate(
-            user=user, conversation_id=conversation.id, request_id=request_id, worker="w1", model="m"
+            user=alice, conversation_id=answered_conversation.id, request_id=request_id, worker="w1", model="m"
         )
 
     one = regenerate("g1")
     replies.reply_finish(reply=one.reply, content="second", seq=1, status="complete")
     two = regenerate("g2")
     replies.reply_finish(reply=two.reply, content="third", seq=1, status="complete")
-    before = list(conversation.messages.values_list("id", "content"))
+    before = list(answered_conversation.messages.values_list("id", "content"))
     retried = regenerate("g1")
     assert retried.duplicate and retried.reply.id == two.reply.id
-    assert list(conversation.messages.values_list("id", "content")) == before
+    assert list(answered_conversation.messages.values_list("id", "content")) == before
     assert before[-1][1] == "third"

@@ -1,13 +1,32 @@
-"""What the browser tests do to and read from the chat page, in one place."""
+"""What the browser tests (and scripts/screenshots) do to and read from the chat page, in one place."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
 from conversations.models import Message
 
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+CHROMIUM = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+DESKTOP = {"width": 1280, "height": 820}
+PHONE = {"width": 390, "height": 844}
 REPLY = ".message[data-role=assistant]"
+
+
+def launch_chromium(playwright):
+    """Debian's Chromium, driven through executable_path: no browser is ever downloaded."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+def log_in(page, username: str, password: str) -> None:
+    page.goto("/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_selector("body.is-ready")
 
 
 def words(count: int, stem: str = "w") -> str:
@@ -66,15 +85,6 @@ def saved_reply(conversation: str) -> Message:
     return Message.objects.filter(conversation_id=conversation, role="assistant").order_by("-position").first()
 
 
-def screenshot(page, name: str) -> None:
-    """Save a screenshot into docs/screenshots: the docs show exactly what the tests saw."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.mouse.move(1, 1)
-    page.wait_for_timeout(400)  # let entry animations finish
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
-
-
-PHONE = {"width": 390, "height": 844}
 MARKDOWN_SAMPLE = """Here's a quick way to **reverse a string** in Python:
 
 ```python

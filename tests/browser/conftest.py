@@ -1,30 +1,21 @@
 """Fixtures for the browser tests: one live daphne (with the built-in simulator), headless Chromium, a logged-in page.
 
+Alice (tests/conftest.py) logs in on the live server with her password: her hash is PBKDF2, which it knows.
+
 The daphne process shares this test's database (the pytest-django test database) and Redis, so rows the
 tests create are visible to the server and replies the server saves can be checked through the ORM.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 
 from tests.servers import ServerProcess, free_port, live_env
 
-CHROMIUM = os.environ.get("PARLEY_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-USERNAME = "ada"
-PASSWORD = "pw-ada-correct-horse"
-DESKTOP = {"width": 1280, "height": 820}
-PHONE = {"width": 390, "height": 844}
+from .chat_page import CHROMIUM, DESKTOP, launch_chromium, log_in
 
 
 @pytest.fixture(scope="session")
@@ -66,23 +57,9 @@ def browser(django_db_setup) -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium).", pytrace=False)
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        chromium = launch_chromium(playwright)
         yield chromium
         chromium.close()
-
-
-def make_account(username: str = USERNAME, password: str = PASSWORD):
-    """A user the live server can log in: hashed with PBKDF2, which the server knows (the test
-    process swaps in a fast hasher the server does not have)."""
-    user = get_user_model().objects.create_user(username)
-    user.password = make_password(password, hasher=PBKDF2PasswordHasher())
-    user.save(update_fields=["password"])
-    return user
-
-
-@pytest.fixture
-def account(transactional_db):
-    return make_account()
 
 
 @pytest.fixture
@@ -103,20 +80,12 @@ def new_context(browser, server) -> Iterator[Callable[..., object]]:
         context.close()
 
 
-def log_in(page, username: str = USERNAME, password: str = PASSWORD) -> None:
-    page.goto("/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", password)
-    page.click("button[type=submit]")
-    page.wait_for_selector("body.is-ready")
-
-
 @pytest.fixture
-def page(new_context, account):
-    """A desktop page, logged in, on the empty chat."""
+def page(new_context, alice, password):
+    """A desktop page, logged in as alice, on the empty chat."""
     context = new_context()
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))
-    log_in(page)
+    log_in(page, alice.username, password)
     return page

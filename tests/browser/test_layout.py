@@ -6,8 +6,7 @@ import pytest
 
 from conversations.models import Conversation
 
-from .chat_page import MARKDOWN_SAMPLE, PHONE, conversation_id, echo, send, wait_for_status
-from .conftest import log_in
+from .chat_page import MARKDOWN_SAMPLE, PHONE, conversation_id, echo, log_in, send, wait_for_status
 
 SHOWS_REPLY = "t => document.querySelector('.message[data-role=assistant] .message-body')?.textContent === t"
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(90)]
@@ -24,10 +23,10 @@ def rename_in_sidebar(page, conversation_id, title: str):
     return item
 
 
-def test_phone_width_collapses_the_sidebar(new_context, account):
-    Conversation.objects.create(owner=account, title="Packing list for Lisbon")
+def test_phone_width_collapses_the_sidebar(new_context, alice, password):
+    Conversation.objects.create(owner=alice, title="Packing list for Lisbon")
     page = new_context(viewport=PHONE, is_mobile=True, has_touch=True).new_page()
-    log_in(page)
+    log_in(page, alice.username, password)
     send(page, echo(MARKDOWN_SAMPLE, tps=300))
     conversation_id(page)
     wait_for_status(page, "complete")
@@ -43,19 +42,19 @@ def test_phone_width_collapses_the_sidebar(new_context, account):
     page.wait_for_function("() => document.getElementById('sidebar').getBoundingClientRect().right <= 0")
 
 
-def test_dark_theme_follows_the_system(new_context, account):
-    Conversation.objects.create(owner=account, title="Weekend plans")
+def test_dark_theme_follows_the_system(new_context, alice, password):
+    Conversation.objects.create(owner=alice, title="Weekend plans")
     page = new_context(color_scheme="dark").new_page()
-    log_in(page)
+    log_in(page, alice.username, password)
     send(page, echo(MARKDOWN_SAMPLE, tps=300))
     wait_for_status(page, "complete")
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(23, 24, 28)"
 
 
-def test_sidebar_searches_renames_and_deletes_after_confirming(page, account):
+def test_sidebar_searches_renames_and_deletes_after_confirming(page, alice):
     for title in ("Recipe ideas", "Tax questions", "Recipe for bread"):
-        Conversation.objects.create(owner=account, title=title)
+        Conversation.objects.create(owner=alice, title=title)
     page.reload()
     page.wait_for_selector(".conv")
     titles = page.locator(".conv-link").all_text_contents()
@@ -89,7 +88,7 @@ def test_sidebar_searches_renames_and_deletes_after_confirming(page, account):
     assert not Conversation.objects.filter(id=target.id).exists()
 
 
-def test_opening_a_conversation_from_the_sidebar_and_new_chat(page, account):
+def test_opening_a_conversation_from_the_sidebar_and_new_chat(page, alice):
     send(page, echo("first chat reply", tps=300))
     first = conversation_id(page)
     wait_for_status(page, "complete")
@@ -120,8 +119,8 @@ def test_login_page_matches_the_app(new_context):
     page.fill("#id_password", "")
 
 
-def test_rename_and_delete_in_one_tab_reach_the_other(page, account):
-    chat = Conversation.objects.create(owner=account, title="Shared plans")
+def test_rename_and_delete_in_one_tab_reach_the_other(page, alice):
+    chat = Conversation.objects.create(owner=alice, title="Shared plans")
     page.goto(f"/c/{chat.id}/")
     page.wait_for_selector("#connection[data-state=open]")
     other = page.context.new_page()

@@ -116,3 +116,19 @@ def test_images_load_only_from_trusted_hosts(page, server):
     assert body.locator("img").count() == 1
     assert body.locator("img").get_attribute("src") == trusted
     assert trusted in requested
+
+
+def test_a_failed_reply_loaded_from_history_shows_its_error_and_retry(page, alice, make_conversation):
+    failed = make_conversation(
+        alice,
+        messages=[
+            ("user", "Summarise the report."),
+            ("assistant", "Sure! The", {"status": "failed", "error": "The model provider returned an error."}),
+        ],
+    )
+
+    page.goto(f"/c/{failed.id}/")
+
+    page.wait_for_selector(f"{REPLY}[data-status=failed]")
+    assert "The model provider returned an error." in page.text_content(REPLY)
+    assert page.is_visible(f"{REPLY} .msg-action-retry")

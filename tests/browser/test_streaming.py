@@ -11,6 +11,7 @@ from .chat_page import (
     conversation_id,
     echo,
     last_reply,
+    log_in,
     reply_text,
     saved_reply,
     send,
@@ -18,7 +19,6 @@ from .chat_page import (
     wait_for_text,
     words,
 )  # fmt: skip
-from .conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -175,7 +175,7 @@ def test_a_failed_reply_shows_its_error_and_retry(page):
     assert Message.objects.filter(conversation_id=chat, role="assistant").count() >= 1
 
 
-def test_logging_out_elsewhere_ends_the_session_here(page):
+def test_logging_out_elsewhere_ends_the_session_here(page, alice, password):
     send(page, "hi\n!sim tokens=5 tps=100 ttft=0")
     wait_for_status(page, "complete")
     other = page.context.new_page()
@@ -187,4 +187,4 @@ def test_logging_out_elsewhere_ends_the_session_here(page):
     assert "Session ended" in page.text_content("#banner")
     assert page.is_visible("#banner-login")
     assert page.is_disabled("#send")
-    log_in(other)
+    log_in(other, alice.username, password)

@@ -1,15 +1,8 @@
-"""The conversation the consumer tests use: alice's (alice and connect come from tests/sockets.py)."""
+"""Realtime tests close asgiref's worker-thread connection (users and conversations come from tests/conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
-
-from conversations.models import Conversation
-
-
-@pytest.fixture
-def conversation(alice):
-    return Conversation.objects.create(owner=alice, title="Test chat")
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,8 @@ from chatsite.asgi import application
 from conversations.models import Conversation, Message
 from tests.sockets import ORIGIN, session_cookie
 
+pytestmark = pytest.mark.django_db(transaction=True)  # worker threads must see the test's rows
+
 FAST = "!sim tokens=30 tps=600 ttft=0"
 SLOW = "!sim tokens=400 tps=100 ttft=0"
 

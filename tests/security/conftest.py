@@ -1,6 +1,7 @@
-"""Fixtures for the security tests: two users, a conversation, a shared live daphne, raw handshakes.
+"""Fixtures for the security tests: a shared live daphne and raw handshakes.
 
-The in-process socket fixture (`connect`), `alice` and `bob` come from tests/sockets.py.
+Users and conversations come from tests/conftest.py, the in-process socket fixture (`connect`)
+from tests/sockets.py.
 """
 
 from __future__ import annotations
@@ -12,22 +13,21 @@ from dataclasses import dataclass
 
 import pytest
 
-from conversations.models import Conversation
 from tests.servers import ServerProcess, live_env
 
 
-@pytest.fixture
-def chat(alice):
-    """Alice's empty conversation."""
-    return Conversation.objects.create(owner=alice, title="Alice's secrets")
-
-
 @pytest.fixture(scope="package")
-def daphne(django_db_setup, redis_url):
+def daphne_process(django_db_setup, redis_url):
     """One daphne process for the live tests that do not need their own; it reads the test database."""
     server = ServerProcess(live_env(REDIS_URL=redis_url)).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def daphne(daphne_process, transactional_db) -> ServerProcess:
+    """The shared daphne, with this test's rows committed so that it sees them."""
+    return daphne_process
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from asgiref.sync import sync_to_async
 from conversations.models import Message
 
 
-async def test_a_dripping_upstream_fails_at_the_deadline_with_its_text_kept(connect, chat, alice, settings):
+async def test_a_dripping_upstream_fails_at_the_deadline_with_its_text_kept(connect, conversation, alice, settings):
     settings.PARLEY_GENERATION_DEADLINE = 2
     settings.LLM_IDLE_TIMEOUT = 60  # so only the deadline can end it
-    _, socket = await connect(alice, chat.id)
+    _, socket = await connect(alice, conversation.id)
     await socket.receive()
     await socket.send(type="message.send", content="!sim tokens=50 tps=0 ttft=0 drip=0.5", request_id="d1")
     frames = await socket.receive_until("message.completed", timeout=15)

@@ -39,25 +39,25 @@ async def cookie(alice):
     return await login_cookie(alice)
 
 
-async def test_frame_over_the_hard_limit_closes_with_1009(daphne, chat, cookie):
-    socket = await LiveSocket.open(daphne, chat.id, cookie)
+async def test_frame_over_the_hard_limit_closes_with_1009(daphne, conversation, cookie):
+    socket = await LiveSocket.open(daphne, conversation.id, cookie)
     await socket.receive()
     assert await close_code_after_sending(socket, "x" * (settings.PARLEY_WS_HARD_MAX_FRAME + 1)) == 1009
 
 
-async def test_message_fragmented_past_the_hard_limit_closes_with_1009(daphne, chat, cookie):
-    socket = await LiveSocket.open(daphne, chat.id, cookie)
+async def test_message_fragmented_past_the_hard_limit_closes_with_1009(daphne, conversation, cookie):
+    socket = await LiveSocket.open(daphne, conversation.id, cookie)
     await socket.receive()
     fragments = ["x" * (64 * 1024)] * (settings.PARLEY_WS_HARD_MAX_FRAME // (64 * 1024) + 2)
     assert await close_code_after_sending(socket, fragments) == 1009
 
 
-async def test_oversized_frames_leave_server_memory_flat(daphne, chat, cookie):
+async def test_oversized_frames_leave_server_memory_flat(daphne, conversation, cookie):
     server = psutil.Process(daphne.process.pid)
     frame = "x" * (2 * MiB)
 
     async def one_oversized_frame() -> int:
-        socket = await LiveSocket.open(daphne, chat.id, cookie)
+        socket = await LiveSocket.open(daphne, conversation.id, cookie)
         await socket.receive()
         return await close_code_after_sending(socket, frame)
 
@@ -69,8 +69,8 @@ async def test_oversized_frames_leave_server_memory_flat(daphne, chat, cookie):
     assert grown < 16 * MiB, f"daphne grew by {grown / MiB:.1f} MiB over 30 x 2 MiB refused frames"
 
 
-async def test_frame_between_the_limits_gets_an_error_and_the_socket_stays_open(daphne, chat, cookie):
-    socket = await LiveSocket.open(daphne, chat.id, cookie)
+async def test_frame_between_the_limits_gets_an_error_and_the_socket_stays_open(daphne, conversation, cookie):
+    socket = await LiveSocket.open(daphne, conversation.id, cookie)
     await socket.receive()
     content = "y" * (settings.PARLEY_WS_MAX_FRAME + 1024)
     assert len(content) < settings.PARLEY_WS_HARD_MAX_FRAME

@@ -92,9 +92,9 @@ def collector(drawn: list, code: str):
     return collect
 
 
-async def test_every_bad_frame_gets_one_error_and_the_socket_keeps_working(connect, chat, alice, settings):
+async def test_every_bad_frame_gets_one_error_and_the_socket_keeps_working(connect, conversation, alice, settings):
     settings.PARLEY_WS_RATE = 1e9
-    _, socket = await connect(alice, chat.id)
+    _, socket = await connect(alice, conversation.id)
     await socket.receive()
     wrong = []
     for frame, code in draw_frames():
@@ -117,9 +117,9 @@ async def test_every_bad_frame_gets_one_error_and_the_socket_keeps_working(conne
 
 @pytest.mark.integration
 @pytest.mark.timeout(60)
-async def test_invalid_utf8_in_a_text_frame_does_not_hurt_the_server(daphne, chat, alice):
+async def test_invalid_utf8_in_a_text_frame_does_not_hurt_the_server(daphne, conversation, alice):
     cookie = await login_cookie(alice)
-    socket = await LiveSocket.open(daphne, chat.id, cookie)
+    socket = await LiveSocket.open(daphne, conversation.id, cookie)
     await socket.receive()
     await socket.connection.send(b'{"type": "sync", "x": "\xff\xfe\xc3\x28"}', text=True)
     with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -128,17 +128,17 @@ async def test_invalid_utf8_in_a_text_frame_does_not_hurt_the_server(daphne, cha
                 await socket.connection.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1007
     assert daphne.process.poll() is None
-    fresh = await LiveSocket.open(daphne, chat.id, cookie)
+    fresh = await LiveSocket.open(daphne, conversation.id, cookie)
     assert (await fresh.receive())["type"] == "conversation.snapshot"
     await fresh.close()
 
 
 @pytest.mark.integration
 @pytest.mark.timeout(60)
-async def test_a_lone_surrogate_escaped_in_json_is_answered_over_daphne(daphne, chat, alice):
+async def test_a_lone_surrogate_escaped_in_json_is_answered_over_daphne(daphne, conversation, alice):
     """The escape decodes to a string UTF-8 cannot encode; echoing it back would break the send."""
     cookie = await login_cookie(alice)
-    socket = await LiveSocket.open(daphne, chat.id, cookie)
+    socket = await LiveSocket.open(daphne, conversation.id, cookie)
     await socket.receive()
     for frame in (
         '{"type": "message.send", "content": "hi", "request_id": "\\ud800"}',

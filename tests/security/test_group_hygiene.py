@@ -34,21 +34,23 @@ async def subscribers(client, channel: str) -> int:
     return dict(await client.pubsub_numsub(channel)).get(channel.encode(), 0)
 
 
-async def test_sigkill_drops_every_subscription_of_the_dead_process(transactional_db, private_redis, chat, alice):
+async def test_sigkill_drops_every_subscription_of_the_dead_process(
+    transactional_db, private_redis, conversation, alice
+):
     env = live_env(REDIS_URL=private_redis.url)
     victim, survivor = ServerProcess(env).start(), None
     client = aioredis.Redis.from_url(private_redis.url)
-    group = f"parley__group__conv.{chat.id}"
+    group = f"parley__group__conv.{conversation.id}"
     try:
         cookie = await login_cookie(alice)
-        doomed = [await LiveSocket.open(victim, chat.id, cookie) for _ in range(3)]
+        doomed = [await LiveSocket.open(victim, conversation.id, cookie) for _ in range(3)]
         for socket in doomed:
             await socket.receive()
         victims_channels = await channels(client)
         assert group in victims_channels and await subscribers(client, group) == 1
 
         survivor = await sync_to_async(ServerProcess(env).start)()
-        watcher = await LiveSocket.open(survivor, chat.id, cookie)
+        watcher = await LiveSocket.open(survivor, conversation.id, cookie)
         await watcher.receive()
         assert await subscribers(client, group) == 2
 

@@ -14,8 +14,8 @@ def directives(response) -> dict[str, list[str]]:
     return {name: values for name, *values in (part.split() for part in policy.split(";"))}
 
 
-def test_the_chat_page_forbids_inline_script_and_foreign_images(user_client, conversation):
-    response = user_client.get(f"/c/{conversation.id}/")
+def test_the_chat_page_forbids_inline_script_and_foreign_images(alice_client, answered_conversation):
+    response = alice_client.get(f"/c/{answered_conversation.id}/")
     assert response.status_code == 200
     policy = directives(response)
     assert policy["script-src"] == ["'self'"]

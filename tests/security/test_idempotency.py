@@ -32,59 +32,72 @@ async def settled(conversation, timeout: float = 15.0) -> list[tuple[str, str]]:
     return await rows(conversation)
 
 
-async def test_send_retried_after_a_reconnect_creates_nothing_new(connect, chat, alice):
-    _, first = await connect(alice, chat.id)
+async def handled_by_now(socket) -> list[dict]:
+    """Every frame up to the answer to a `sync` sent now: a socket handles its frames in order,
+    so whatever the frames before it started has started by then."""
+    await socket.send(type="sync")
+    return await socket.receive_until("conversation.snapshot")
+
+
+async def test_send_retried_after_a_reconnect_creates_nothing_new(connect, conversation, alice):
+    _, first = await connect(alice, conversation.id)
     await first.receive()
     await first.send(type="message.send", content=STREAM, request_id="once")
     await first.close()  # the client never saw an answer
-    _, second = await connect(alice, chat.id)
+    _, second = await connect(alice, conversation.id)
     await second.receive()
     await second.send(type="message.send", content=STREAM, request_id="once")
     answer = await second.receive_until("message.completed")
     created = [f for f in answer if f["type"] == "message.created"]
     assert {f["message"]["role"] for f in created} == {"user", "assistant"}
     assert len(reply_tasks()) <= 1
-    assert await settled(chat) == [("user", "complete"), ("assistant", "complete")]
+    assert await settled(conversation) == [("user", "complete"), ("assistant", "complete")]
 
 
-async def test_concurrent_retries_start_one_generation(connect, chat, alice):
-    sockets = [(await connect(alice, chat.id))[1] for _ in range(3)]
+async def test_concurrent_retries_start_one_generation(connect, conversation, alice):
+    sockets = [(await connect(alice, conversation.id))[1] for _ in range(3)]
     for socket in sockets:
         await socket.receive()
     await asyncio.gather(*(s.send(type="message.send", content=STREAM, request_id="same") for s in sockets))
     await sockets[0].receive_until("message.completed")
-    assert await settled(chat) == [("user", "complete"), ("assistant", "complete")]
+    assert await settled(conversation) == [("user", "complete"), ("assistant", "complete")]
 
 
-async def test_send_retried_after_its_reply_was_regenerated_creates_nothing_new(connect, chat, alice):
-    _, socket = await connect(alice, chat.id)
+async def test_send_retried_after_its_reply_was_regenerated_creates_nothing_new(connect, conversation, alice):
+    _, socket = await connect(alice, conversation.id)
     await socket.receive()
     await socket.send(type="message.send", content=STREAM, request_id="first")
     await socket.receive_until("message.completed")
     await socket.send(type="message.regenerate", request_id="again")
     await socket.receive_until("message.completed")
     await socket.send(type="message.send", content=STREAM, request_id="first")
-    await socket.receive_until("message.created")
-    await asyncio.sleep(0.3)
-    assert await settled(chat) == [("user", "complete"), ("assistant", "complete")]
+    answer = await handled_by_now(socket)
+
+    assert [f["type"] for f in answer] == ["message.created", "message.created", "conversation.snapshot"]
     assert not reply_tasks()
+    assert await settled(conversation) == [("user", "complete"), ("assistant", "complete")]
 
 
-async def test_regenerate_retried_after_a_later_regenerate_starts_nothing_new(connect, chat, alice):
-    _, socket = await connect(alice, chat.id)
+async def test_regenerate_retried_after_a_later_regenerate_starts_nothing_new(connect, conversation, alice):
+    _, socket = await connect(alice, conversation.id)
     await socket.receive()
     await socket.send(type="message.send", content=STREAM, request_id="ask")
     await socket.receive_until("message.completed")
     for request_id in ("redo-1", "redo-2"):
         await socket.send(type="message.regenerate", request_id=request_id)
         await socket.receive_until("message.completed")
-    (reply_now,) = await sync_to_async(list)(chat.messages.filter(role="assistant").values_list("id", flat=True))
+    (reply_now,) = await sync_to_async(list)(
+        conversation.messages.filter(role="assistant").values_list("id", flat=True)
+    )
 
     await socket.send(type="message.regenerate", request_id="redo-1")  # a late retry of the first
-    answer = await socket.receive_until("message.created")
-    assert answer[-1]["request_id"] == "redo-1"
-    assert answer[-1]["message"]["id"] == str(reply_now)  # told about the reply that is there now
-    await asyncio.sleep(0.3)
+    answer = await handled_by_now(socket)
+
+    assert [f["type"] for f in answer] == ["message.created", "conversation.snapshot"]
+    assert answer[0]["request_id"] == "redo-1"
+    assert answer[0]["message"]["id"] == str(reply_now)  # told about the reply that is there now
     assert not reply_tasks()
-    assert await settled(chat) == [("user", "complete"), ("assistant", "complete")]
-    assert await sync_to_async(list)(chat.messages.values_list("id", flat=True).filter(role="assistant")) == [reply_now]
+    assert await settled(conversation) == [("user", "complete"), ("assistant", "complete")]
+    assert await sync_to_async(list)(conversation.messages.values_list("id", flat=True).filter(role="assistant")) == [
+        reply_now
+    ]

@@ -39,25 +39,25 @@ async def cookie(alice):
 
 
 @pytest.mark.integration
-async def test_own_origin_is_accepted(daphne, chat, cookie):
+async def test_own_origin_is_accepted(daphne, conversation, cookie):
     answer = await raw_handshake(
-        daphne, ws_path(chat.id), [("Cookie", f"sessionid={cookie}"), ("Origin", daphne.http_url)]
+        daphne, ws_path(conversation.id), [("Cookie", f"sessionid={cookie}"), ("Origin", daphne.http_url)]
     )
     assert answer.status == 101
 
 
 @pytest.mark.integration
-async def test_missing_origin_is_refused(daphne, chat, cookie):
-    answer = await raw_handshake(daphne, ws_path(chat.id), [("Cookie", f"sessionid={cookie}")])
+async def test_missing_origin_is_refused(daphne, conversation, cookie):
+    answer = await raw_handshake(daphne, ws_path(conversation.id), [("Cookie", f"sessionid={cookie}")])
     assert answer.status == 403
 
 
 @pytest.mark.integration
-async def test_foreign_forged_and_smuggled_origins_are_refused(daphne, chat, cookie):
+async def test_foreign_forged_and_smuggled_origins_are_refused(daphne, conversation, cookie):
     accepted = []
     for origins in origins_that_must_fail(daphne.port):
         headers = [("Cookie", f"sessionid={cookie}"), *(("Origin", origin) for origin in origins)]
-        answer = await raw_handshake(daphne, ws_path(chat.id), headers)
+        answer = await raw_handshake(daphne, ws_path(conversation.id), headers)
         if answer.status == 101:
             accepted.append((origins, answer.status))
     assert not accepted, accepted
