@@ -29,15 +29,15 @@ async def worker():
 
 
 @pytest.fixture
-async def api(user) -> AsyncClient:
+async def api(alice) -> AsyncClient:
     client = AsyncClient()
-    await client.aforce_login(user)
+    await client.aforce_login(alice)
     return client
 
 
 @pytest.fixture
-async def chat(user) -> Conversation:
-    return await Conversation.objects.acreate(owner=user, title="A chat")
+async def chat(alice) -> Conversation:
+    return await Conversation.objects.acreate(owner=alice, title="A chat")
 
 
 async def ended(worker, reply_id: str) -> Message:
@@ -98,9 +98,9 @@ async def test_bad_bodies_are_400_with_the_protocols_error_code(api, chat, body,
     assert not await Message.objects.filter(conversation=chat).aexists()
 
 
-async def test_someone_elses_conversation_is_404_and_anonymous_is_401(chat, other_user):
+async def test_someone_elses_conversation_is_404_and_anonymous_is_401(chat, bob):
     stranger = AsyncClient()
-    await stranger.aforce_login(other_user)
+    await stranger.aforce_login(bob)
     for action in ("messages", "regenerate", "stop"):
         response = await post(stranger, chat, action, {"content": "hi", "request_id": "r1"})
         assert (response.status_code, response.json()["code"]) == (404, "not_found")

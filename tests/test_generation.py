@@ -46,26 +46,26 @@ async def finished(worker, reply_id: str) -> None:
         await asyncio.wait_for(asyncio.gather(running.task, return_exceptions=True), 10)
 
 
-async def test_a_reply_streams_to_completion_and_is_saved_once(worker, user):
-    conversation = await new_conversation(user)
-    started = await generation.start(user=user, conversation_id=conversation.id, content=FAST, request_id="r1")
+async def test_a_reply_streams_to_completion_and_is_saved_once(worker, alice):
+    conversation = await new_conversation(alice)
+    started = await generation.start(user=alice, conversation_id=conversation.id, content=FAST, request_id="r1")
     await finished(worker, str(started.reply.id))
     reply = await saved(started.reply.id)
     assert reply.status == Message.Status.COMPLETE and reply.content and reply.seq >= 1
     assert str(started.reply.id) not in worker.running
 
 
-async def test_the_conversations_own_model_is_the_one_asked_for(worker, user, settings):
+async def test_the_conversations_own_model_is_the_one_asked_for(worker, alice, settings):
     settings.LLM_MODEL = "deployment-model"
-    conversation = await new_conversation(user, model="conversation-model")
-    started = await generation.start(user=user, conversation_id=conversation.id, content=FAST, request_id="r1")
+    conversation = await new_conversation(alice, model="conversation-model")
+    started = await generation.start(user=alice, conversation_id=conversation.id, content=FAST, request_id="r1")
     assert started.reply.model == "conversation-model"
     await finished(worker, str(started.reply.id))
 
 
-async def test_a_stop_before_the_task_first_runs_still_ends_the_reply_once_as_cancelled(worker, user):
-    conversation = await new_conversation(user)
-    started = await generation.start(user=user, conversation_id=conversation.id, content=SLOW, request_id="r1")
+async def test_a_stop_before_the_task_first_runs_still_ends_the_reply_once_as_cancelled(worker, alice):
+    conversation = await new_conversation(alice)
+    started = await generation.start(user=alice, conversation_id=conversation.id, content=SLOW, request_id="r1")
     reply_id = str(started.reply.id)
     assert not worker.running[reply_id].started  # nothing awaited since the start: its task has not run
     assert worker.stop_local(reply_id)
@@ -74,32 +74,32 @@ async def test_a_stop_before_the_task_first_runs_still_ends_the_reply_once_as_ca
     assert (reply.status, reply.content, reply.finished_at is not None) == (Message.Status.CANCELLED, "", True)
 
 
-async def test_a_stop_mid_stream_keeps_the_text_so_far(worker, user):
-    conversation = await new_conversation(user)
-    started = await generation.start(user=user, conversation_id=conversation.id, content=SLOW, request_id="r1")
+async def test_a_stop_mid_stream_keeps_the_text_so_far(worker, alice):
+    conversation = await new_conversation(alice)
+    started = await generation.start(user=alice, conversation_id=conversation.id, content=SLOW, request_id="r1")
     running = worker.running[str(started.reply.id)]
     while not running.live.parts:  # noqa: ASYNC110  (waiting for the first published delta)
         await asyncio.sleep(0.01)
-    await generation.stop(user=user, conversation_id=conversation.id)
+    await generation.stop(user=alice, conversation_id=conversation.id)
     await finished(worker, str(started.reply.id))
     reply = await saved(started.reply.id)
     assert reply.status == Message.Status.CANCELLED and reply.content.startswith(running.live.parts[0])
 
 
-async def test_deleting_a_conversation_stops_its_running_reply(worker, user):
-    conversation = await new_conversation(user)
-    started = await generation.start(user=user, conversation_id=conversation.id, content=ENDLESS, request_id="r1")
+async def test_deleting_a_conversation_stops_its_running_reply(worker, alice):
+    conversation = await new_conversation(alice)
+    started = await generation.start(user=alice, conversation_id=conversation.id, content=ENDLESS, request_id="r1")
     running = worker.running[str(started.reply.id)]
     await sync_to_async(services.conversation_delete)(conversation=conversation)
     await asyncio.wait_for(asyncio.gather(running.task, return_exceptions=True), 10)
     assert running.stopped and str(started.reply.id) not in worker.running
 
 
-async def test_stopping_someone_elses_conversation_reads_as_missing(worker, user, other_user):
-    conversation = await new_conversation(user)
+async def test_stopping_someone_elses_conversation_reads_as_missing(worker, alice, bob):
+    conversation = await new_conversation(alice)
     with pytest.raises(generation.Refused) as refusal:
-        await generation.stop(user=other_user, conversation_id=conversation.id)
+        await generation.stop(user=bob, conversation_id=conversation.id)
     assert refusal.value.code == "not_found"
     with pytest.raises(generation.Refused) as refusal:
-        await generation.stop(user=user, conversation_id=conversation.id)
+        await generation.stop(user=alice, conversation_id=conversation.id)
     assert refusal.value.code == "not_generating"
