@@ -1,34 +1,35 @@
-"""A lean HTTP/1.1 transport for httpx, built for long streamed responses.
+"""The optional fast HTTP/1.1 transport for httpx (LLM_FAST_TRANSPORT=1), parsing with llhttp.
 
-httpx's default transport passes every body chunk through httpcore's pool, connection and
-stream layers and h11's event machinery. A streamed reply arrives as one small chunk per token,
-and that path cost about 45 of the 58 µs a token took to read (docs/performance.md). This
-transport keeps httpx's client, request and response objects and replaces only the wire: one
-`asyncio.Protocol` per connection that splits the response head and de-chunks the body as bytes
-arrive, and a keep-alive pool per origin. It speaks HTTP/1.1 only, over TCP or TLS.
+httpx's own transport passes every body chunk through httpcore's pool, connection and stream
+layers and h11's event machinery, and a streamed reply arrives as one small chunk per token
+(docs/performance.md has the cost). This transport keeps httpx's client, request and response
+objects and replaces only the wire: one `asyncio.Protocol` per connection, fed to httptools'
+response parser (llhttp, the parser of Node.js), and a keep-alive pool bounded by `httpx.Limits`.
+It speaks HTTP/1.1 over TCP or TLS, directly or through an HTTP proxy (CONNECT for https).
 
 A response's body can also be pushed: `response.extensions["parley.push"](sink)` hands every
-body chunk to `sink.body()` from the protocol's own callback, and the end to `sink.end()`. A
-reader that parses synchronously then wakes no task per chunk: that wake-up, through httpx's
-and our iterator layers, was a fifth of the server's time while streaming (docs/performance.md).
+body chunk to `sink.body()` from the parser's callback, and the end to `sink.end()`. A reader
+that parses synchronously then wakes no task per chunk.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import collections
 import ssl
 from typing import Any, Protocol
 
+import httptools
 import httpx
 
-from .http11 import ResponseParser
+from .network import ProxyChoice
 
 PAUSE_AT = 1 << 20  # bytes queued unread before the socket stops being read
 DEFAULT_PORTS = {b"http": 80, b"https": 443}
-
-Origin = tuple[bytes, bytes, int]
 PUSH = "parley.push"  # the response extension that switches a body to push delivery
+
+Origin = tuple[bytes, bytes, int, str]  # scheme, host, port, proxy URL ("" when direct)
 
 
 class BodySink(Protocol):
@@ -40,29 +41,34 @@ class BodySink(Protocol):
 
 
 class Connection(asyncio.Protocol):
-    """One socket; a response's body is queued here as bytes until the reader takes it."""
+    """One socket; a response's body is queued here (or pushed to a sink) as llhttp delivers it."""
 
     def __init__(self, origin: Origin) -> None:
         self.origin = origin
         self.transport: asyncio.Transport | None = None
-        self.parser = ResponseParser()
         self.queued: collections.deque[bytes] = collections.deque()
         self.queued_bytes = 0
         self.paused = False
         self.waiter: asyncio.Future[None] | None = None
-        self.sink: BodySink | None = None  # set when the body is pushed instead of queued
         self.lost: Exception | None = None
-        self.read_timeout: float | None = None
         self.in_pool = False
-        self.released = False
         self.idle_since = 0.0
+        self.start(head_request=False, read_timeout=None)
 
     def start(self, *, head_request: bool, read_timeout: float | None) -> None:
         """Make ready for a new response."""
-        self.parser = ResponseParser(head_request=head_request)
+        self.parser = httptools.HttpResponseParser(self)
+        self.head_request = head_request
         self.read_timeout = read_timeout
-        self.sink = None
-        self.in_pool = self.released = False
+        self.status: int | None = None
+        self.reason = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.started = False  # any byte of this response arrived
+        self.complete = False
+        self.reusable = False
+        self.until_close = False  # the body has no length: it ends when the server closes
+        self.sink: BodySink | None = None  # set when the body is pushed instead of queued
+        self.released = False
 
     def park(self, now: float) -> None:
         self.in_pool = True
@@ -72,57 +78,82 @@ class Connection(asyncio.Protocol):
     def usable(self) -> bool:
         return self.lost is None and self.transport is not None and not self.transport.is_closing()
 
+    # asyncio.Protocol
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        if self.in_pool:
-            self.lost = httpx.RemoteProtocolError("bytes arrived on an idle connection")
+        if self.in_pool or self.complete:
+            self.lost = httpx.RemoteProtocolError("bytes arrived outside a response")
+            self.reusable = False
             self.abort()
             return
+        self.started = True
         try:
-            body = self.parser.feed(data)
-        except ValueError as exc:
-            self.lost = httpx.RemoteProtocolError(str(exc))
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self.lost = httpx.RemoteProtocolError(f"malformed response: {exc}")
             self.abort()
-        else:
-            if body and self.sink is not None:
-                self.sink.body(body)
-            elif body:
-                self.queued.append(body)
-                self.queued_bytes += len(body)
-                if self.queued_bytes > PAUSE_AT and not self.paused:
-                    self.paused = True
-                    self.transport.pause_reading()  # type: ignore[union-attr]
         self.wake()
 
     def eof_received(self) -> bool:
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.parser.close()
+        if self.until_close and self.lost is None:
+            self.complete = True  # the server's close is the end of a body sent without a length
         if self.lost is None:
             self.lost = httpx.ReadError(str(exc)) if exc else httpx.RemoteProtocolError("server closed the connection")
         self.wake()
+
+    # httptools callbacks
+
+    def on_status(self, reason: bytes) -> None:
+        self.reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        if self.head_request:
+            self.complete = True  # no body follows; llhttp cannot be told, so the connection is not reused
+            return
+        framed = {name.lower() for name, _ in self.headers} & {b"content-length", b"transfer-encoding"}
+        self.until_close = not framed and self.status not in (204, 304)
+
+    def on_body(self, body: bytes) -> None:
+        if self.sink is not None:
+            self.sink.body(body)
+            return
+        self.queued.append(body)
+        self.queued_bytes += len(body)
+        if self.queued_bytes > PAUSE_AT and not self.paused:
+            self.paused = True
+            self.transport.pause_reading()  # type: ignore[union-attr]
+
+    def on_message_complete(self) -> None:
+        self.complete = True
+        self.reusable = self.parser.should_keep_alive()
+
+    # the reader's side
 
     def wake(self) -> None:
         waiter = self.waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
         sink = self.sink
-        if sink is not None and (self.parser.complete or self.lost is not None):
+        if sink is not None and (self.complete or self.lost is not None):
             self.sink = None
-            sink.end(None if self.parser.complete else self.lost)
+            sink.end(None if self.complete else self.lost)
 
     async def wait(self) -> None:
         """Until more bytes, the end of the response, or the end of the connection."""
         self.waiter = asyncio.get_running_loop().create_future()
         try:
-            if self.read_timeout is None:
+            async with asyncio.timeout(self.read_timeout):
                 await self.waiter
-            else:
-                async with asyncio.timeout(self.read_timeout):
-                    await self.waiter
         except TimeoutError:
             raise httpx.ReadTimeout("no data from the server in time") from None
         finally:
@@ -137,12 +168,13 @@ class Connection(asyncio.Protocol):
             self.transport.resume_reading()  # type: ignore[union-attr]
         return body
 
-    async def head(self) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
-        while self.parser.status is None:
+    async def head(self) -> int:
+        """Wait for the response head; its status code."""
+        while self.status is None:
             if self.lost is not None:
                 raise self.lost
             await self.wait()
-        return self.parser.status, self.parser.headers, self.parser.reason
+        return self.status
 
     def abort(self) -> None:
         if self.transport is not None:
@@ -158,11 +190,10 @@ class ResponseStream(httpx.AsyncByteStream):
 
     async def __aiter__(self):  # type: ignore[override]
         connection = self.connection
-        parser = connection.parser
         while True:
             if connection.queued:
                 yield connection.take()
-            elif parser.complete:
+            elif connection.complete:
                 return
             elif connection.lost is not None:
                 raise connection.lost
@@ -203,7 +234,11 @@ class Pool:
         if connection is not None:
             return connection, True
         try:
-            return await self._connect(origin, timeouts.get("connect")), False
+            async with asyncio.timeout(timeouts.get("connect")):
+                return await connect(origin, self.ssl_context), False
+        except TimeoutError:
+            self._free_slot()
+            raise httpx.ConnectTimeout(f"connecting to {origin[1].decode()}:{origin[2]} timed out") from None
         except BaseException:
             self._free_slot()
             raise
@@ -213,7 +248,7 @@ class Pool:
         if connection.released:
             return
         connection.released = True
-        keep = connection.usable and connection.parser.reusable and not connection.queued
+        keep = connection.usable and connection.complete and connection.reusable and not connection.queued
         if keep and self.limits.max_keepalive_connections != 0:
             connection.park(asyncio.get_running_loop().time())
             self.idle[connection.origin].append(connection)
@@ -262,6 +297,7 @@ class Pool:
         now = asyncio.get_running_loop().time()
         while connections:
             connection = connections.pop()
+            connection.in_pool = False
             if connection.usable and (expiry is None or now - connection.idle_since < expiry):
                 return connection
             connection.abort()
@@ -280,66 +316,106 @@ class Pool:
         self.idle[oldest.origin].remove(oldest)
         oldest.abort()
 
-    async def _connect(self, origin: Origin, timeout: float | None) -> Connection:
-        scheme, host, port = origin
-        loop = asyncio.get_running_loop()
-        tls = self.ssl_context if scheme == b"https" else None
-        hostname = host.decode("ascii")
-        try:
-            async with asyncio.timeout(timeout):
-                _, connection = await loop.create_connection(
-                    lambda: Connection(origin), hostname, port, ssl=tls, server_hostname=hostname if tls else None
-                )
-        except TimeoutError:
-            raise httpx.ConnectTimeout(f"connecting to {hostname}:{port} timed out") from None
-        except (OSError, ssl.SSLError) as exc:
-            raise httpx.ConnectError(str(exc)) from exc
+
+async def connect(origin: Origin, tls: ssl.SSLContext) -> Connection:
+    """Open a connection to `origin`: directly, or through its proxy (a CONNECT tunnel for https)."""
+    scheme, host, port, proxy = origin
+    hostname = host.decode("ascii")
+    secure = scheme == b"https"
+    loop = asyncio.get_running_loop()
+    try:
+        if not proxy:
+            _, connection = await loop.create_connection(
+                lambda: Connection(origin),
+                hostname,
+                port,
+                ssl=tls if secure else None,
+                server_hostname=hostname if secure else None,
+            )
+            return connection
+        proxy_url = httpx.URL(proxy)
+        _, connection = await loop.create_connection(lambda: Connection(origin), proxy_url.host, proxy_url.port or 80)
+        if secure:
+            try:
+                await _tunnel(connection, proxy_url, host, port)
+                connection.transport = await loop.start_tls(
+                    connection.transport, connection, tls, server_hostname=hostname
+                )  # type: ignore[assignment,arg-type]
+            except BaseException:
+                connection.abort()
+                raise
         return connection
+    except (OSError, ssl.SSLError) as exc:
+        raise httpx.ConnectError(str(exc) or repr(exc)) from exc
 
 
-class StreamingTransport(httpx.AsyncBaseTransport):
+async def _tunnel(connection: Connection, proxy: httpx.URL, host: bytes, port: int) -> None:
+    """Ask the proxy for a tunnel to host:port; its answer is parsed like any response head."""
+    authority = b"%s:%d" % (host, port)
+    lines = [b"CONNECT %s HTTP/1.1" % authority, b"Host: " + authority, *_proxy_auth(proxy)]
+    connection.start(head_request=True, read_timeout=None)
+    connection.transport.write(b"\r\n".join(lines) + b"\r\n\r\n")  # type: ignore[union-attr]
+    status = await connection.head()
+    if not 200 <= status < 300:
+        raise httpx.ProxyError(f"the proxy refused the tunnel: {status} {connection.reason.decode('latin-1')}")
+    connection.start(head_request=False, read_timeout=None)
+
+
+def _proxy_auth(proxy: httpx.URL) -> list[bytes]:
+    if not proxy.userinfo:
+        return []
+    return [b"Proxy-Authorization: Basic " + base64.b64encode(proxy.userinfo)]
+
+
+class FastTransport(httpx.AsyncBaseTransport):
     """httpx's transport interface over `Pool`; the body streams until the caller closes the response."""
 
-    def __init__(self, limits: httpx.Limits, ssl_context: ssl.SSLContext) -> None:
+    def __init__(self, limits: httpx.Limits, ssl_context: ssl.SSLContext, proxies: ProxyChoice) -> None:
         self.pool = Pool(limits, ssl_context)
+        self.proxies = proxies
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
         if url.raw_scheme not in DEFAULT_PORTS:
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
-        origin = (url.raw_scheme, url.raw_host, url.port or DEFAULT_PORTS[url.raw_scheme])
-        message = _request_bytes(request, await request.aread())
+        proxy = self.proxies.for_url(url)
+        origin = (url.raw_scheme, url.raw_host, url.port or DEFAULT_PORTS[url.raw_scheme], str(proxy or ""))
+        message = _request_bytes(request, await request.aread(), proxy if url.raw_scheme == b"http" else None)
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})
         while True:
             connection, reused = await self.pool.acquire(origin, timeouts)
             connection.start(head_request=request.method == "HEAD", read_timeout=timeouts.get("read"))
             try:
                 connection.transport.write(message)  # type: ignore[union-attr]
-                status, headers, reason = await connection.head()
+                status = await connection.head()
             except BaseException as exc:
                 connection.abort()
                 self.pool.release(connection)
-                if reused and isinstance(exc, httpx.TransportError) and not connection.parser.started:
+                if reused and isinstance(exc, httpx.TransportError) and not connection.started:
                     continue  # the server closed an idle connection just as we used it: try a fresh one
                 raise
             stream = ResponseStream(connection, self.pool)
-            return httpx.Response(
-                status,
-                headers=headers,
-                stream=stream,
-                extensions={"http_version": b"HTTP/1.1", "reason_phrase": reason, PUSH: stream.push},
-            )
+            extensions: dict[str, Any] = {"http_version": b"HTTP/1.1", "reason_phrase": connection.reason}
+            if not any(name.lower() == b"content-encoding" for name, _ in connection.headers):
+                extensions[PUSH] = stream.push  # a compressed body must go through httpx's decoders
+            return httpx.Response(status, headers=connection.headers, stream=stream, extensions=extensions)
 
     async def aclose(self) -> None:
         self.pool.close()
 
 
-def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
-    """The request head and body as one write; the body is always sent with its length."""
-    lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), request.url.raw_path)]
+def _request_bytes(request: httpx.Request, body: bytes, proxy: httpx.URL | None) -> bytes:
+    """The request head and body as one write; absolute-form target when sent to a proxy."""
+    url = request.url
+    target = url.raw_path
+    if proxy is not None:
+        target = str(url.copy_with(fragment=None)).encode("ascii")
+    lines = [b"%s %s HTTP/1.1" % (request.method.encode("ascii"), target)]
     for name, value in request.headers.raw:
         if name.lower() not in (b"content-length", b"transfer-encoding"):
             lines.append(name + b": " + value)
     if body or request.method in ("POST", "PUT", "PATCH"):
         lines.append(b"Content-Length: %d" % len(body))
+    if proxy is not None:
+        lines += _proxy_auth(proxy)
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
