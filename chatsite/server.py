@@ -45,7 +45,8 @@ async def start_runtime() -> None:
 
     await (await get_runtime()).broadcaster.prepare()
     get_provider()
-    get_http_client(provider_config().limits)
+    config = provider_config()
+    get_http_client(config.limits, config.network)
     gc.collect()
     gc.freeze()
 

@@ -68,6 +68,35 @@ def _warn_fast_http2() -> None:
         logger.warning("LLM_FAST_TRANSPORT is HTTP/1.1 only: with LLM_HTTP2 on, httpx's own transport is used")
 
 
+async def send_streaming(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+    """`client.send(request, stream=True)`, which a cancelled caller leaves to finish in the background.
+
+    httpcore 1.0.9 leaks a pool slot for good when a request is cancelled while it waits for a
+    connection the pool is opening for it (encode/httpcore#1093, fix proposed in #1099), and
+    stopping a reply under pool contention does exactly that. So the send runs as its own task,
+    and a cancelled caller closes the response once it arrives instead of cancelling the send.
+    """
+    sending = asyncio.ensure_future(client.send(request, stream=True))
+    try:
+        return await asyncio.shield(sending)
+    except asyncio.CancelledError:
+        _orphans.add(sending)
+        sending.add_done_callback(_close_orphan)
+        raise
+
+
+_orphans: set[asyncio.Future] = set()  # sends whose caller was cancelled, and the closes of their responses
+
+
+def _close_orphan(sending: asyncio.Future) -> None:
+    _orphans.discard(sending)
+    if sending.cancelled() or sending.exception() is not None:
+        return
+    closing = asyncio.ensure_future(sending.result().aclose())
+    _orphans.add(closing)
+    closing.add_done_callback(_orphans.discard)
+
+
 async def close_http_clients() -> None:
     """Close the running loop's clients (call at shutdown, before the loop stops)."""
     per_loop = _clients.pop(asyncio.get_running_loop(), {})

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 
 from .base import Options, Provider
-from .config import HTTPLimits, ProviderConfig, SimulatorDefaults
+from .config import HTTPLimits, HTTPNetwork, ProviderConfig, SimulatorDefaults
 
 PROVIDERS = {
     "simulator": "conversations.llm.providers.simulator.SimulatorProvider",
@@ -48,6 +48,14 @@ def provider_config() -> ProviderConfig:
             idle_timeout=settings.LLM_IDLE_TIMEOUT,
             max_connections=settings.LLM_MAX_CONNECTIONS,
             max_keepalive=settings.LLM_MAX_KEEPALIVE,
+        ),
+        network=HTTPNetwork(
+            proxy=settings.LLM_PROXY,
+            ca_bundle=settings.LLM_CA_BUNDLE,
+            client_cert=settings.LLM_CLIENT_CERT,
+            client_key=settings.LLM_CLIENT_KEY,
+            http2=settings.LLM_HTTP2,
+            fast=settings.LLM_FAST_TRANSPORT,
         ),
         max_attempts=settings.LLM_MAX_ATTEMPTS,
         simulator=SimulatorDefaults(

@@ -17,7 +17,7 @@ from typing import ClassVar
 import httpx
 
 from .base import ChatMessage, Event, Finish, Options
-from .client import get_http_client
+from .client import get_http_client, send_streaming
 from .config import ProviderConfig
 from .errors import LLMError, StreamInterrupted, UpstreamConnectError, UpstreamTimeout
 from .formats.base import EventReader, HTTPRequest, WireFormat
@@ -113,7 +113,7 @@ class StreamingProvider:
         outgoing = client.build_request("POST", request.url, headers=request.headers, json=request.body)
         try:
             async with asyncio.timeout(self.config.limits.first_byte_timeout):
-                response = await client.send(outgoing, stream=True)
+                response = await send_streaming(client, outgoing)
                 if response.is_success:
                     return response, None
                 try:

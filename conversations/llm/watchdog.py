@@ -7,12 +7,16 @@ from collections.abc import Callable
 from typing import Protocol
 
 
+class Timer(Protocol):
+    def cancel(self) -> None: ...
+
+
 class Clock(Protocol):
     """What the watchdog needs of an event loop; tests pass a clock they move by hand."""
 
     def time(self) -> float: ...
 
-    def call_at(self, when: float, callback: Callable[[], object]) -> asyncio.TimerHandle: ...
+    def call_at(self, when: float, callback: Callable[[], object]) -> Timer: ...
 
 
 class Watchdog:
