@@ -20,10 +20,11 @@ from .base import ChatMessage, Event, Finish, Options
 from .client import get_http_client, send_streaming
 from .config import ProviderConfig
 from .errors import LLMError, StreamInterrupted, UpstreamConnectError, UpstreamTimeout
+from .fast_connection import BodySink
 from .formats.base import EventReader, HTTPRequest, WireFormat
 from .http_errors import error_for_status, is_retryable_status, retry_after_seconds
 from .sse import NDJSONSplitter, SSEParser
-from .transport import PUSH, BodySink
+from .transport import PUSH
 from .watchdog import Clock, Watchdog
 
 logger = logging.getLogger(__name__)
