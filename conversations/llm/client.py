@@ -68,19 +68,23 @@ def _warn_fast_http2() -> None:
         logger.warning("LLM_FAST_TRANSPORT is HTTP/1.1 only: with LLM_HTTP2 on, httpx's own transport is used")
 
 
-async def send_streaming(client: httpx.AsyncClient, request: httpx.Request) -> httpx.Response:
+async def send_streaming(client: httpx.AsyncClient, request: httpx.Request, orphan_limit: float) -> httpx.Response:
     """`client.send(request, stream=True)`, which a cancelled caller leaves to finish in the background.
 
     httpcore 1.0.9 leaks a pool slot for good when a request is cancelled while it waits for a
     connection the pool is opening for it (encode/httpcore#1093, fix proposed in #1099), and
     stopping a reply under pool contention does exactly that. So the send runs as its own task,
     and a cancelled caller closes the response once it arrives instead of cancelling the send.
+    After `orphan_limit` seconds (past the pool and connect bounds, so no longer connecting)
+    the send is cancelled, so a server that never answers does not hold the connection.
     """
     sending = asyncio.ensure_future(client.send(request, stream=True))
     try:
         return await asyncio.shield(sending)
     except asyncio.CancelledError:
         _orphans.add(sending)
+        give_up = asyncio.get_running_loop().call_later(orphan_limit, sending.cancel)
+        sending.add_done_callback(lambda _: give_up.cancel())
         sending.add_done_callback(_close_orphan)
         raise
 

@@ -110,11 +110,12 @@ class StreamingProvider:
 
     async def _try_open(self, request: HTTPRequest) -> tuple[httpx.Response | LLMError, float | None]:
         """One attempt: the open response, or a typed error with the server's Retry-After."""
-        client = get_http_client(self.config.limits, self.config.network)
+        limits = self.config.limits
+        client = get_http_client(limits, self.config.network)
         outgoing = client.build_request("POST", request.url, headers=request.headers, json=request.body)
         try:
-            async with asyncio.timeout(self.config.limits.first_byte_timeout):
-                response = await send_streaming(client, outgoing)
+            async with asyncio.timeout(limits.first_byte_timeout):
+                response = await send_streaming(client, outgoing, limits.first_byte_timeout + limits.connect_timeout)
                 if response.is_success:
                     return response, None
                 try:

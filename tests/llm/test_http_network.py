@@ -187,6 +187,28 @@ async def test_cancelling_a_reply_closes_its_connection_and_frees_the_pool() -> 
     assert (await get_http_client(one, network()).get(url)).text == "ok"  # the only slot is free again
 
 
+async def test_a_reply_stopped_before_the_server_answers_frees_its_connection_in_bounded_time() -> None:
+    asked = asyncio.Event()
+
+    async def handler(reader, writer):
+        await read_request(reader)
+        asked.set()
+        await reader.read()  # never answers: wait for the client to give up
+
+    server = RawServer(handler)
+    url = await server.start()
+    one = HTTPLimits(connect_timeout=0.2, first_byte_timeout=0.3, max_connections=1, max_keepalive=1)
+    provider = OpenAIProvider(config(url, network=network(), limits=one, max_attempts=1))
+    task = asyncio.create_task(provider.stream_to([{"role": "user", "content": "x"}], Options("m"), print))
+    await asyncio.wait_for(asked.wait(), 2)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.wait_for(server.ended.wait(), 3)  # closed once the send's own bounds passed
+    server.handler = answer_ok_forever
+    assert (await get_http_client(one, network()).get(url, timeout=2.0)).text == "ok"
+
+
 async def test_a_connection_the_server_closed_while_idle_is_replaced_transparently() -> None:
     async def handler(reader, writer):
         await read_request(reader)
