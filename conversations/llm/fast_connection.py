@@ -105,12 +105,16 @@ class Connection(asyncio.Protocol):
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self.status = self.parser.get_status_code()
+        status = self.parser.get_status_code()
+        if 100 <= status < 200:
+            self.headers, self.reason = [], b""  # an interim head (103 Early Hints): the response follows
+            return
+        self.status = status
         if self.head_request:
             self.complete = True  # no body follows; llhttp cannot be told, so the connection is not reused
             return
         framed = {name.lower() for name, _ in self.headers} & {b"content-length", b"transfer-encoding"}
-        self.until_close = not framed and self.status not in (204, 304)
+        self.until_close = not framed and status not in (204, 304)
 
     def on_body(self, body: bytes) -> None:
         if self.sink is not None:
@@ -123,6 +127,8 @@ class Connection(asyncio.Protocol):
             self.transport.pause_reading()  # type: ignore[union-attr]
 
     def on_message_complete(self) -> None:
+        if self.status is None:
+            return  # the end of an interim head
         self.complete = True
         self.reusable = self.parser.should_keep_alive()
 

@@ -236,6 +236,17 @@ async def test_a_closing_server_gets_a_new_connection_per_request() -> None:
     assert server.connections == 2
 
 
+async def test_an_interim_head_is_skipped_for_the_response_after_it() -> None:
+    async def handler(reader, writer):
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </x>\r\n\r\n" + OK)
+
+    server = RawServer(handler)
+    url = await server.start()
+    response = await get_http_client(LIMITS, network()).get(url)
+    assert (response.status_code, response.text, "link" in response.headers) == (200, "ok", False)
+
+
 async def test_garbage_and_refused_connections_are_typed_httpx_errors() -> None:
     async def handler(reader, writer):
         await read_request(reader)
