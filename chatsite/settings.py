@@ -252,6 +252,17 @@ LLM_MAX_CONNECTIONS = env_int("LLM_MAX_CONNECTIONS", 1000)
 LLM_MAX_KEEPALIVE = env_int("LLM_MAX_KEEPALIVE", 100)
 # Attempts for 429/5xx before the first token arrives (1 means no retry).
 LLM_MAX_ATTEMPTS = env_int("LLM_MAX_ATTEMPTS", 3)
+# Proxy URL for every LLM request; empty honours HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY.
+LLM_PROXY = os.environ.get("LLM_PROXY", "")
+# PEM file of the CAs to trust (a company CA); empty trusts SSL_CERT_FILE / SSL_CERT_DIR if set, else certifi.
+LLM_CA_BUNDLE = os.environ.get("LLM_CA_BUNDLE", "")
+# PEM client certificate for servers that require one (may include its key), and its key when separate.
+LLM_CLIENT_CERT = os.environ.get("LLM_CLIENT_CERT", "")
+LLM_CLIENT_KEY = os.environ.get("LLM_CLIENT_KEY", "")
+# Offer HTTP/2 to the provider (TLS servers that speak it, via ALPN).
+LLM_HTTP2 = env_bool("LLM_HTTP2", False)
+# Use Parley's leaner HTTP/1.1 transport (llhttp parser) instead of httpx's own; ignored with LLM_HTTP2.
+LLM_FAST_TRANSPORT = env_bool("LLM_FAST_TRANSPORT", False)
 
 # Defaults of the built-in simulator when it runs inside the app (LLM_PROVIDER=simulator, no LLM_BASE_URL).
 SIMULATOR_TOKENS_PER_SECOND = env_float("SIMULATOR_TOKENS_PER_SECOND", 40.0)

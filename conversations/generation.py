@@ -28,7 +28,7 @@ from . import protocol, replies, selectors
 from .llm import registry
 from .llm.base import Finish, Options, Provider
 from .llm.client import close_http_clients, get_http_client
-from .llm.config import HTTPLimits, ProviderConfig, SimulatorDefaults
+from .llm.config import HTTPLimits, HTTPNetwork, ProviderConfig, SimulatorDefaults
 from .llm.errors import DeadlineExceeded, LLMError
 from .llm.providers.simulator import stop_in_process_simulator
 from .models import Message
@@ -131,6 +131,14 @@ def provider_config() -> ProviderConfig:
             idle_timeout=settings.LLM_IDLE_TIMEOUT,
             max_connections=settings.LLM_MAX_CONNECTIONS,
             max_keepalive=settings.LLM_MAX_KEEPALIVE,
+        ),
+        network=HTTPNetwork(
+            proxy=settings.LLM_PROXY,
+            ca_bundle=settings.LLM_CA_BUNDLE,
+            client_cert=settings.LLM_CLIENT_CERT,
+            client_key=settings.LLM_CLIENT_KEY,
+            http2=settings.LLM_HTTP2,
+            fast=settings.LLM_FAST_TRANSPORT,
         ),
         max_attempts=settings.LLM_MAX_ATTEMPTS,
         simulator=SimulatorDefaults(
@@ -337,7 +345,7 @@ async def warm_up() -> None:
     await (await get_worker()).broadcaster.prepare()
     config = provider_config()
     registry.get_provider(settings.LLM_PROVIDER, config)
-    get_http_client(config.limits)
+    get_http_client(config.limits, config.network)
 
 
 async def shut_down(*, interrupted: bool = False) -> None:

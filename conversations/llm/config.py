@@ -17,6 +17,18 @@ class HTTPLimits:
 
 
 @dataclass(frozen=True, slots=True)
+class HTTPNetwork:
+    """How the shared HTTP client reaches providers: proxy, trusted CAs, client certificate, protocol."""
+
+    proxy: str = ""  # explicit proxy URL (LLM_PROXY); empty = honour HTTPS_PROXY/HTTP_PROXY/ALL_PROXY/NO_PROXY
+    ca_bundle: str = ""  # PEM file of trusted CAs (LLM_CA_BUNDLE); empty = SSL_CERT_FILE / SSL_CERT_DIR, else certifi
+    client_cert: str = ""  # PEM client certificate, may include the key (LLM_CLIENT_CERT)
+    client_key: str = ""  # its key when separate (LLM_CLIENT_KEY)
+    http2: bool = False  # LLM_HTTP2=1 (needs the `h2` package)
+    fast: bool = False  # LLM_FAST_TRANSPORT=1: transport.FastTransport instead of httpx's own (HTTP/1.1 only)
+
+
+@dataclass(frozen=True, slots=True)
 class SimulatorDefaults:
     """Server-wide reply defaults of the built-in simulator; `!sim` directives override them per request."""
 
@@ -33,6 +45,7 @@ class ProviderConfig:
     base_url: str = ""
     api_key: str = ""
     limits: HTTPLimits = field(default_factory=HTTPLimits)
+    network: HTTPNetwork = field(default_factory=HTTPNetwork)
     max_attempts: int = 3
     retry_base_delay: float = 0.5  # first backoff step when the server gives no Retry-After
     retry_max_delay: float = 30.0

@@ -17,15 +17,19 @@ from typing import ClassVar
 import httpx
 
 from .base import ChatMessage, Event, Finish, Options
-from .client import get_http_client
+from .client import get_http_client, send_streaming
 from .config import ProviderConfig
 from .errors import LLMError, StreamInterrupted, UpstreamConnectError, UpstreamTimeout
+from .fast_connection import BodySink
 from .formats.base import EventReader, HTTPRequest, WireFormat
 from .http_errors import error_for_status, is_retryable_status, retry_after_seconds
 from .sse import NDJSONSplitter, SSEParser
-from .transport import PUSH, BodySink
+from .transport import PUSH
+from .watchdog import Clock, Watchdog
 
 logger = logging.getLogger(__name__)
+
+REST_WAIT = 0.25  # seconds a server has to end the body after the reply's last event
 
 
 class StreamingProvider:
@@ -60,8 +64,9 @@ class StreamingProvider:
     ) -> Finish:
         """`stream`, with each text delta handed to `on_text` as it is parsed; returns the Finish.
 
-        The transport pushes the body (transport.py): the socket's callback parses it and calls
-        `on_text`, and no task wakes per delta.
+        No generator sits between the body and the parser. With the fast transport the body is
+        pushed (transport.py): the socket's callback parses it and calls `on_text`, and no task
+        wakes per delta.
         """
         response = await self._open(messages, options)
         parts: list[str] = []
@@ -72,7 +77,9 @@ class StreamingProvider:
 
         try:
             with _partial_on_failure(parts):
-                return await _pushed(response.extensions[PUSH], self._feed(options, deliver))
+                feed = self._feed(options, deliver)
+                push = response.extensions.get(PUSH)
+                return await (_pushed(push, feed) if push is not None else _read_into(response, feed))
         finally:
             await asyncio.shield(response.aclose())
 
@@ -103,11 +110,12 @@ class StreamingProvider:
 
     async def _try_open(self, request: HTTPRequest) -> tuple[httpx.Response | LLMError, float | None]:
         """One attempt: the open response, or a typed error with the server's Retry-After."""
-        client = get_http_client(self.config.limits)
+        limits = self.config.limits
+        client = get_http_client(limits, self.config.network)
         outgoing = client.build_request("POST", request.url, headers=request.headers, json=request.body)
         try:
-            async with asyncio.timeout(self.config.limits.first_byte_timeout):
-                response = await client.send(outgoing, stream=True)
+            async with asyncio.timeout(limits.first_byte_timeout):
+                response = await send_streaming(client, outgoing, limits.first_byte_timeout + limits.connect_timeout)
                 if response.is_success:
                     return response, None
                 try:
@@ -116,7 +124,7 @@ class StreamingProvider:
                     await response.aclose()
         except httpx.ConnectTimeout:
             return UpstreamTimeout(f"connecting to {request.url} timed out"), None
-        except httpx.ConnectError as exc:
+        except (httpx.ConnectError, httpx.ProxyError) as exc:
             return UpstreamConnectError(f"cannot connect to {request.url}: {exc}"), None
         except TimeoutError:
             raise UpstreamTimeout(f"no response from {request.url} in time") from None
@@ -156,7 +164,13 @@ class EventFeed:
     """
 
     def __init__(
-        self, reader: EventReader, framing: str, on_text: Callable[[str], None], first_byte: float, idle: float
+        self,
+        reader: EventReader,
+        framing: str,
+        on_text: Callable[[str], None],
+        first_byte: float,
+        idle: float,
+        clock: Clock | None = None,
     ) -> None:
         self.reader = reader
         self.sse = framing == "sse"
@@ -164,11 +178,12 @@ class EventFeed:
         self.on_text = on_text
         self.first_byte = first_byte
         self.idle = idle
+        self.clock = clock
         self.watchdog: Watchdog | None = None
 
     def watch(self) -> Watchdog:
         """Start the deadline for the current task, which is the one a timeout cancels."""
-        self.watchdog = Watchdog(self.first_byte)
+        self.watchdog = Watchdog(self.first_byte, self.clock)
         return self.watchdog
 
     def feed(self, chunk: bytes | None) -> Finish | None:
@@ -193,25 +208,60 @@ class EventFeed:
 
 async def _read_events(response: httpx.Response, feed: EventFeed, parts: list[str]) -> AsyncIterator[str | Finish]:
     """Iterate the body: yield each text delta as `feed` adds it to `parts`, then the Finish."""
-    raw = response.aiter_raw()
     watchdog = feed.watch()
-    try:
-        while True:
-            try:
-                chunk = await anext(raw, None)
-            except asyncio.CancelledError:
+    async with aclosing(response.aiter_bytes()) as body:
+        try:
+            while True:
+                try:
+                    chunk = await anext(body, None)
+                except asyncio.CancelledError:
+                    watchdog.raise_if_fired()
+                    raise
                 watchdog.raise_if_fired()
-                raise
-            watchdog.raise_if_fired()
-            seen = len(parts)
-            finish = feed.feed(chunk)
-            for text in parts[seen:]:
-                yield text
-            if finish is not None:
-                yield finish
-                return
-    finally:
-        watchdog.close()
+                seen = len(parts)
+                finish = feed.feed(chunk)
+                for text in parts[seen:]:
+                    yield text
+                if finish is not None:
+                    await _read_rest(body, chunk)
+                    yield finish
+                    return
+        finally:
+            watchdog.close()
+
+
+async def _read_into(response: httpx.Response, feed: EventFeed) -> Finish:
+    """Read the body into `feed` until it returns the Finish: `_read_events` without a generator."""
+    watchdog = feed.watch()
+    async with aclosing(response.aiter_bytes()) as body:
+        try:
+            while True:
+                try:
+                    chunk = await anext(body, None)
+                except asyncio.CancelledError:
+                    watchdog.raise_if_fired()
+                    raise
+                watchdog.raise_if_fired()
+                finish = feed.feed(chunk)
+                if finish is not None:
+                    await _read_rest(body, chunk)
+                    return finish
+        finally:
+            watchdog.close()
+
+
+async def _read_rest(body: AsyncIterator[bytes], last: bytes | None) -> None:
+    """Read what follows the last event, the end of the body, so that httpx keeps the connection.
+
+    A server ends the body right after its last event; one that does not within `REST_WAIT`
+    loses the connection instead of holding the reply.
+    """
+    if last is None:
+        return
+    with contextlib.suppress(TimeoutError, httpx.TransportError):
+        async with asyncio.timeout(REST_WAIT):
+            async for _ in body:
+                pass
 
 
 async def _pushed(push: Callable[[BodySink], None], feed: EventFeed) -> Finish:
@@ -254,46 +304,3 @@ class _FeedSink:
             return
         if finish is not None:
             self.done.set_result(finish)
-
-
-class Watchdog:
-    """Cancels the reading task once `deadline` passes.
-
-    Moving the deadline is one float store per event; the timer re-arms itself lazily, so the
-    hot path never creates a timeout context or touches the loop's timer heap.
-    """
-
-    def __init__(self, timeout: float) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.task = asyncio.current_task()
-        self.deadline = self.loop.time() + timeout
-        self.fired = False
-        self.arm()
-
-    def arm(self) -> None:
-        self.armed_at = self.deadline
-        self.handle = self.loop.call_at(self.deadline, self.check)
-
-    def move(self, timeout: float) -> None:
-        """Push the deadline to `timeout` from now; only an earlier one needs the timer moved."""
-        self.deadline = self.loop.time() + timeout
-        if self.deadline < self.armed_at:
-            self.handle.cancel()
-            self.arm()
-
-    def check(self) -> None:
-        if self.loop.time() >= self.deadline:
-            self.fired = True
-            self.task.cancel()
-        else:
-            self.arm()
-
-    def raise_if_fired(self) -> None:
-        """Turn our own cancellation into a timeout; leave anyone else's alone."""
-        if self.fired:
-            self.fired = False
-            self.task.uncancel()
-            raise TimeoutError
-
-    def close(self) -> None:
-        self.handle.cancel()

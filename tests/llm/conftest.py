@@ -6,7 +6,7 @@ import asyncio
 import json
 import socket
 import struct
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,8 +14,10 @@ import pytest
 
 from conversations.llm.base import Event, Options
 from conversations.llm.client import close_http_clients
-from conversations.llm.config import HTTPLimits, ProviderConfig
+from conversations.llm.config import HTTPLimits, HTTPNetwork, ProviderConfig
 from conversations.llm.providers.simulator import stop_in_process_simulator
+
+from .servers import Authority, ProxyProcess
 
 RESET = "reset"  # abort the connection with a TCP RST
 HOLD = "hold"  # send nothing more, keep the connection open
@@ -137,24 +139,48 @@ async def _close_per_loop_resources() -> AsyncIterator[None]:
     await stop_in_process_simulator()
 
 
+@pytest.fixture(scope="session")
+def authority(tmp_path_factory) -> Authority:
+    """A CA made for the test run, its localhost server certificate and a client certificate."""
+    return Authority(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="session")
+def forward_proxy(tmp_path_factory) -> Iterator[ProxyProcess]:
+    """A real forward proxy (proxy.py), started once for the run."""
+    proxy = ProxyProcess(tmp_path_factory.mktemp("proxy"))
+    yield proxy
+    proxy.stop()
+
+
 def config(base_url: str, **overrides: Any) -> ProviderConfig:
-    """A provider config with short bounds so failure tests stay fast."""
+    """A provider config with short bounds so failure tests stay fast, on the transport under test."""
     limits = HTTPLimits(
         connect_timeout=2.0,
         first_byte_timeout=overrides.pop("first_byte", 5.0),
         idle_timeout=overrides.pop("idle", 5.0),
     )
-    defaults: dict[str, Any] = {"retry_base_delay": 0.01, "max_attempts": 3}
-    return ProviderConfig(base_url=base_url, limits=limits, **(defaults | overrides))
+    defaults: dict[str, Any] = {"limits": limits, "retry_base_delay": 0.01, "max_attempts": 3}
+    return ProviderConfig(base_url=base_url, **(defaults | {"network": HTTPNetwork(fast=FAST)} | overrides))
 
 
-PUSHED = False  # how `collect` reads; the `read_each_way` fixture runs a test both ways
+PUSHED = False  # how `collect` reads: `stream` (iterated) or `stream_to`
+FAST = False  # which transport `config` picks: httpx's own, or transport.FastTransport
 
 
-@pytest.fixture(params=["iterated", "pushed"])
+@pytest.fixture(params=["stream-default", "stream_to-default", "stream-fast", "stream_to-fast"])
 def read_each_way(request, monkeypatch) -> None:
-    """`stream` (iterated) and `stream_to` (pushed from the socket callback) must agree exactly."""
-    monkeypatch.setattr(f"{__name__}.PUSHED", request.param == "pushed")
+    """`stream` and `stream_to` must agree exactly, over httpx's own transport and the fast one."""
+    reading, transport = request.param.split("-")
+    monkeypatch.setattr(f"{__name__}.PUSHED", reading == "stream_to")
+    monkeypatch.setattr(f"{__name__}.FAST", transport == "fast")
+
+
+@pytest.fixture(params=["default", "fast"])
+def transport(request, monkeypatch) -> str:
+    """Run a network test over httpx's own transport and over the fast one; `config` follows it."""
+    monkeypatch.setattr(f"{__name__}.FAST", request.param == "fast")
+    return request.param
 
 
 async def collect(provider: Any, content: str = "hi", model: str = "m", **options: Any) -> list[Event]:

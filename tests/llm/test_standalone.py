@@ -29,5 +29,5 @@ def test_the_documented_example_streams_a_reply_with_django_unimportable() -> No
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    text, _, finish = result.stdout.rpartition("\n")
+    text, _, finish = result.stdout.rstrip("\n").rpartition("\n")
     assert text.strip() and finish.startswith("[stop]")

@@ -8,9 +8,11 @@ left `streaming` for the sweep), the shared httpx pool is idle, and no generatio
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 from collections.abc import Callable
 
+import httpx
 import pytest
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
@@ -80,17 +82,23 @@ async def start_and_stop(when: Callable[[int], float | None]) -> None:
     assert worker.running == {}
 
 
-def assert_pool_is_idle() -> None:
-    pool = get_http_client(generation.provider_config().limits)._transport.pool
-    assert pool.in_use == 0
-    assert not pool.waiters
+async def assert_pool_is_idle() -> None:
+    """All ten connections of the pool are free: ten streams hold one each at once, none waits."""
+    config = generation.provider_config()
+    client = get_http_client(config.limits, config.network)
+    url = await generation.configured_provider().base_url() + "/chat/completions"
+    body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": SLOW}]}
+    async with contextlib.AsyncExitStack() as held:
+        for _ in range(10):
+            stream = client.stream("POST", url, json=body, timeout=httpx.Timeout(5.0, pool=1.0))
+            assert (await held.enter_async_context(stream)).status_code == 200
 
 
 async def test_stops_mid_stream_even_twice_leave_no_connection_or_task(pool_of_ten):
     rng = random.Random(44)
     try:
         await start_and_stop(lambda number: None if number % 10 == 0 else rng.uniform(0.3, 2.0))
-        assert_pool_is_idle()
+        await assert_pool_is_idle()
     finally:
         await shut_down()
 
@@ -99,6 +107,6 @@ async def test_stops_while_waiting_for_the_pool_leave_no_connection(pool_of_ten)
     rng = random.Random(45)
     try:
         await start_and_stop(lambda number: rng.choice([0, 0.001, 0.01, 0.05]))
-        assert_pool_is_idle()
+        await assert_pool_is_idle()
     finally:
         await shut_down()
