@@ -55,6 +55,16 @@ async def test_a_reply_streams_to_completion_and_is_saved_once(worker, alice):
     assert str(started.reply.id) not in worker.running
 
 
+async def test_the_worker_holds_every_task_it_starts_until_it_is_done(worker, alice):
+    conversation = await new_conversation(alice)
+    started = await generation.start(user=alice, conversation_id=conversation.id, content=FAST, request_id="r1")
+    task = worker.running[str(started.reply.id)].task
+    assert task in worker.tasks  # the loop keeps only weak references to tasks
+    await finished(worker, str(started.reply.id))
+    await asyncio.sleep(0)  # done callbacks run on the next loop pass
+    assert task not in worker.tasks and {t.get_name() for t in worker.tasks} >= {"parley-broadcaster"}
+
+
 async def test_the_conversations_own_model_is_the_one_asked_for(worker, alice, settings):
     settings.LLM_MODEL = "deployment-model"
     conversation = await new_conversation(alice, model="conversation-model")
