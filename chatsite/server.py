@@ -76,11 +76,10 @@ def main() -> None:
     reactor.addSystemEventTrigger(
         "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(graceful_shutdown()))
     )
-    from chatsite.daphne_server import LightServer
+    from chatsite import compat
 
-    cli = CommandLineInterface()
-    cli.server_class = LightServer
-    cli.run(daphne_arguments(sys.argv[1:], settings.PARLEY_WS_HARD_MAX_FRAME))
+    compat.apply()
+    CommandLineInterface().run(daphne_arguments(sys.argv[1:], settings.PARLEY_WS_HARD_MAX_FRAME))
 
 
 if __name__ == "__main__":
