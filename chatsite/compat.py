@@ -111,44 +111,16 @@ def unlimited_outgoing_messages() -> None:
         limit = self.maxMessagePayloadSize
         if not 0 < limit < len(payload):
             return original_send(self, payload, *args, **kwargs)
-        own = "maxMessagePayloadSize" in self.__dict__  # the class holds it under shared_options
-        self.maxMessagePayloadSize = 0
+        self.maxMessagePayloadSize = 0  # an option autobahn copied onto this connection
         try:
             return original_send(self, payload, *args, **kwargs)
         finally:
-            if own:
-                self.maxMessagePayloadSize = limit
-            else:
-                del self.maxMessagePayloadSize
+            self.maxMessagePayloadSize = limit
 
     WebSocketProtocol.sendMessage = send_message
 
 
 # --- Performance patches, kept by measurement (docs/performance.md) ------------------------------
-
-
-def shared_options() -> None:
-    """Keep autobahn's protocol options on daphne's protocol class, not copied into every socket.
-
-    Autobahn copies its ~30 options from the factory onto each new connection; daphne has one
-    factory per server, so they can live on the class, which every connection reads. Upstream
-    issue to file on crossbario/autobahn-python: "read protocol options from the factory instead
-    of copying them into each protocol instance (idle memory per connection)".
-    """
-    from autobahn.websocket.protocol import WebSocketServerFactory
-    from daphne.ws_protocol import WebSocketFactory
-
-    original_set = WebSocketServerFactory.setProtocolOptions
-
-    @functools.wraps(original_set)
-    def set_protocol_options(self: WebSocketFactory, *args, **kwargs) -> None:
-        original_set(self, *args, **kwargs)
-        for name in self.protocol.CONFIG_ATTRS:
-            value = getattr(self, name)
-            if not callable(value):  # a function on the class would become a method
-                setattr(self.protocol, name, value)
-
-    WebSocketFactory.setProtocolOptions = set_protocol_options
 
 
 class AsyncioWithInbox(types.ModuleType):
@@ -274,7 +246,6 @@ PATCHES: list[Patch] = [
     ("close_codes", ("daphne", "autobahn"), close_codes),
     ("fail_with_close_frame", ("daphne", "autobahn"), fail_with_close_frame),
     ("unlimited_outgoing_messages", ("daphne", "autobahn"), unlimited_outgoing_messages),
-    ("shared_options", ("daphne", "autobahn"), shared_options),
     ("light_application_queue", ("daphne",), light_application_queue),
     ("light_channel_queues", ("channels-redis",), light_channel_queues),
     ("blocking_pubsub_read", ("channels-redis",), blocking_pubsub_read),

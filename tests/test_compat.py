@@ -123,7 +123,6 @@ replaced = {
     "close_codes": WebSocketProtocol.serverClose.__module__ != "daphne.ws_protocol",
     "fail_with_close_frame": hasattr(WebSocketFactory.__init__, "__wrapped__"),
     "unlimited_outgoing_messages": hasattr(WebSocketProtocol.sendMessage, "__wrapped__"),
-    "shared_options": hasattr(WebSocketFactory.setProtocolOptions, "__wrapped__"),
     "light_application_queue": daphne.server.asyncio is not asyncio,
     "light_channel_queues": pubsub.asyncio is not asyncio,
     "blocking_pubsub_read": pubsub.RedisSingleShardConnection._do_receiving.__module__ != "channels_redis.pubsub",
