@@ -185,34 +185,6 @@ def blocking_pubsub_read() -> None:
     RedisSingleShardConnection._do_receiving = do_receiving
 
 
-def lazy_handshake_log() -> None:
-    """Autobahn pretty-prints ~40 options per handshake for a debug line; format them only if logged.
-
-    Upstream issue to file on crossbario/autobahn-python: "onConnect formats a debug log line
-    eagerly with pformat, whether or not debug logging is on".
-    """
-    from pprint import pformat
-
-    from autobahn.websocket import protocol
-
-    class LazyPformat:
-        __slots__ = ("value",)
-
-        def __init__(self, value) -> None:
-            self.value = value
-
-        def __str__(self) -> str:
-            return pformat(self.value)
-
-        __repr__ = __str__
-
-        def __format__(self, spec: str) -> str:
-            return format(str(self), spec)
-
-    protocol.pformat = LazyPformat
-    protocol.Timings.__str__ = lambda self: pformat(self._timings)  # its one caller that must get a str
-
-
 def direct_socket_writes() -> None:
     """Twisted's accepted TCP connections send at once when nothing is queued, as asyncio's do.
 
@@ -249,7 +221,6 @@ PATCHES: list[Patch] = [
     ("light_application_queue", ("daphne",), light_application_queue),
     ("light_channel_queues", ("channels-redis",), light_channel_queues),
     ("blocking_pubsub_read", ("channels-redis",), blocking_pubsub_read),
-    ("lazy_handshake_log", ("autobahn",), lazy_handshake_log),
     ("direct_socket_writes", ("Twisted",), direct_socket_writes),
 ]
 

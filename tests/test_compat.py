@@ -105,9 +105,8 @@ async def test_a_client_frame_over_the_limit_closes_with_1009(daphne_url):
 # --- Version guard, on the real library classes, in a fresh interpreter each ----------------------
 
 PROBE = """
-import asyncio, json, logging, pprint, sys
+import asyncio, json, logging, sys
 import daphne.server
-from autobahn.websocket import protocol
 from channels_redis import pubsub
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from twisted.internet import tcp
@@ -126,7 +125,6 @@ replaced = {
     "light_application_queue": daphne.server.asyncio is not asyncio,
     "light_channel_queues": pubsub.asyncio is not asyncio,
     "blocking_pubsub_read": pubsub.RedisSingleShardConnection._do_receiving.__module__ != "channels_redis.pubsub",
-    "lazy_handshake_log": protocol.pformat is not pprint.pformat,
     "direct_socket_writes": tcp.Port.transport is not tcp.Server,
 }
 print(json.dumps({"applied": sorted(compat.applied), "replaced": sorted(k for k, v in replaced.items() if v)}))
