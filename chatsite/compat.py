@@ -158,33 +158,6 @@ def light_channel_queues() -> None:
     pubsub.asyncio = AsyncioWithInbox("asyncio")
 
 
-def blocking_pubsub_read() -> None:
-    """channels-redis's receive loop waits on the socket instead of polling every 0.1 s.
-
-    `get_message(timeout=0.1)` arms and cancels a loop timer for every message; with no timeout
-    redis-py reads with no timer, and a broken connection still raises at once. Upstream:
-    django/channels_redis, "pubsub: _do_receiving polls with timeout=0.1" (redis-py#3129
-    documents timeout=None as the efficient wait).
-    """
-    from channels_redis.pubsub import RedisSingleShardConnection
-
-    async def do_receiving(self: RedisSingleShardConnection) -> None:
-        while True:
-            try:
-                if self._pubsub and self._pubsub.subscribed:
-                    message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
-                    self._receive_message(message)
-                else:
-                    await asyncio.sleep(0.1)
-            except (asyncio.CancelledError, TimeoutError, GeneratorExit):
-                raise
-            except BaseException:
-                logging.getLogger("channels_redis.pubsub").exception("Unexpected exception in receive task")
-                await asyncio.sleep(1)
-
-    RedisSingleShardConnection._do_receiving = do_receiving
-
-
 def direct_socket_writes() -> None:
     """Twisted's accepted TCP connections send at once when nothing is queued, as asyncio's do.
 
@@ -220,7 +193,6 @@ PATCHES: list[Patch] = [
     ("unlimited_outgoing_messages", ("daphne", "autobahn"), unlimited_outgoing_messages),
     ("light_application_queue", ("daphne",), light_application_queue),
     ("light_channel_queues", ("channels-redis",), light_channel_queues),
-    ("blocking_pubsub_read", ("channels-redis",), blocking_pubsub_read),
     ("direct_socket_writes", ("Twisted",), direct_socket_writes),
 ]
 
@@ -244,9 +216,12 @@ def apply() -> None:
 class SkipPerMessageConnectionClose:
     """A consumer mixin: dispatch without Channels' per-message `aclose_old_connections`.
 
-    Channels 4.3.2's `AsyncConsumer.dispatch` hops to a worker thread before every message to
-    close stale database connections, including each relayed broadcast. A consumer whose database
-    calls all go through `database_sync_to_async` (which closes them itself) gains nothing from it.
+    Channels 4.3.2's `AsyncConsumer.dispatch` hops to the database thread before every message to
+    close stale connections (added by django/channels#2090), relayed broadcasts included, and those
+    hops queue behind each other and behind real queries. A consumer whose database calls all go
+    through `database_sync_to_async`, which closes stale connections itself, gains nothing from it.
+    Upstream issue to file on django/channels: "dispatch: skip aclose_old_connections for
+    channel-layer messages, or let a consumer opt out".
     """
 
     async def dispatch(self, message: dict) -> None:

@@ -124,7 +124,6 @@ replaced = {
     "unlimited_outgoing_messages": hasattr(WebSocketProtocol.sendMessage, "__wrapped__"),
     "light_application_queue": daphne.server.asyncio is not asyncio,
     "light_channel_queues": pubsub.asyncio is not asyncio,
-    "blocking_pubsub_read": pubsub.RedisSingleShardConnection._do_receiving.__module__ != "channels_redis.pubsub",
     "direct_socket_writes": tcp.Port.transport is not tcp.Server,
 }
 print(json.dumps({"applied": sorted(compat.applied), "replaced": sorted(k for k, v in replaced.items() if v)}))
