@@ -3,8 +3,9 @@
 Each patch was verified against one exact release of the libraries it touches (VERIFIED). `apply()`
 runs at start-up and applies a patch only when every library it touches is that release; any other
 release gets one warning per library and is left alone, so a newer daphne or channels-redis runs
-stock rather than half-patched. `scripts/test --latest` runs the suite that way. Each patch names
-the upstream issue that would let it go. Why each is kept, by measurement: docs/performance.md.
+stock rather than half-patched (`scripts/test --latest` runs the suite on the newest releases). Each
+patch names the upstream issue that would let it go. Why each is kept, by measurement:
+docs/performance.md; the ones measured and removed are listed there too.
 """
 
 from __future__ import annotations
@@ -242,7 +243,9 @@ def group_channel_name(layer, group: str) -> str | None:
     """The Redis pub/sub channel the installed channels-redis publishes `group` on, or None.
 
     Asked of the layer itself (its own private naming method), and only on the verified release;
-    on None the caller falls back to the public `layer.group_send`.
+    on None the caller falls back to the public `layer.group_send`. Call it on the event loop that
+    uses the layer. The payload to publish is `layer.serialize(message)`, a public method of
+    channels-redis's layers (Channels' BaseChannelLayer has none), exactly what group_send sends.
     """
     if not verified("channels-redis"):
         return None
