@@ -161,6 +161,13 @@ def test_a_newer_daphne_turns_off_only_the_patches_that_touch_daphne():
     assert len(warnings) == 1 and warnings[0].startswith("WARNING daphne 5.0 ")
 
 
+@needs_verified
+def test_the_asgi_module_applies_the_fixes_for_runserver_too():
+    import chatsite.asgi  # noqa: F401  (daphne's runserver imports it; it has no chatsite.server)
+
+    assert {"close_codes", "fail_with_close_frame", "unlimited_outgoing_messages"} <= compat.applied
+
+
 # --- Channels: the per-message connection close ------------------------------------------------
 
 
