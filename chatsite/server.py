@@ -36,9 +36,9 @@ async def start_runtime() -> None:
     crash even if no socket ever connects to this process; and build the LLM provider and its
     HTTP client now (imports, TLS context), so the first reply does not pay for them.
 
-    Then freeze what start-up built, about 100,000 objects that live as long as the process,
-    so that the garbage collector's full passes stop walking them: those passes paused the
-    streaming loop for 76-100 ms at N=300, and 10-38 ms once frozen (docs/performance.md)."""
+    Then freeze what start-up built, objects that live as long as the process, so that the
+    garbage collector's full passes stop walking them and pause the streaming loop for less
+    (docs/performance.md)."""
     from conversations.llm.client import get_http_client
     from conversations.llm.registry import get_provider, provider_config
     from conversations.realtime.runtime import get_runtime
@@ -65,7 +65,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     # Database work runs in a worker thread; a 1 ms GIL switch interval (default 5 ms) keeps it
-    # from stalling the streaming loop: p99 at 100 streams went from 87 ms to 42 ms.
+    # from stalling the streaming loop (docs/performance.md).
     sys.setswitchinterval(0.001)
     from daphne.cli import CommandLineInterface  # installs Twisted's asyncio reactor
     from django.conf import settings
