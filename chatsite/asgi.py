@@ -12,13 +12,12 @@ django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-import chatsite.close_codes  # noqa: E402  (daphne: allow close code 1008)
-import chatsite.lazy_debug  # noqa: E402  (autobahn: no pformat per connection)
-import chatsite.outgoing_limit  # noqa: E402  (autobahn: the frame limit is for incoming messages only)
-import chatsite.shared_options  # noqa: E402, F401  (autobahn: options not copied per connection)
+from chatsite import compat  # noqa: E402
 from chatsite.origins import OriginValidator  # noqa: E402
 from chatsite.routing import websocket_urlpatterns  # noqa: E402
 from chatsite.socket_auth import SocketAuthMiddleware  # noqa: E402
+
+compat.apply()  # runserver serves this module too, and needs the close-code and frame-limit fixes
 
 application = ProtocolTypeRouter(
     {

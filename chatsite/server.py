@@ -57,7 +57,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     # Database work runs in a worker thread; a 1 ms GIL switch interval (default 5 ms) keeps it
-    # from stalling the streaming loop: p99 at 100 streams went from 87 ms to 42 ms.
+    # from stalling the streaming loop (docs/performance.md).
     sys.setswitchinterval(0.001)
     from daphne.cli import CommandLineInterface  # installs Twisted's asyncio reactor
     from django.conf import settings
@@ -68,11 +68,10 @@ def main() -> None:
     reactor.addSystemEventTrigger(
         "before", "shutdown", lambda: defer.Deferred.fromFuture(asyncio.ensure_future(graceful_shutdown()))
     )
-    from chatsite.daphne_server import LightServer
+    from chatsite import compat
 
-    cli = CommandLineInterface()
-    cli.server_class = LightServer
-    cli.run(daphne_arguments(sys.argv[1:], settings.PARLEY_WS_HARD_MAX_FRAME))
+    compat.apply()
+    CommandLineInterface().run(daphne_arguments(sys.argv[1:], settings.PARLEY_WS_HARD_MAX_FRAME))
 
 
 if __name__ == "__main__":

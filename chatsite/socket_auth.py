@@ -2,7 +2,7 @@
 
 Channels' AuthMiddlewareStack wraps `send` so an HTTP response can save the session and set its
 cookie. A socket never does either, yet every frame sent still paid for the wrapper's lazy-object
-checks: 8% of server CPU while streaming in the benchmark profile (docs/performance.md). This
+checks, a visible share of server CPU while streaming (docs/performance.md). This
 loads the same session and user (Channels' `get_user`, one worker-thread trip, hash verified)
 and hands `send` through untouched. Sockets only read the session; login and logout are HTTP.
 """

@@ -14,6 +14,8 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from chatsite.compat import SkipPerMessageConnectionClose
+
 from . import generation, protocol, selectors
 from .models import Conversation, Message
 from .protocol import ProtocolError
@@ -46,7 +48,7 @@ class TokenBucket:
         return True
 
 
-class ConversationConsumer(AsyncWebsocketConsumer):
+class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer):
     accepted = False  # until connect() accepts; broadcasts reaching a socket being refused are dropped
 
     async def connect(self) -> None:

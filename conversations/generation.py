@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
+import functools
 import logging
 import uuid
 from typing import Any
@@ -23,6 +24,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from redis import asyncio as aioredis
+
+from chatsite import compat
 
 from . import protocol, replies, selectors
 from .llm import registry
@@ -332,11 +335,14 @@ async def get_worker() -> Worker:
 
 
 def new_broadcaster(layer: Any) -> Broadcaster:
-    """With Redis, the broadcaster writes resume state on a connection of its own."""
+    """With Redis, the broadcaster writes resume state on a connection of its own, and sends a
+    whole flush in one script call where chatsite/compat.py has verified the layer's channel naming."""
     if not settings.REDIS_URL:
         return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL)
     redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
-    return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis)
+    verified = compat.group_channel_name(layer, "") is not None
+    route = functools.partial(compat.group_channel_name, layer) if verified else None
+    return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis, redis_channel=route)
 
 
 async def warm_up() -> None:

@@ -28,7 +28,7 @@ def dead_redis_url() -> str:
 def dead_channel_layer(settings):
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "conversations.realtime.layer.ParleyChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [dead_redis_url()], "prefix": "parley-healthz"},
         }
     }
@@ -52,7 +52,7 @@ def test_healthy_is_200_without_login(client, db):
 def test_healthy_on_the_redis_channel_layer(client, db, settings, redis_url):
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "conversations.realtime.layer.ParleyChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [redis_url], "prefix": "parley-healthz"},
         }
     }
@@ -111,7 +111,7 @@ async def test_repeated_checks_leave_no_redis_subscription_behind(
     prefix = f"parley-healthz-{uuid.uuid4().hex}"
     settings.CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "conversations.realtime.layer.ParleyChannelLayer",
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [redis_url], "prefix": prefix},
         }
     }

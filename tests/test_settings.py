@@ -173,7 +173,7 @@ def test_redis_url_selects_the_redis_channel_layer(monkeypatch):
     names = load_settings(monkeypatch, REDIS_URL="redis://cache.internal:6379/2")
 
     layer = names["CHANNEL_LAYERS"]["default"]
-    assert layer["BACKEND"] == "conversations.realtime.layer.ParleyChannelLayer"
+    assert layer["BACKEND"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     assert layer["CONFIG"]["hosts"] == ["redis://cache.internal:6379/2"]
 
 

@@ -11,8 +11,9 @@ class Inbox:
     """Unread messages for one reader: the part of asyncio.Queue a channel or a socket uses.
 
     Every socket owns a channel and a daphne application queue, so this is per-connection
-    memory; a Queue carries four deques and an Event from birth (about 3 KB), while an idle
-    socket's inbox holds two empty slots.
+    memory; a Queue carries four deques and an Event from birth, while an idle
+    socket's inbox holds two empty slots. chatsite/compat.py puts it in place of the Queue that
+    daphne and channels-redis would create.
     """
 
     __slots__ = ("items", "waiter")

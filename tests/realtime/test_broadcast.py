@@ -3,6 +3,7 @@ with its resume state written before its frame, on the public and the one-call R
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 
@@ -11,6 +12,7 @@ from channels.layers import InMemoryChannelLayer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from redis import asyncio as aioredis
 
+from chatsite import compat
 from conversations.realtime import broadcast
 from conversations.realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message, live_keys
 
@@ -123,7 +125,7 @@ async def test_with_redis_a_flush_keeps_order_and_writes_the_resume_state(
     redis_layer, redis, redis_url, monkeypatch, one_call
 ):
     monkeypatch.setattr(broadcast, "SCRIPT_BATCH", 2)  # four entries: two script calls in one pipeline
-    route = redis_layer._get_layer()._get_group_channel_name if one_call else None  # as chatsite/compat.py does
+    route = functools.partial(compat.group_channel_name, redis_layer) if one_call else None
     broadcaster = Broadcaster(redis_layer, WINDOW, aioredis.Redis.from_url(redis_url), redis_channel=route)
     try:
         reply, received = await three_deltas_and_a_frame(broadcaster, redis_layer)

@@ -1,6 +1,6 @@
 """A client that reads slowly gets every byte, in order: the server sends what the kernel takes
-at once and queues the rest (chatsite/direct_write.py). The snapshots here are larger than the
-limit on incoming frames, which does not apply to what the server sends (chatsite/outgoing_limit.py)."""
+at once and queues the rest (chatsite/compat.py, direct_socket_writes). The snapshots here are larger
+than the limit on incoming frames, which does not apply to what the server sends (unlimited_outgoing_messages)."""
 
 from __future__ import annotations
 
