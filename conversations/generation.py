@@ -43,6 +43,7 @@ Status = Message.Status
 Refused = replies.ReplyRefused
 ReplyStart = replies.ReplyStart
 INTERNAL_ERROR = "Parley failed while writing this reply; the text so far was kept."
+STOP_WAIT = 5.0  # seconds a shutdown waits for the worker's loops to end once cancelled
 
 
 async def start(
@@ -296,11 +297,13 @@ class Worker:
         for reply_id in list(self.running):
             self.stop_local(reply_id, interrupted=interrupted)
         await asyncio.gather(*reply_tasks, return_exceptions=True)
-        await self.broadcaster.flush()
-        for task in list(self.tasks):
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.broadcaster.close()
+        for task in self.tasks:
+            task.cancel()
+        if self.tasks:
+            _, stuck = await asyncio.wait(self.tasks, timeout=STOP_WAIT)
+            for task in stuck:
+                logger.warning("Task %s ignored its cancellation at shutdown", task.get_name())
 
 
 async def stream(running: Running, history: list[dict[str, str]], outcome: Outcome) -> None:

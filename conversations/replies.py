@@ -2,7 +2,8 @@
 
 Every decision that must hold across processes (one generation per conversation, the
 per-user cap, idempotent sends) is made here inside one transaction, because the database
-is the one place all processes agree on.
+is the one place all processes agree on. The three reads that open a start are SQL
+(`start_sql.py`); everything else is the ORM.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from . import start_sql
 from .models import Conversation, Message, Regeneration
+from .start_sql import Turn
 
 Status = Message.Status
 TITLE_FROM_MESSAGE = 60
 INTERRUPTED_ERROR = "The server stopped while this reply was being written; the text so far was kept."
-TURN_FIELDS = ("id", "conversation_id", "position", "role", "status", "request_id", "content")
 
 
 class ReplyRefused(Exception):
@@ -49,7 +51,7 @@ def reply_start(
     *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, content: str, request_id: str, worker: str, model: str
 ) -> ReplyStart:
     """Save the user's message and an empty streaming reply, unless this request_id already did."""
-    with transaction.atomic():
+    with transaction.atomic(using=start_sql.database()):
         conversation, turns, existing = _open_request(user, conversation_id, request_id)
         if existing:
             return existing
@@ -70,7 +72,7 @@ def reply_regenerate(
 ) -> ReplyStart:
     """Replace the last assistant reply with a new streaming one, once per request_id."""
     request_id = request_id or uuid.uuid4().hex
-    with transaction.atomic():
+    with transaction.atomic(using=start_sql.database()):
         conversation, turns, existing = _open_request(user, conversation_id, request_id, regenerate=True)
         if existing:
             return existing
@@ -78,12 +80,11 @@ def reply_regenerate(
             raise ReplyRefused("nothing_to_regenerate", "There is no assistant reply to regenerate.")
         Regeneration.objects.create(conversation=conversation, request_id=request_id)
         last = turns.pop()
-        replaces = str(last.id)  # delete() clears it
-        last.delete()
+        Message.objects.filter(id=last.id).delete()
         reply = _new_reply(conversation, last.position, request_id, worker, model)
         reply.save(force_insert=True)
         _touch(conversation)
-        return ReplyStart(reply=reply, history=_history(conversation, turns), replaces=replaces)
+        return ReplyStart(reply=reply, history=_history(conversation, turns), replaces=str(last.id))
 
 
 def reply_finish(
@@ -137,22 +138,17 @@ def replies_interrupt_orphans(*, stale_before: datetime) -> list[Message]:
 
 def _open_request(
     user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str, *, regenerate: bool = False
-) -> tuple[Conversation, list[Message], ReplyStart | None]:
+) -> tuple[Conversation, list[Turn], ReplyStart | None]:
     """Lock the conversation and its owner, read its turns; a retried request gets its first answer
-    back, and a new one is refused while a reply runs or the user is at their cap.
-
-    Locking the owner's row as well serialises the per-user cap across all their conversations.
-    """
+    back, and a new one is refused while a reply runs or the user is at their cap."""
     try:
-        conversation = (
-            Conversation.objects.select_related("owner")
-            .select_for_update(of=("self", "owner"))
-            .only("id", "owner__id", "title", "system_prompt", "model")
-            .get(id=conversation_id, owner=user)
-        )
-    except (Conversation.DoesNotExist, ValidationError, ValueError):  # a malformed id is missing too
-        raise ReplyRefused("not_found", "This conversation does not exist.") from None
-    turns = list(conversation.messages.only(*TURN_FIELDS).order_by("position"))
+        conversation_id = Conversation._meta.pk.to_python(conversation_id)
+    except ValidationError:
+        raise ReplyRefused("not_found", "This conversation does not exist.") from None  # a malformed id is missing
+    conversation = start_sql.lock_conversation(conversation_id, user.pk)
+    if conversation is None:
+        raise ReplyRefused("not_found", "This conversation does not exist.")
+    turns = start_sql.turns(conversation_id)
     existing = _existing_request(turns, request_id)
     if existing is None and regenerate and conversation.regenerations.filter(request_id=request_id).exists():
         existing = _regenerated_since(turns)
@@ -161,7 +157,7 @@ def _open_request(
     return conversation, turns, existing
 
 
-def _existing_request(turns: list[Message], request_id: str) -> ReplyStart | None:
+def _existing_request(turns: list[Turn], request_id: str) -> ReplyStart | None:
     """A retried request gets the reply it started the first time, not a second one."""
     user_message = next((t for t in turns if t.request_id == request_id and t.role == Message.Role.USER), None)
     reply = next((t for t in turns if t.request_id == request_id and t.role == Message.Role.ASSISTANT), None)
@@ -173,16 +169,16 @@ def _existing_request(turns: list[Message], request_id: str) -> ReplyStart | Non
     return ReplyStart(reply=Message.objects.get(id=reply.id), history=[], user_message=first_message, duplicate=True)
 
 
-def _regenerated_since(turns: list[Message]) -> ReplyStart:
+def _regenerated_since(turns: list[Turn]) -> ReplyStart:
     """A retried regenerate whose reply a later one replaced: answer with the reply there now."""
     reply = next(turn for turn in reversed(turns) if turn.role == Message.Role.ASSISTANT)  # one always remains
     return ReplyStart(reply=Message.objects.get(id=reply.id), history=[], duplicate=True)
 
 
-def _refuse_if_busy(user: AbstractBaseUser, turns: list[Message]) -> None:
+def _refuse_if_busy(user: AbstractBaseUser, turns: list[Turn]) -> None:
     if any(turn.status == Status.STREAMING for turn in turns):
         raise ReplyRefused("busy", "A reply is already being generated in this conversation.")
-    running = Message.objects.filter(conversation__owner=user, status=Status.STREAMING).count()
+    running = start_sql.streaming_count(user.pk)
     if running >= settings.PARLEY_MAX_GENERATIONS_PER_USER:
         raise ReplyRefused(
             "limit_reached",
@@ -216,7 +212,7 @@ def _touch(conversation: Conversation, first_message: str = "") -> None:
         setattr(conversation, name, value)
 
 
-def _history(conversation: Conversation, turns: list[Message]) -> list[dict[str, str]]:
+def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[dict[str, str]]:
     """The prompt for the model: system prompt, then every earlier turn that has text."""
     history: list[dict[str, str]] = []
     if conversation.system_prompt:

@@ -33,6 +33,7 @@ LIVE_TTL = 3600  # seconds a reply's resume state outlives its last write
 TICKS_PER_WINDOW = 5
 GROUP_PREFIX = "conv."
 SCRIPT_BATCH = 1000  # entries per script call; a larger flush is split, in order, in one pipeline
+CLOSE_WAIT = 5.0  # seconds close() gives the flush loop to finish a flush under way
 
 # A flush in one call (the fast path). ARGV[1] is the resume state's TTL; then each entry is a
 # kind, a pub/sub channel and a payload. A whole frame ("f") is only published. A delta ("a"
@@ -146,6 +147,7 @@ class Broadcaster:
         self.last_flush = -math.inf
         self.dropped = 0  # batches lost in the current Redis outage, logged once when it ends
         self.task: asyncio.Task | None = None  # the one running `run`, which its owner starts
+        self.closing = False  # set by close(): `run` ends after its next flush
 
     async def prepare(self) -> None:
         """Connect and load the script now, so the first reply's first flush does not pay for it."""
@@ -167,7 +169,7 @@ class Broadcaster:
         self._queue_delta(reply)
 
     async def run(self) -> None:
-        while True:
+        while not self.closing:
             await self.wakeup.wait()
             self.wakeup.clear()
             if not self.dirty and not self.outbox:
@@ -285,9 +287,17 @@ class Broadcaster:
         return (text or b"").decode("utf-8"), int(seq)
 
     async def close(self) -> None:
-        if self.task:
-            self.task.cancel()
-            await asyncio.gather(self.task, return_exceptions=True)
+        """Publish what is queued, end the flush loop, close the Redis connection.
+
+        The loop is asked to end rather than cancelled: a cancellation that lands inside a Redis call
+        can be lost there, and the loop would then wait for work forever (seen with redis-py 5.2).
+        """
+        self.closing = True
+        self.wakeup.set()
+        if self.task is not None:
+            await asyncio.wait({self.task}, timeout=CLOSE_WAIT)
+            self.task.cancel()  # only if it is still stuck in a call
+        await self.flush()
         if self.redis is not None:
             await self.redis.aclose()
 

@@ -3,6 +3,7 @@ with its resume state written before its frame, on the public and the one-call R
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import uuid
@@ -161,3 +162,13 @@ async def test_after_a_lost_write_the_resume_state_is_rewritten_whole(redis_laye
 def test_groups_are_named_after_conversations() -> None:
     conversation_id = uuid.uuid4()
     assert conversation_group(conversation_id) == f"conv.{conversation_id}"
+
+
+async def test_close_publishes_what_is_queued_and_ends_the_loop_without_cancelling_it(layer) -> None:
+    broadcaster = Broadcaster(layer, WINDOW)
+    broadcaster.task = asyncio.get_running_loop().create_task(broadcaster.run())
+    reply, channel = await subscribed_reply(layer, broadcaster)
+    reply.append("queued at shutdown")
+    await broadcaster.close()
+    assert broadcaster.task.done() and not broadcaster.task.cancelled()
+    assert delta_text(await layer.receive(channel)) == "queued at shutdown"
