@@ -2,25 +2,30 @@
 
 Every decision that must hold across processes (one generation per conversation, the
 per-user cap, idempotent sends) is made here inside one transaction, because the database
-is the one place all processes agree on. The three reads that open a start are SQL
-(`start_sql.py`); everything else is the ORM.
+is the one place all processes agree on.
+
+The three reads that open a start (lock the conversation and its owner, read its turns, count the
+owner's streaming replies) are SQL: every start runs them, and through the ORM they were most of a
+start's CPU, enough to show end to end (docs/performance.md). Everything else uses the ORM. Their
+names come from the models, and they run on the database the router picks for writing messages.
 """
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 
-from . import start_sql
 from .models import Conversation, Message, Regeneration
-from .start_sql import Turn
 
 Status = Message.Status
 TITLE_FROM_MESSAGE = 60
@@ -51,7 +56,7 @@ def reply_start(
     *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, content: str, request_id: str, worker: str, model: str
 ) -> ReplyStart:
     """Save the user's message and an empty streaming reply, unless this request_id already did."""
-    with transaction.atomic(using=start_sql.database()):
+    with transaction.atomic(using=_database()):
         conversation, turns, existing = _open_request(user, conversation_id, request_id)
         if existing:
             return existing
@@ -72,7 +77,7 @@ def reply_regenerate(
 ) -> ReplyStart:
     """Replace the last assistant reply with a new streaming one, once per request_id."""
     request_id = request_id or uuid.uuid4().hex
-    with transaction.atomic(using=start_sql.database()):
+    with transaction.atomic(using=_database()):
         conversation, turns, existing = _open_request(user, conversation_id, request_id, regenerate=True)
         if existing:
             return existing
@@ -145,10 +150,10 @@ def _open_request(
         conversation_id = Conversation._meta.pk.to_python(conversation_id)
     except ValidationError:
         raise ReplyRefused("not_found", "This conversation does not exist.") from None  # a malformed id is missing
-    conversation = start_sql.lock_conversation(conversation_id, user.pk)
+    conversation = _lock_conversation(conversation_id, user.pk)
     if conversation is None:
         raise ReplyRefused("not_found", "This conversation does not exist.")
-    turns = start_sql.turns(conversation_id)
+    turns = _read_turns(conversation_id)
     existing = _existing_request(turns, request_id)
     if existing is None and regenerate and conversation.regenerations.filter(request_id=request_id).exists():
         existing = _regenerated_since(turns)
@@ -178,7 +183,7 @@ def _regenerated_since(turns: list[Turn]) -> ReplyStart:
 def _refuse_if_busy(user: AbstractBaseUser, turns: list[Turn]) -> None:
     if any(turn.status == Status.STREAMING for turn in turns):
         raise ReplyRefused("busy", "A reply is already being generated in this conversation.")
-    running = start_sql.streaming_count(user.pk)
+    running = _streaming_count(user.pk)
     if running >= settings.PARLEY_MAX_GENERATIONS_PER_USER:
         raise ReplyRefused(
             "limit_reached",
@@ -219,3 +224,96 @@ def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[di
         history.append({"role": "system", "content": conversation.system_prompt})
     history += [{"role": turn.role, "content": turn.content} for turn in turns if turn.content]
     return history
+
+
+# --- The start's three reads, in SQL ---------------------------------------------------
+
+# What a start reads of the conversation, in the model's field order, as Model.from_db expects.
+LOCK_FIELDS = tuple(
+    f.attname for f in Conversation._meta.concrete_fields if f.name in {"title", "system_prompt", "model"}
+)
+
+
+class Turn(NamedTuple):
+    """The columns of a conversation's messages that starting a reply needs."""
+
+    id: uuid.UUID
+    position: int
+    role: str
+    status: str
+    request_id: str
+    content: str
+
+
+def _database() -> str:
+    """The alias the start's transaction and SQL statements use: the router's, for writing messages."""
+    return router.db_for_write(Message)
+
+
+def _lock_conversation(conversation_id: uuid.UUID, owner_id) -> Conversation | None:
+    """The owner's conversation, its row and the owner's locked until commit; None if missing.
+
+    Locking the owner's row as well serialises the per-user cap across all their conversations.
+    """
+    alias = _database()
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_statements(alias).lock, [_prepared(Conversation, "id", conversation_id, alias), owner_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return Conversation.from_db(alias, ["id", "owner_id", *LOCK_FIELDS], [conversation_id, owner_id, *row])
+
+
+def _read_turns(conversation_id: uuid.UUID) -> list[Turn]:
+    """The conversation's messages in order, with the columns a start reads."""
+    alias = _database()
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_statements(alias).turns, [_prepared(Message, "conversation", conversation_id, alias)])
+        return [Turn(_uuid(row[0]), *row[1:]) for row in cursor.fetchall()]
+
+
+def _streaming_count(owner_id) -> int:
+    """How many replies the owner has streaming, in every conversation and process."""
+    alias = _database()
+    with connections[alias].cursor() as cursor:
+        cursor.execute(_statements(alias).streaming_count, [owner_id, Message.Status.STREAMING.value])
+        return cursor.fetchone()[0]
+
+
+class Statements(NamedTuple):
+    lock: str
+    turns: str
+    streaming_count: str
+
+
+@functools.cache
+def _statements(alias: str) -> Statements:
+    """The three statements for one database, with its quoting and the models' table and column names."""
+    connection = connections[alias]
+
+    def name(model, field: str | None = None) -> str:
+        meta = model._meta
+        return connection.ops.quote_name(meta.db_table if field is None else meta.get_field(field).column)
+
+    c, m, u = name(Conversation), name(Message), name(get_user_model())
+    owner_pk = connection.ops.quote_name(get_user_model()._meta.pk.column)
+    fields = ", ".join(f"{c}.{name(Conversation, field)}" for field in LOCK_FIELDS)
+    lock = f" FOR UPDATE OF {c}, {u}" if connection.features.has_select_for_update_of else ""
+    return Statements(
+        lock=f"SELECT {fields} FROM {c} JOIN {u} ON {u}.{owner_pk} = {c}.{name(Conversation, 'owner')} "
+        f"WHERE {c}.{name(Conversation, 'id')} = %s AND {c}.{name(Conversation, 'owner')} = %s{lock}",
+        turns=f"SELECT {', '.join(name(Message, field) for field in Turn._fields)} FROM {m} "
+        f"WHERE {name(Message, 'conversation')} = %s ORDER BY {name(Message, 'position')}",
+        streaming_count=f"SELECT COUNT(*) FROM {m} JOIN {c} ON {c}.{name(Conversation, 'id')} = "
+        f"{m}.{name(Message, 'conversation')} WHERE {c}.{name(Conversation, 'owner')} = %s "
+        f"AND {m}.{name(Message, 'status')} = %s",
+    )
+
+
+def _prepared(model, field: str, value, alias: str):
+    """A value as the field sends it to this database (UUIDs are text on SQLite, for one)."""
+    return model._meta.get_field(field).get_db_prep_value(value, connections[alias])
+
+
+def _uuid(value) -> uuid.UUID:
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)  # SQLite returns hex text
