@@ -4,10 +4,12 @@ Every decision that must hold across processes (one generation per conversation,
 per-user cap, idempotent sends) is made here inside one transaction, because the database
 is the one place all processes agree on.
 
-The three reads that open a start (lock the conversation and its owner, read its turns, count the
-owner's streaming replies) are SQL: every start runs them, and through the ORM they were most of a
-start's CPU, enough to show end to end (docs/performance.md). Everything else uses the ORM. Their
-names come from the models, and they run on the database the router picks for writing messages.
+The statements every reply runs, at its start (lock the conversation and its owner, read its turns,
+count the owner's streaming replies, insert the two messages, bump the conversation) and at its
+finish, are SQL at the end of this module: through the ORM they cost more server CPU per token and
+first-token delay than the performance budget allows (docs/performance.md). Everything else
+(checkpoints, regenerate, the orphan sweep) uses the ORM. The SQL takes its table and column names
+from the models and runs on the database the router picks for writing messages.
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def reply_start(
             conversation=conversation, position=position, role=Message.Role.USER, content=content, request_id=request_id
         )
         reply = _new_reply(conversation, position + 1, request_id, worker, model)
-        Message.objects.bulk_create([user_message, reply])
+        _insert([user_message, reply])
         _touch(conversation, first_message=content)
         return ReplyStart(
             reply=reply, history=_history(conversation, [*turns, user_message]), user_message=user_message
@@ -101,20 +103,18 @@ def reply_finish(
     reply.prompt_tokens = usage.prompt_tokens if usage else None
     reply.completion_tokens = usage.completion_tokens if usage else None
     reply.finished_at = timezone.now()
-    with transaction.atomic():
-        finished = Message.objects.filter(id=reply.id, status=Status.STREAMING).update(
-            content=reply.content,
-            seq=reply.seq,
-            status=reply.status,
-            error=reply.error,
-            model=reply.model,
-            prompt_tokens=reply.prompt_tokens,
-            completion_tokens=reply.completion_tokens,
-            finished_at=reply.finished_at,
+    alias = _database()
+    params = [reply.content, reply.seq, reply.status, reply.error, reply.model, reply.prompt_tokens]
+    params += [reply.completion_tokens, _prepared(Message, "finished_at", reply.finished_at, alias)]
+    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+        cursor.execute(
+            _statements(alias).finish, [*params, _prepared(Message, "id", reply.id, alias), Status.STREAMING]
         )
-        if not finished:
+        if not cursor.rowcount:
             return None
-        Conversation.objects.filter(id=reply.conversation_id).update(updated_at=reply.finished_at)
+        cursor.execute(
+            _statements(alias).touch, [params[-1], _prepared(Conversation, "id", reply.conversation_id, alias)]
+        )
     return reply
 
 
@@ -209,12 +209,16 @@ def _new_reply(conversation: Conversation, position: int, request_id: str, worke
 
 def _touch(conversation: Conversation, first_message: str = "") -> None:
     """Bump recency, and name a new chat after its first message."""
-    fields = {"updated_at": timezone.now()}
+    alias = _database()
+    conversation.updated_at = timezone.now()
+    params = [_prepared(Conversation, "updated_at", conversation.updated_at, alias)]
+    statement = _statements(alias).touch
     if first_message and conversation.title == "New chat":
-        fields["title"] = " ".join(first_message.split())[:TITLE_FROM_MESSAGE] or "New chat"
-    Conversation.objects.filter(id=conversation.id).update(**fields)
-    for name, value in fields.items():
-        setattr(conversation, name, value)
+        conversation.title = " ".join(first_message.split())[:TITLE_FROM_MESSAGE] or "New chat"
+        statement = _statements(alias).touch_titled
+        params.append(conversation.title)
+    with connections[alias].cursor() as cursor:
+        cursor.execute(statement, [*params, _prepared(Conversation, "id", conversation.id, alias)])
 
 
 def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[dict[str, str]]:
@@ -226,7 +230,7 @@ def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[di
     return history
 
 
-# --- The start's three reads, in SQL ---------------------------------------------------
+# --- The statements every reply runs, in SQL --------------------------------------------
 
 # What a start reads of the conversation, in the model's field order, as Model.from_db expects.
 LOCK_FIELDS = tuple(
@@ -280,15 +284,34 @@ def _streaming_count(owner_id) -> int:
         return cursor.fetchone()[0]
 
 
+def _insert(messages: list[Message]) -> None:
+    """One multi-row INSERT of new messages, with the values and defaults Model.save() would send."""
+    alias = _database()
+    connection = connections[alias]
+    fields = Message._meta.concrete_fields
+    params = [
+        field.get_db_prep_save(field.pre_save(message, True), connection) for message in messages for field in fields
+    ]
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    with connection.cursor() as cursor:
+        cursor.execute(_statements(alias).insert + ", ".join([row] * len(messages)), params)
+    for message in messages:
+        message._state.adding, message._state.db = False, alias
+
+
 class Statements(NamedTuple):
     lock: str
     turns: str
     streaming_count: str
+    insert: str  # its VALUES rows are added per call
+    touch: str
+    touch_titled: str
+    finish: str
 
 
 @functools.cache
 def _statements(alias: str) -> Statements:
-    """The three statements for one database, with its quoting and the models' table and column names."""
+    """The statements for one database, with its quoting and the models' table and column names."""
     connection = connections[alias]
 
     def name(model, field: str | None = None) -> str:
@@ -299,6 +322,11 @@ def _statements(alias: str) -> Statements:
     owner_pk = connection.ops.quote_name(get_user_model()._meta.pk.column)
     fields = ", ".join(f"{c}.{name(Conversation, field)}" for field in LOCK_FIELDS)
     lock = f" FOR UPDATE OF {c}, {u}" if connection.features.has_select_for_update_of else ""
+    columns = ", ".join(connection.ops.quote_name(field.column) for field in Message._meta.concrete_fields)
+    finished = ", ".join(
+        f"{name(Message, field)} = %s"
+        for field in ("content", "seq", "status", "error", "model", "prompt_tokens", "completion_tokens", "finished_at")
+    )
     return Statements(
         lock=f"SELECT {fields} FROM {c} JOIN {u} ON {u}.{owner_pk} = {c}.{name(Conversation, 'owner')} "
         f"WHERE {c}.{name(Conversation, 'id')} = %s AND {c}.{name(Conversation, 'owner')} = %s{lock}",
@@ -307,6 +335,11 @@ def _statements(alias: str) -> Statements:
         streaming_count=f"SELECT COUNT(*) FROM {m} JOIN {c} ON {c}.{name(Conversation, 'id')} = "
         f"{m}.{name(Message, 'conversation')} WHERE {c}.{name(Conversation, 'owner')} = %s "
         f"AND {m}.{name(Message, 'status')} = %s",
+        insert=f"INSERT INTO {m} ({columns}) VALUES ",
+        touch=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s WHERE {name(Conversation, 'id')} = %s",
+        touch_titled=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s, {name(Conversation, 'title')} = %s "
+        f"WHERE {name(Conversation, 'id')} = %s",
+        finish=f"UPDATE {m} SET {finished} WHERE {name(Message, 'id')} = %s AND {name(Message, 'status')} = %s",
     )
 
 
