@@ -6,9 +6,9 @@ is the one place all processes agree on.
 
 The statements every reply runs, at its start (lock the conversation and its owner, read its turns,
 count the owner's streaming replies, insert the two messages, bump the conversation) and at its
-finish, are SQL at the end of this module: through the ORM they cost more server CPU per token and
-first-token delay than the performance budget allows (docs/performance.md). Everything else
-(checkpoints, regenerate, the orphan sweep) uses the ORM. The SQL takes its table and column names
+finish, and the checkpoint of a process's running replies, are SQL at the end of this module: through
+the ORM they cost more server CPU per token, first-token delay and latency than the performance
+budget allows (docs/performance.md). Everything else (regenerate, the orphan sweep) uses the ORM. The SQL takes its table and column names
 from the models and runs on the database the router picks for writing messages.
 """
 
@@ -119,13 +119,21 @@ def reply_finish(
 
 
 def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:
-    """Save partial text and prove liveness for all of this process's replies in one statement.
+    """Save partial text and prove liveness for all of this process's replies in one batch.
 
-    The filter keeps a reply finished meanwhile (here or by the sweep) as it was saved.
+    The status condition keeps a reply finished meanwhile (here or by the sweep) as it was saved.
+    One parameterised statement per reply through executemany, which psycopg pipelines: the ORM's
+    bulk_update builds a CASE expression per row in Python, a burst of GIL-held work on the database
+    thread that showed as latency spikes on the streaming loop.
     """
-    now = timezone.now()
-    replies = [Message(id=reply_id, content=content, seq=seq, heartbeat_at=now) for reply_id, content, seq in states]
-    Message.objects.filter(status=Status.STREAMING).bulk_update(replies, ["content", "seq", "heartbeat_at"])
+    alias = _database()
+    now = _prepared(Message, "heartbeat_at", timezone.now(), alias)
+    rows = [
+        (content, seq, now, _prepared(Message, "id", reply_id, alias), Status.STREAMING.value)
+        for reply_id, content, seq in states
+    ]
+    with connections[alias].cursor() as cursor:
+        cursor.executemany(_statements(alias).checkpoint, rows)
 
 
 def replies_interrupt_orphans(*, stale_before: datetime) -> list[Message]:
@@ -307,6 +315,7 @@ class Statements(NamedTuple):
     touch: str
     touch_titled: str
     finish: str
+    checkpoint: str
 
 
 @functools.cache
@@ -340,6 +349,8 @@ def _statements(alias: str) -> Statements:
         touch_titled=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s, {name(Conversation, 'title')} = %s "
         f"WHERE {name(Conversation, 'id')} = %s",
         finish=f"UPDATE {m} SET {finished} WHERE {name(Message, 'id')} = %s AND {name(Message, 'status')} = %s",
+        checkpoint=f"UPDATE {m} SET {name(Message, 'content')} = %s, {name(Message, 'seq')} = %s, "
+        f"{name(Message, 'heartbeat_at')} = %s WHERE {name(Message, 'id')} = %s AND {name(Message, 'status')} = %s",
     )
 
 
