@@ -5,11 +5,11 @@ per-user cap, idempotent sends) is made here inside one transaction, because the
 is the one place all processes agree on.
 
 The statements every reply runs, at its start (lock the conversation and its owner, read its turns,
-count the owner's streaming replies, insert the two messages, bump the conversation) and at its
-finish, and the checkpoint of a process's running replies, are SQL at the end of this module: through
-the ORM they cost more server CPU per token, first-token delay and latency than the performance
-budget allows (docs/performance.md). Everything else (regenerate, the orphan sweep) uses the ORM. The SQL takes its table and column names
-from the models and runs on the database the router picks for writing messages.
+count the owner's streaming replies, insert the two messages, bump the conversation), at its finish
+and in each checkpoint, are SQL at the end of this module: through the ORM they cost more server CPU
+per token, first-token delay and latency than the performance budget allows (docs/performance.md).
+Everything else (regenerate, the orphan sweep) uses the ORM. The SQL takes its table and column
+names from the models and runs on the database the router picks for writing messages.
 """
 
 from __future__ import annotations
