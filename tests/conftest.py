@@ -16,6 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 from django.test import Client
 
+from conversations.generation import get_worker, shut_down
 from conversations.models import Conversation, Message
 
 PASSWORD = "correct-horse-battery-staple"
@@ -120,6 +121,14 @@ def answered_conversation(alice, make_conversation) -> Conversation:
         title="Trip to Lisbon",
         messages=[("user", "Where should I eat?"), ("assistant", "Try a pastelaria.", {"model": "sim-1"})],
     )
+
+
+@pytest.fixture
+async def worker(close_thread_connections):
+    """This event loop's generation worker, shut down after the test; asgiref's worker-thread
+    database connection is closed after that, so the test database can be dropped."""
+    yield await get_worker()
+    await shut_down()
 
 
 @pytest.fixture(scope="session")

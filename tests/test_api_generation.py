@@ -8,24 +8,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.test import AsyncClient
 
-from conversations.generation import get_worker, shut_down
 from conversations.models import Conversation, Message
 
 FAST = "!sim tokens=5 tps=500 ttft=0"
 ENDLESS = "!sim tokens=5000 tps=100 ttft=0"
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def thread_connections_closed(close_thread_connections):
-    """Every test here closes asgiref's worker-thread connection (see tests/sockets.py)."""
-
-
-@pytest.fixture
-async def worker():
-    yield await get_worker()
-    await shut_down()
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_thread_connections")]
 
 
 @pytest.fixture

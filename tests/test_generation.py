@@ -8,7 +8,6 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from conversations import generation, services
-from conversations.generation import get_worker, shut_down
 from conversations.models import Conversation, Message
 
 SLOW = "!sim tokens=400 tps=100 ttft=0"
@@ -16,17 +15,6 @@ FAST = "!sim tokens=5 tps=500 ttft=0"
 ENDLESS = "!sim tokens=5000 tps=100 ttft=0"  # fifty seconds: only a stop ends it within a test
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def thread_connections_closed(close_thread_connections):
-    """Every test here closes asgiref's worker-thread connection (see tests/sockets.py)."""
-
-
-@pytest.fixture
-async def worker():
-    yield await get_worker()
-    await shut_down()
 
 
 @sync_to_async
