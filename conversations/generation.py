@@ -50,30 +50,30 @@ async def start(
     *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, content: str, request_id: str
 ) -> ReplyStart:
     """Save the user's message and stream a reply to it; a retried request_id starts nothing new."""
-    worker = await get_worker()
+    worker, options = await get_worker(), configured_options()
     started = await database_sync_to_async(replies.reply_start)(
         user=user,
         conversation_id=conversation_id,
         content=content,
         request_id=request_id,
         worker=worker.channel,
-        model=configured_options().model,
+        model=options.model,
     )
-    worker.begin(started, request_id)
+    worker.begin(started, request_id, options)
     return started
 
 
 async def regenerate(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None) -> ReplyStart:
     """Replace the conversation's last reply with a new streamed one, once per request_id."""
-    worker = await get_worker()
+    worker, options = await get_worker(), configured_options()
     started = await database_sync_to_async(replies.reply_regenerate)(
         user=user,
         conversation_id=conversation_id,
         request_id=request_id,
         worker=worker.channel,
-        model=configured_options().model,
+        model=options.model,
     )
-    worker.begin(started, request_id)
+    worker.begin(started, request_id, options)
     return started
 
 
@@ -179,6 +179,7 @@ class Running:
 
     reply: Message
     live: LiveReply
+    options: Options  # the model the reply row names (the conversation's own, if set), and sampling
     task: asyncio.Task | None = None
     started: bool = False  # its task took its first step: from then on a stop cancels it
     stopped: bool = False
@@ -210,7 +211,7 @@ class Worker:
         self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
 
-    def begin(self, started: ReplyStart, request_id: str | None) -> None:
+    def begin(self, started: ReplyStart, request_id: str | None, options: Options) -> None:
         """Announce a new reply and run it as a task of its own."""
         if started.duplicate:
             return  # the caller answers a retry with what the first request created
@@ -221,7 +222,8 @@ class Worker:
             self.broadcaster.publish(group, frame_message(created, created=str(started.user_message.id)))
         created = protocol.created_frame(protocol.message_payload(reply), request_id, started.replaces)
         self.broadcaster.publish(group, frame_message(created, created=str(reply.id), opens=str(reply.id)))
-        running = Running(reply, LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty))
+        live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty)
+        running = Running(reply, live, dataclasses.replace(options, model=reply.model))
         self.running[running.live.id_str] = running
         running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")
 
@@ -308,10 +310,9 @@ class Worker:
 
 async def stream(running: Running, history: list[dict[str, str]], outcome: Outcome) -> None:
     """Feed the provider's text into the live reply, within the deadline; record how it ended."""
-    options = dataclasses.replace(configured_options(), model=running.reply.model)
     try:
         async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
-            outcome.finish = await configured_provider().stream_to(history, options, running.live.append)
+            outcome.finish = await configured_provider().stream_to(history, running.options, running.live.append)
     except TimeoutError:
         outcome.failed(DeadlineExceeded().user_message)
     except LLMError as error:
