@@ -37,7 +37,7 @@ def test_the_tree_keeps_every_contract():
     [
         ("conversations/llm/sse.py", "import django.conf", "LLM layer stands alone"),
         ("conversations/llm/sse.py", "from conversations import models", "LLM layer stands alone"),
-        ("conversations/models.py", "import conversations.realtime.broadcast", "Models know nothing of transport"),
+        ("conversations/models/chat.py", "import conversations.realtime.broadcast", "Models know nothing of transport"),
         ("conversations/consumers.py", "import conversations.llm.sse", "The socket layer never talks to providers"),
     ],
 )

@@ -1,4 +1,4 @@
-"""Conversations and their messages: the only state Parley keeps in the database."""
+"""Conversations and their messages: the chat history itself."""
 
 from __future__ import annotations
 

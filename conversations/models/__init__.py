@@ -1,0 +1,5 @@
+"""Parley's database state, one module per concern; import models from here."""
+
+from .chat import Conversation, Message, Regeneration
+
+__all__ = ["Conversation", "Message", "Regeneration"]
