@@ -16,8 +16,7 @@ from django.conf import settings
 
 from chatsite.compat import SkipPerMessageConnectionClose
 
-from . import generation, protocol, selectors
-from .models import Conversation, Message
+from . import generation, protocol, selectors, services
 from .protocol import ProtocolError
 from .realtime.broadcast import conversation_group
 from .revocation import SessionGuard
@@ -50,6 +49,7 @@ class TokenBucket:
 
 class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer):
     accepted = False  # until connect() accepts; broadcasts reaching a socket being refused are dropped
+    elsewhere: frozenset[str] = frozenset()  # replies streaming on a branch this client is not shown
 
     async def connect(self) -> None:
         """Subscribe, then read the snapshot, so no delta published after the read can be missed."""
@@ -100,36 +100,48 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         if frame.type == "sync":
             await self.send_snapshot()
             return
-        ids = {"user": self.user, "conversation_id": self.conversation_id}
         try:
-            if frame.type == "message.send":
-                started = await generation.start(**ids, content=frame.content, request_id=frame.request_id)
-            elif frame.type == "message.regenerate":
-                started = await generation.regenerate(**ids, request_id=frame.request_id)
-            else:
-                await generation.stop(**ids)
-                return
+            started = await self.dispatch_action(frame)
         except generation.Refused as refusal:
             raise ProtocolError(refusal.code, refusal.detail, frame.request_id) from None
+        if started is None:
+            return
         if started.duplicate:  # a retried request is answered with what it created the first time
             for message in (started.user_message, started.reply):
                 if message is not None:
                     payload = protocol.message_payload(message)
                     await self.send(text_data=protocol.created_frame(payload, frame.request_id))
 
+    async def dispatch_action(self, frame: protocol.ClientFrame) -> generation.ReplyStart | None:
+        ids = {"user": self.user, "conversation_id": self.conversation_id}
+        if frame.type == "message.send":
+            return await generation.start(**ids, content=frame.content, request_id=frame.request_id)
+        if frame.type == "message.edit":
+            return await generation.edit(
+                **ids, message_id=frame.message_id, content=frame.content, request_id=frame.request_id
+            )
+        if frame.type == "message.regenerate":
+            return await generation.regenerate(**ids, request_id=frame.request_id, message_id=frame.message_id)
+        if frame.type == "branch.select":  # answered by the snapshot every socket on it is sent
+            await database_sync_to_async(services.branch_select)(**ids, message_id=frame.message_id)
+        else:
+            await generation.stop(**ids)
+        return None
+
     # --- frames to the client -----------------------------------------------
 
-    async def read_state(self) -> tuple[Conversation, list[Message]] | None:
+    async def read_state(self) -> selectors.ConversationState | None:
         return await database_sync_to_async(selectors.conversation_with_messages)(
             user=self.user, conversation_id=self.conversation_id
         )
 
-    async def send_snapshot(self, state: tuple[Conversation, list[Message]] | None = None) -> None:
-        """The conversation as it stands, live text included; from then on only newer deltas."""
+    async def send_snapshot(self, state: selectors.ConversationState | None = None) -> None:
+        """The branch shown as it stands, live text included; from then on only newer deltas, and
+        nothing of a reply streaming on another branch."""
         state = state or await self.read_state()
         if state is None:
             raise ProtocolError("not_found", "This conversation does not exist.")
-        conversation, messages = state
+        conversation, messages, self.elsewhere = state
         payloads = [protocol.message_payload(message) for message in messages]
         self.seen: dict[str, int] = {}  # last seq forwarded per streaming reply
         self.shown = {payload["id"] for payload in payloads}  # ids whose message.created is old news
@@ -145,7 +157,7 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
 
     async def chat_delta(self, event: dict[str, Any]) -> None:
         """Forward a delta once, in order; a gap means a broadcast was lost, so resend the snapshot."""
-        if not self.accepted:
+        if not self.accepted or event["id"] in self.elsewhere:
             return
         last = self.seen.get(event["id"])
         seq = event["seq"]
@@ -159,6 +171,9 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         """A whole frame; `opens` starts tracking a new reply, `done` ends it."""
         if not self.accepted:
             return
+        if event.get("done") in self.elsewhere:  # a reply on a branch this client is not shown
+            self.elsewhere -= {event["done"]}
+            return
         created = event.get("created")
         if created is not None:
             if created in self.shown:
@@ -169,6 +184,11 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         if "done" in event:
             self.seen[event["done"]] = FINISHED
         await self.send(text_data=event["frame"])
+
+    async def chat_resync(self, event: dict[str, Any]) -> None:
+        """The branch shown changed (`branch.select`): every socket sends its client a new snapshot."""
+        if self.accepted:
+            await self.send_snapshot()
 
     async def session_revoked(self, event: dict[str, Any]) -> None:
         await self.guard.on_revoked(event)

@@ -1,7 +1,7 @@
 """The generation service: the one entry point that starts, regenerates and stops replies.
 
-The socket consumer, the JSON API and manage.py commands all call `start`, `regenerate` and
-`stop`. A started reply runs as a task of this process's `Worker`, never inside its caller, so a
+The socket consumer, the JSON API and manage.py commands all call `start`, `edit`, `regenerate`
+and `stop`. A started reply runs as a task of this process's `Worker`, never inside its caller, so a
 closed tab or a finished HTTP request changes nothing. Whatever ends a reply (its last token, a
 stop, an upstream error, the deadline, a shutdown), it ends in `Worker.finish`: the text so far
 is published, saved once and announced.
@@ -63,12 +63,38 @@ async def start(
     return started
 
 
-async def regenerate(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None) -> ReplyStart:
-    """Replace the conversation's last reply with a new streamed one, once per request_id."""
+async def regenerate(
+    *,
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    request_id: str | None,
+    message_id: uuid.UUID | str | None = None,
+) -> ReplyStart:
+    """Stream a new sibling of a reply on the branch shown (the last unless `message_id` names
+    another), once per request_id; the earlier reply stays as another branch."""
     worker, options = await get_worker(), configured_options()
     started = await database_sync_to_async(replies.reply_regenerate)(
         user=user,
         conversation_id=conversation_id,
+        request_id=request_id,
+        message_id=message_id,
+        worker=worker.channel,
+        model=options.model,
+    )
+    worker.begin(started, request_id, options)
+    return started
+
+
+async def edit(
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, message_id: uuid.UUID | str, content: str, request_id: str
+) -> ReplyStart:
+    """Save a sibling of a user message on the branch shown with new text, and stream a reply to it."""
+    worker, options = await get_worker(), configured_options()
+    started = await database_sync_to_async(replies.reply_edit)(
+        user=user,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        content=content,
         request_id=request_id,
         worker=worker.channel,
         model=options.model,
@@ -217,10 +243,12 @@ class Worker:
             return  # the caller answers a retry with what the first request created
         reply = started.reply
         group = conversation_group(reply.conversation_id)
+        replaces = started.replaces  # the first new message takes the place of the one it branches from
         if started.user_message is not None:
-            created = protocol.created_frame(protocol.message_payload(started.user_message), request_id)
+            created = protocol.created_frame(protocol.message_payload(started.user_message), request_id, replaces)
             self.broadcaster.publish(group, frame_message(created, created=str(started.user_message.id)))
-        created = protocol.created_frame(protocol.message_payload(reply), request_id, started.replaces)
+            replaces = None
+        created = protocol.created_frame(protocol.message_payload(reply), request_id, replaces)
         self.broadcaster.publish(group, frame_message(created, created=str(reply.id), opens=str(reply.id)))
         live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty)
         running = Running(reply, live, dataclasses.replace(options, model=reply.model))

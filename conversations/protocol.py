@@ -8,6 +8,7 @@ description of the same rules.
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from .models import Conversation, Message
 
 REQUEST_ID_MAX = 100
-CLIENT_TYPES = ("message.send", "generation.stop", "message.regenerate", "sync")
+CLIENT_TYPES = ("message.send", "generation.stop", "message.regenerate", "message.edit", "branch.select", "sync")
 
 
 class ProtocolError(Exception):
@@ -33,6 +34,7 @@ class ClientFrame:
     type: str
     content: str = ""
     request_id: str | None = None
+    message_id: str | None = None
 
 
 def parse_client_frame(text: str, *, max_bytes: int) -> ClientFrame:
@@ -57,8 +59,28 @@ def client_frame(data: dict[str, Any]) -> ClientFrame:
             "unknown_type", f"Unknown frame type; expected one of {', '.join(CLIENT_TYPES)}.", request_id
         )
     if frame_type == "message.send":
-        return ClientFrame(frame_type, _content(data, request_id), _required(request_id))
+        return ClientFrame(frame_type, _content(data, request_id), _required(request_id, frame_type))
+    if frame_type == "message.edit":
+        message_id = _message_id(data, request_id, required=True)
+        return ClientFrame(frame_type, _content(data, request_id), _required(request_id, frame_type), message_id)
+    if frame_type == "branch.select":
+        return ClientFrame(frame_type, request_id=request_id, message_id=_message_id(data, request_id, required=True))
+    if frame_type == "message.regenerate":
+        return ClientFrame(frame_type, request_id=request_id, message_id=_message_id(data, request_id))
     return ClientFrame(frame_type, request_id=request_id)
+
+
+def _message_id(data: dict[str, Any], request_id: str | None, *, required: bool = False) -> str | None:
+    """A message's id in its canonical form, so it compares equal to the ids the server sends."""
+    value = data.get("message_id")
+    if value is None and not required:
+        return None
+    try:
+        if isinstance(value, str) and len(value) <= 36:
+            return str(uuid.UUID(value))
+    except ValueError:
+        pass
+    raise ProtocolError("invalid_field", "message_id must be the id of a message.", request_id)
 
 
 def _request_id(data: dict[str, Any]) -> str | None:
@@ -70,9 +92,9 @@ def _request_id(data: dict[str, Any]) -> str | None:
     return value
 
 
-def _required(request_id: str | None) -> str:
+def _required(request_id: str | None, frame_type: str) -> str:
     if request_id is None:
-        raise ProtocolError("invalid_field", "message.send needs a request_id.")
+        raise ProtocolError("invalid_field", f"{frame_type} needs a request_id.")
     return request_id
 
 
@@ -100,6 +122,10 @@ def message_payload(message: Message) -> dict[str, Any]:
     """A message object exactly as protocol v1 defines it."""
     return {
         "id": str(message.id),
+        "parent_id": str(message.parent_id) if message.parent_id else None,
+        "sibling_index": message.sibling_index,
+        "sibling_count": message.sibling_count,
+        "sibling_ids": list(message.sibling_ids) or [str(message.id)],
         "role": message.role,
         "content": message.content,
         "status": message.status,

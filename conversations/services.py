@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from . import generation, protocol
+from . import generation, protocol, selectors, tree
 from .models import Conversation, Message
-from .realtime.broadcast import publish_after_commit
+from .realtime.broadcast import publish_after_commit, resync_after_commit
 
 TITLE_MAX = Conversation._meta.get_field("title").max_length
 
@@ -42,3 +44,22 @@ def conversation_delete(*, conversation: Conversation) -> None:
     for reply in streaming:
         generation.stop_after_commit(reply)
     publish_after_commit(conversation_id, protocol.conversation_deleted_frame(str(conversation_id)))
+
+
+@transaction.atomic
+def branch_select(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, message_id: str) -> None:
+    """Show the branch through this message (down to its newest leaf) in every open tab.
+
+    The conversation row is locked like a reply start locks it, so a select and a start in two
+    processes apply one after the other. Choosing a branch is viewing: `updated_at` stays.
+    """
+    conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
+    if conversation is None:
+        raise generation.Refused("not_found", "This conversation does not exist.")
+    conversation = Conversation.objects.select_for_update().get(id=conversation.id)
+    nodes = selectors.message_tree(conversation=conversation)
+    leaf = tree.newest_leaf(nodes, uuid.UUID(message_id))
+    if leaf is None:
+        raise generation.Refused("invalid_field", "message_id names no message of this conversation.")
+    Conversation.objects.filter(id=conversation.id).update(active_leaf=leaf.id)
+    resync_after_commit(conversation.id)

@@ -94,14 +94,23 @@ def bob_client(bob) -> Client:
 
 @pytest.fixture
 def make_conversation(db) -> MakeConversation:
-    """Create a conversation with messages given as (role, content) or (role, content, {field: value})."""
+    """Create a conversation with one chain of messages given as (role, content) or (role, content, {field: value})."""
 
     def make(owner, title: str = "A chat", messages: Sequence[tuple] = (), **fields) -> Conversation:
         conversation = Conversation.objects.create(owner=owner, title=title, **fields)
+        parent = None
         for position, (role, content, *extra) in enumerate(messages):
-            Message.objects.create(
-                conversation=conversation, position=position, role=role, content=content, **(extra[0] if extra else {})
+            parent = Message.objects.create(
+                conversation=conversation,
+                parent=parent,
+                position=position,
+                role=role,
+                content=content,
+                **(extra[0] if extra else {}),
             )
+        if parent is not None:
+            Conversation.objects.filter(id=conversation.id).update(active_leaf=parent)
+            conversation.refresh_from_db()
         return conversation
 
     return make

@@ -313,3 +313,16 @@ def publish_after_commit(conversation_id: Any, frame: str) -> None:
             logger.exception("Could not notify sockets of conversation %s", conversation_id)
 
     transaction.on_commit(send)
+
+
+def resync_after_commit(conversation_id: Any) -> None:
+    """Once the change commits, have every socket on the conversation send its client a fresh
+    snapshot: each builds its own, with the live text and seq bookkeeping that socket needs."""
+
+    def send() -> None:
+        try:
+            async_to_sync(get_channel_layer().group_send)(conversation_group(conversation_id), {"type": "chat.resync"})
+        except Exception:  # the change is saved; open tabs catch up on their next snapshot
+            logger.exception("Could not ask the sockets of conversation %s to resync", conversation_id)
+
+    transaction.on_commit(send)

@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from .. import protocol, replies
+from .. import protocol, replies, selectors
 from .broadcast import conversation_group, frame_message
 
 if TYPE_CHECKING:
@@ -37,13 +37,18 @@ async def checkpoint_loop(worker: Worker) -> None:
 async def sweep_loop(worker: Worker) -> None:
     while True:
         stale_before = timezone.now() - timedelta(seconds=settings.PARLEY_STALE_AFTER)
-        orphans = await guarded(database_sync_to_async(replies.replies_interrupt_orphans), stale_before=stale_before)
+        orphans = await guarded(database_sync_to_async(interrupt_orphans), stale_before=stale_before)
         for reply in orphans or []:
             completed = protocol.completed_frame(protocol.message_payload(reply))
             worker.broadcaster.publish(
                 conversation_group(reply.conversation_id), frame_message(completed, done=str(reply.id))
             )
         await asyncio.sleep(settings.PARLEY_STALE_AFTER / 2)
+
+
+def interrupt_orphans(*, stale_before) -> list:
+    """The sweep's replies, with their siblings, as their `message.completed` frames describe them."""
+    return selectors.with_siblings(replies.replies_interrupt_orphans(stale_before=stale_before))
 
 
 async def guarded(job, **kwargs):
