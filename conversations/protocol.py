@@ -111,9 +111,7 @@ def _content(data: dict[str, Any], request_id: str | None) -> str:
     return content
 
 
-FORBIDDEN_DETAIL = (
-    "{name} contains a NUL or another control character that cannot be stored; remove it and try again."
-)
+FORBIDDEN_DETAIL = "{name} contains a NUL or another control character that cannot be stored; remove it and try again."
 
 
 def has_forbidden_characters(text: str) -> bool:
