@@ -16,7 +16,7 @@ from django.conf import settings
 
 from chatsite.compat import SkipPerMessageConnectionClose
 
-from . import generation, protocol, selectors
+from . import generation, metrics, protocol, selectors
 from .models import Conversation, Message
 from .protocol import ProtocolError
 from .realtime.broadcast import conversation_group
@@ -71,9 +71,12 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         await self.guard.start()
         await self.accept()
         self.accepted = True
+        metrics.CONVERSATION_SOCKETS.inc()
         await self.send_snapshot(state)
 
     async def disconnect(self, code: int) -> None:
+        if self.accepted:
+            metrics.CONVERSATION_SOCKETS.dec()
         if hasattr(self, "guard"):
             await self.guard.stop()
         if hasattr(self, "group"):
