@@ -16,7 +16,7 @@ from django.conf import settings
 
 from chatsite.compat import SkipPerMessageConnectionClose
 
-from . import failures, generation, protocol, selectors
+from . import failures, generation, metrics, protocol, selectors
 from .models import Conversation, Message
 from .protocol import ProtocolError
 from .realtime import local
@@ -89,12 +89,15 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         await self.accept()
         await self.send_snapshot(state)
         self.accepted = True  # frames relayed by this process before the snapshot are in it, or heal by seq
+        metrics.CONVERSATION_SOCKETS.inc()
         if self.live_sync == "degraded" and not local.sockets.degraded:
             await local.sockets.set_degraded(True)  # Redis is down for every socket here: tell them all
         elif local.sockets.degraded:
             await self.live_sync_changed(True)
 
     async def disconnect(self, code: int) -> None:
+        if self.accepted:
+            metrics.CONVERSATION_SOCKETS.dec()
         if hasattr(self, "guard"):
             await self.guard.stop()
         if hasattr(self, "group"):
