@@ -197,6 +197,8 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    # Scrapers and health probes reach each daphne port directly, in plain HTTP (docs/operations.md).
+    SECURE_REDIRECT_EXEMPT = [r"^metrics$", r"^healthz$"]
 
 # Image hosts the chat page may load model-supplied images from ("https://img.example.com").
 PARLEY_TRUSTED_IMAGE_HOSTS = env_list("PARLEY_TRUSTED_IMAGE_HOSTS")
@@ -214,6 +216,9 @@ DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = PARLEY_WS_HARD_MAX_FRAME
 DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = PARLEY_WS_HARD_MAX_FRAME
 # Frames one socket may send per second (token bucket, burst of the same size).
 PARLEY_WS_RATE = env_float("PARLEY_WS_RATE", 20.0)
+# Seconds a socket frame or API call may wait on the database or Redis before it is answered
+# `unavailable` (503); a send that gets through later still streams, once.
+PARLEY_ANSWER_TIMEOUT = env_float("PARLEY_ANSWER_TIMEOUT", 10.0)
 # Concurrent generations one user may run across all conversations and processes.
 PARLEY_MAX_GENERATIONS_PER_USER = env_int("PARLEY_MAX_GENERATIONS_PER_USER", 5)
 # Conversations per API page.
@@ -229,6 +234,13 @@ PARLEY_CHECKPOINT_INTERVAL = env_float("PARLEY_CHECKPOINT_INTERVAL", 2.0)
 PARLEY_STALE_AFTER = env_float("PARLEY_STALE_AFTER", 10.0)
 # Total wall-clock budget of one generation, in seconds; past it the reply fails with its text kept.
 PARLEY_GENERATION_DEADLINE = env_float("PARLEY_GENERATION_DEADLINE", 300.0)
+
+# --- Operations --------------------------------------------------------------
+
+# Addresses and networks that may read /metrics without a token (comma-separated; CIDR allowed).
+PARLEY_METRICS_ALLOW = env_list("PARLEY_METRICS_ALLOW", "127.0.0.1,::1")
+# A bearer token that also opens /metrics, from any address; empty means addresses only.
+PARLEY_METRICS_TOKEN = os.environ.get("PARLEY_METRICS_TOKEN", "")
 
 # --- LLM -------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ from redis import asyncio as aioredis
 
 from chatsite import compat
 
-from . import protocol, replies, selectors
+from . import metrics, protocol, replies, selectors
 from .llm import registry
 from .llm.base import Finish, Options, Provider
 from .llm.client import close_http_clients, get_http_client
@@ -35,7 +35,7 @@ from .llm.config import HTTPLimits, HTTPNetwork, ProviderConfig, SimulatorDefaul
 from .llm.errors import DeadlineExceeded, LLMError
 from .llm.providers.simulator import stop_in_process_simulator
 from .models import Message
-from .realtime import housekeeping
+from .realtime import housekeeping, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 
 logger = logging.getLogger(__name__)
@@ -51,6 +51,7 @@ async def start(
 ) -> ReplyStart:
     """Save the user's message and stream a reply to it; a retried request_id starts nothing new."""
     worker, options = await get_worker(), configured_options()
+    asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_start)(
         user=user,
         conversation_id=conversation_id,
@@ -59,7 +60,7 @@ async def start(
         worker=worker.channel,
         model=options.model,
     )
-    worker.begin(started, request_id, options)
+    worker.begin(started, request_id, options, asked_at=asked_at)
     return started
 
 
@@ -73,6 +74,7 @@ async def regenerate(
     """Stream a new sibling of a reply on the branch shown (the last unless `message_id` names
     another), once per request_id; the earlier reply stays as another branch."""
     worker, options = await get_worker(), configured_options()
+    asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_regenerate)(
         user=user,
         conversation_id=conversation_id,
@@ -81,15 +83,21 @@ async def regenerate(
         worker=worker.channel,
         model=options.model,
     )
-    worker.begin(started, request_id, options)
+    worker.begin(started, request_id, options, asked_at=asked_at)
     return started
 
 
 async def edit(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, message_id: uuid.UUID | str, content: str, request_id: str
+    *,
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    message_id: uuid.UUID | str,
+    content: str,
+    request_id: str,
 ) -> ReplyStart:
     """Save a sibling of a user message on the branch shown with new text, and stream a reply to it."""
     worker, options = await get_worker(), configured_options()
+    asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_edit)(
         user=user,
         conversation_id=conversation_id,
@@ -99,7 +107,7 @@ async def edit(
         worker=worker.channel,
         model=options.model,
     )
-    worker.begin(started, request_id, options)
+    worker.begin(started, request_id, options, asked_at=asked_at)
     return started
 
 
@@ -236,9 +244,14 @@ class Worker:
         self.spawn(self.control_loop(), "parley-control")
         self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
+        if self.broadcaster.redis is not None:
+            self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
 
-    def begin(self, started: ReplyStart, request_id: str | None, options: Options) -> None:
-        """Announce a new reply and run it as a task of its own."""
+    def begin(
+        self, started: ReplyStart, request_id: str | None, options: Options, *, asked_at: float | None = None
+    ) -> None:
+        """Announce a new reply and run it as a task of its own; `asked_at` (the broadcaster's clock)
+        starts its time to first token."""
         if started.duplicate:
             return  # the caller answers a retry with what the first request created
         reply = started.reply
@@ -250,7 +263,7 @@ class Worker:
             replaces = None
         created = protocol.created_frame(protocol.message_payload(reply), request_id, replaces)
         self.broadcaster.publish(group, frame_message(created, created=str(reply.id), opens=str(reply.id)))
-        live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty)
+        live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty, asked_at)
         running = Running(reply, live, dataclasses.replace(options, model=reply.model))
         self.running[running.live.id_str] = running
         running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")
@@ -286,9 +299,11 @@ class Worker:
             )
         except Exception:  # the checkpoint keeps the text; the sweep marks the reply interrupted later
             logger.exception("Could not save the final state of reply %s", live.id)
+            metrics.DATABASE_ERRORS.labels(operation="reply_finish").inc()
             saved = None
         finally:
             self.running.pop(live.id_str, None)
+            metrics.REPLIES.labels(status=outcome.status).inc()
         if saved is not None:
             completed = protocol.completed_frame(protocol.message_payload(saved))
             self.broadcaster.publish(live.group, frame_message(completed, done=live.id_str))
@@ -342,9 +357,11 @@ async def stream(running: Running, history: list[dict[str, str]], outcome: Outco
         async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
             outcome.finish = await configured_provider().stream_to(history, running.options, running.live.append)
     except TimeoutError:
+        metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code="deadline").inc()
         outcome.failed(DeadlineExceeded().user_message)
     except LLMError as error:
         logger.info("Reply %s failed upstream: %s", running.live.id, error)
+        metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code=metrics.upstream_error_code(error)).inc()
         outcome.failed(error.user_message)
     except Exception:
         logger.exception("Reply %s failed", running.live.id)
@@ -352,6 +369,7 @@ async def stream(running: Running, history: list[dict[str, str]], outcome: Outco
 
 
 _workers: dict[asyncio.AbstractEventLoop, Worker] = {}
+metrics.RUNNING_REPLIES.set_function(lambda: sum(len(worker.running) for worker in list(_workers.values())))
 
 
 async def get_worker() -> Worker:
@@ -374,7 +392,7 @@ def new_broadcaster(layer: Any) -> Broadcaster:
     redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
     verified = compat.group_channel_name(layer, "") is not None
     route = functools.partial(compat.group_channel_name, layer) if verified else None
-    return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis, redis_channel=route)
+    return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis, redis_channel=route, local=local.sockets)
 
 
 async def warm_up() -> None:

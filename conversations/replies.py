@@ -315,7 +315,9 @@ def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[di
 
 # What a start reads of the conversation, in the model's field order, as Model.from_db expects.
 LOCK_FIELDS = tuple(
-    f.attname for f in Conversation._meta.concrete_fields if f.name in {"title", "system_prompt", "model", "active_leaf"}
+    f.attname
+    for f in Conversation._meta.concrete_fields
+    if f.name in {"title", "system_prompt", "model", "active_leaf"}
 )
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from typing import NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from typing import NamedTuple
-
 from django.db.models import QuerySet
 
 from . import tree

@@ -61,10 +61,19 @@ def test_editing_a_user_message_adds_a_sibling_and_streams_a_reply_to_it(ask, al
     assert started.user_message.parent_id == second.user_message.parent_id
     assert (started.user_message.sibling_index, started.user_message.sibling_count) == (1, 2)
     assert started.replaces == str(second.user_message.id)
-    assert [turn["content"] for turn in started.history] == ["Where should I eat?", "Try a pastelaria.", "Second, better?"]
+    assert [turn["content"] for turn in started.history] == [
+        "Where should I eat?",
+        "Try a pastelaria.",
+        "Second, better?",
+    ]
     assert started.reply.status == Message.Status.STREAMING and started.reply.parent_id == started.user_message.id
     finish(started, "better answer")
-    assert shown(answered_conversation) == ["Where should I eat?", "Try a pastelaria.", "Second, better?", "better answer"]
+    assert shown(answered_conversation) == [
+        "Where should I eat?",
+        "Try a pastelaria.",
+        "Second, better?",
+        "better answer",
+    ]
     assert answered_conversation.messages.count() == 8  # nothing was deleted
 
 
@@ -91,7 +100,9 @@ def test_selecting_a_branch_shows_it_down_to_its_newest_leaf(ask, alice, answere
     assert [(m.sibling_index, m.sibling_count) for m in messages] == [(0, 1), (0, 1), (0, 2), (0, 1), (0, 1), (0, 1)]
 
 
-def test_only_messages_of_the_branch_shown_and_of_the_right_role(ask, alice, answered_conversation, bob, make_conversation):
+def test_only_messages_of_the_branch_shown_and_of_the_right_role(
+    ask, alice, answered_conversation, bob, make_conversation
+):
     second = ask("Second?", "r1")
     finish(edit(alice, answered_conversation, second.user_message.id, "Other?"))
     with pytest.raises(replies.ReplyRefused) as off_path:
@@ -105,7 +116,9 @@ def test_only_messages_of_the_branch_shown_and_of_the_right_role(ask, alice, ans
         regenerate(alice, answered_conversation, strangers.messages.get(position=1).id, request_id="g9")
     assert foreign.value.code == "invalid_field"
     with pytest.raises(replies.ReplyRefused) as not_found:
-        services.branch_select(user=bob, conversation_id=answered_conversation.id, message_id=str(second.user_message.id))
+        services.branch_select(
+            user=bob, conversation_id=answered_conversation.id, message_id=str(second.user_message.id)
+        )
     assert not_found.value.code == "not_found"
 
 
