@@ -267,6 +267,9 @@ DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = PARLEY_WS_HARD_MAX_FRAME
 DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = PARLEY_WS_HARD_MAX_FRAME
 # Frames one socket may send per second (token bucket, burst of the same size).
 PARLEY_WS_RATE = env_float("PARLEY_WS_RATE", 20.0)
+# Seconds a socket frame or API call may wait on the database or Redis before it is answered
+# `unavailable` (503); a send that gets through later still streams, once.
+PARLEY_ANSWER_TIMEOUT = env_float("PARLEY_ANSWER_TIMEOUT", 10.0)
 # Concurrent generations one user may run across all conversations and processes.
 PARLEY_MAX_GENERATIONS_PER_USER = env_int("PARLEY_MAX_GENERATIONS_PER_USER", 5)
 # Conversations per API page.
