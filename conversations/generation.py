@@ -28,6 +28,7 @@ from redis import asyncio as aioredis
 from chatsite import compat
 
 from . import metrics, protocol, replies, selectors
+from .console import reports
 from .llm import registry
 from .llm.base import Finish, Options, Provider
 from .llm.client import close_http_clients, get_http_client
@@ -79,17 +80,24 @@ async def regenerate(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str
     return started
 
 
-async def stop(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str) -> None:
-    """Stop the reply streaming in this conversation, on whichever process runs it."""
-    reply = await database_sync_to_async(_streaming_reply)(user=user, conversation_id=conversation_id)
+async def stop(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, operator: bool = False) -> Message:
+    """Stop the reply streaming in this conversation, on whichever process runs it, and return it.
+    An `operator` (the live console, whose view checked its permission) may stop anyone's reply."""
+    reply = await database_sync_to_async(_streaming_reply)(
+        user=user, conversation_id=conversation_id, operator=operator
+    )
     if reply is None:
         raise Refused("not_generating", "No reply is being generated in this conversation.")
     await (await get_worker()).stop(reply)
+    return reply
 
 
-def _streaming_reply(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str) -> Message | None:
-    """Ownership is checked on every stop, not only when a socket connects."""
-    conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
+def _streaming_reply(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, operator: bool) -> Message | None:
+    """Ownership is checked on every stop, not only when a socket connects (operators own none)."""
+    if operator:
+        conversation = selectors.conversation_get_any(conversation_id=conversation_id)
+    else:
+        conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
     if conversation is None:
         raise Refused("not_found", "This conversation does not exist.")
     return selectors.streaming_reply(conversation=conversation)
@@ -212,6 +220,7 @@ class Worker:
         self.spawn(self.control_loop(), "parley-control")
         self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
+        self.spawn(reports.report_loop(self), "parley-console-reports")
         if self.broadcaster.redis is not None:
             self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
@@ -22,6 +22,7 @@ from .broadcast import conversation_group, frame_message
 
 if TYPE_CHECKING:
     from ..generation import Worker
+    from ..models import Message
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +37,23 @@ async def checkpoint_loop(worker: Worker) -> None:
 
 async def sweep_loop(worker: Worker) -> None:
     while True:
-        stale_before = timezone.now() - timedelta(seconds=settings.PARLEY_STALE_AFTER)
         orphans = await guarded(
-            database_sync_to_async(replies.replies_interrupt_orphans), "sweep", stale_before=stale_before
+            database_sync_to_async(replies.replies_interrupt_orphans), "sweep", stale_before=orphans_before()
         )
         for reply in orphans or []:
-            completed = protocol.completed_frame(protocol.message_payload(reply))
-            worker.broadcaster.publish(
-                conversation_group(reply.conversation_id), frame_message(completed, done=str(reply.id))
-            )
+            worker.broadcaster.publish(*orphan_announcement(reply))
         await asyncio.sleep(settings.PARLEY_STALE_AFTER / 2)
+
+
+def orphans_before() -> datetime:
+    """Streaming replies whose heartbeat is older than this are orphans."""
+    return timezone.now() - timedelta(seconds=settings.PARLEY_STALE_AFTER)
+
+
+def orphan_announcement(reply: Message) -> tuple[str, dict]:
+    """The group and message that tell a conversation's sockets its orphaned reply ended interrupted."""
+    completed = protocol.completed_frame(protocol.message_payload(reply))
+    return conversation_group(reply.conversation_id), frame_message(completed, done=str(reply.id))
 
 
 async def guarded(job, operation: str, **kwargs):
