@@ -34,3 +34,17 @@ def check_signed_cookie_sessions(app_configs, **kwargs) -> list[Warning]:
             id="parley.W001",
         )
     ]
+
+
+@register()
+def check_tools(app_configs, **kwargs) -> list[Error]:
+    """A PARLEY_TOOLS entry that cannot be loaded is reported at start-up, not on the first reply."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .tools.registry import configured_tools
+
+    try:
+        configured_tools()
+    except ImproperlyConfigured as error:
+        return [Error(str(error), hint="See docs/tools.md.", id="parley.E002")]
+    return []
