@@ -197,6 +197,8 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    # Scrapers and health probes reach each daphne port directly, in plain HTTP (docs/operations.md).
+    SECURE_REDIRECT_EXEMPT = [r"^metrics$", r"^healthz$"]
 
 # Image hosts the chat page may load model-supplied images from ("https://img.example.com").
 PARLEY_TRUSTED_IMAGE_HOSTS = env_list("PARLEY_TRUSTED_IMAGE_HOSTS")
@@ -229,6 +231,13 @@ PARLEY_CHECKPOINT_INTERVAL = env_float("PARLEY_CHECKPOINT_INTERVAL", 2.0)
 PARLEY_STALE_AFTER = env_float("PARLEY_STALE_AFTER", 10.0)
 # Total wall-clock budget of one generation, in seconds; past it the reply fails with its text kept.
 PARLEY_GENERATION_DEADLINE = env_float("PARLEY_GENERATION_DEADLINE", 300.0)
+
+# --- Operations --------------------------------------------------------------
+
+# Addresses and networks that may read /metrics without a token (comma-separated; CIDR allowed).
+PARLEY_METRICS_ALLOW = env_list("PARLEY_METRICS_ALLOW", "127.0.0.1,::1")
+# A bearer token that also opens /metrics, from any address; empty means addresses only.
+PARLEY_METRICS_TOKEN = os.environ.get("PARLEY_METRICS_TOKEN", "")
 
 # --- Tools (docs/tools.md) ---
 # Dotted paths of the Python functions (sync or async) models may call; empty offers no tools.

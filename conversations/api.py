@@ -46,7 +46,10 @@ def conversation_detail(request: HttpRequest, conversation_id: str) -> HttpRespo
 
 def conversation_page(request: HttpRequest) -> dict[str, Any]:
     """One page of the user's conversations, newest first, with links to its neighbours."""
-    conversations = selectors.conversation_list(user=request.user, search=request.GET.get("q", "").strip())
+    search = request.GET.get("q", "").strip()
+    if protocol.has_forbidden_characters(search):
+        raise ApiError(400, protocol.FORBIDDEN_DETAIL.format(name="q"), field="q", code="invalid")
+    conversations = selectors.conversation_list(user=request.user, search=search)
     paginator = Paginator(conversations, settings.PARLEY_PAGE_SIZE)
     try:
         number = int(request.GET.get("page", "1"))
@@ -92,6 +95,8 @@ def clean_fields(data: dict[str, Any]) -> dict[str, str]:
             raise ApiError(400, f"{name} is longer than {limit} characters.", field=name)
         if not is_unicode(value):
             raise ApiError(400, f"{name} must be valid Unicode text.", field=name)
+        if protocol.has_forbidden_characters(value):
+            raise ApiError(400, protocol.FORBIDDEN_DETAIL.format(name=name), field=name, code="invalid")
         fields[name] = value
     return fields
 

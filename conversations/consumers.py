@@ -16,7 +16,7 @@ from django.conf import settings
 
 from chatsite.compat import SkipPerMessageConnectionClose
 
-from . import generation, protocol, selectors
+from . import generation, metrics, protocol, selectors
 from .models import Conversation, Message
 from .protocol import ProtocolError
 from .realtime.broadcast import conversation_group
@@ -71,9 +71,12 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         await self.guard.start()
         await self.accept()
         self.accepted = True
+        metrics.CONVERSATION_SOCKETS.inc()
         await self.send_snapshot(state)
 
     async def disconnect(self, code: int) -> None:
+        if self.accepted:
+            metrics.CONVERSATION_SOCKETS.dec()
         if hasattr(self, "guard"):
             await self.guard.stop()
         if hasattr(self, "group"):
@@ -82,18 +85,28 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
     # --- frames from the client ---------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Answer every refused or failed frame with one error frame echoing its request_id."""
+        request_id = None
         try:
             if not self.bucket.allow():
-                raise ProtocolError("rate_limited", "Too many frames; slow down.")
+                raise ProtocolError("rate_limited", "Too many frames; slow down.", self.request_id_of(text_data))
             if text_data is None:
                 raise ProtocolError("invalid_json", "Binary frames are not supported; send JSON text.")
             frame = protocol.parse_client_frame(text_data, max_bytes=settings.PARLEY_WS_MAX_FRAME)
+            request_id = frame.request_id
             await self.handle(frame)
         except ProtocolError as error:
             await self.send(text_data=protocol.error_frame(error.code, error.detail, error.request_id))
         except Exception:
             logger.exception("Frame handling failed")
-            await self.send(text_data=protocol.error_frame("internal_error", "The server could not handle that frame."))
+            detail = "The server could not handle that frame."
+            await self.send(text_data=protocol.error_frame("internal_error", detail, request_id))
+
+    @staticmethod
+    def request_id_of(text_data: str | None) -> str | None:
+        if text_data is None or len(text_data) > settings.PARLEY_WS_MAX_FRAME:
+            return None
+        return protocol.request_id_of(text_data)
 
     async def handle(self, frame: protocol.ClientFrame) -> None:
         """One client frame; the generation service decides, refusals become error frames."""

@@ -27,7 +27,7 @@ from redis import asyncio as aioredis
 
 from chatsite import compat
 
-from . import protocol, replies, selectors
+from . import metrics, protocol, replies, selectors
 from .llm import registry
 from .llm.base import ChatMessage, Finish, Options, Provider
 from .llm.client import close_http_clients, get_http_client
@@ -56,6 +56,7 @@ async def start(
 ) -> ReplyStart:
     """Save the user's message and stream a reply to it; a retried request_id starts nothing new."""
     worker, options = await get_worker(), configured_options()
+    asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_start)(
         user=user,
         conversation_id=conversation_id,
@@ -64,13 +65,14 @@ async def start(
         worker=worker.channel,
         model=options.model,
     )
-    worker.begin(started, request_id, options)
+    worker.begin(started, request_id, options, asked_at=asked_at)
     return started
 
 
 async def regenerate(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None) -> ReplyStart:
     """Replace the conversation's last reply with a new streamed one, once per request_id."""
     worker, options = await get_worker(), configured_options()
+    asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_regenerate)(
         user=user,
         conversation_id=conversation_id,
@@ -78,7 +80,7 @@ async def regenerate(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str
         worker=worker.channel,
         model=options.model,
     )
-    worker.begin(started, request_id, options)
+    worker.begin(started, request_id, options, asked_at=asked_at)
     return started
 
 
@@ -217,8 +219,11 @@ class Worker:
         self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
 
-    def begin(self, started: ReplyStart, request_id: str | None, options: Options) -> None:
-        """Announce a new reply and run it as a task of its own."""
+    def begin(
+        self, started: ReplyStart, request_id: str | None, options: Options, *, asked_at: float | None = None
+    ) -> None:
+        """Announce a new reply and run it as a task of its own; `asked_at` (the broadcaster's clock)
+        starts its time to first token."""
         if started.duplicate:
             return  # the caller answers a retry with what the first request created
         reply = started.reply
@@ -228,7 +233,7 @@ class Worker:
             self.broadcaster.publish(group, frame_message(created, created=str(started.user_message.id)))
         created = protocol.created_frame(protocol.message_payload(reply), request_id, started.replaces)
         self.broadcaster.publish(group, frame_message(created, created=str(reply.id), opens=str(reply.id)))
-        live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty)
+        live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty, asked_at)
         running = Running(reply, live, dataclasses.replace(options, model=reply.model))
         self.running[running.live.id_str] = running
         running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")
@@ -265,9 +270,11 @@ class Worker:
             )
         except Exception:  # the checkpoint keeps the text; the sweep marks the reply interrupted later
             logger.exception("Could not save the final state of reply %s", live.id)
+            metrics.DATABASE_ERRORS.labels(operation="reply_finish").inc()
             saved = None
         finally:
             self.running.pop(live.id_str, None)
+            metrics.REPLIES.labels(status=outcome.status).inc()
         if saved is not None:
             completed = protocol.completed_frame(protocol.message_payload(saved))
             self.broadcaster.publish(live.group, frame_message(completed, done=live.id_str))
@@ -330,9 +337,11 @@ async def stream(running: Running, history: list[ChatMessage], outcome: Outcome,
         async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
             outcome.finish = await respond(running, history, record)
     except TimeoutError:
+        metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code="deadline").inc()
         outcome.failed(DeadlineExceeded().user_message)
     except (LLMError, ToolStepsExceeded) as error:
         logger.info("Reply %s failed upstream: %s", running.live.id, error)
+        metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code=metrics.upstream_error_code(error)).inc()
         outcome.failed(error.user_message)
     except Exception:
         logger.exception("Reply %s failed", running.live.id)
@@ -359,6 +368,7 @@ async def respond(running: Running, history: list[ChatMessage], record: Record) 
 
 
 _workers: dict[asyncio.AbstractEventLoop, Worker] = {}
+metrics.RUNNING_REPLIES.set_function(lambda: sum(len(worker.running) for worker in list(_workers.values())))
 
 
 async def get_worker() -> Worker:

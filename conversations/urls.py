@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, health, views
+from . import api, health, metrics_endpoint, views
 
 urlpatterns = [
     path("", views.chat, name="chat"),
@@ -14,4 +14,5 @@ urlpatterns = [
     path("api/conversations/<str:conversation_id>/regenerate/", api.conversation_regenerate, name="api-regenerate"),
     path("api/conversations/<str:conversation_id>/stop/", api.conversation_stop, name="api-stop"),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics_endpoint.metrics, name="metrics"),
 ]

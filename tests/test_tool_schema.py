@@ -138,7 +138,7 @@ def test_the_system_check_names_a_bad_tool(settings):
     from django.core.management.base import SystemCheckError
 
     settings.PARLEY_TOOLS = ["conversations.tools.examples.missing"]
-    with pytest.raises(SystemCheckError, match=r"parley.E002.*cannot import 'conversations.tools.examples.missing'"):
+    with pytest.raises(SystemCheckError, match=r"parley.E003.*cannot import 'conversations.tools.examples.missing'"):
         call_command("check")
     settings.PARLEY_TOOLS = ["conversations.tools.examples.calculate"]
     call_command("check")

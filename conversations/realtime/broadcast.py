@@ -6,6 +6,9 @@ is flushed on a tick of a fifth of that: replies fall due at different moments, 
 carries a slice of them instead of one burst for all. With Redis, every delta also updates the
 reply's resume state (its text and seq), always before its frame is published, so a socket that
 subscribes and then reads that state can never miss a later delta (docs/architecture.md).
+
+Metrics are kept per flush, not per token: the tokens, size and wait of a flush are counted once
+it is sent, and a reply's time to first token when its first text marks it dirty.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from django.db import transaction
 from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError
 
-from .. import protocol
+from .. import metrics, protocol
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +86,12 @@ class LiveReply:
 
     __slots__ = (
         "conversation_id", "dirty_at", "group", "id", "id_str", "live_stale", "mark_dirty", "parts", "pending", "seq",
+        "started_at",
     )  # fmt: skip
 
-    def __init__(self, reply_id: uuid.UUID, conversation_id: uuid.UUID, mark_dirty: Callable) -> None:
+    def __init__(
+        self, reply_id: uuid.UUID, conversation_id: uuid.UUID, mark_dirty: Callable, started_at: float | None = None
+    ) -> None:
         self.id = reply_id
         self.id_str = str(reply_id)
         self.conversation_id = conversation_id
@@ -96,6 +102,7 @@ class LiveReply:
         self.dirty_at = 0.0  # when the oldest pending text arrived (the broadcaster sets it)
         self.seq = 0
         self.live_stale = False  # a lost Redis write means the resume state must be rewritten whole
+        self.started_at = started_at  # when the reply was asked for, on the broadcaster's clock (time to first token)
 
     def append(self, text: str) -> None:
         if not text:
@@ -148,6 +155,8 @@ class Broadcaster:
         self.dropped = 0  # batches lost in the current Redis outage, logged once when it ends
         self.task: asyncio.Task | None = None  # the one running `run`, which its owner starts
         self.closing = False  # set by close(): `run` ends after its next flush
+        self.queued_tokens = 0  # text chunks in the deltas queued since the last flush (metrics)
+        self.oldest_queued = math.inf  # when the oldest text queued since the last flush arrived (metrics)
 
     async def prepare(self) -> None:
         """Connect and load the script now, so the first reply's first flush does not pay for it."""
@@ -156,6 +165,8 @@ class Broadcaster:
 
     def mark_dirty(self, reply: LiveReply) -> None:
         reply.dirty_at = self.clock()
+        if reply.seq == 0 and not reply.parts and reply.started_at is not None:  # its very first text
+            metrics.TIME_TO_FIRST_TOKEN.observe(reply.dirty_at - reply.started_at)
         self.dirty.append(reply)
         self.wakeup.set()
 
@@ -198,9 +209,13 @@ class Broadcaster:
         batch, self.outbox = self.outbox, []
         if not batch:
             return
+        oldest, self.oldest_queued = self.oldest_queued, math.inf
+        metrics.TOKENS_STREAMED.inc(self.queued_tokens)
+        self.queued_tokens = 0
         try:
             await self._send(batch)
         except Exception as error:  # Redis blinked: clients heal the gap by seq and snapshot
+            metrics.BROADCAST_REDIS_ERRORS.inc()
             if not self.dropped:
                 logger.warning("Broadcasts are failing, generations continue: %s", error)
             self.dropped += 1
@@ -208,14 +223,20 @@ class Broadcaster:
                 if reply is not None:
                     reply.live_stale = True
             return
+        metrics.FLUSH_SIZE.observe(len(batch))
+        if oldest != math.inf:
+            metrics.ADDED_LATENCY.observe(self.clock() - oldest)
         if self.dropped:
             logger.warning("Broadcasts recovered after %d dropped batches", self.dropped)
             self.dropped = 0
 
     def _queue_delta(self, reply: LiveReply) -> None:
+        chunks = len(reply.pending)
         delta = reply.take_delta()
         if delta is None:
             return
+        self.queued_tokens += chunks
+        self.oldest_queued = min(self.oldest_queued, reply.dirty_at)
         frame = protocol.delta_frame(reply.id_str, reply.seq, delta)
         message = {"type": "chat.delta", "id": reply.id_str, "seq": reply.seq, "frame": frame}
         self.outbox.append((reply.group, message, reply))
