@@ -339,7 +339,9 @@ async def stream(running: Running, history: list[ChatMessage], outcome: Outcome,
     except TimeoutError:
         metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code="deadline").inc()
         outcome.failed(DeadlineExceeded().user_message)
-    except (LLMError, ToolStepsExceeded) as error:
+    except ToolStepsExceeded as error:
+        outcome.failed(error.user_message)
+    except LLMError as error:
         logger.info("Reply %s failed upstream: %s", running.live.id, error)
         metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code=metrics.upstream_error_code(error)).inc()
         outcome.failed(error.user_message)
