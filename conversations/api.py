@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from . import generation, protocol, selectors, services
+from . import failures, generation, protocol, selectors, services
 from .http import ApiError, api_view, read_json
 from .models import Conversation
 from .protocol import conversation_payload, message_payload
@@ -147,7 +147,8 @@ def api_frame(data: dict[str, Any]) -> protocol.ClientFrame:
 
 def run_generation(action, request: HttpRequest, conversation_id: str, **fields: Any):
     """Call the generation service on the server's event loop, where its replies run."""
+    call = action(user=request.user, conversation_id=conversation_id, **fields)
     try:
-        return async_to_sync(action)(user=request.user, conversation_id=conversation_id, **fields)
+        return async_to_sync(failures.answer_within)(call, settings.PARLEY_ANSWER_TIMEOUT)
     except generation.Refused as refusal:
         raise ApiError(REFUSAL_STATUS.get(refusal.code, 409), refusal.detail, code=refusal.code) from None

@@ -36,7 +36,7 @@ from .llm.errors import DeadlineExceeded, LLMError
 from .llm.providers.simulator import stop_in_process_simulator
 from .models import Message
 from .parts import Part, parts_view
-from .realtime import housekeeping
+from .realtime import housekeeping, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 from .tools.loop import Record, ToolStepsExceeded, respond_with_tools
 from .tools.registry import tools_for
@@ -218,6 +218,8 @@ class Worker:
         self.spawn(self.control_loop(), "parley-control")
         self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
+        if self.broadcaster.redis is not None:
+            self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
 
     def begin(
         self, started: ReplyStart, request_id: str | None, options: Options, *, asked_at: float | None = None
@@ -393,7 +395,7 @@ def new_broadcaster(layer: Any) -> Broadcaster:
     redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
     verified = compat.group_channel_name(layer, "") is not None
     route = functools.partial(compat.group_channel_name, layer) if verified else None
-    return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis, redis_channel=route)
+    return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis, redis_channel=route, local=local.sockets)
 
 
 async def warm_up() -> None:

@@ -207,3 +207,14 @@ def conversation_updated_frame(conversation: dict[str, Any]) -> str:
 
 def conversation_deleted_frame(conversation_id: str) -> str:
     return dumps({"type": "conversation.deleted", "conversation_id": conversation_id})
+
+
+LIVE_SYNC_WORDS = {
+    "degraded": "Live sync is down: replies in this tab still arrive; other tabs and devices may lag until it is back.",
+    "ok": "Live sync is back.",
+}
+
+
+def connection_status_frame(live_sync: str) -> str:
+    """Whether frames from other processes reach this socket ("ok") or only this process's ("degraded")."""
+    return dumps({"type": "connection.status", "live_sync": live_sync, "detail": LIVE_SYNC_WORDS[live_sync]})

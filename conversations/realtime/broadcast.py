@@ -29,6 +29,8 @@ from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError
 
 from .. import metrics, protocol
+from ..failures import LINK_ERRORS
+from .local import LocalSockets
 
 logger = logging.getLogger(__name__)
 
@@ -138,8 +140,10 @@ class Broadcaster:
         *,
         redis_channel: Callable[[str], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        local: LocalSockets | None = None,
     ) -> None:
         self.layer = layer
+        self.local = local  # this process's sockets, which get a batch directly when Redis fails
         self.tick = window / TICKS_PER_WINDOW
         self.wait_before_due = window - self.tick  # a reply dirty this long is flushed on the next tick
         self.redis = redis  # the resume state's connection, when the layer is Redis
@@ -222,6 +226,7 @@ class Broadcaster:
             for _, _, reply in batch:
                 if reply is not None:
                     reply.live_stale = True
+            await self._deliver_locally(batch)
             return
         metrics.FLUSH_SIZE.observe(len(batch))
         if oldest != math.inf:
@@ -229,6 +234,17 @@ class Broadcaster:
         if self.dropped:
             logger.warning("Broadcasts recovered after %d dropped batches", self.dropped)
             self.dropped = 0
+            if self.local is not None:
+                await self.local.set_degraded(False)
+
+    async def _deliver_locally(self, batch: list[Entry]) -> None:
+        """This process's sockets still get the batch, in order; any that Redis did carry before it
+        failed are ignored by seq (deltas) and by id (created frames) on arrival."""
+        if self.local is None:
+            return
+        await self.local.set_degraded(True)
+        for group, message, _ in batch:
+            await self.local.deliver(group, message)
 
     def _queue_delta(self, reply: LiveReply) -> None:
         chunks = len(reply.pending)
@@ -302,7 +318,10 @@ class Broadcaster:
         """The published text and seq of a reply streaming in any process, from Redis."""
         if self.redis is None:
             return None
-        text, seq = await self.redis.mget(live_keys(reply_id))
+        try:
+            text, seq = await self.redis.mget(live_keys(reply_id))
+        except LINK_ERRORS:  # Redis is down: the snapshot keeps the reply's last checkpoint
+            return None
         if seq is None:
             return None
         return (text or b"").decode("utf-8"), int(seq)
