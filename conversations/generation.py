@@ -29,17 +29,22 @@ from redis import asyncio as aioredis
 
 from chatsite import compat
 
-from . import protocol, replies, selectors
+from . import metrics, protocol, replies, selectors
 from .llm import registry
-from .llm.base import Finish, Options, Provider
+from .llm.base import ChatMessage, Finish, Options, Provider
 from .llm.client import close_http_clients, get_http_client
 from .llm.config import HTTPLimits, HTTPNetwork, ProviderConfig, SimulatorDefaults
 from .llm.errors import DeadlineExceeded, LLMError
 from .llm.providers.simulator import stop_in_process_simulator
 from .models import Message
-from .realtime import final_save, housekeeping, liveness
+from .parts import Part, parts_view
+from .realtime import final_save, housekeeping, liveness, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 from .realtime.recovery import FinalState
+from .tools.loop import Record, ToolStepsExceeded, respond_with_tools
+from .tools.registry import tools_for
+from .tools.runner import close_tool_threads
+from .tools.schema import ToolContext
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
@@ -54,6 +59,7 @@ async def start(
 ) -> ReplyStart:
     """Save the user's message and stream a reply to it; a retried request_id starts nothing new."""
     worker, options = await get_worker(), configured_options()
+    asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_start)(
         user=user,
         conversation_id=conversation_id,
@@ -62,13 +68,14 @@ async def start(
         worker=worker.channel,
         model=options.model,
     )
-    worker.begin(started, request_id, options)
+    worker.begin(started, request_id, options, asked_at=asked_at)
     return started
 
 
 async def regenerate(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None) -> ReplyStart:
     """Replace the conversation's last reply with a new streamed one, once per request_id."""
     worker, options = await get_worker(), configured_options()
+    asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_regenerate)(
         user=user,
         conversation_id=conversation_id,
@@ -76,7 +83,7 @@ async def regenerate(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str
         worker=worker.channel,
         model=options.model,
     )
-    worker.begin(started, request_id, options)
+    worker.begin(started, request_id, options, asked_at=asked_at)
     return started
 
 
@@ -188,6 +195,7 @@ class Running:
     stopped: bool = False
     finishing: bool = False  # its stream ended and its final state is being saved: nothing left to stop
     interrupted: bool = False  # stopped because the server is going away, not by a user
+    parts: list[Part] = dataclasses.field(default_factory=list)  # saved at tool events (parts.py)
 
 
 class Worker:
@@ -216,9 +224,14 @@ class Worker:
         self.spawn(self.control_loop(), "parley-control")
         self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
+        if self.broadcaster.redis is not None:
+            self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
 
-    def begin(self, started: ReplyStart, request_id: str | None, options: Options) -> None:
-        """Announce a new reply and run it as a task of its own."""
+    def begin(
+        self, started: ReplyStart, request_id: str | None, options: Options, *, asked_at: float | None = None
+    ) -> None:
+        """Announce a new reply and run it as a task of its own; `asked_at` (the broadcaster's clock)
+        starts its time to first token."""
         if started.duplicate:
             return  # the caller answers a retry with what the first request created
         reply = started.reply
@@ -228,7 +241,7 @@ class Worker:
             self.broadcaster.publish(group, frame_message(created, created=str(started.user_message.id)))
         created = protocol.created_frame(protocol.message_payload(reply), request_id, started.replaces)
         self.broadcaster.publish(group, frame_message(created, created=str(reply.id), opens=str(reply.id)))
-        live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty)
+        live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty, asked_at)
         running = Running(reply, live, dataclasses.replace(options, model=reply.model))
         self.running[running.live.id_str] = running
         running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")
@@ -241,7 +254,7 @@ class Worker:
             if running.stopped:  # stopped before its first step
                 outcome.stopped(interrupted=running.interrupted)
             else:
-                await stream(running, history, outcome)
+                await stream(running, history, outcome, functools.partial(self.record_parts, running))
         except asyncio.CancelledError:
             outcome.stopped(interrupted=running.interrupted)
         finally:
@@ -259,11 +272,13 @@ class Worker:
             error=outcome.error,
             model=outcome.finish.model if outcome.finish else "",
             usage=outcome.finish.usage if outcome.finish else None,
+            parts=running.parts,
         )
         try:
             saved = await final_save.save(running.reply, final, redis=self.redis, closing=self.closing)
         finally:
             self.running.pop(live.id_str, None)
+            metrics.REPLIES.labels(status=outcome.status).inc()
         if saved is not None:
             self.announce_finished(saved)
 
@@ -272,6 +287,15 @@ class Worker:
         self.broadcaster.publish(
             conversation_group(reply.conversation_id), frame_message(completed, done=str(reply.id))
         )
+
+    async def record_parts(self, running: Running, new_parts: list[Part]) -> None:
+        """A tool event: the text before it goes out first, then the parts are saved and announced
+        (saved before announced, so a snapshot that misses them is followed by their frame)."""
+        live = running.live
+        self.broadcaster.drain(live)
+        running.parts = [*parts_view(running.parts, live.content), *new_parts]
+        await database_sync_to_async(replies.reply_parts_save)(reply_id=running.reply.id, parts=running.parts)
+        self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.parts)))
 
     async def stop(self, reply: Message) -> None:
         """Stop a reply wherever it runs: here directly, elsewhere through its process's channel."""
@@ -312,7 +336,7 @@ class Worker:
             self.stop_local(reply_id, interrupted=interrupted)
         await asyncio.gather(*reply_tasks, return_exceptions=True)
         if self.redis is not None:
-            await housekeeping.guarded(liveness.forget, redis=self.redis, channel=self.channel)
+            await housekeeping.redis_step(liveness.forget, self.redis, self.channel)
         await self.broadcaster.close()
         for task in self.tasks:
             task.cancel()
@@ -322,22 +346,46 @@ class Worker:
                 logger.warning("Task %s ignored its cancellation at shutdown", task.get_name())
 
 
-async def stream(running: Running, history: list[dict[str, str]], outcome: Outcome) -> None:
+async def stream(running: Running, history: list[ChatMessage], outcome: Outcome, record: Record) -> None:
     """Feed the provider's text into the live reply, within the deadline; record how it ended."""
     try:
         async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
-            outcome.finish = await configured_provider().stream_to(history, running.options, running.live.append)
+            outcome.finish = await respond(running, history, record)
     except TimeoutError:
+        metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code="deadline").inc()
         outcome.failed(DeadlineExceeded().user_message)
+    except ToolStepsExceeded as error:
+        outcome.failed(error.user_message)
     except LLMError as error:
         logger.info("Reply %s failed upstream: %s", running.live.id, error)
+        metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code=metrics.upstream_error_code(error)).inc()
         outcome.failed(error.user_message)
     except Exception:
         logger.exception("Reply %s failed", running.live.id)
         outcome.failed(INTERNAL_ERROR)
 
 
+async def respond(running: Running, history: list[ChatMessage], record: Record) -> Finish:
+    """The model's answer; for a model offered tools, through the tool loop (conversations/tools/)."""
+    provider = configured_provider()
+    tools = tools_for(running.options.model)
+    if not tools:
+        return await provider.stream_to(history, running.options, running.live.append)
+    reply = running.reply
+    return await respond_with_tools(
+        provider,
+        history,
+        running.options,
+        running.live,
+        tools=tools,
+        context=ToolContext(user_id=reply.conversation.owner_id, conversation_id=reply.conversation_id),
+        record=record,
+        max_steps=settings.PARLEY_TOOL_MAX_STEPS,
+    )
+
+
 _workers: dict[asyncio.AbstractEventLoop, Worker] = {}
+metrics.RUNNING_REPLIES.set_function(lambda: sum(len(worker.running) for worker in list(_workers.values())))
 
 
 async def get_worker() -> Worker:
@@ -360,7 +408,7 @@ def new_broadcaster(layer: Any) -> Broadcaster:
     redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
     verified = compat.group_channel_name(layer, "") is not None
     route = functools.partial(compat.group_channel_name, layer) if verified else None
-    return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis, redis_channel=route)
+    return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis, redis_channel=route, local=local.sockets)
 
 
 async def warm_up() -> None:
@@ -379,3 +427,4 @@ async def shut_down(*, interrupted: bool = False) -> None:
         await worker.shutdown(interrupted=interrupted)
     await close_http_clients()
     await stop_in_process_simulator()
+    await asyncio.to_thread(close_tool_threads)

@@ -19,7 +19,7 @@ from django.db import InterfaceError, OperationalError
 from redis import asyncio as aioredis
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
 
-from .. import replies
+from .. import metrics, replies
 from ..models import Message
 from . import recovery
 from .recovery import FinalState
@@ -40,13 +40,14 @@ async def save(
         wait=wait_exponential_jitter(multiplier=FIRST_WAIT, max=MAX_WAIT, jitter=FIRST_WAIT),
         stop=lambda _: closing.is_set(),
         sleep=functools.partial(pause, closing),
-        before_sleep=functools.partial(hand_off_once, redis, reply, final),
+        before_sleep=functools.partial(failed_once_more, redis, reply, final),
         reraise=True,
     )
     try:
         saved = await retrying(database_sync_to_async(replies.reply_finish), reply=reply, **final.fields())
     except Exception:
         logger.exception("Could not save the final state of reply %s; it is left to the recovery path", reply.id)
+        metrics.DATABASE_ERRORS.labels(operation="reply_finish").inc()
         await recovery.hand_off(redis, reply.id, final)
         return None
     attempts = retrying.statistics.get("attempt_number", 1)
@@ -57,9 +58,11 @@ async def save(
     return saved
 
 
-async def hand_off_once(
+async def failed_once_more(
     redis: aioredis.Redis | None, reply: Message, final: FinalState, attempt: RetryCallState
 ) -> None:
+    """Count each failed attempt; after the first, hand the reply off in case this process dies."""
+    metrics.DATABASE_ERRORS.labels(operation="reply_finish").inc()
     if attempt.attempt_number == 1:
         error = attempt.outcome.exception() if attempt.outcome else None
         logger.warning("Saving reply %s failed (%s); retrying until the database answers", reply.id, error)

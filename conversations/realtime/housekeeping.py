@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 from redis import asyncio as aioredis
 
-from .. import replies
+from .. import metrics, replies
 from ..models import Message
 from . import liveness, recovery
 
@@ -32,21 +32,19 @@ logger = logging.getLogger(__name__)
 
 async def checkpoint_loop(worker: Worker) -> None:
     while True:
-        await guarded(beat, worker=worker)
+        if worker.redis is not None:
+            await redis_step(liveness.beat, worker.redis, worker.channel, settings.PARLEY_STALE_AFTER)
         await asyncio.sleep(settings.PARLEY_CHECKPOINT_INTERVAL)
         states = [(r.live.id, r.live.content, r.live.seq) for r in worker.running.values()]
         if states:
-            await guarded(database_sync_to_async(replies.replies_checkpoint), states=states)
-
-
-async def beat(worker: Worker) -> None:
-    if worker.redis is not None:
-        await liveness.beat(worker.redis, worker.channel, settings.PARLEY_STALE_AFTER)
+            await guarded(database_sync_to_async(replies.replies_checkpoint), "checkpoint", states=states)
 
 
 async def sweep_loop(worker: Worker) -> None:
     while True:
-        recovered = await guarded(sweep, redis=worker.redis, running=worker.running, own_channel=worker.channel)
+        recovered = await guarded(
+            sweep, "sweep", redis=worker.redis, running=worker.running, own_channel=worker.channel
+        )
         for reply in recovered or []:
             worker.announce_finished(reply)
         await asyncio.sleep(settings.PARLEY_STALE_AFTER / 2)
@@ -86,10 +84,20 @@ async def sweep(
     return recovered
 
 
-async def guarded(job, **kwargs):
-    """Run a housekeeping step; a failure is logged and retried on the next round."""
+async def redis_step(job, *args) -> None:
+    """A housekeeping step in Redis; a failure is logged, counted and retried next round."""
+    try:
+        await job(*args)
+    except Exception:
+        logger.exception("Housekeeping step %s failed", job.__name__)
+        metrics.REDIS_ERRORS.labels(operation=job.__name__).inc()
+
+
+async def guarded(job, operation: str, **kwargs):
+    """Run a housekeeping step (a database operation); a failure is logged, counted and retried next round."""
     try:
         return await job(**kwargs)
     except Exception:
-        logger.exception("Housekeeping step %s failed", getattr(job, "__name__", job))
+        logger.exception("Housekeeping step %s failed", operation)
+        metrics.DATABASE_ERRORS.labels(operation=operation).inc()
         return None

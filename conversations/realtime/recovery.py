@@ -40,6 +40,7 @@ class FinalState:
     error: str = ""
     model: str = ""
     usage: Usage | None = None
+    parts: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # stored tool parts (parts.py)
 
     def fields(self) -> dict[str, Any]:
         """As the keyword arguments of `replies.reply_finish` and `replies.reply_recover`."""
@@ -83,7 +84,13 @@ async def forget(redis: aioredis.Redis | None, reply_id: uuid.UUID | str) -> Non
 
 def checkpointed(reply: Message) -> FinalState:
     """What the sweep saves when nothing fuller is proven: the checkpoint, as interrupted."""
-    return FinalState(content=reply.content, seq=reply.seq, status=Status.INTERRUPTED, error=INTERRUPTED_ERROR)
+    return FinalState(
+        content=reply.content,
+        seq=reply.seq,
+        status=Status.INTERRUPTED,
+        error=INTERRUPTED_ERROR,
+        parts=list(reply.parts or []),
+    )
 
 
 async def fullest_state(redis: aioredis.Redis | None, reply: Message) -> FinalState:
