@@ -55,7 +55,14 @@ def test_a_stale_reply_is_recovered_once_and_not_after_its_process_checkpoints_a
     Message.objects.filter(id=started.reply.id).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
     stale_before = timezone.now() - timedelta(seconds=10)
     [stale] = replies.replies_stale(stale_before=stale_before)
-    recovered = {"content": "saved so far, and more", "seq": 6, "status": "complete", "error": "", "model": ""}
+    recovered = {
+        "content": "saved so far, and more",
+        "seq": 6,
+        "status": "complete",
+        "error": "",
+        "model": "",
+        "parts": [],
+    }
     saved = replies.reply_recover(reply=stale, stale_before=stale_before, usage=None, **recovered)
     assert saved is not None and (saved.status, saved.content, saved.seq) == ("complete", "saved so far, and more", 6)
     assert replies.reply_recover(reply=stale, stale_before=stale_before, usage=None, **recovered) is None
@@ -66,7 +73,7 @@ def test_a_reply_that_checkpointed_since_it_was_found_stale_is_not_recovered(sta
     stale_before = timezone.now() - timedelta(seconds=10)
     [stale] = replies.replies_stale(stale_before=stale_before)
     replies.replies_checkpoint(states=[(started.reply.id, "alive after all", 2)])
-    recovered = {"content": "", "seq": 0, "status": "interrupted", "error": "x", "model": ""}
+    recovered = {"content": "", "seq": 0, "status": "interrupted", "error": "x", "model": "", "parts": []}
     assert replies.reply_recover(reply=stale, stale_before=stale_before, usage=None, **recovered) is None
     assert Message.objects.get(id=started.reply.id).status == "streaming"
 
