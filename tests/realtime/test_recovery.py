@@ -4,12 +4,15 @@ a database outage cannot fool into taking a live process's replies."""
 from __future__ import annotations
 
 import functools
+import io
 import uuid
 from datetime import timedelta
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from channels_redis.pubsub import RedisPubSubChannelLayer
+from django.conf import settings
+from django.core.management import call_command
 from django.utils import timezone
 from redis import asyncio as aioredis
 
@@ -150,3 +153,24 @@ async def test_a_handed_off_reply_is_saved_as_it_really_ended(transactional_db, 
     row = await saved(reply)
     assert (row.status, row.content, row.error, row.completion_tokens) == ("complete", "Hello, world!", "", 6)
     assert await redis.exists(recovery.handoff_key(reply.id)) == 0  # served, then forgotten
+
+
+@pytest.mark.integration
+def test_sweep_replies_from_cron_recovers_a_dead_processs_reply_and_spares_a_live_ones(transactional_db, alice):
+    alive_worker = f"parley.worker.alive-{uuid.uuid4().hex}"
+    async_to_sync(beat_for_a_minute)(alive_worker)
+    dead = async_to_sync(streaming_reply)(alice, worker="parley.worker.gone", content="kept", seq=1, minutes_stale=5)
+    live = async_to_sync(streaming_reply)(alice, worker=alive_worker, content="going", seq=1, minutes_stale=5)
+    output = io.StringIO()
+    call_command("sweep_replies", stdout=output)
+    assert "Recovered 1 orphaned replies." in output.getvalue()
+    assert Message.objects.get(id=dead.id).status == "interrupted"
+    assert Message.objects.get(id=live.id).status == "streaming"
+
+
+async def beat_for_a_minute(channel: str) -> None:
+    client = aioredis.Redis.from_url(settings.REDIS_URL)
+    try:
+        await liveness.beat(client, channel, ttl=60)
+    finally:
+        await client.aclose()
