@@ -269,7 +269,7 @@ async def test_sweep_now_interrupts_orphans_announces_them_and_logs_it(alice, op
     assert (completed["status"], completed["content"]) == ("interrupted", "Half an ans")
     assert await Message.objects.filter(conversation=alive, status="streaming").aexists()
     [entry] = await log_entries(operator)
-    assert entry.object_id == completed["id"] and entry.change_message == "Marked interrupted by a console sweep"
+    assert entry.object_id == completed["id"] and entry.change_message == "Finished by a console sweep"
 
 
 async def test_reading_a_conversation_from_the_console_is_logged(answered_conversation, operator):

@@ -8,19 +8,17 @@ recorded in the admin's LogEntry with who did it.
 from __future__ import annotations
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.admin import AdminSite
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from .. import generation, replies, selectors, services
-from ..realtime import housekeeping
+from .. import generation, selectors, services
+from ..management.commands import sweep_replies
 from .consumer import PERMISSION
 
 CONSOLE = "admin:conversations_serverprocess_console"
@@ -60,15 +58,12 @@ def stop(request: HttpRequest, site: AdminSite) -> HttpResponse:
 
 @require_POST
 def sweep(request: HttpRequest, site: AdminSite) -> HttpResponse:
-    """Mark orphaned replies interrupted now, as every process's sweep would within PARLEY_STALE_AFTER."""
+    """Finish orphaned replies now, as every process's sweep would within PARLEY_STALE_AFTER (and as
+    `manage.py sweep_replies` does): each ends with the fullest text proven for it, announced."""
     require_console_permission(request)
-    orphans = replies.replies_interrupt_orphans(stale_before=housekeeping.orphans_before())
-    layer = get_channel_layer()
-    for reply in orphans:
-        group, message = housekeeping.orphan_announcement(reply)
-        transaction.on_commit(lambda group=group, message=message: async_to_sync(layer.group_send)(group, message))
-    services.admin_log_change(user=request.user, objects=orphans, message="Marked interrupted by a console sweep")
-    messages.success(request, f"Swept {len(orphans)} orphaned {'reply' if len(orphans) == 1 else 'replies'}.")
+    recovered = async_to_sync(sweep_replies.sweep)(settings.PARLEY_STALE_AFTER)
+    services.admin_log_change(user=request.user, objects=recovered, message="Finished by a console sweep")
+    messages.success(request, f"Swept {len(recovered)} orphaned {'reply' if len(recovered) == 1 else 'replies'}.")
     return redirect(CONSOLE)
 
 
