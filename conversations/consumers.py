@@ -220,11 +220,11 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         payloads = [protocol.message_payload(message) for message in messages]
         self.seen: dict[str, int] = {}  # last seq forwarded per streaming reply
         self.shown = {payload["id"] for payload in payloads}  # ids whose message.created is old news
-        for payload in payloads:
+        for message, payload in zip(messages, payloads, strict=True):
             if payload["status"] == "streaming":
                 live = await generation.live_state(payload["id"])
                 if live is not None and live[1] >= payload["seq"]:
-                    payload["content"], payload["seq"] = live
+                    payload.update(protocol.live_fields(message, *live))
                 self.seen[payload["id"]] = payload["seq"]
             elif payload["role"] == "assistant":
                 self.seen[payload["id"]] = FINISHED
@@ -246,12 +246,8 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         """A whole frame; `opens` starts tracking a new reply, `done` ends it."""
         if not self.accepted:
             return
-        done = event.get("done")
-        if done is not None and done not in self.shown:  # not a reply of the branch this client is shown
-            if done in self.elsewhere:
-                self.elsewhere -= {done}
-            else:  # its message.created was lost, or its branch was left since: show what is there now
-                await self.send_snapshot()
+        if event.get("done") in self.elsewhere:  # a reply on a branch this client is not shown
+            self.elsewhere -= {event["done"]}
             return
         created = event.get("created")
         if created is not None:

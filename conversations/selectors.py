@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
 from . import tree
-from .models import Conversation, Message
+from .models import Conversation, Message, ServerProcess
 from .tree import Node
 
 NODE_FIELDS = ("id", "parent_id", "position", "status")
@@ -44,6 +44,14 @@ class ConversationState(NamedTuple):
 def message_tree(*, conversation: Conversation) -> list[Node]:
     """Every message's place in the tree, without its text."""
     return list(conversation.messages.order_by("position").values_list(*NODE_FIELDS, named=True))
+
+
+def conversation_get_any(*, conversation_id: uuid.UUID | str) -> Conversation | None:
+    """Any user's conversation with this id: for operators only (the live console), never for owners."""
+    try:
+        return Conversation.objects.select_related("owner").get(id=conversation_id)
+    except (Conversation.DoesNotExist, ValidationError, ValueError):
+        return None
 
 
 def message_list(*, conversation: Conversation) -> list[Message]:
@@ -86,6 +94,23 @@ def with_siblings(messages: list[Message]) -> list[Message]:
     return messages
 
 
+def conversation_with_messages_any(*, conversation_id: uuid.UUID | str) -> tuple[Conversation, list[Message]] | None:
+    """Any user's conversation and its messages: for operators only (the live console)."""
+    conversation = conversation_get_any(conversation_id=conversation_id)
+    return None if conversation is None else (conversation, message_list(conversation=conversation))
+
+
 def streaming_reply(*, conversation: Conversation) -> Message | None:
     """The reply being generated in this conversation right now, if any."""
     return conversation.messages.filter(status=Message.Status.STREAMING).first()
+
+
+def conversation_owners(*, conversation_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """Each conversation's owner's username and its title, for the live console's rows."""
+    rows = Conversation.objects.filter(id__in=conversation_ids).values_list("id", "owner__username", "title")
+    return {str(conversation_id): (username, title) for conversation_id, username, title in rows}
+
+
+def server_process_list() -> list[ServerProcess]:
+    """Every process that ever heartbeated and is not yet pruned, the most recently alive first."""
+    return list(ServerProcess.objects.order_by("-heartbeat_at"))

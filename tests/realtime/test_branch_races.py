@@ -104,6 +104,8 @@ async def test_a_select_racing_an_edit_leaves_every_tab_on_the_same_branch(two_s
         on_a.send(type="message.edit", message_id=second[0]["message"]["id"], content=FAST, request_id="e1"),
         on_b.send(type="branch.select", message_id=first[-1]["message"]["id"]),
     )
+    await own_answer(on_a, "e1")  # the edit was decided (started, or refused as not on the branch shown)
+    await on_b.receive_until("conversation.snapshot")  # the select was applied
     views = await settled_views(two_servers, owner, chat)
     assert views[0] == views[1]
     await sync_to_async(chat.refresh_from_db)()

@@ -128,7 +128,10 @@ async def test_a_socket_shown_another_branch_never_gets_that_replys_frames(conne
     frames = await late.receive_until("conversation.snapshot")
     while reply_id not in {m["id"] for m in frames[-1]["messages"]}:  # a snapshot may heal a late frame first
         frames += await late.receive_until("conversation.snapshot")
-    assert {f["type"] for f in frames} == {"conversation.snapshot"}  # none of its deltas, nor its completion
+    assert not [f for f in frames if f["type"] == "message.delta"]  # none of its deltas
+    shown_before = first[-1]["message"]["id"]
+    for completed in (f["message"] for f in frames if f["type"] == "message.completed"):
+        assert completed["parent_id"] != shown_before  # a late completion says where it belongs, not here
     assert frames[-1]["messages"][-1]["id"] == reply_id and frames[-1]["messages"][-1]["status"] == "complete"
 
 
