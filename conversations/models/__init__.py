@@ -1,5 +1,6 @@
 """Parley's database state, one module per concern; import models from here."""
 
+from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
 
-__all__ = ["Conversation", "Message", "Regeneration"]
+__all__ = ["Conversation", "LLMModel", "Message", "Provider", "Regeneration"]
