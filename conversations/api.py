@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from . import generation, protocol, selectors, services
+from . import failures, generation, protocol, selectors, services
 from .http import ApiError, api_view, read_json
 from .models import Conversation, LLMModel
 from .protocol import conversation_payload, message_payload
@@ -51,7 +51,10 @@ def conversation_detail(request: HttpRequest, conversation_id: str) -> HttpRespo
 
 def conversation_page(request: HttpRequest) -> dict[str, Any]:
     """One page of the user's conversations, newest first, with links to its neighbours."""
-    conversations = selectors.conversation_list(user=request.user, search=request.GET.get("q", "").strip())
+    search = request.GET.get("q", "").strip()
+    if protocol.has_forbidden_characters(search):
+        raise ApiError(400, protocol.FORBIDDEN_DETAIL.format(name="q"), field="q", code="invalid")
+    conversations = selectors.conversation_list(user=request.user, search=search)
     paginator = Paginator(conversations, settings.PARLEY_PAGE_SIZE)
     try:
         number = int(request.GET.get("page", "1"))
@@ -97,6 +100,8 @@ def clean_fields(data: dict[str, Any]) -> dict[str, str]:
             raise ApiError(400, f"{name} is longer than {limit} characters.", field=name)
         if not is_unicode(value):
             raise ApiError(400, f"{name} must be valid Unicode text.", field=name)
+        if protocol.has_forbidden_characters(value):
+            raise ApiError(400, protocol.FORBIDDEN_DETAIL.format(name=name), field=name, code="invalid")
         fields[name] = value
     return fields
 
@@ -182,7 +187,8 @@ def api_frame(data: dict[str, Any]) -> protocol.ClientFrame:
 
 def run_generation(action, request: HttpRequest, conversation_id: str, **fields: Any):
     """Call the generation service on the server's event loop, where its replies run."""
+    call = action(user=request.user, conversation_id=conversation_id, **fields)
     try:
-        return async_to_sync(action)(user=request.user, conversation_id=conversation_id, **fields)
+        return async_to_sync(failures.answer_within)(call, settings.PARLEY_ANSWER_TIMEOUT)
     except generation.Refused as refusal:
         raise ApiError(REFUSAL_STATUS.get(refusal.code, 409), refusal.detail, code=refusal.code) from None

@@ -27,7 +27,7 @@ from redis import asyncio as aioredis
 
 from chatsite import compat
 
-from . import protocol, replies, selectors
+from . import metrics, protocol, replies, selectors
 from .catalog.environment import ensure_catalog
 from .catalog.loader import load_models_file
 from .crypto import SecretUnreadable
@@ -39,7 +39,7 @@ from .llm.errors import DeadlineExceeded, LLMError
 from .llm.providers.simulator import stop_in_process_simulator
 from .models import LLMModel, Message
 from .models import Provider as CatalogProvider
-from .realtime import housekeeping
+from .realtime import housekeeping, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,7 @@ async def start(
 
     `model` (a catalog id) picks the model for this one reply instead of the conversation's."""
     worker = await get_worker()
+    asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_start)(
         user=user,
         conversation_id=conversation_id,
@@ -71,17 +72,18 @@ async def start(
         worker=worker.channel,
         model_id=model,
     )
-    worker.begin(started, request_id)
+    worker.begin(started, request_id, asked_at=asked_at)
     return started
 
 
 async def regenerate(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None) -> ReplyStart:
     """Replace the conversation's last reply with a new streamed one, once per request_id."""
     worker = await get_worker()
+    asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_regenerate)(
         user=user, conversation_id=conversation_id, request_id=request_id, worker=worker.channel
     )
-    worker.begin(started, request_id)
+    worker.begin(started, request_id, asked_at=asked_at)
     return started
 
 
@@ -223,9 +225,12 @@ class Worker:
         self.spawn(self.control_loop(), "parley-control")
         self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
+        if self.broadcaster.redis is not None:
+            self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
 
-    def begin(self, started: ReplyStart, request_id: str | None) -> None:
-        """Announce a new reply and run it as a task of its own."""
+    def begin(self, started: ReplyStart, request_id: str | None, *, asked_at: float | None = None) -> None:
+        """Announce a new reply and run it as a task of its own; `asked_at` (the broadcaster's clock)
+        starts its time to first token."""
         if started.duplicate:
             return  # the caller answers a retry with what the first request created
         reply = started.reply
@@ -235,7 +240,7 @@ class Worker:
             self.broadcaster.publish(group, frame_message(created, created=str(started.user_message.id)))
         created = protocol.created_frame(protocol.message_payload(reply), request_id, started.replaces)
         self.broadcaster.publish(group, frame_message(created, created=str(reply.id), opens=str(reply.id)))
-        live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty)
+        live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty, asked_at)
         running = Running(reply, live, started.model, reply_options(started))
         self.running[running.live.id_str] = running
         running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")
@@ -271,9 +276,11 @@ class Worker:
             )
         except Exception:  # the checkpoint keeps the text; the sweep marks the reply interrupted later
             logger.exception("Could not save the final state of reply %s", live.id)
+            metrics.DATABASE_ERRORS.labels(operation="reply_finish").inc()
             saved = None
         finally:
             self.running.pop(live.id_str, None)
+            metrics.REPLIES.labels(status=outcome.status).inc()
         if saved is not None:
             completed = protocol.completed_frame(protocol.message_payload(saved))
             self.broadcaster.publish(live.group, frame_message(completed, done=live.id_str))
@@ -328,9 +335,11 @@ async def stream(running: Running, history: list[dict[str, str]], outcome: Outco
             provider = catalog_provider(running.model.provider)
             outcome.finish = await provider.stream_to(history, running.options, running.live.append)
     except TimeoutError:
+        metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code="deadline").inc()
         outcome.failed(DeadlineExceeded().user_message)
     except LLMError as error:
         logger.info("Reply %s failed upstream: %s", running.live.id, error)
+        metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code=metrics.upstream_error_code(error)).inc()
         outcome.failed(error.user_message)
     except SecretUnreadable as error:
         logger.error("Reply %s: provider %s: %s", running.live.id, running.model.provider.name, error)
@@ -341,6 +350,7 @@ async def stream(running: Running, history: list[dict[str, str]], outcome: Outco
 
 
 _workers: dict[asyncio.AbstractEventLoop, Worker] = {}
+metrics.RUNNING_REPLIES.set_function(lambda: sum(len(worker.running) for worker in list(_workers.values())))
 
 
 async def get_worker() -> Worker:
@@ -363,7 +373,7 @@ def new_broadcaster(layer: Any) -> Broadcaster:
     redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
     verified = compat.group_channel_name(layer, "") is not None
     route = functools.partial(compat.group_channel_name, layer) if verified else None
-    return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis, redis_channel=route)
+    return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis, redis_channel=route, local=local.sockets)
 
 
 async def warm_up() -> None:

@@ -8,6 +8,7 @@ description of the same rules.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,9 @@ if TYPE_CHECKING:
 
 REQUEST_ID_MAX = 100
 CLIENT_TYPES = ("message.send", "generation.stop", "message.regenerate", "sync")
+# NUL and the other C0 control characters but tab, line feed and carriage return: no keyboard
+# types them, PostgreSQL cannot store NUL at all, and the rest only hide text from readers.
+FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 class ProtocolError(Exception):
@@ -66,9 +70,27 @@ def _request_id(data: dict[str, Any]) -> str | None:
     value = data.get("request_id")
     if value is None:
         return None
+    echo = echoable(value)
     if not isinstance(value, str) or not 1 <= len(value) <= REQUEST_ID_MAX or not _is_unicode(value):
-        raise ProtocolError("invalid_field", f"request_id must be a string of 1 to {REQUEST_ID_MAX} characters.")
+        raise ProtocolError("invalid_field", f"request_id must be a string of 1 to {REQUEST_ID_MAX} characters.", echo)
+    if has_forbidden_characters(value):
+        raise ProtocolError("invalid", "request_id must not contain NUL or other control characters.", echo)
     return value
+
+
+def echoable(value: Any) -> str | None:
+    """A request_id as an error frame may echo it: any string UTF-8 can carry, even an invalid one,
+    so the client learns which of its frames was refused."""
+    return value if isinstance(value, str) and _is_unicode(value) else None
+
+
+def request_id_of(text: str) -> str | None:
+    """Best effort: the request_id of a frame refused before validation (rate limits)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return echoable(data.get("request_id")) if isinstance(data, dict) else None
 
 
 def _required(request_id: str | None) -> str:
@@ -94,7 +116,17 @@ def _content(data: dict[str, Any], request_id: str | None) -> str:
         raise ProtocolError("invalid_field", "content must not be empty.", request_id)
     if not _is_unicode(content):
         raise ProtocolError("invalid_field", "content must be valid Unicode text.", request_id)
+    if has_forbidden_characters(content):
+        raise ProtocolError("invalid", FORBIDDEN_DETAIL.format(name="content"), request_id)
     return content
+
+
+FORBIDDEN_DETAIL = "{name} contains a NUL or another control character that cannot be stored; remove it and try again."
+
+
+def has_forbidden_characters(text: str) -> bool:
+    """True for text with FORBIDDEN_CHARACTERS; the JSON API checks its fields with the same rule."""
+    return FORBIDDEN_CHARACTERS.search(text) is not None
 
 
 def _is_unicode(text: str) -> bool:
@@ -186,3 +218,14 @@ def conversation_updated_frame(conversation: dict[str, Any]) -> str:
 
 def conversation_deleted_frame(conversation_id: str) -> str:
     return dumps({"type": "conversation.deleted", "conversation_id": conversation_id})
+
+
+LIVE_SYNC_WORDS = {
+    "degraded": "Live sync is down: replies in this tab still arrive; other tabs and devices may lag until it is back.",
+    "ok": "Live sync is back.",
+}
+
+
+def connection_status_frame(live_sync: str) -> str:
+    """Whether frames from other processes reach this socket ("ok") or only this process's ("degraded")."""
+    return dumps({"type": "connection.status", "live_sync": live_sync, "detail": LIVE_SYNC_WORDS[live_sync]})

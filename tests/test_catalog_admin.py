@@ -172,15 +172,15 @@ async def test_the_admin_action_adds_new_models_disabled_and_says_which(django_u
     try:
 
         @sync_to_async
-        def setup() -> Provider:
-            django_user_model.objects.create_superuser("root", "root@example.com", "pw")
+        def setup() -> tuple:
+            root = django_user_model.objects.create_superuser("root", "root@example.com", "pw")
             provider = Provider.objects.create(name="local", kind="openai", base_url=server.url + "/v1")
             LLMModel.objects.create(provider=provider, name="known")
-            return provider
+            return root, provider
 
-        provider = await setup()
+        root, provider = await setup()
         admin = AsyncClient()
-        await admin.alogin(username="root", password="pw")
+        await admin.aforce_login(root)
         form = {"action": "fetch_model_list", "_selected_action": [str(provider.id)]}
         response = await admin.post("/admin/conversations/provider/", form, follow=True)
         assert "1 new model(s), added disabled: fresh." in response.content.decode()

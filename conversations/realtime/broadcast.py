@@ -6,6 +6,9 @@ is flushed on a tick of a fifth of that: replies fall due at different moments, 
 carries a slice of them instead of one burst for all. With Redis, every delta also updates the
 reply's resume state (its text and seq), always before its frame is published, so a socket that
 subscribes and then reads that state can never miss a later delta (docs/architecture.md).
+
+Metrics are kept per flush, not per token: the tokens, size and wait of a flush are counted once
+it is sent, and a reply's time to first token when its first text marks it dirty.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from django.db import transaction
 from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError
 
-from .. import protocol
+from .. import metrics, protocol
+from ..failures import LINK_ERRORS
+from .local import LocalSockets
 
 logger = logging.getLogger(__name__)
 
@@ -83,9 +88,12 @@ class LiveReply:
 
     __slots__ = (
         "conversation_id", "dirty_at", "group", "id", "id_str", "live_stale", "mark_dirty", "parts", "pending", "seq",
+        "started_at",
     )  # fmt: skip
 
-    def __init__(self, reply_id: uuid.UUID, conversation_id: uuid.UUID, mark_dirty: Callable) -> None:
+    def __init__(
+        self, reply_id: uuid.UUID, conversation_id: uuid.UUID, mark_dirty: Callable, started_at: float | None = None
+    ) -> None:
         self.id = reply_id
         self.id_str = str(reply_id)
         self.conversation_id = conversation_id
@@ -96,6 +104,7 @@ class LiveReply:
         self.dirty_at = 0.0  # when the oldest pending text arrived (the broadcaster sets it)
         self.seq = 0
         self.live_stale = False  # a lost Redis write means the resume state must be rewritten whole
+        self.started_at = started_at  # when the reply was asked for, on the broadcaster's clock (time to first token)
 
     def append(self, text: str) -> None:
         if not text:
@@ -131,8 +140,10 @@ class Broadcaster:
         *,
         redis_channel: Callable[[str], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        local: LocalSockets | None = None,
     ) -> None:
         self.layer = layer
+        self.local = local  # this process's sockets, which get a batch directly when Redis fails
         self.tick = window / TICKS_PER_WINDOW
         self.wait_before_due = window - self.tick  # a reply dirty this long is flushed on the next tick
         self.redis = redis  # the resume state's connection, when the layer is Redis
@@ -148,6 +159,8 @@ class Broadcaster:
         self.dropped = 0  # batches lost in the current Redis outage, logged once when it ends
         self.task: asyncio.Task | None = None  # the one running `run`, which its owner starts
         self.closing = False  # set by close(): `run` ends after its next flush
+        self.queued_tokens = 0  # text chunks in the deltas queued since the last flush (metrics)
+        self.oldest_queued = math.inf  # when the oldest text queued since the last flush arrived (metrics)
 
     async def prepare(self) -> None:
         """Connect and load the script now, so the first reply's first flush does not pay for it."""
@@ -156,6 +169,8 @@ class Broadcaster:
 
     def mark_dirty(self, reply: LiveReply) -> None:
         reply.dirty_at = self.clock()
+        if reply.seq == 0 and not reply.parts and reply.started_at is not None:  # its very first text
+            metrics.TIME_TO_FIRST_TOKEN.observe(reply.dirty_at - reply.started_at)
         self.dirty.append(reply)
         self.wakeup.set()
 
@@ -198,24 +213,46 @@ class Broadcaster:
         batch, self.outbox = self.outbox, []
         if not batch:
             return
+        oldest, self.oldest_queued = self.oldest_queued, math.inf
+        metrics.TOKENS_STREAMED.inc(self.queued_tokens)
+        self.queued_tokens = 0
         try:
             await self._send(batch)
         except Exception as error:  # Redis blinked: clients heal the gap by seq and snapshot
+            metrics.BROADCAST_REDIS_ERRORS.inc()
             if not self.dropped:
                 logger.warning("Broadcasts are failing, generations continue: %s", error)
             self.dropped += 1
             for _, _, reply in batch:
                 if reply is not None:
                     reply.live_stale = True
+            await self._deliver_locally(batch)
             return
+        metrics.FLUSH_SIZE.observe(len(batch))
+        if oldest != math.inf:
+            metrics.ADDED_LATENCY.observe(self.clock() - oldest)
         if self.dropped:
             logger.warning("Broadcasts recovered after %d dropped batches", self.dropped)
             self.dropped = 0
+            if self.local is not None:
+                await self.local.set_degraded(False)
+
+    async def _deliver_locally(self, batch: list[Entry]) -> None:
+        """This process's sockets still get the batch, in order; any that Redis did carry before it
+        failed are ignored by seq (deltas) and by id (created frames) on arrival."""
+        if self.local is None:
+            return
+        await self.local.set_degraded(True)
+        for group, message, _ in batch:
+            await self.local.deliver(group, message)
 
     def _queue_delta(self, reply: LiveReply) -> None:
+        chunks = len(reply.pending)
         delta = reply.take_delta()
         if delta is None:
             return
+        self.queued_tokens += chunks
+        self.oldest_queued = min(self.oldest_queued, reply.dirty_at)
         frame = protocol.delta_frame(reply.id_str, reply.seq, delta)
         message = {"type": "chat.delta", "id": reply.id_str, "seq": reply.seq, "frame": frame}
         self.outbox.append((reply.group, message, reply))
@@ -281,7 +318,10 @@ class Broadcaster:
         """The published text and seq of a reply streaming in any process, from Redis."""
         if self.redis is None:
             return None
-        text, seq = await self.redis.mget(live_keys(reply_id))
+        try:
+            text, seq = await self.redis.mget(live_keys(reply_id))
+        except LINK_ERRORS:  # Redis is down: the snapshot keeps the reply's last checkpoint
+            return None
         if seq is None:
             return None
         return (text or b"").decode("utf-8"), int(seq)

@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from .. import protocol, replies
+from .. import metrics, protocol, replies
 from .broadcast import conversation_group, frame_message
 
 if TYPE_CHECKING:
@@ -31,13 +31,15 @@ async def checkpoint_loop(worker: Worker) -> None:
         await asyncio.sleep(settings.PARLEY_CHECKPOINT_INTERVAL)
         states = [(r.live.id, r.live.content, r.live.seq) for r in worker.running.values()]
         if states:
-            await guarded(database_sync_to_async(replies.replies_checkpoint), states=states)
+            await guarded(database_sync_to_async(replies.replies_checkpoint), "checkpoint", states=states)
 
 
 async def sweep_loop(worker: Worker) -> None:
     while True:
         stale_before = timezone.now() - timedelta(seconds=settings.PARLEY_STALE_AFTER)
-        orphans = await guarded(database_sync_to_async(replies.replies_interrupt_orphans), stale_before=stale_before)
+        orphans = await guarded(
+            database_sync_to_async(replies.replies_interrupt_orphans), "sweep", stale_before=stale_before
+        )
         for reply in orphans or []:
             completed = protocol.completed_frame(protocol.message_payload(reply))
             worker.broadcaster.publish(
@@ -46,10 +48,11 @@ async def sweep_loop(worker: Worker) -> None:
         await asyncio.sleep(settings.PARLEY_STALE_AFTER / 2)
 
 
-async def guarded(job, **kwargs):
-    """Run a housekeeping step; a failure is logged and retried on the next round."""
+async def guarded(job, operation: str, **kwargs):
+    """Run a housekeeping step (a database operation); a failure is logged, counted and retried next round."""
     try:
         return await job(**kwargs)
     except Exception:
-        logger.exception("Housekeeping step %s failed", getattr(job, "__name__", job))
+        logger.exception("Housekeeping step %s failed", operation)
+        metrics.DATABASE_ERRORS.labels(operation=operation).inc()
         return None
