@@ -293,6 +293,20 @@ PARLEY_METRICS_ALLOW = env_list("PARLEY_METRICS_ALLOW", "127.0.0.1,::1")
 # A bearer token that also opens /metrics, from any address; empty means addresses only.
 PARLEY_METRICS_TOKEN = os.environ.get("PARLEY_METRICS_TOKEN", "")
 
+# --- Tools (docs/tools.md) ---
+# Dotted paths of the Python functions (sync or async) models may call; empty offers no tools.
+PARLEY_TOOLS = env_list("PARLEY_TOOLS")
+# Models offered the tools: comma-separated model names, or * for every model (until the model catalog flags them).
+PARLEY_TOOL_MODELS = env_list("PARLEY_TOOL_MODELS")
+# Rounds of tool calls one reply may make before it stops asking.
+PARLEY_TOOL_MAX_STEPS = env_int("PARLEY_TOOL_MAX_STEPS", 5)
+# Seconds one tool call may run; past it the model is told the call timed out.
+PARLEY_TOOL_TIMEOUT = env_float("PARLEY_TOOL_TIMEOUT", 30.0)
+# Threads that run sync tools, shared by the process (a sync tool never runs on the event loop).
+PARLEY_TOOL_THREADS = env_int("PARLEY_TOOL_THREADS", 8)
+# Longest tool result sent back to the model, in characters; longer results are cut with a note.
+PARLEY_TOOL_RESULT_MAX = env_int("PARLEY_TOOL_RESULT_MAX", 16000)
+
 # --- LLM -------------------------------------------------------------------
 
 # Which provider streams replies: simulator, openai, anthropic or ollama (or a dotted path).

@@ -32,15 +32,20 @@ from .catalog.environment import ensure_catalog
 from .catalog.loader import load_models_file
 from .crypto import SecretUnreadable
 from .llm import registry
-from .llm.base import Finish, Options, Provider
+from .llm.base import ChatMessage, Finish, Options, Provider
 from .llm.client import close_http_clients, get_http_client
 from .llm.config import HTTPLimits, HTTPNetwork, ProviderConfig, SimulatorDefaults
 from .llm.errors import DeadlineExceeded, LLMError
 from .llm.providers.simulator import stop_in_process_simulator
 from .models import LLMModel, Message
 from .models import Provider as CatalogProvider
+from .parts import Part, parts_view
 from .realtime import housekeeping, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
+from .tools.loop import Record, ToolStepsExceeded, respond_with_tools
+from .tools.registry import tools_for
+from .tools.runner import close_tool_threads
+from .tools.schema import ToolContext
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
@@ -199,6 +204,7 @@ class Running:
     started: bool = False  # its task took its first step: from then on a stop cancels it
     stopped: bool = False
     interrupted: bool = False  # stopped because the server is going away, not by a user
+    parts: list[Part] = dataclasses.field(default_factory=list)  # saved at tool events (parts.py)
 
 
 class Worker:
@@ -253,7 +259,7 @@ class Worker:
             if running.stopped:  # stopped before its first step
                 outcome.stopped(interrupted=running.interrupted)
             else:
-                await stream(running, history, outcome)
+                await stream(running, history, outcome, functools.partial(self.record_parts, running))
         except asyncio.CancelledError:
             outcome.stopped(interrupted=running.interrupted)
         finally:
@@ -273,6 +279,7 @@ class Worker:
                 error=outcome.error,
                 model=outcome.finish.model if outcome.finish else "",
                 usage=usage,
+                parts=running.parts,
             )
         except Exception:  # the checkpoint keeps the text; the sweep marks the reply interrupted later
             logger.exception("Could not save the final state of reply %s", live.id)
@@ -284,6 +291,15 @@ class Worker:
         if saved is not None:
             completed = protocol.completed_frame(protocol.message_payload(saved))
             self.broadcaster.publish(live.group, frame_message(completed, done=live.id_str))
+
+    async def record_parts(self, running: Running, new_parts: list[Part]) -> None:
+        """A tool event: the text before it goes out first, then the parts are saved and announced
+        (saved before announced, so a snapshot that misses them is followed by their frame)."""
+        live = running.live
+        self.broadcaster.drain(live)
+        running.parts = [*parts_view(running.parts, live.content), *new_parts]
+        await database_sync_to_async(replies.reply_parts_save)(reply_id=running.reply.id, parts=running.parts)
+        self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.parts)))
 
     async def stop(self, reply: Message) -> None:
         """Stop a reply wherever it runs: here directly, elsewhere through its process's channel."""
@@ -328,18 +344,21 @@ class Worker:
                 logger.warning("Task %s ignored its cancellation at shutdown", task.get_name())
 
 
-async def stream(running: Running, history: list[dict[str, str]], outcome: Outcome) -> None:
+async def stream(running: Running, history: list[ChatMessage], outcome: Outcome, record: Record) -> None:
     """Feed the provider's text into the live reply, within the deadline; record how it ended."""
     try:
         async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
-            provider = catalog_provider(running.model.provider)
-            outcome.finish = await provider.stream_to(history, running.options, running.live.append)
+            outcome.finish = await respond(running, history, record)
     except TimeoutError:
-        metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code="deadline").inc()
+        metrics.UPSTREAM_ERRORS.labels(provider=running.model.provider.name, code="deadline").inc()
         outcome.failed(DeadlineExceeded().user_message)
+    except ToolStepsExceeded as error:
+        outcome.failed(error.user_message)
     except LLMError as error:
         logger.info("Reply %s failed upstream: %s", running.live.id, error)
-        metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code=metrics.upstream_error_code(error)).inc()
+        metrics.UPSTREAM_ERRORS.labels(
+            provider=running.model.provider.name, code=metrics.upstream_error_code(error)
+        ).inc()
         outcome.failed(error.user_message)
     except SecretUnreadable as error:
         logger.error("Reply %s: provider %s: %s", running.live.id, running.model.provider.name, error)
@@ -347,6 +366,25 @@ async def stream(running: Running, history: list[dict[str, str]], outcome: Outco
     except Exception:
         logger.exception("Reply %s failed", running.live.id)
         outcome.failed(INTERNAL_ERROR)
+
+
+async def respond(running: Running, history: list[ChatMessage], record: Record) -> Finish:
+    """The model's answer; for a model offered tools, through the tool loop (conversations/tools/)."""
+    provider = catalog_provider(running.model.provider)
+    tools = tools_for(running.options.model)
+    if not tools:
+        return await provider.stream_to(history, running.options, running.live.append)
+    reply = running.reply
+    return await respond_with_tools(
+        provider,
+        history,
+        running.options,
+        running.live,
+        tools=tools,
+        context=ToolContext(user_id=reply.conversation.owner_id, conversation_id=reply.conversation_id),
+        record=record,
+        max_steps=settings.PARLEY_TOOL_MAX_STEPS,
+    )
 
 
 _workers: dict[asyncio.AbstractEventLoop, Worker] = {}
@@ -400,3 +438,4 @@ async def shut_down(*, interrupted: bool = False) -> None:
         await worker.shutdown(interrupted=interrupted)
     await close_http_clients()
     await stop_in_process_simulator()
+    await asyncio.to_thread(close_tool_threads)

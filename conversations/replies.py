@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from . import selectors
 from .models import Conversation, LLMModel, Message, Regeneration
+from .parts import parts_view, text_part
 
 Status = Message.Status
 TITLE_FROM_MESSAGE = 60
@@ -75,7 +76,12 @@ def reply_start(
         model = _reply_model(user, conversation, model_id)
         position = turns[-1].position + 1 if turns else 0
         user_message = Message(
-            conversation=conversation, position=position, role=Message.Role.USER, content=content, request_id=request_id
+            conversation=conversation,
+            position=position,
+            role=Message.Role.USER,
+            content=content,
+            parts=[text_part(content)],
+            request_id=request_id,
         )
         reply = _new_reply(conversation, position + 1, request_id, worker, model.name)
         _insert([user_message, reply])
@@ -107,17 +113,19 @@ def reply_regenerate(
 
 
 def reply_finish(
-    *, reply: Message, content: str, seq: int, status: str, error: str = "", model: str = "", usage=None
+    *, reply: Message, content: str, seq: int, status: str, error: str = "", model: str = "", usage=None, parts=None
 ) -> Message | None:
     """Save a reply's final state, once; None when it was already finished elsewhere (the sweep)."""
     reply.content, reply.seq, reply.status, reply.error = content, seq, status, error
+    reply.parts = parts_view(parts or [], content)  # the stored tool parts, then the text after them
     reply.model = model or reply.model
     reply.prompt_tokens = usage.prompt_tokens if usage else None
     reply.completion_tokens = usage.completion_tokens if usage else None
     reply.finished_at = timezone.now()
     alias = _database()
     params = [reply.content, reply.seq, reply.status, reply.error, reply.model, reply.prompt_tokens]
-    params += [reply.completion_tokens, _prepared(Message, "finished_at", reply.finished_at, alias)]
+    params += [reply.completion_tokens, _prepared(Message, "parts", reply.parts, alias)]
+    params += [_prepared(Message, "finished_at", reply.finished_at, alias)]
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute(
             _statements(alias).finish, [*params, _prepared(Message, "id", reply.id, alias), Status.STREAMING]
@@ -128,6 +136,11 @@ def reply_finish(
             _statements(alias).touch, [params[-1], _prepared(Conversation, "id", reply.conversation_id, alias)]
         )
     return reply
+
+
+def reply_parts_save(*, reply_id: uuid.UUID, parts: list[dict]) -> None:
+    """Save a streaming reply's parts at a tool event, so a snapshot read anywhere shows them."""
+    Message.objects.filter(id=reply_id, status=Status.STREAMING).update(parts=parts)
 
 
 def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:
@@ -370,7 +383,17 @@ def _statements(alias: str) -> Statements:
     columns = ", ".join(connection.ops.quote_name(field.column) for field in Message._meta.concrete_fields)
     finished = ", ".join(
         f"{name(Message, field)} = %s"
-        for field in ("content", "seq", "status", "error", "model", "prompt_tokens", "completion_tokens", "finished_at")
+        for field in (
+            "content",
+            "seq",
+            "status",
+            "error",
+            "model",
+            "prompt_tokens",
+            "completion_tokens",
+            "parts",
+            "finished_at",
+        )
     )
     return Statements(
         lock=f"SELECT {fields} FROM {c} JOIN {u} ON {u}.{owner_pk} = {c}.{name(Conversation, 'owner')} "
