@@ -293,6 +293,9 @@ PARLEY_METRICS_ALLOW = env_list("PARLEY_METRICS_ALLOW", "127.0.0.1,::1")
 # A bearer token that also opens /metrics, from any address; empty means addresses only.
 PARLEY_METRICS_TOKEN = os.environ.get("PARLEY_METRICS_TOKEN", "")
 
+# Seconds between each process's reports to the live console in the admin.
+PARLEY_CONSOLE_INTERVAL = env_float("PARLEY_CONSOLE_INTERVAL", 1.0)
+
 # --- Tools (docs/tools.md) ---
 # Dotted paths of the Python functions (sync or async) models may call; empty offers no tools.
 PARLEY_TOOLS = env_list("PARLEY_TOOLS")

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from .catalog.environment import ensure_catalog
-from .models import Conversation, LLMModel, Message
+from .models import Conversation, LLMModel, Message, ServerProcess
 
 
 def conversation_list(*, user: AbstractBaseUser, search: str = "") -> QuerySet[Conversation]:
@@ -28,6 +28,14 @@ def conversation_get(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str
         return None
 
 
+def conversation_get_any(*, conversation_id: uuid.UUID | str) -> Conversation | None:
+    """Any user's conversation with this id: for operators only (the live console), never for owners."""
+    try:
+        return Conversation.objects.select_related("owner").get(id=conversation_id)
+    except (Conversation.DoesNotExist, ValidationError, ValueError):
+        return None
+
+
 def message_list(*, conversation: Conversation) -> list[Message]:
     """A conversation's messages in order."""
     return list(conversation.messages.order_by("position"))
@@ -41,9 +49,26 @@ def conversation_with_messages(
     return None if conversation is None else (conversation, message_list(conversation=conversation))
 
 
+def conversation_with_messages_any(*, conversation_id: uuid.UUID | str) -> tuple[Conversation, list[Message]] | None:
+    """Any user's conversation and its messages: for operators only (the live console)."""
+    conversation = conversation_get_any(conversation_id=conversation_id)
+    return None if conversation is None else (conversation, message_list(conversation=conversation))
+
+
 def streaming_reply(*, conversation: Conversation) -> Message | None:
     """The reply being generated in this conversation right now, if any."""
     return conversation.messages.filter(status=Message.Status.STREAMING).first()
+
+
+def conversation_owners(*, conversation_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """Each conversation's owner's username and its title, for the live console's rows."""
+    rows = Conversation.objects.filter(id__in=conversation_ids).values_list("id", "owner__username", "title")
+    return {str(conversation_id): (username, title) for conversation_id, username, title in rows}
+
+
+def server_process_list() -> list[ServerProcess]:
+    """Every process that ever heartbeated and is not yet pruned, the most recently alive first."""
+    return list(ServerProcess.objects.order_by("-heartbeat_at"))
 
 
 def models_for_user(*, user: AbstractBaseUser) -> QuerySet[LLMModel]:

@@ -2,5 +2,6 @@
 
 from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
+from .operations import ServerProcess
 
-__all__ = ["Conversation", "LLMModel", "Message", "Provider", "Regeneration"]
+__all__ = ["Conversation", "LLMModel", "Message", "Provider", "Regeneration", "ServerProcess"]

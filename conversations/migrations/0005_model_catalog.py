@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('conversations', '0003_message_parts'),
+        ('conversations', '0004_serverprocess'),
     ]
 
     operations = [
