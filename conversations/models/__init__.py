@@ -3,5 +3,15 @@
 from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
 from .operations import ServerProcess
+from .usage import Budget, UsageRecord
 
-__all__ = ["Conversation", "LLMModel", "Message", "Provider", "Regeneration", "ServerProcess"]
+__all__ = [
+    "Budget",
+    "Conversation",
+    "LLMModel",
+    "Message",
+    "Provider",
+    "Regeneration",
+    "ServerProcess",
+    "UsageRecord",
+]
