@@ -2,5 +2,6 @@
 
 from .chat import Conversation, Message, Regeneration
 from .operations import ServerProcess
+from .sso import ExternalIdentity
 
-__all__ = ["Conversation", "Message", "Regeneration", "ServerProcess"]
+__all__ = ["Conversation", "ExternalIdentity", "Message", "Regeneration", "ServerProcess"]
