@@ -374,6 +374,13 @@ LLM_HTTP2 = env_bool("LLM_HTTP2", False)
 # Use Parley's leaner HTTP/1.1 transport (llhttp parser) instead of httpx's own; ignored with LLM_HTTP2.
 LLM_FAST_TRANSPORT = env_bool("LLM_FAST_TRANSPORT", False)
 
+# Fernet keys (comma-separated, newest first) that encrypt provider API keys stored in the database.
+PARLEY_ENCRYPTION_KEY = env_list("PARLEY_ENCRYPTION_KEY")
+# Where a provider's `api_key_env` is looked up: the process environment.
+PROVIDER_KEY_ENVIRONMENT = os.environ
+# A TOML file of providers and models (docs/llm.md) loaded at start-up, as `manage.py load_models` does.
+PARLEY_MODELS_FILE = os.environ.get("PARLEY_MODELS_FILE", "")
+
 # Defaults of the built-in simulator when it runs inside the app (LLM_PROVIDER=simulator, no LLM_BASE_URL).
 SIMULATOR_TOKENS_PER_SECOND = env_float("SIMULATOR_TOKENS_PER_SECOND", 40.0)
 SIMULATOR_FIRST_TOKEN_DELAY = env_float("SIMULATOR_FIRST_TOKEN_DELAY", 0.3)

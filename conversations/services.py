@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
@@ -10,25 +11,32 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import generation, protocol
-from .models import Conversation, Message, ServerProcess
+from .models import Conversation, LLMModel, Message, ServerProcess
 from .realtime.broadcast import publish_after_commit
 
 TITLE_MAX = Conversation._meta.get_field("title").max_length
 
 
 def conversation_create(
-    *, owner: AbstractBaseUser, title: str = "", model: str = "", system_prompt: str = ""
+    *,
+    owner: AbstractBaseUser,
+    title: str = "",
+    model: LLMModel | None = None,
+    system_prompt: str = "",
+    temperature: float | None = None,
 ) -> Conversation:
     return Conversation.objects.create(
         owner=owner,
         title=title.strip() or "New chat",
         model=model,
         system_prompt=system_prompt,
+        temperature=temperature,
     )
 
 
-def conversation_update(*, conversation: Conversation, **fields: str) -> Conversation:
-    """Change the given editable fields (title, system_prompt) and bump `updated_at`."""
+def conversation_update(*, conversation: Conversation, **fields: Any) -> Conversation:
+    """Change the given editable fields (title, system_prompt, model, temperature) and bump `updated_at`;
+    every open tab hears of it through `conversation.updated`."""
     for name, value in fields.items():
         setattr(conversation, name, value.strip() if name == "title" else value)
     conversation.save(update_fields=[*fields, "updated_at"])
