@@ -14,7 +14,7 @@ from django.urls import path
 from . import catalog_admin, usage_admin  # noqa: F401  (register the catalog's and usage's admin)
 from .console import views as console_views
 from .exports import export_json, export_markdown
-from .models import Conversation, LLMModel, Message, ServerProcess
+from .models import Conversation, ExternalIdentity, LLMModel, Message, ServerProcess
 
 RECORD_FIELDS = (
     "status",
@@ -130,3 +130,15 @@ class ServerProcessAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+
+@admin.register(ExternalIdentity)
+class ExternalIdentityAdmin(admin.ModelAdmin):
+    """Single sign-on identities; deleting one unlinks it (its next login makes or links an account anew)."""
+
+    list_display = ("user", "issuer", "subject", "created_at")
+    search_fields = ("user__username", "subject")
+    readonly_fields = ("user", "issuer", "subject", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

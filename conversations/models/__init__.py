@@ -3,11 +3,13 @@
 from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
 from .operations import ServerProcess
+from .sso import ExternalIdentity
 from .usage import Budget, UsageRecord
 
 __all__ = [
     "Budget",
     "Conversation",
+    "ExternalIdentity",
     "LLMModel",
     "Message",
     "Provider",

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('conversations', '0005_model_catalog'),
+        ('conversations', '0006_externalidentity'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
