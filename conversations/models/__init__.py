@@ -1,5 +1,8 @@
 """Parley's database state, one module per concern; import models from here."""
 
+from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
+from .operations import ServerProcess
+from .sso import ExternalIdentity
 
-__all__ = ["Conversation", "Message", "Regeneration"]
+__all__ = ["Conversation", "ExternalIdentity", "LLMModel", "Message", "Provider", "Regeneration", "ServerProcess"]
