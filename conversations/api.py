@@ -15,7 +15,13 @@ from .models import Conversation
 from .protocol import conversation_payload, message_payload
 
 EDITABLE_FIELDS = {"title": services.TITLE_MAX, "system_prompt": 20_000}
-REFUSAL_STATUS = {"not_found": 404, "limit_reached": 429}  # any other refusal conflicts with the state: 409
+REFUSAL_STATUS = {  # any other refusal conflicts with the state: 409
+    "not_found": 404,
+    "limit_reached": 429,
+    "invalid_field": 400,
+    "too_large": 413,
+    "model_cannot_see": 422,
+}
 
 
 @api_view("GET", "POST")
@@ -116,7 +122,12 @@ def conversation_messages(request: HttpRequest, conversation_id: str) -> HttpRes
     which every socket on the conversation watches; a retried request_id answers 200 with the same."""
     frame = api_frame({**read_json(request), "type": "message.send"})
     started = run_generation(
-        generation.start, request, conversation_id, content=frame.content, request_id=frame.request_id
+        generation.start,
+        request,
+        conversation_id,
+        content=frame.content,
+        request_id=frame.request_id,
+        attachments=frame.attachments,
     )
     body = {"user_message": message_payload(started.user_message), "reply": message_payload(started.reply)}
     return JsonResponse(body, status=200 if started.duplicate else 202)

@@ -164,7 +164,9 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         ids = {"user": self.user, "conversation_id": self.conversation_id}
         try:
             if frame.type == "message.send":
-                started = await generation.start(**ids, content=frame.content, request_id=frame.request_id)
+                started = await generation.start(
+                    **ids, content=frame.content, request_id=frame.request_id, attachments=frame.attachments
+                )
             elif frame.type == "message.regenerate":
                 started = await generation.regenerate(**ids, request_id=frame.request_id)
             else:

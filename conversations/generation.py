@@ -28,6 +28,7 @@ from redis import asyncio as aioredis
 from chatsite import compat
 
 from . import metrics, protocol, replies, selectors
+from .attachments import prompt as attachment_prompt
 from .llm import registry
 from .llm.base import ChatMessage, Finish, Options, Provider
 from .llm.client import close_http_clients, get_http_client
@@ -52,9 +53,15 @@ STOP_WAIT = 5.0  # seconds a shutdown waits for the worker's loops to end once c
 
 
 async def start(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, content: str, request_id: str
+    *,
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    content: str,
+    request_id: str,
+    attachments: tuple[str, ...] = (),
 ) -> ReplyStart:
-    """Save the user's message and stream a reply to it; a retried request_id starts nothing new."""
+    """Save the user's message (with its attachments) and stream a reply to it; a retried
+    request_id starts nothing new."""
     worker, options = await get_worker(), configured_options()
     asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_start)(
@@ -62,6 +69,7 @@ async def start(
         conversation_id=conversation_id,
         content=content,
         request_id=request_id,
+        attachments=attachments,
         worker=worker.channel,
         model=options.model,
     )
@@ -355,6 +363,7 @@ async def stream(running: Running, history: list[ChatMessage], outcome: Outcome,
 async def respond(running: Running, history: list[ChatMessage], record: Record) -> Finish:
     """The model's answer; for a model offered tools, through the tool loop (conversations/tools/)."""
     provider = configured_provider()
+    history = await attachment_prompt.resolve(history, running.options.model)
     tools = tools_for(running.options.model)
     if not tools:
         return await provider.stream_to(history, running.options, running.live.append)

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from . import api, health, metrics_endpoint, views
 
 urlpatterns = [
+    path("", include("conversations.attachments.urls")),
     path("", views.chat, name="chat"),
     path("c/<uuid:conversation_id>/", views.chat, name="conversation"),
     path("api/conversations/", api.conversation_collection, name="api-conversations"),

@@ -17,6 +17,8 @@ class Conversation(models.Model):
     title = models.CharField(max_length=200, default="New chat")
     model = models.CharField(max_length=200, blank=True, help_text="Model used for new replies.")
     system_prompt = models.TextField(blank=True)
+    # Some message has attachments: only then does starting a reply look up files for the prompt.
+    has_attachments = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=False)
 
