@@ -4,7 +4,9 @@ The socket consumer, the JSON API and manage.py commands all call `start`, `rege
 `stop`. A started reply runs as a task of this process's `Worker`, never inside its caller, so a
 closed tab or a finished HTTP request changes nothing. Whatever ends a reply (its last token, a
 stop, an upstream error, the deadline, a shutdown), it ends in `Worker.finish`: the text so far
-is published, saved once and announced.
+is published, saved once and announced. A final save that fails is retried until the database
+answers; a process that shuts down first hands the reply to the recovery path
+(realtime/recovery.py), which another process's sweep completes.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ from .llm.errors import DeadlineExceeded, LLMError
 from .llm.providers.simulator import stop_in_process_simulator
 from .models import Message
 from .parts import Part, parts_view
-from .realtime import housekeeping, local
+from .realtime import final_save, housekeeping, liveness, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
+from .realtime.recovery import FinalState
 from .tools.loop import Record, ToolStepsExceeded, respond_with_tools
 from .tools.registry import tools_for
 from .tools.runner import close_tool_threads
@@ -198,6 +201,7 @@ class Running:
     task: asyncio.Task | None = None
     started: bool = False  # its task took its first step: from then on a stop cancels it
     stopped: bool = False
+    finishing: bool = False  # its stream ended and its final state is being saved: nothing left to stop
     interrupted: bool = False  # stopped because the server is going away, not by a user
     parts: list[Part] = dataclasses.field(default_factory=list)  # saved at tool events (parts.py)
 
@@ -210,7 +214,9 @@ class Worker:
         self.layer = layer
         self.broadcaster = broadcaster
         self.channel = channel  # stored on each reply so any process can stop it
-        self.running: dict[str, Running] = {}
+        self.redis = broadcaster.redis  # liveness and the recovery path's hand-offs, when the layer is Redis
+        self.running: dict[str, Running] = {}  # every reply not yet saved, finishing ones included
+        self.closing = asyncio.Event()  # set by shutdown: final saves stop retrying and hand off
         self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
 
     def spawn(self, job, name: str) -> asyncio.Task:
@@ -264,30 +270,31 @@ class Worker:
 
     async def finish(self, running: Running, outcome: Outcome) -> None:
         """Publish the last text, save the final state once, then announce it."""
+        running.finishing = True
         live = running.live
         self.broadcaster.drain(live)
-        usage = outcome.finish.usage if outcome.finish else None
+        final = FinalState(
+            content=live.content,
+            seq=live.seq,
+            status=outcome.status,
+            error=outcome.error,
+            model=outcome.finish.model if outcome.finish else "",
+            usage=outcome.finish.usage if outcome.finish else None,
+            parts=running.parts,
+        )
         try:
-            saved = await database_sync_to_async(replies.reply_finish)(
-                reply=running.reply,
-                content=live.content,
-                seq=live.seq,
-                status=outcome.status,
-                error=outcome.error,
-                model=outcome.finish.model if outcome.finish else "",
-                usage=usage,
-                parts=running.parts,
-            )
-        except Exception:  # the checkpoint keeps the text; the sweep marks the reply interrupted later
-            logger.exception("Could not save the final state of reply %s", live.id)
-            metrics.DATABASE_ERRORS.labels(operation="reply_finish").inc()
-            saved = None
+            saved = await final_save.save(running.reply, final, redis=self.redis, closing=self.closing)
         finally:
             self.running.pop(live.id_str, None)
             metrics.REPLIES.labels(status=outcome.status).inc()
         if saved is not None:
-            completed = protocol.completed_frame(protocol.message_payload(saved))
-            self.broadcaster.publish(live.group, frame_message(completed, done=live.id_str))
+            self.announce_finished(saved)
+
+    def announce_finished(self, reply: Message) -> None:
+        completed = protocol.completed_frame(protocol.message_payload(reply))
+        self.broadcaster.publish(
+            conversation_group(reply.conversation_id), frame_message(completed, done=str(reply.id))
+        )
 
     async def record_parts(self, running: Running, new_parts: list[Part]) -> None:
         """A tool event: the text before it goes out first, then the parts are saved and announced
@@ -307,6 +314,8 @@ class Worker:
         running = self.running.get(reply_id)
         if running is None:
             return False
+        if running.finishing:
+            return True  # its text is complete; only its save is left, and a stop must not cut that
         running.stopped = True
         running.interrupted = running.interrupted or interrupted
         if running.started and not running.task.cancelling():  # a second cancel would cut the upstream close
@@ -327,11 +336,15 @@ class Worker:
 
     async def shutdown(self, *, interrupted: bool) -> None:
         """Stop every running reply (saved as cancelled, or interrupted when the server goes away),
-        publish what is left, then stop the loops."""
+        publish what is left, then stop the loops. Final saves still failing hand off to the
+        recovery path, and this process stops vouching for itself so a sweep takes them up."""
+        self.closing.set()
         reply_tasks = [running.task for running in self.running.values()]
         for reply_id in list(self.running):
             self.stop_local(reply_id, interrupted=interrupted)
         await asyncio.gather(*reply_tasks, return_exceptions=True)
+        if self.redis is not None:
+            await housekeeping.redis_step(liveness.forget, self.redis, self.channel)
         await self.broadcaster.close()
         for task in self.tasks:
             task.cancel()

@@ -177,17 +177,41 @@ def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:
         cursor.executemany(_statements(alias).checkpoint, rows)
 
 
-def replies_interrupt_orphans(*, stale_before: datetime) -> list[Message]:
-    """Mark replies whose process stopped heartbeating as interrupted, keeping their saved text."""
-    interrupted = []
-    for reply in Message.objects.filter(status=Status.STREAMING, heartbeat_at__lt=stale_before):
-        claimed = Message.objects.filter(id=reply.id, status=Status.STREAMING, heartbeat_at__lt=stale_before).update(
-            status=Status.INTERRUPTED, error=INTERRUPTED_ERROR, finished_at=timezone.now()
-        )
-        if claimed:
-            reply.refresh_from_db()
-            interrupted.append(reply)
-    return interrupted
+def replies_stale(*, stale_before: datetime) -> list[Message]:
+    """Streaming replies whose process has not proved itself alive here since `stale_before`."""
+    return list(Message.objects.filter(status=Status.STREAMING, heartbeat_at__lt=stale_before))
+
+
+def reply_recover(
+    *,
+    reply: Message,
+    stale_before: datetime,
+    content: str,
+    seq: int,
+    status: str,
+    error: str,
+    model: str,
+    usage,
+    parts: list[dict],
+) -> Message | None:
+    """Finish an orphaned reply for its dead process; None if it finished or checkpointed meanwhile.
+    `parts` are the stored tool parts the text follows, as in `reply_finish`."""
+    finished_at = timezone.now()
+    claimed = Message.objects.filter(id=reply.id, status=Status.STREAMING, heartbeat_at__lt=stale_before).update(
+        content=content,
+        parts=parts_view(parts, content),
+        seq=seq,
+        status=status,
+        error=error,
+        model=model or reply.model,
+        prompt_tokens=usage.prompt_tokens if usage else None,
+        completion_tokens=usage.completion_tokens if usage else None,
+        finished_at=finished_at,
+    )
+    if not claimed:
+        return None
+    reply.refresh_from_db()
+    return reply
 
 
 def _open_request(
