@@ -11,21 +11,21 @@ from django.conf import settings
 from django.core.files.storage import storages
 
 from ..llm.base import ChatMessage, Image
-from .services import AttachmentRef, can_see_images
+from .services import AttachmentRef
 
 CHARS_PER_TOKEN = 4  # a rough, provider-independent estimate; the budget is a guard, not a count
 
 
-async def resolve(history: list[dict], model: str) -> list[ChatMessage]:
-    """The history with each turn's attachments turned into prompt content; unchanged if none has any."""
+async def resolve(history: list[dict], *, vision: bool) -> list[ChatMessage]:
+    """The history with each turn's attachments turned into prompt content (images only for a model
+    flagged `vision` in the catalog); unchanged if no turn has any."""
     if not any("attachments" in turn for turn in history):
         return history
-    return await sync_to_async(_resolve, thread_sensitive=False)(history, model)
+    return await sync_to_async(_resolve, thread_sensitive=False)(history, vision)
 
 
-def _resolve(history: list[dict], model: str) -> list[ChatMessage]:
+def _resolve(history: list[dict], vision: bool) -> list[ChatMessage]:
     budget = [settings.PARLEY_ATTACHMENT_TOKEN_BUDGET * CHARS_PER_TOKEN]  # newest turns are served first
-    vision = can_see_images(model)
     resolved: list[ChatMessage] = []
     for turn in reversed(history):
         refs = turn.get("attachments")

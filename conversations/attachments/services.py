@@ -19,7 +19,7 @@ from django.dispatch import receiver
 from django.urls import reverse
 from django.utils import timezone
 
-from ..models import Upload
+from ..models import LLMModel, Upload
 from .sniff import Prepared
 
 
@@ -60,13 +60,7 @@ def upload_create(*, owner: AbstractBaseUser, name: str, prepared: Prepared) -> 
     return upload
 
 
-def can_see_images(model: str) -> bool:
-    """Whether a model is flagged as accepting images (PARLEY_VISION_MODELS, until the model catalog)."""
-    allowed = settings.PARLEY_VISION_MODELS
-    return "*" in allowed or model in allowed
-
-
-def uploads_claim(*, user: AbstractBaseUser, upload_ids: tuple[str, ...], model: str) -> list[Upload]:
+def uploads_claim(*, user: AbstractBaseUser, upload_ids: tuple[str, ...], model: LLMModel) -> list[Upload]:
     """Lock the user's unused uploads for a new message, in the order given, or refuse clearly
     (before any upstream call) when one is missing, too much, or an image the model cannot see."""
     if len(upload_ids) > settings.PARLEY_UPLOAD_MAX_FILES:
@@ -88,9 +82,10 @@ def uploads_claim(*, user: AbstractBaseUser, upload_ids: tuple[str, ...], model:
             "too_large",
             f"The attachments of one message may total at most {settings.PARLEY_UPLOAD_MAX_PER_MESSAGE} bytes.",
         )
-    if any(u.kind == Upload.Kind.IMAGE for u in uploads) and not can_see_images(model):
+    if any(u.kind == Upload.Kind.IMAGE for u in uploads) and not model.vision:
         raise AttachmentRefused(
-            "model_cannot_see", f"The model {model} cannot read images; remove the image or choose a model that can."
+            "model_cannot_see",
+            f"The model {model.display_name} cannot read images; remove the image or choose a model that can.",
         )
     return uploads
 

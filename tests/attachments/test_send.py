@@ -11,7 +11,8 @@ from asgiref.sync import sync_to_async
 from conversations import generation
 from conversations.attachments import services
 from conversations.attachments.sniff import prepare
-from conversations.models import Conversation, Message, Upload
+from conversations.catalog.environment import ensure_catalog
+from conversations.models import Conversation, LLMModel, Message, Upload
 
 from .conftest import pdf, png
 
@@ -22,6 +23,12 @@ ECHO = "!sim echo=1 tps=0 ttft=0\n"
 @sync_to_async
 def new_upload(owner, data: bytes, name: str) -> Upload:
     return services.upload_create(owner=owner, name=name, prepared=prepare(data, name=name))
+
+
+@sync_to_async
+def without_vision() -> None:
+    ensure_catalog()
+    LLMModel.objects.update(vision=False)
 
 
 @sync_to_async
@@ -73,8 +80,8 @@ async def test_an_image_reaches_a_vision_model_which_describes_it(worker, alice)
     assert (await reload(Conversation, conversation.id)).has_attachments
 
 
-async def test_an_image_for_a_model_without_vision_is_refused_before_anything_is_saved(worker, alice, settings):
-    settings.PARLEY_VISION_MODELS = ["some-vision-model"]
+async def test_an_image_for_a_model_without_vision_is_refused_before_anything_is_saved(worker, alice):
+    await without_vision()
     conversation = await new_conversation(alice)
     image = await new_upload(alice, png(), "red.png")
     with pytest.raises(generation.Refused) as refused:
@@ -136,14 +143,14 @@ async def test_the_json_api_sends_attachments_and_maps_refusals_to_statuses(work
     conversation = await new_conversation(alice)
     url = f"/api/conversations/{conversation.id}/messages/"
     image = await new_upload(alice, png(), "a.png")
-    settings.PARLEY_VISION_MODELS = []
+    await without_vision()
     refused = await client.post(
         url, {"attachments": [str(image.id)], "request_id": "a1"}, content_type="application/json"
     )
     assert (refused.status_code, refused.json()["code"]) == (422, "model_cannot_see")
     unknown = await client.post(url, {"attachments": ["nope"], "request_id": "a2"}, content_type="application/json")
     assert (unknown.status_code, unknown.json()["code"]) == (400, "invalid_field")
-    settings.PARLEY_VISION_MODELS = ["*"]
+    await LLMModel.objects.aupdate(vision=True)
     sent = await client.post(url, {"attachments": [str(image.id)], "request_id": "a3"}, content_type="application/json")
     assert sent.status_code == 202
     body = sent.json()

@@ -29,7 +29,6 @@ def live_server_process(django_db_setup, redis_url, tmp_path_factory) -> Iterato
         PARLEY_STALE_AFTER="3",
         SIMULATOR_FIRST_TOKEN_DELAY="0.1",
         PARLEY_TOOLS="conversations.tools.examples.calculate,conversations.tools.examples.current_time",
-        PARLEY_TOOL_MODELS="*",  # offered only; the simulator calls one only when a message asks (`!sim tool=`)
         PARLEY_MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),  # uploads land here, not in the work tree
     )
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server must stay honest about async safety

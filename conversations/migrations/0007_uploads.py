@@ -10,7 +10,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0003_message_parts'),
+        ('conversations', '0006_externalidentity'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
