@@ -5,8 +5,10 @@ from .chat import Conversation, Message, Regeneration
 from .operations import ServerProcess
 from .sso import ExternalIdentity
 from .uploads import Upload
+from .usage import Budget, UsageRecord
 
 __all__ = [
+    "Budget",
     "Conversation",
     "ExternalIdentity",
     "LLMModel",
@@ -15,4 +17,5 @@ __all__ = [
     "Regeneration",
     "ServerProcess",
     "Upload",
+    "UsageRecord",
 ]
