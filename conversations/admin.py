@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
+from . import access_admin  # noqa: F401  (registers the API token admin)
 from .exports import export_json, export_markdown
 from .models import Conversation, Message
 

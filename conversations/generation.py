@@ -47,10 +47,16 @@ STOP_WAIT = 5.0  # seconds a shutdown waits for the worker's loops to end once c
 
 
 async def start(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, content: str, request_id: str
+    *,
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    content: str,
+    request_id: str,
+    options: Options | None = None,
 ) -> ReplyStart:
-    """Save the user's message and stream a reply to it; a retried request_id starts nothing new."""
-    worker, options = await get_worker(), configured_options()
+    """Save the user's message and stream a reply to it; a retried request_id starts nothing new.
+    `options` replaces the configured sampling options (the /v1/ API passes its request's)."""
+    worker, options = await get_worker(), options or configured_options()
     started = await database_sync_to_async(replies.reply_start)(
         user=user,
         conversation_id=conversation_id,

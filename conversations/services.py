@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from . import generation, protocol
+from . import generation, protocol, replies
 from .models import Conversation, Message
 from .realtime.broadcast import publish_after_commit
 
@@ -21,6 +21,21 @@ def conversation_create(
         model=model,
         system_prompt=system_prompt,
     )
+
+
+@transaction.atomic
+def conversation_create_with_turns(
+    *, owner: AbstractBaseUser, model: str, system_prompt: str, turns: list[dict[str, str]]
+) -> Conversation:
+    """A conversation that starts with earlier turns (an API client's history), named after the first."""
+    first = next((turn["content"] for turn in turns if turn["role"] == "user"), "")
+    title = " ".join(first.split())[: replies.TITLE_FROM_MESSAGE]
+    conversation = conversation_create(owner=owner, title=title, model=model, system_prompt=system_prompt)
+    Message.objects.bulk_create(
+        Message(conversation=conversation, position=position, role=turn["role"], content=turn["content"])
+        for position, turn in enumerate(turns)
+    )
+    return conversation
 
 
 def conversation_update(*, conversation: Conversation, **fields: str) -> Conversation:

@@ -1,0 +1,58 @@
+"""Who may call the API and what they may use: bearer tokens, the models offered, the per-user cap."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from .. import generation, tokens
+from ..models import ApiCall, ApiToken, Message
+from .errors import OpenAIError
+
+LEASE_MARGIN = timedelta(seconds=30)  # a call's slot outlives its deadline by this, then frees itself
+
+
+async def authenticate(request: HttpRequest) -> ApiToken:
+    """The active token in `Authorization: Bearer <token>`, or a 401."""
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    token = None
+    if scheme.lower() == "bearer" and secret.strip():
+        token = await database_sync_to_async(tokens.token_authenticate)(secret.strip())
+    if token is None:
+        raise OpenAIError(401, "Invalid, expired or revoked API token.", "invalid_api_key")
+    return token
+
+
+def available_models(user: AbstractBaseUser) -> list[str]:
+    """The models this user may use: the deployment's configured model."""
+    return [generation.configured_options().model]
+
+
+def call_lease_acquire(*, token: ApiToken) -> ApiCall:
+    """Take one of the owner's generation slots for an unsaved call, or a 429 at the cap.
+
+    The owner's row is locked as `replies.reply_start` locks it, so a socket's send and an API call
+    cannot both take the last slot; streaming replies and unexpired calls count alike.
+    """
+    owner, now = token.owner, timezone.now()
+    with transaction.atomic():
+        get_user_model().objects.select_for_update().values_list("pk").get(pk=owner.pk)
+        running = Message.objects.filter(conversation__owner=owner, status=Message.Status.STREAMING).count()
+        running += ApiCall.objects.filter(owner=owner, expires_at__gt=now).count()
+        if running >= settings.PARLEY_MAX_GENERATIONS_PER_USER:
+            raise OpenAIError(
+                429, f"You already have {running} replies being generated; wait for one to finish.", "limit_reached"
+            )
+        deadline = timedelta(seconds=settings.PARLEY_GENERATION_DEADLINE)
+        return ApiCall.objects.create(owner=owner, token=token, expires_at=now + deadline + LEASE_MARGIN)
+
+
+def call_lease_release(*, lease_id) -> None:
+    ApiCall.objects.filter(id=lease_id).delete()
