@@ -8,6 +8,7 @@ simulator). With DJANGO_DEBUG=0 the strict production defaults apply and
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -67,6 +68,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
+    "django_ratelimit",
     "conversations",
 ]
 
@@ -80,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "conversations.middleware.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -140,6 +144,18 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The cache holds the sign-up and password-reset rate limits, so it is shared through Redis when there is one.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SILENCED_SYSTEM_CHECKS = [
+    # django-ratelimit lists only third-party Redis caches; Django's own RedisCache increments atomically (INCR).
+    "django_ratelimit.W001",
+    # Without REDIS_URL there is one process (the in-memory channel layer), whose memory cache is shared enough.
+    *([] if REDIS_URL else ["django_ratelimit.E003"]),
+]
+
 # --- Accounts --------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -152,8 +168,43 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat"
 LOGOUT_REDIRECT_URL = "login"
 
+# django-axes checks every login (the site's and the admin's) before the password is even tried.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins, per account and separately per client address, before that account or address is locked out.
+AXES_FAILURE_LIMIT = env_int("PARLEY_LOGIN_FAILURE_LIMIT", 5)
+# Seconds a lockout lasts, counted from the last failure.
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("PARLEY_LOGIN_COOLOFF", 900))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each one alone locks: an account, or an address
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
 # Whether /accounts/signup/ lets anyone create an account (default: on in development only).
 PARLEY_SIGNUP_ENABLED = env_bool("PARLEY_SIGNUP_ENABLED", DEBUG)
+# Sign-ups one client address may attempt, and accounts all sign-ups together may create (count/period).
+PARLEY_SIGNUP_RATE = os.environ.get("PARLEY_SIGNUP_RATE", "5/h")
+PARLEY_SIGNUP_GLOBAL_RATE = os.environ.get("PARLEY_SIGNUP_GLOBAL_RATE", "100/h")
+# Password-reset emails one client address may ask for (count/period).
+PARLEY_PASSWORD_RESET_RATE = os.environ.get("PARLEY_PASSWORD_RESET_RATE", "5/h")
+
+# --- Email -----------------------------------------------------------------
+
+# SMTP server for password-reset mail; unset in development prints mail to the console instead.
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", True)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG and not EMAIL_HOST
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+# The From address of Parley's mail.
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "parley@localhost")
 
 # --- Internationalisation and static files ---------------------------------
 
@@ -197,6 +248,8 @@ if not DEBUG:
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
     SECURE_HSTS_PRELOAD = True
+    # Scrapers and health probes reach each daphne port directly, in plain HTTP (docs/operations.md).
+    SECURE_REDIRECT_EXEMPT = [r"^metrics$", r"^healthz$"]
 
 # Image hosts the chat page may load model-supplied images from ("https://img.example.com").
 PARLEY_TRUSTED_IMAGE_HOSTS = env_list("PARLEY_TRUSTED_IMAGE_HOSTS")
@@ -214,6 +267,9 @@ DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = PARLEY_WS_HARD_MAX_FRAME
 DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = PARLEY_WS_HARD_MAX_FRAME
 # Frames one socket may send per second (token bucket, burst of the same size).
 PARLEY_WS_RATE = env_float("PARLEY_WS_RATE", 20.0)
+# Seconds a socket frame or API call may wait on the database or Redis before it is answered
+# `unavailable` (503); a send that gets through later still streams, once.
+PARLEY_ANSWER_TIMEOUT = env_float("PARLEY_ANSWER_TIMEOUT", 10.0)
 # Concurrent generations one user may run across all conversations and processes.
 PARLEY_MAX_GENERATIONS_PER_USER = env_int("PARLEY_MAX_GENERATIONS_PER_USER", 5)
 # Conversations per API page.
@@ -229,6 +285,30 @@ PARLEY_CHECKPOINT_INTERVAL = env_float("PARLEY_CHECKPOINT_INTERVAL", 2.0)
 PARLEY_STALE_AFTER = env_float("PARLEY_STALE_AFTER", 10.0)
 # Total wall-clock budget of one generation, in seconds; past it the reply fails with its text kept.
 PARLEY_GENERATION_DEADLINE = env_float("PARLEY_GENERATION_DEADLINE", 300.0)
+
+# --- Operations --------------------------------------------------------------
+
+# Addresses and networks that may read /metrics without a token (comma-separated; CIDR allowed).
+PARLEY_METRICS_ALLOW = env_list("PARLEY_METRICS_ALLOW", "127.0.0.1,::1")
+# A bearer token that also opens /metrics, from any address; empty means addresses only.
+PARLEY_METRICS_TOKEN = os.environ.get("PARLEY_METRICS_TOKEN", "")
+
+# Seconds between each process's reports to the live console in the admin.
+PARLEY_CONSOLE_INTERVAL = env_float("PARLEY_CONSOLE_INTERVAL", 1.0)
+
+# --- Tools (docs/tools.md) ---
+# Dotted paths of the Python functions (sync or async) models may call; empty offers no tools.
+PARLEY_TOOLS = env_list("PARLEY_TOOLS")
+# Models offered the tools: comma-separated model names, or * for every model (until the model catalog flags them).
+PARLEY_TOOL_MODELS = env_list("PARLEY_TOOL_MODELS")
+# Rounds of tool calls one reply may make before it stops asking.
+PARLEY_TOOL_MAX_STEPS = env_int("PARLEY_TOOL_MAX_STEPS", 5)
+# Seconds one tool call may run; past it the model is told the call timed out.
+PARLEY_TOOL_TIMEOUT = env_float("PARLEY_TOOL_TIMEOUT", 30.0)
+# Threads that run sync tools, shared by the process (a sync tool never runs on the event loop).
+PARLEY_TOOL_THREADS = env_int("PARLEY_TOOL_THREADS", 8)
+# Longest tool result sent back to the model, in characters; longer results are cut with a note.
+PARLEY_TOOL_RESULT_MAX = env_int("PARLEY_TOOL_RESULT_MAX", 16000)
 
 # --- LLM -------------------------------------------------------------------
 
@@ -263,6 +343,13 @@ LLM_CLIENT_KEY = os.environ.get("LLM_CLIENT_KEY", "")
 LLM_HTTP2 = env_bool("LLM_HTTP2", False)
 # Use Parley's leaner HTTP/1.1 transport (llhttp parser) instead of httpx's own; ignored with LLM_HTTP2.
 LLM_FAST_TRANSPORT = env_bool("LLM_FAST_TRANSPORT", False)
+
+# Fernet keys (comma-separated, newest first) that encrypt provider API keys stored in the database.
+PARLEY_ENCRYPTION_KEY = env_list("PARLEY_ENCRYPTION_KEY")
+# Where a provider's `api_key_env` is looked up: the process environment.
+PROVIDER_KEY_ENVIRONMENT = os.environ
+# A TOML file of providers and models (docs/llm.md) loaded at start-up, as `manage.py load_models` does.
+PARLEY_MODELS_FILE = os.environ.get("PARLEY_MODELS_FILE", "")
 
 # Defaults of the built-in simulator when it runs inside the app (LLM_PROVIDER=simulator, no LLM_BASE_URL).
 SIMULATOR_TOKENS_PER_SECOND = env_float("SIMULATOR_TOKENS_PER_SECOND", 40.0)

@@ -5,6 +5,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/", include("conversations.account_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("settings/tokens/", include("conversations.token_urls")),
     path("v1/", include("conversations.openai_api.urls")),

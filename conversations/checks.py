@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
 
@@ -34,3 +36,37 @@ def check_signed_cookie_sessions(app_configs, **kwargs) -> list[Warning]:
             id="parley.W001",
         )
     ]
+
+
+@register(Tags.security)
+def check_metrics_allow_list(app_configs, **kwargs) -> list[Error]:
+    """A typo in PARLEY_METRICS_ALLOW must not silently lock the scraper out (or let anyone in)."""
+    invalid = []
+    for entry in settings.PARLEY_METRICS_ALLOW:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            invalid.append(entry)
+    if not invalid:
+        return []
+    return [
+        Error(
+            f"PARLEY_METRICS_ALLOW has entries that are not addresses or networks: {', '.join(invalid)}.",
+            hint="Use addresses or CIDR networks, e.g. PARLEY_METRICS_ALLOW=127.0.0.1,::1,10.0.0.0/8.",
+            id="parley.E002",
+        )
+    ]
+
+
+@register()
+def check_tools(app_configs, **kwargs) -> list[Error]:
+    """A PARLEY_TOOLS entry that cannot be loaded is reported at start-up, not on the first reply."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .tools.registry import configured_tools
+
+    try:
+        configured_tools()
+    except ImproperlyConfigured as error:
+        return [Error(str(error), hint="See docs/tools.md.", id="parley.E003")]
+    return []

@@ -16,15 +16,18 @@ from django.conf import settings
 
 from chatsite.compat import SkipPerMessageConnectionClose
 
-from . import generation, protocol, selectors
+from . import failures, generation, metrics, protocol, selectors
 from .models import Conversation, Message
 from .protocol import ProtocolError
+from .realtime import local
 from .realtime.broadcast import conversation_group
-from .revocation import SessionGuard
+from .revocation import SessionGuard, user_group
 
 logger = logging.getLogger(__name__)
 
 FINISHED = 2**62  # the seq recorded for finished replies, so their late deltas are ignored
+LAYERLESS = "parley-layerless"  # a channel-layer alias that is never configured: a socket served without Redis
+LIVE_SYNC_BACK = 1001  # close code telling a socket served without Redis to reconnect now that Redis is back
 
 
 class TokenBucket:
@@ -50,6 +53,20 @@ class TokenBucket:
 
 class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer):
     accepted = False  # until connect() accepts; broadcasts reaching a socket being refused are dropped
+    live_sync = "ok"  # "degraded" while this socket only hears this process (Redis unreachable)
+
+    async def __call__(self, scope, receive, send) -> None:
+        """With Redis down the layer cannot give this socket a channel (Channels' consumer raised, and
+        daphne answered HTTP 500): serve it from this process alone, degraded, instead."""
+        try:
+            await super().__call__(scope, receive, send)
+        except failures.LINK_ERRORS:
+            if self.channel_layer_alias == LAYERLESS or hasattr(self, "channel_name"):
+                raise  # it failed after the channel was made: not the handshake's subscription
+            logger.warning("Redis is unreachable: a socket is served by this process alone")
+            self.channel_layer_alias = LAYERLESS
+            self.live_sync = "degraded"
+            await super().__call__(scope, receive, send)
 
     async def connect(self) -> None:
         """Subscribe, then read the snapshot, so no delta published after the read can be missed."""
@@ -59,41 +76,85 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
             await self.close()  # before accept: the handshake fails the same way for every reason
             return
         self.group = conversation_group(self.conversation_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        local.sockets.add(self.group, self)
+        await self.join(self.group)
         state = await self.read_state()
         if state is None:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-            del self.group
+            await self.leave_conversation()
             await self.close()
             return
         self.bucket = TokenBucket(settings.PARLEY_WS_RATE)
         self.guard = SessionGuard(self)
         await self.guard.start()
         await self.accept()
-        self.accepted = True
         await self.send_snapshot(state)
+        self.accepted = True  # frames relayed by this process before the snapshot are in it, or heal by seq
+        metrics.CONVERSATION_SOCKETS.inc()
+        if self.live_sync == "degraded" and not local.sockets.degraded:
+            await local.sockets.set_degraded(True)  # Redis is down for every socket here: tell them all
+        elif local.sockets.degraded:
+            await self.live_sync_changed(True)
 
     async def disconnect(self, code: int) -> None:
+        if self.accepted:
+            metrics.CONVERSATION_SOCKETS.dec()
         if hasattr(self, "guard"):
             await self.guard.stop()
         if hasattr(self, "group"):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.leave_conversation()
+
+    async def leave_conversation(self) -> None:
+        local.sockets.discard(self.group, self)
+        await self.leave(self.group)
+        del self.group
+
+    async def join(self, group: str) -> None:
+        """Subscribe to `group`; with Redis down this process's frames still arrive (realtime/local.py)."""
+        if self.channel_layer is None:
+            return
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except failures.LINK_ERRORS as error:
+            logger.warning("Could not subscribe a socket to %s: %s", group, error)
+            self.live_sync = "degraded"
+
+    async def leave(self, group: str) -> None:
+        if self.channel_layer is None:
+            return
+        try:
+            await self.channel_layer.group_discard(group, self.channel_name)
+        except failures.LINK_ERRORS:  # the subscription died with the Redis connection anyway
+            logger.debug("Could not unsubscribe a socket from %s", group, exc_info=True)
 
     # --- frames from the client ---------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        """Answer every frame that is refused or fails with one error frame echoing its request_id."""
+        request_id = None
         try:
             if not self.bucket.allow():
-                raise ProtocolError("rate_limited", "Too many frames; slow down.")
+                raise ProtocolError("rate_limited", "Too many frames; slow down.", self.request_id_of(text_data))
             if text_data is None:
                 raise ProtocolError("invalid_json", "Binary frames are not supported; send JSON text.")
             frame = protocol.parse_client_frame(text_data, max_bytes=settings.PARLEY_WS_MAX_FRAME)
-            await self.handle(frame)
+            request_id = frame.request_id
+            await failures.answer_within(self.handle(frame), settings.PARLEY_ANSWER_TIMEOUT)
         except ProtocolError as error:
             await self.send(text_data=protocol.error_frame(error.code, error.detail, error.request_id))
-        except Exception:
-            logger.exception("Frame handling failed")
-            await self.send(text_data=protocol.error_frame("internal_error", "The server could not handle that frame."))
+        except Exception as error:
+            detail = failures.unavailable_detail(error)
+            if detail is None:
+                logger.exception("Frame handling failed")
+                await self.send(text_data=protocol.error_frame("internal_error", INTERNAL_ERROR, request_id))
+            else:
+                logger.warning("Frame refused, a service is down: %r", error)
+                await self.send(text_data=protocol.error_frame(failures.UNAVAILABLE, detail, request_id))
+
+    @staticmethod
+    def request_id_of(text_data: str | None) -> str | None:
+        if text_data is None or len(text_data) > settings.PARLEY_WS_MAX_FRAME:
+            return None
+        return protocol.request_id_of(text_data)
 
     async def handle(self, frame: protocol.ClientFrame) -> None:
         """One client frame; the generation service decides, refusals become error frames."""
@@ -103,7 +164,9 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         ids = {"user": self.user, "conversation_id": self.conversation_id}
         try:
             if frame.type == "message.send":
-                started = await generation.start(**ids, content=frame.content, request_id=frame.request_id)
+                started = await generation.start(
+                    **ids, content=frame.content, request_id=frame.request_id, model=frame.model
+                )
             elif frame.type == "message.regenerate":
                 started = await generation.regenerate(**ids, request_id=frame.request_id)
             else:
@@ -111,11 +174,24 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
                 return
         except generation.Refused as refusal:
             raise ProtocolError(refusal.code, refusal.detail, frame.request_id) from None
-        if started.duplicate:  # a retried request is answered with what it created the first time
-            for message in (started.user_message, started.reply):
-                if message is not None:
-                    payload = protocol.message_payload(message)
-                    await self.send(text_data=protocol.created_frame(payload, frame.request_id))
+        await self.answer_started(started, frame.request_id)
+
+    async def answer_started(self, started: generation.ReplyStart, request_id: str | None) -> None:
+        """The sender hears what its frame created from here, not through Redis, which may be down;
+        the broadcast copies are then skipped by id (chat_frame). A retry is answered again in full."""
+        messages = [(started.user_message, None), (started.reply, started.replaces)]
+        for message, replaces in messages:
+            if message is None:
+                continue
+            key = str(message.id)
+            if not started.duplicate:
+                if key in self.shown:
+                    continue
+                self.shown.add(key)
+                if message.role == Message.Role.ASSISTANT:
+                    self.seen.setdefault(key, 0)
+            payload = protocol.message_payload(message)
+            await self.send(text_data=protocol.created_frame(payload, request_id, replaces))
 
     # --- frames to the client -----------------------------------------------
 
@@ -133,11 +209,11 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         payloads = [protocol.message_payload(message) for message in messages]
         self.seen: dict[str, int] = {}  # last seq forwarded per streaming reply
         self.shown = {payload["id"] for payload in payloads}  # ids whose message.created is old news
-        for payload in payloads:
+        for message, payload in zip(messages, payloads, strict=True):
             if payload["status"] == "streaming":
                 live = await generation.live_state(payload["id"])
                 if live is not None and live[1] >= payload["seq"]:
-                    payload["content"], payload["seq"] = live
+                    payload.update(protocol.live_fields(message, *live))
                 self.seen[payload["id"]] = payload["seq"]
             elif payload["role"] == "assistant":
                 self.seen[payload["id"]] = FINISHED
@@ -172,3 +248,31 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
 
     async def session_revoked(self, event: dict[str, Any]) -> None:
         await self.guard.on_revoked(event)
+
+    # --- when Redis is down (realtime/local.py) -------------------------------
+
+    async def relay(self, message: dict[str, Any]) -> None:
+        """A frame this process could not publish through Redis, handed over directly."""
+        if message["type"] == "chat.delta":
+            await self.chat_delta(message)
+        elif message["type"] == "chat.frame":
+            await self.chat_frame(message)
+
+    async def live_sync_changed(self, degraded: bool) -> None:
+        """Tell the client. Once Redis is back, a socket served without it reconnects; the others
+        subscribe again (a subscription refused during the outage is not retried by the layer) and
+        get a snapshot, which holds whatever other processes published meanwhile."""
+        if not self.accepted:
+            return
+        if not degraded and self.channel_layer is None:
+            await self.close(code=LIVE_SYNC_BACK)
+            return
+        self.live_sync = "degraded" if degraded else "ok"
+        await self.send(text_data=protocol.connection_status_frame(self.live_sync))
+        if not degraded:
+            await self.join(self.group)
+            await self.join(user_group(self.user.pk))
+            await self.send_snapshot()
+
+
+INTERNAL_ERROR = "The server could not handle that frame."

@@ -4,7 +4,9 @@ The socket consumer, the JSON API and manage.py commands all call `start`, `rege
 `stop`. A started reply runs as a task of this process's `Worker`, never inside its caller, so a
 closed tab or a finished HTTP request changes nothing. Whatever ends a reply (its last token, a
 stop, an upstream error, the deadline, a shutdown), it ends in `Worker.finish`: the text so far
-is published, saved once and announced.
+is published, saved once and announced. A final save that fails is retried until the database
+answers; a process that shuts down first hands the reply to the recovery path
+(realtime/recovery.py), which another process's sweep completes.
 """
 
 from __future__ import annotations
@@ -27,22 +29,34 @@ from redis import asyncio as aioredis
 
 from chatsite import compat
 
-from . import protocol, replies, selectors
+from . import metrics, protocol, replies, selectors
+from .catalog.environment import ensure_catalog
+from .catalog.loader import load_models_file
+from .console import reports
+from .crypto import SecretUnreadable
 from .llm import registry
-from .llm.base import Finish, Options, Provider
+from .llm.base import ChatMessage, Finish, Options, Provider
 from .llm.client import close_http_clients, get_http_client
 from .llm.config import HTTPLimits, HTTPNetwork, ProviderConfig, SimulatorDefaults
 from .llm.errors import DeadlineExceeded, LLMError
 from .llm.providers.simulator import stop_in_process_simulator
-from .models import Message
-from .realtime import housekeeping
+from .models import LLMModel, Message
+from .models import Provider as CatalogProvider
+from .parts import Part, parts_view
+from .realtime import final_save, housekeeping, liveness, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
+from .realtime.recovery import FinalState
+from .tools.loop import Record, ToolStepsExceeded, respond_with_tools
+from .tools.registry import tools_for
+from .tools.runner import close_tool_threads
+from .tools.schema import ToolContext
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
 Refused = replies.ReplyRefused
 ReplyStart = replies.ReplyStart
 INTERNAL_ERROR = "Parley failed while writing this reply; the text so far was kept."
+KEY_UNREADABLE = "This model's provider is misconfigured (its API key cannot be read); tell an administrator."
 STOP_WAIT = 5.0  # seconds a shutdown waits for the worker's loops to end once cancelled
 
 
@@ -52,48 +66,56 @@ async def start(
     conversation_id: uuid.UUID | str,
     content: str,
     request_id: str,
-    options: Options | None = None,
+    model: int | None = None,
+    sampling: dict[str, float | int] | None = None,
 ) -> ReplyStart:
     """Save the user's message and stream a reply to it; a retried request_id starts nothing new.
-    `options` replaces the configured sampling options (the /v1/ API passes its request's)."""
-    worker, options = await get_worker(), options or configured_options()
+
+    `model` (a catalog id) picks the model for this one reply instead of the conversation's;
+    `sampling` (temperature, max_tokens) overrides its options (the /v1/ API passes its request's)."""
+    worker = await get_worker()
+    asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_start)(
         user=user,
         conversation_id=conversation_id,
         content=content,
         request_id=request_id,
         worker=worker.channel,
-        model=options.model,
+        model_id=model,
     )
-    worker.begin(started, request_id, options)
+    worker.begin(started, request_id, asked_at=asked_at, sampling=sampling)
     return started
 
 
 async def regenerate(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None) -> ReplyStart:
     """Replace the conversation's last reply with a new streamed one, once per request_id."""
-    worker, options = await get_worker(), configured_options()
+    worker = await get_worker()
+    asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_regenerate)(
-        user=user,
-        conversation_id=conversation_id,
-        request_id=request_id,
-        worker=worker.channel,
-        model=options.model,
+        user=user, conversation_id=conversation_id, request_id=request_id, worker=worker.channel
     )
-    worker.begin(started, request_id, options)
+    worker.begin(started, request_id, asked_at=asked_at)
     return started
 
 
-async def stop(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str) -> None:
-    """Stop the reply streaming in this conversation, on whichever process runs it."""
-    reply = await database_sync_to_async(_streaming_reply)(user=user, conversation_id=conversation_id)
+async def stop(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, operator: bool = False) -> Message:
+    """Stop the reply streaming in this conversation, on whichever process runs it, and return it.
+    An `operator` (the live console, whose view checked its permission) may stop anyone's reply."""
+    reply = await database_sync_to_async(_streaming_reply)(
+        user=user, conversation_id=conversation_id, operator=operator
+    )
     if reply is None:
         raise Refused("not_generating", "No reply is being generated in this conversation.")
     await (await get_worker()).stop(reply)
+    return reply
 
 
-def _streaming_reply(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str) -> Message | None:
-    """Ownership is checked on every stop, not only when a socket connects."""
-    conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
+def _streaming_reply(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, operator: bool) -> Message | None:
+    """Ownership is checked on every stop, not only when a socket connects (operators own none)."""
+    if operator:
+        conversation = selectors.conversation_get_any(conversation_id=conversation_id)
+    else:
+        conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
     if conversation is None:
         raise Refused("not_found", "This conversation does not exist.")
     return selectors.streaming_reply(conversation=conversation)
@@ -116,25 +138,29 @@ async def live_state(reply_id: str) -> tuple[str, int] | None:
     return await (await get_worker()).live_state(reply_id)
 
 
-def configured_options() -> Options:
-    """Model and sampling options from settings; an empty `LLM_MODEL` means the provider's default."""
+def reply_options(started: ReplyStart) -> Options:
+    """What one reply asks its model for: the catalog model's upstream name, the conversation's
+    temperature (else LLM_TEMPERATURE) and LLM_MAX_TOKENS."""
+    temperature = started.reply.conversation.temperature
     return Options(
-        model=settings.LLM_MODEL or registry.provider_class(settings.LLM_PROVIDER).default_model,
-        temperature=settings.LLM_TEMPERATURE,
+        model=started.model.name,
+        temperature=settings.LLM_TEMPERATURE if temperature is None else temperature,
         max_tokens=settings.LLM_MAX_TOKENS,
     )
 
 
-def configured_provider() -> Provider:
-    """The provider named by `LLM_PROVIDER`, built once per distinct configuration."""
-    return registry.get_provider(settings.LLM_PROVIDER, provider_config())
+def catalog_provider(provider: CatalogProvider) -> Provider:
+    """The LLM layer's provider for a catalog row, built once per distinct configuration."""
+    return registry.get_provider(provider.kind, provider_config(provider))
 
 
-def provider_config() -> ProviderConfig:
-    """The LLM layer's configuration, from Django settings: `llm/` never reads them itself."""
+def provider_config(provider: CatalogProvider | None = None) -> ProviderConfig:
+    """The LLM layer's configuration: where and how to reach the catalog provider (none: the LLM_*
+    settings), with the deployment's HTTP settings. `llm/` never reads Django settings itself."""
     return ProviderConfig(
-        base_url=settings.LLM_BASE_URL,
-        api_key=settings.LLM_API_KEY,
+        base_url=settings.LLM_BASE_URL if provider is None else provider.base_url,
+        api_key=settings.LLM_API_KEY if provider is None else provider.api_key(),
+        headers=() if provider is None else tuple(sorted((provider.extra_headers or {}).items())),
         limits=HTTPLimits(
             connect_timeout=settings.LLM_CONNECT_TIMEOUT,
             first_byte_timeout=settings.LLM_FIRST_BYTE_TIMEOUT,
@@ -185,11 +211,14 @@ class Running:
 
     reply: Message
     live: LiveReply
-    options: Options  # the model the reply row names (the conversation's own, if set), and sampling
+    model: LLMModel  # the catalog model this reply asks, with its provider, as it was at the start
+    options: Options  # the upstream model name and sampling
     task: asyncio.Task | None = None
     started: bool = False  # its task took its first step: from then on a stop cancels it
     stopped: bool = False
+    finishing: bool = False  # its stream ended and its final state is being saved: nothing left to stop
     interrupted: bool = False  # stopped because the server is going away, not by a user
+    parts: list[Part] = dataclasses.field(default_factory=list)  # saved at tool events (parts.py)
 
 
 class Worker:
@@ -200,7 +229,9 @@ class Worker:
         self.layer = layer
         self.broadcaster = broadcaster
         self.channel = channel  # stored on each reply so any process can stop it
-        self.running: dict[str, Running] = {}
+        self.redis = broadcaster.redis  # liveness and the recovery path's hand-offs, when the layer is Redis
+        self.running: dict[str, Running] = {}  # every reply not yet saved, finishing ones included
+        self.closing = asyncio.Event()  # set by shutdown: final saves stop retrying and hand off
         self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
 
     def spawn(self, job, name: str) -> asyncio.Task:
@@ -216,9 +247,20 @@ class Worker:
         self.spawn(self.control_loop(), "parley-control")
         self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
+        self.spawn(reports.report_loop(self), "parley-console-reports")
+        if self.broadcaster.redis is not None:
+            self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
 
-    def begin(self, started: ReplyStart, request_id: str | None, options: Options) -> None:
-        """Announce a new reply and run it as a task of its own."""
+    def begin(
+        self,
+        started: ReplyStart,
+        request_id: str | None,
+        *,
+        asked_at: float | None = None,
+        sampling: dict[str, float | int] | None = None,
+    ) -> None:
+        """Announce a new reply and run it as a task of its own; `asked_at` (the broadcaster's clock)
+        starts its time to first token, `sampling` overrides its options."""
         if started.duplicate:
             return  # the caller answers a retry with what the first request created
         reply = started.reply
@@ -228,8 +270,8 @@ class Worker:
             self.broadcaster.publish(group, frame_message(created, created=str(started.user_message.id)))
         created = protocol.created_frame(protocol.message_payload(reply), request_id, started.replaces)
         self.broadcaster.publish(group, frame_message(created, created=str(reply.id), opens=str(reply.id)))
-        live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty)
-        running = Running(reply, live, dataclasses.replace(options, model=reply.model))
+        live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty, asked_at)
+        running = Running(reply, live, started.model, dataclasses.replace(reply_options(started), **(sampling or {})))
         self.running[running.live.id_str] = running
         running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")
 
@@ -241,7 +283,7 @@ class Worker:
             if running.stopped:  # stopped before its first step
                 outcome.stopped(interrupted=running.interrupted)
             else:
-                await stream(running, history, outcome)
+                await stream(running, history, outcome, functools.partial(self.record_parts, running))
         except asyncio.CancelledError:
             outcome.stopped(interrupted=running.interrupted)
         finally:
@@ -249,27 +291,40 @@ class Worker:
 
     async def finish(self, running: Running, outcome: Outcome) -> None:
         """Publish the last text, save the final state once, then announce it."""
+        running.finishing = True
         live = running.live
         self.broadcaster.drain(live)
-        usage = outcome.finish.usage if outcome.finish else None
+        final = FinalState(
+            content=live.content,
+            seq=live.seq,
+            status=outcome.status,
+            error=outcome.error,
+            model=outcome.finish.model if outcome.finish else "",
+            usage=outcome.finish.usage if outcome.finish else None,
+            parts=running.parts,
+        )
         try:
-            saved = await database_sync_to_async(replies.reply_finish)(
-                reply=running.reply,
-                content=live.content,
-                seq=live.seq,
-                status=outcome.status,
-                error=outcome.error,
-                model=outcome.finish.model if outcome.finish else "",
-                usage=usage,
-            )
-        except Exception:  # the checkpoint keeps the text; the sweep marks the reply interrupted later
-            logger.exception("Could not save the final state of reply %s", live.id)
-            saved = None
+            saved = await final_save.save(running.reply, final, redis=self.redis, closing=self.closing)
         finally:
             self.running.pop(live.id_str, None)
+            metrics.REPLIES.labels(status=outcome.status).inc()
         if saved is not None:
-            completed = protocol.completed_frame(protocol.message_payload(saved))
-            self.broadcaster.publish(live.group, frame_message(completed, done=live.id_str))
+            self.announce_finished(saved)
+
+    def announce_finished(self, reply: Message) -> None:
+        completed = protocol.completed_frame(protocol.message_payload(reply))
+        self.broadcaster.publish(
+            conversation_group(reply.conversation_id), frame_message(completed, done=str(reply.id))
+        )
+
+    async def record_parts(self, running: Running, new_parts: list[Part]) -> None:
+        """A tool event: the text before it goes out first, then the parts are saved and announced
+        (saved before announced, so a snapshot that misses them is followed by their frame)."""
+        live = running.live
+        self.broadcaster.drain(live)
+        running.parts = [*parts_view(running.parts, live.content), *new_parts]
+        await database_sync_to_async(replies.reply_parts_save)(reply_id=running.reply.id, parts=running.parts)
+        self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.parts)))
 
     async def stop(self, reply: Message) -> None:
         """Stop a reply wherever it runs: here directly, elsewhere through its process's channel."""
@@ -280,6 +335,8 @@ class Worker:
         running = self.running.get(reply_id)
         if running is None:
             return False
+        if running.finishing:
+            return True  # its text is complete; only its save is left, and a stop must not cut that
         running.stopped = True
         running.interrupted = running.interrupted or interrupted
         if running.started and not running.task.cancelling():  # a second cancel would cut the upstream close
@@ -300,11 +357,15 @@ class Worker:
 
     async def shutdown(self, *, interrupted: bool) -> None:
         """Stop every running reply (saved as cancelled, or interrupted when the server goes away),
-        publish what is left, then stop the loops."""
+        publish what is left, then stop the loops. Final saves still failing hand off to the
+        recovery path, and this process stops vouching for itself so a sweep takes them up."""
+        self.closing.set()
         reply_tasks = [running.task for running in self.running.values()]
         for reply_id in list(self.running):
             self.stop_local(reply_id, interrupted=interrupted)
         await asyncio.gather(*reply_tasks, return_exceptions=True)
+        if self.redis is not None:
+            await housekeeping.redis_step(liveness.forget, self.redis, self.channel)
         await self.broadcaster.close()
         for task in self.tasks:
             task.cancel()
@@ -314,22 +375,51 @@ class Worker:
                 logger.warning("Task %s ignored its cancellation at shutdown", task.get_name())
 
 
-async def stream(running: Running, history: list[dict[str, str]], outcome: Outcome) -> None:
+async def stream(running: Running, history: list[ChatMessage], outcome: Outcome, record: Record) -> None:
     """Feed the provider's text into the live reply, within the deadline; record how it ended."""
     try:
         async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
-            outcome.finish = await configured_provider().stream_to(history, running.options, running.live.append)
+            outcome.finish = await respond(running, history, record)
     except TimeoutError:
+        metrics.UPSTREAM_ERRORS.labels(provider=running.model.provider.name, code="deadline").inc()
         outcome.failed(DeadlineExceeded().user_message)
+    except ToolStepsExceeded as error:
+        outcome.failed(error.user_message)
     except LLMError as error:
         logger.info("Reply %s failed upstream: %s", running.live.id, error)
+        metrics.UPSTREAM_ERRORS.labels(
+            provider=running.model.provider.name, code=metrics.upstream_error_code(error)
+        ).inc()
         outcome.failed(error.user_message)
+    except SecretUnreadable as error:
+        logger.error("Reply %s: provider %s: %s", running.live.id, running.model.provider.name, error)
+        outcome.failed(KEY_UNREADABLE)
     except Exception:
         logger.exception("Reply %s failed", running.live.id)
         outcome.failed(INTERNAL_ERROR)
 
 
+async def respond(running: Running, history: list[ChatMessage], record: Record) -> Finish:
+    """The model's answer; for a model offered tools, through the tool loop (conversations/tools/)."""
+    provider = catalog_provider(running.model.provider)
+    tools = tools_for(running.options.model)
+    if not tools:
+        return await provider.stream_to(history, running.options, running.live.append)
+    reply = running.reply
+    return await respond_with_tools(
+        provider,
+        history,
+        running.options,
+        running.live,
+        tools=tools,
+        context=ToolContext(user_id=reply.conversation.owner_id, conversation_id=reply.conversation_id),
+        record=record,
+        max_steps=settings.PARLEY_TOOL_MAX_STEPS,
+    )
+
+
 _workers: dict[asyncio.AbstractEventLoop, Worker] = {}
+metrics.RUNNING_REPLIES.set_function(lambda: sum(len(worker.running) for worker in list(_workers.values())))
 
 
 async def get_worker() -> Worker:
@@ -352,16 +442,24 @@ def new_broadcaster(layer: Any) -> Broadcaster:
     redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
     verified = compat.group_channel_name(layer, "") is not None
     route = functools.partial(compat.group_channel_name, layer) if verified else None
-    return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis, redis_channel=route)
+    return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis, redis_channel=route, local=local.sockets)
 
 
 async def warm_up() -> None:
     """Start this process's worker now, so its first sweep recovers replies orphaned by a crash
     even if no socket ever connects, and build the provider and its HTTP client before the first reply."""
     await (await get_worker()).broadcaster.prepare()
+    await database_sync_to_async(load_catalog)()
     config = provider_config()
-    registry.get_provider(settings.LLM_PROVIDER, config)
     get_http_client(config.limits, config.network)
+
+
+def load_catalog() -> None:
+    """At start-up: load PARLEY_MODELS_FILE if set, else make sure the catalog is not empty."""
+    if settings.PARLEY_MODELS_FILE:
+        report = load_models_file(settings.PARLEY_MODELS_FILE)
+        logger.info("Loaded %s: %s", settings.PARLEY_MODELS_FILE, report)
+    ensure_catalog()
 
 
 async def shut_down(*, interrupted: bool = False) -> None:
@@ -371,3 +469,4 @@ async def shut_down(*, interrupted: bool = False) -> None:
         await worker.shutdown(interrupted=interrupted)
     await close_http_clients()
     await stop_in_process_simulator()
+    await asyncio.to_thread(close_tool_threads)

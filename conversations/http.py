@@ -10,6 +10,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from . import failures
+
 
 class ApiError(Exception):
     """An error the API reports as JSON with this status and message."""
@@ -62,6 +64,11 @@ def api_view(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[
                 return view(request, *args, **kwargs)
             except ApiError as error:
                 return error_response(error.status, error.message, **error.extra)
+            except Exception as error:  # a service down is a 503 in words, anything else a real 500
+                detail = failures.unavailable_detail(error)
+                if detail is None:
+                    raise
+                return error_response(503, detail, code=failures.UNAVAILABLE)
 
         return wrapper
 

@@ -8,14 +8,20 @@ description of the same rules.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .parts import parts_view
+
 if TYPE_CHECKING:
-    from .models import Conversation, Message
+    from .models import Conversation, LLMModel, Message
 
 REQUEST_ID_MAX = 100
 CLIENT_TYPES = ("message.send", "generation.stop", "message.regenerate", "sync")
+# NUL and the other C0 control characters but tab, line feed and carriage return: no keyboard
+# types them, PostgreSQL cannot store NUL at all, and the rest only hide text from readers.
+FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 class ProtocolError(Exception):
@@ -33,6 +39,7 @@ class ClientFrame:
     type: str
     content: str = ""
     request_id: str | None = None
+    model: int | None = None  # message.send: a catalog model id for this one reply
 
 
 def parse_client_frame(text: str, *, max_bytes: int) -> ClientFrame:
@@ -57,7 +64,7 @@ def client_frame(data: dict[str, Any]) -> ClientFrame:
             "unknown_type", f"Unknown frame type; expected one of {', '.join(CLIENT_TYPES)}.", request_id
         )
     if frame_type == "message.send":
-        return ClientFrame(frame_type, _content(data, request_id), _required(request_id))
+        return ClientFrame(frame_type, _content(data, request_id), _required(request_id), _model(data, request_id))
     return ClientFrame(frame_type, request_id=request_id)
 
 
@@ -65,15 +72,42 @@ def _request_id(data: dict[str, Any]) -> str | None:
     value = data.get("request_id")
     if value is None:
         return None
+    echo = echoable(value)
     if not isinstance(value, str) or not 1 <= len(value) <= REQUEST_ID_MAX or not _is_unicode(value):
-        raise ProtocolError("invalid_field", f"request_id must be a string of 1 to {REQUEST_ID_MAX} characters.")
+        raise ProtocolError("invalid_field", f"request_id must be a string of 1 to {REQUEST_ID_MAX} characters.", echo)
+    if has_forbidden_characters(value):
+        raise ProtocolError("invalid", "request_id must not contain NUL or other control characters.", echo)
     return value
+
+
+def echoable(value: Any) -> str | None:
+    """A request_id as an error frame may echo it: any string UTF-8 can carry, even an invalid one,
+    so the client learns which of its frames was refused."""
+    return value if isinstance(value, str) and _is_unicode(value) else None
+
+
+def request_id_of(text: str) -> str | None:
+    """Best effort: the request_id of a frame refused before validation (rate limits)."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    return echoable(data.get("request_id")) if isinstance(data, dict) else None
 
 
 def _required(request_id: str | None) -> str:
     if request_id is None:
         raise ProtocolError("invalid_field", "message.send needs a request_id.")
     return request_id
+
+
+def _model(data: dict[str, Any], request_id: str | None) -> int | None:
+    value = data.get("model")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ProtocolError(
+            "invalid_field", "model must be a model id (a whole number from GET /api/models/).", request_id
+        )
+    return value
 
 
 def _content(data: dict[str, Any], request_id: str | None) -> str:
@@ -84,7 +118,17 @@ def _content(data: dict[str, Any], request_id: str | None) -> str:
         raise ProtocolError("invalid_field", "content must not be empty.", request_id)
     if not _is_unicode(content):
         raise ProtocolError("invalid_field", "content must be valid Unicode text.", request_id)
+    if has_forbidden_characters(content):
+        raise ProtocolError("invalid", FORBIDDEN_DETAIL.format(name="content"), request_id)
     return content
+
+
+FORBIDDEN_DETAIL = "{name} contains a NUL or another control character that cannot be stored; remove it and try again."
+
+
+def has_forbidden_characters(text: str) -> bool:
+    """True for text with FORBIDDEN_CHARACTERS; the JSON API checks its fields with the same rule."""
+    return FORBIDDEN_CHARACTERS.search(text) is not None
 
 
 def _is_unicode(text: str) -> bool:
@@ -102,6 +146,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "id": str(message.id),
         "role": message.role,
         "content": message.content,
+        "parts": parts_view(message.parts, message.content),
         "status": message.status,
         "seq": message.seq,
         "error": message.error or None,
@@ -111,15 +156,34 @@ def message_payload(message: Message) -> dict[str, Any]:
     }
 
 
+def live_fields(message: Message, content: str, seq: int) -> dict[str, Any]:
+    """A streaming message's fields from its live text: the snapshot's view of a reply in progress."""
+    return {"content": content, "seq": seq, "parts": parts_view(message.parts, content)}
+
+
 def conversation_payload(conversation: Conversation) -> dict[str, Any]:
     """A conversation's own fields, without its messages."""
     return {
         "id": str(conversation.id),
         "title": conversation.title,
-        "model": conversation.model or None,
+        "model": conversation.model_id,
         "system_prompt": conversation.system_prompt,
+        "temperature": conversation.temperature,
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
+    }
+
+
+def model_payload(model: LLMModel) -> dict[str, Any]:
+    """A catalog model as GET /api/models/ lists it; its provider only by name."""
+    return {
+        "id": model.id,
+        "label": model.display_name,
+        "name": model.name,
+        "provider": model.provider.name,
+        "default": model.is_default,
+        "vision": model.vision,
+        "tools": model.tools,
     }
 
 
@@ -152,6 +216,11 @@ def delta_frame(message_id: str, seq: int, delta: str) -> str:
     return f'{{"type":"message.delta","message_id":"{message_id}","seq":{seq},"delta":{text}}}'
 
 
+def parts_frame(message_id: str, parts: list[dict[str, Any]]) -> str:
+    """A streaming reply's stored parts after a tool event (extension); they only ever grow."""
+    return dumps({"type": "message.parts", "message_id": message_id, "parts": parts})
+
+
 def completed_frame(message: dict[str, Any]) -> str:
     return dumps({"type": "message.completed", "message": message})
 
@@ -162,3 +231,14 @@ def conversation_updated_frame(conversation: dict[str, Any]) -> str:
 
 def conversation_deleted_frame(conversation_id: str) -> str:
     return dumps({"type": "conversation.deleted", "conversation_id": conversation_id})
+
+
+LIVE_SYNC_WORDS = {
+    "degraded": "Live sync is down: replies in this tab still arrive; other tabs and devices may lag until it is back.",
+    "ok": "Live sync is back.",
+}
+
+
+def connection_status_frame(live_sync: str) -> str:
+    """Whether frames from other processes reach this socket ("ok") or only this process's ("degraded")."""
+    return dumps({"type": "connection.status", "live_sync": live_sync, "detail": LIVE_SYNC_WORDS[live_sync]})

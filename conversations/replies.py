@@ -27,7 +27,9 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from .models import ApiCall, Conversation, Message, Regeneration
+from . import selectors
+from .models import ApiCall, Conversation, LLMModel, Message, Regeneration
+from .parts import parts_view, text_part
 
 Status = Message.Status
 TITLE_FROM_MESSAGE = 60
@@ -45,37 +47,52 @@ class ReplyRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ReplyStart:
-    """What a started (or already started) reply needs: its rows and the prompt history."""
+    """What a started (or already started) reply needs: its rows, the prompt history and its model."""
 
     reply: Message
     history: list[dict[str, str]]
+    model: LLMModel | None = None  # None only for a duplicate, which starts nothing
     user_message: Message | None = None
     replaces: str | None = None
     duplicate: bool = False
 
 
 def reply_start(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, content: str, request_id: str, worker: str, model: str
+    *,
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    content: str,
+    request_id: str,
+    worker: str,
+    model_id: int | None = None,
 ) -> ReplyStart:
-    """Save the user's message and an empty streaming reply, unless this request_id already did."""
+    """Save the user's message and an empty streaming reply, unless this request_id already did.
+
+    `model_id` picks the model for this one reply instead of the conversation's."""
     with transaction.atomic(using=_database()):
         conversation, turns, existing = _open_request(user, conversation_id, request_id)
         if existing:
             return existing
+        model = _reply_model(user, conversation, model_id)
         position = turns[-1].position + 1 if turns else 0
         user_message = Message(
-            conversation=conversation, position=position, role=Message.Role.USER, content=content, request_id=request_id
+            conversation=conversation,
+            position=position,
+            role=Message.Role.USER,
+            content=content,
+            parts=[text_part(content)],
+            request_id=request_id,
         )
-        reply = _new_reply(conversation, position + 1, request_id, worker, model)
+        reply = _new_reply(conversation, position + 1, request_id, worker, model.name)
         _insert([user_message, reply])
         _touch(conversation, first_message=content)
         return ReplyStart(
-            reply=reply, history=_history(conversation, [*turns, user_message]), user_message=user_message
+            reply=reply, history=_history(conversation, [*turns, user_message]), model=model, user_message=user_message
         )
 
 
 def reply_regenerate(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None, worker: str, model: str
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None, worker: str
 ) -> ReplyStart:
     """Replace the last assistant reply with a new streaming one, once per request_id."""
     request_id = request_id or uuid.uuid4().hex
@@ -85,27 +102,30 @@ def reply_regenerate(
             return existing
         if not turns or turns[-1].role != Message.Role.ASSISTANT:
             raise ReplyRefused("nothing_to_regenerate", "There is no assistant reply to regenerate.")
+        model = _reply_model(user, conversation, None)
         Regeneration.objects.create(conversation=conversation, request_id=request_id)
         last = turns.pop()
         Message.objects.filter(id=last.id).delete()
-        reply = _new_reply(conversation, last.position, request_id, worker, model)
+        reply = _new_reply(conversation, last.position, request_id, worker, model.name)
         reply.save(force_insert=True)
         _touch(conversation)
-        return ReplyStart(reply=reply, history=_history(conversation, turns), replaces=str(last.id))
+        return ReplyStart(reply=reply, history=_history(conversation, turns), model=model, replaces=str(last.id))
 
 
 def reply_finish(
-    *, reply: Message, content: str, seq: int, status: str, error: str = "", model: str = "", usage=None
+    *, reply: Message, content: str, seq: int, status: str, error: str = "", model: str = "", usage=None, parts=None
 ) -> Message | None:
     """Save a reply's final state, once; None when it was already finished elsewhere (the sweep)."""
     reply.content, reply.seq, reply.status, reply.error = content, seq, status, error
+    reply.parts = parts_view(parts or [], content)  # the stored tool parts, then the text after them
     reply.model = model or reply.model
     reply.prompt_tokens = usage.prompt_tokens if usage else None
     reply.completion_tokens = usage.completion_tokens if usage else None
     reply.finished_at = timezone.now()
     alias = _database()
     params = [reply.content, reply.seq, reply.status, reply.error, reply.model, reply.prompt_tokens]
-    params += [reply.completion_tokens, _prepared(Message, "finished_at", reply.finished_at, alias)]
+    params += [reply.completion_tokens, _prepared(Message, "parts", reply.parts, alias)]
+    params += [_prepared(Message, "finished_at", reply.finished_at, alias)]
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute(
             _statements(alias).finish, [*params, _prepared(Message, "id", reply.id, alias), Status.STREAMING]
@@ -116,6 +136,11 @@ def reply_finish(
             _statements(alias).touch, [params[-1], _prepared(Conversation, "id", reply.conversation_id, alias)]
         )
     return reply
+
+
+def reply_parts_save(*, reply_id: uuid.UUID, parts: list[dict]) -> None:
+    """Save a streaming reply's parts at a tool event, so a snapshot read anywhere shows them."""
+    Message.objects.filter(id=reply_id, status=Status.STREAMING).update(parts=parts)
 
 
 def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:
@@ -136,17 +161,41 @@ def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:
         cursor.executemany(_statements(alias).checkpoint, rows)
 
 
-def replies_interrupt_orphans(*, stale_before: datetime) -> list[Message]:
-    """Mark replies whose process stopped heartbeating as interrupted, keeping their saved text."""
-    interrupted = []
-    for reply in Message.objects.filter(status=Status.STREAMING, heartbeat_at__lt=stale_before):
-        claimed = Message.objects.filter(id=reply.id, status=Status.STREAMING, heartbeat_at__lt=stale_before).update(
-            status=Status.INTERRUPTED, error=INTERRUPTED_ERROR, finished_at=timezone.now()
-        )
-        if claimed:
-            reply.refresh_from_db()
-            interrupted.append(reply)
-    return interrupted
+def replies_stale(*, stale_before: datetime) -> list[Message]:
+    """Streaming replies whose process has not proved itself alive here since `stale_before`."""
+    return list(Message.objects.filter(status=Status.STREAMING, heartbeat_at__lt=stale_before))
+
+
+def reply_recover(
+    *,
+    reply: Message,
+    stale_before: datetime,
+    content: str,
+    seq: int,
+    status: str,
+    error: str,
+    model: str,
+    usage,
+    parts: list[dict],
+) -> Message | None:
+    """Finish an orphaned reply for its dead process; None if it finished or checkpointed meanwhile.
+    `parts` are the stored tool parts the text follows, as in `reply_finish`."""
+    finished_at = timezone.now()
+    claimed = Message.objects.filter(id=reply.id, status=Status.STREAMING, heartbeat_at__lt=stale_before).update(
+        content=content,
+        parts=parts_view(parts, content),
+        seq=seq,
+        status=status,
+        error=error,
+        model=model or reply.model,
+        prompt_tokens=usage.prompt_tokens if usage else None,
+        completion_tokens=usage.completion_tokens if usage else None,
+        finished_at=finished_at,
+    )
+    if not claimed:
+        return None
+    reply.refresh_from_db()
+    return reply
 
 
 def _open_request(
@@ -199,8 +248,30 @@ def _refuse_if_busy(user: AbstractBaseUser, turns: list[Turn]) -> None:
         )
 
 
+def _reply_model(user: AbstractBaseUser, conversation: Conversation, model_id: int | None) -> LLMModel:
+    """The model this reply uses: the one asked for, else the conversation's, else the default;
+    refused as `model_unavailable` when this user may not use it (now)."""
+    if model_id is not None:
+        model = selectors.usable_model(user=user, model_id=model_id)
+        if model is None:
+            raise ReplyRefused("model_unavailable", f"Model {model_id} does not exist or is not available to you.")
+        return model
+    if conversation.model_id is not None:
+        model = selectors.usable_model(user=user, model_id=conversation.model_id)
+        if model is None:
+            raise ReplyRefused(
+                "model_unavailable",
+                "This conversation's model is no longer available (disabled or removed); pick another model.",
+            )
+        return model
+    model = selectors.default_model(user=user)
+    if model is None:
+        raise ReplyRefused("model_unavailable", "No model is available to you; ask an administrator for access.")
+    return model
+
+
 def _new_reply(conversation: Conversation, position: int, request_id: str, worker: str, model: str) -> Message:
-    """An unsaved streaming reply for the conversation's own model, else the deployment's."""
+    """An unsaved streaming reply, named after the upstream model it asks for."""
     now = timezone.now()
     return Message(
         conversation=conversation,
@@ -208,7 +279,7 @@ def _new_reply(conversation: Conversation, position: int, request_id: str, worke
         role=Message.Role.ASSISTANT,
         status=Status.STREAMING,
         request_id=request_id,
-        model=conversation.model or model,
+        model=model,
         started_at=now,
         worker=worker,
         heartbeat_at=now,
@@ -242,7 +313,9 @@ def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[di
 
 # What a start reads of the conversation, in the model's field order, as Model.from_db expects.
 LOCK_FIELDS = tuple(
-    f.attname for f in Conversation._meta.concrete_fields if f.name in {"title", "system_prompt", "model"}
+    f.attname
+    for f in Conversation._meta.concrete_fields
+    if f.name in {"title", "system_prompt", "model", "temperature"}
 )
 
 
@@ -336,7 +409,17 @@ def _statements(alias: str) -> Statements:
     columns = ", ".join(connection.ops.quote_name(field.column) for field in Message._meta.concrete_fields)
     finished = ", ".join(
         f"{name(Message, field)} = %s"
-        for field in ("content", "seq", "status", "error", "model", "prompt_tokens", "completion_tokens", "finished_at")
+        for field in (
+            "content",
+            "seq",
+            "status",
+            "error",
+            "model",
+            "prompt_tokens",
+            "completion_tokens",
+            "parts",
+            "finished_at",
+        )
     )
     return Statements(
         lock=f"SELECT {fields} FROM {c} JOIN {u} ON {u}.{owner_pk} = {c}.{name(Conversation, 'owner')} "

@@ -77,7 +77,7 @@ class SessionGuard:
         self.checks: set[asyncio.Task] = set()  # the loop keeps only weak references to tasks
 
     async def start(self) -> None:
-        await self.consumer.channel_layer.group_add(user_group(self.consumer.user.pk), self.consumer.channel_name)
+        await self.consumer.join(user_group(self.consumer.user.pk))
         age = self.consumer.scope["session"].get_expiry_age()  # loaded already by the auth middleware
         self.timer = asyncio.get_running_loop().call_later(age + 1, self.schedule_check, 0)
 
@@ -86,7 +86,7 @@ class SessionGuard:
             self.timer.cancel()
         for check in self.checks:
             check.cancel()
-        await self.consumer.channel_layer.group_discard(user_group(self.consumer.user.pk), self.consumer.channel_name)
+        await self.consumer.leave(user_group(self.consumer.user.pk))
 
     async def on_revoked(self, event: dict) -> None:
         if event.get("session") == self.session_key:

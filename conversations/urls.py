@@ -2,16 +2,17 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, health, views
+from . import api, catalog_api, health, metrics_endpoint, views
 
 urlpatterns = [
     path("", views.chat, name="chat"),
     path("c/<uuid:conversation_id>/", views.chat, name="conversation"),
-    path("accounts/signup/", views.signup, name="signup"),
+    path("api/models/", catalog_api.model_list, name="api-models"),
     path("api/conversations/", api.conversation_collection, name="api-conversations"),
     path("api/conversations/<str:conversation_id>/", api.conversation_detail, name="api-conversation"),
     path("api/conversations/<str:conversation_id>/messages/", api.conversation_messages, name="api-messages"),
     path("api/conversations/<str:conversation_id>/regenerate/", api.conversation_regenerate, name="api-regenerate"),
     path("api/conversations/<str:conversation_id>/stop/", api.conversation_stop, name="api-stop"),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics_endpoint.metrics, name="metrics"),
 ]

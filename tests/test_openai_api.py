@@ -9,12 +9,14 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.contrib.auth.models import Group
 from django.test import AsyncClient
 from django.utils import timezone
 
 from conversations import generation, tokens
+from conversations.catalog.environment import ensure_catalog
 from conversations.llm.simulator.script import MODEL_NAME, markdown_reply
-from conversations.models import ApiCall, ApiToken, Conversation, Message
+from conversations.models import ApiCall, ApiToken, Conversation, LLMModel, Message, Provider
 
 pytestmark = [
     pytest.mark.db,
@@ -133,13 +135,30 @@ async def calls_ended(worker) -> None:
 # --- authentication and errors ------------------------------------------------------------
 
 
-async def test_models_lists_the_configured_model(api):
+async def test_models_lists_the_catalog_models_the_user_may_use(api):
     response = await api.get("/v1/models")
     assert response.status_code == 200
     assert response.json() == {
         "object": "list",
-        "data": [{"id": generation.configured_options().model, "object": "model", "created": 0, "owned_by": "parley"}],
+        "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "parley"}],
     }
+
+
+async def test_group_access_applies_and_shared_names_are_qualified(api, alice, worker):
+    await sync_to_async(ensure_catalog)()
+    staff = await Group.objects.acreate(name="staff")
+    other = await Provider.objects.acreate(name="other", kind=Provider.Kind.SIMULATOR)
+    shared = await LLMModel.objects.acreate(provider=other, name=MODEL_NAME, position=2)
+    hidden = await LLMModel.objects.acreate(provider=other, name="staff-only", position=3)
+    await sync_to_async(hidden.allowed_groups.add)(staff)
+    ids = [model["id"] for model in (await api.get("/v1/models")).json()["data"]]
+    assert ids == [f"simulator/{MODEL_NAME}", f"other/{MODEL_NAME}"]
+    assert_error(await post(api, body() | {"model": "staff-only"}), 404, "model_not_found")
+    assert_error(await post(api, body() | {"model": MODEL_NAME}), 404, "model_not_found")  # ambiguous
+    data = (await post(api, body() | {"model": f"other/{MODEL_NAME}"})).json()
+    assert data["choices"][0]["message"]["content"] == EXPECTED and shared.enabled
+    await sync_to_async(alice.groups.add)(staff)
+    assert "staff-only" in [m["id"] for m in (await api.get("/v1/models")).json()["data"]]
 
 
 @pytest.mark.parametrize("header", [None, "Bearer", "Bearer nope", "Basic abc", "Bearer parley_wrong"])

@@ -1,6 +1,8 @@
 """Parley's database state, one module per concern; import models from here."""
 
 from .api_access import ApiCall, ApiToken
+from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
+from .operations import ServerProcess
 
-__all__ = ["ApiCall", "ApiToken", "Conversation", "Message", "Regeneration"]
+__all__ = ["ApiCall", "ApiToken", "Conversation", "LLMModel", "Message", "Provider", "Regeneration", "ServerProcess"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 from channels.db import database_sync_to_async
@@ -12,8 +13,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .. import generation, tokens
-from ..models import ApiCall, ApiToken, Message
+from .. import selectors, tokens
+from ..models import ApiCall, ApiToken, LLMModel, Message
 from .errors import OpenAIError
 
 LEASE_MARGIN = timedelta(seconds=30)  # a call's slot outlives its deadline by this, then frees itself
@@ -30,9 +31,26 @@ async def authenticate(request: HttpRequest) -> ApiToken:
     return token
 
 
-def available_models(user: AbstractBaseUser) -> list[str]:
-    """The models this user may use: the deployment's configured model."""
-    return [generation.configured_options().model]
+def models_by_id(user: AbstractBaseUser) -> dict[str, LLMModel]:
+    """The catalog models this user may use (the one access rule, `selectors.models_for_user`), by
+    their API id: the upstream name, or `provider/name` where two providers offer the same name.
+    `provider/name` is accepted for every model."""
+    models = list(selectors.models_for_user(user=user))
+    names = Counter(model.name for model in models)
+    listed = {model.name if names[model.name] == 1 else qualified(model): model for model in models}
+    return listed | {qualified(model): model for model in models}
+
+
+def listed_ids(models: dict[str, LLMModel]) -> list[str]:
+    """The ids `/v1/models` lists: one per model, in picker order."""
+    first = {}
+    for api_id, model in models.items():
+        first.setdefault(model.id, api_id)
+    return list(first.values())
+
+
+def qualified(model: LLMModel) -> str:
+    return f"{model.provider.name}/{model.name}"
 
 
 def call_lease_acquire(*, token: ApiToken) -> ApiCall:

@@ -1,4 +1,4 @@
-"""An unsaved call: the configured provider streams straight into the call, holding one of the
+"""An unsaved call: the catalog model's provider streams straight into the call, holding one of the
 owner's generation slots meanwhile. The client going away cancels it, which closes the upstream
 request (the provider's cancel-safe send)."""
 
@@ -12,9 +12,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from .. import generation
+from ..crypto import SecretUnreadable
 from ..llm.base import Options
 from ..llm.errors import DeadlineExceeded, LLMError, RateLimited
-from ..models import ApiToken
+from ..models import ApiToken, LLMModel
 from . import access
 from .calls import Call, End, failure, finish_reason
 from .payloads import CompletionRequest
@@ -23,13 +24,14 @@ from .watch import get_watcher
 logger = logging.getLogger(__name__)
 
 
-async def begin(token: ApiToken, request: CompletionRequest) -> Call:
+async def begin(token: ApiToken, model: LLMModel, request: CompletionRequest) -> Call:
     lease = await database_sync_to_async(access.call_lease_acquire)(token=token)
     call = Call(request.model, str(token.id))
-    options = dataclasses.replace(generation.configured_options(), model=request.model, **request.sampling())
+    defaults = Options(model.name, settings.LLM_TEMPERATURE, settings.LLM_MAX_TOKENS)
+    options = dataclasses.replace(defaults, **request.sampling())
     watcher, worker = await get_watcher(), await generation.get_worker()
     watcher.watch(call, token)
-    call.producer = worker.spawn(produce(call, request.messages, options), f"parley-api-{call.id}")
+    call.producer = worker.spawn(produce(call, model, request.messages, options), f"parley-api-{call.id}")
 
     def release(_) -> None:  # also when the producer was cancelled before it ever ran
         call.end(End("stop"))
@@ -40,13 +42,16 @@ async def begin(token: ApiToken, request: CompletionRequest) -> Call:
     return call
 
 
-async def produce(call: Call, messages: list[dict[str, str]], options: Options) -> None:
+async def produce(call: Call, model: LLMModel, messages: list[dict[str, str]], options: Options) -> None:
     try:
         async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
-            finish = await generation.configured_provider().stream_to(messages, options, call.put_text)
+            provider = generation.catalog_provider(model.provider)
+            finish = await provider.stream_to(messages, options, call.put_text)
         call.end(End(finish_reason(finish.reason), finish.usage, finish.model))
     except TimeoutError:
         call.end(failure(DeadlineExceeded().user_message, "deadline_exceeded"))
+    except SecretUnreadable:
+        call.end(failure(generation.KEY_UNREADABLE, "upstream_error"))
     except LLMError as error:
         logger.info("API call %s failed upstream: %s", call.id, error)
         status, code = (429, "upstream_rate_limited") if isinstance(error, RateLimited) else (502, "upstream_error")

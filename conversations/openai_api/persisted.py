@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import logging
 
@@ -21,7 +20,7 @@ from django.core.exceptions import ValidationError
 
 from .. import generation, selectors, services
 from ..llm.base import Usage
-from ..models import ApiToken, Conversation
+from ..models import ApiToken, Conversation, LLMModel
 from ..realtime.broadcast import conversation_group
 from .calls import Call, End, failure
 from .errors import OpenAIError
@@ -31,13 +30,13 @@ from .watch import get_watcher
 logger = logging.getLogger(__name__)
 
 NEW = "new"
-REFUSAL_STATUS = {"not_found": 404, "limit_reached": 429, "busy": 409}
+REFUSAL_STATUS = {"not_found": 404, "limit_reached": 429, "quota_exceeded": 429, "busy": 409}
 ENDS = {"complete": "stop", "cancelled": "stop"}  # any other final status is a failure
 
 
-async def begin(token: ApiToken, request: CompletionRequest, target: str) -> Call:
+async def begin(token: ApiToken, model: LLMModel, request: CompletionRequest, target: str) -> Call:
     owner = token.owner
-    conversation = await database_sync_to_async(conversation_for)(token, request, target.strip())
+    conversation = await database_sync_to_async(conversation_for)(token, model, request, target.strip())
     call = Call(request.model, str(token.id))
     call.conversation_id = str(conversation.id)
     worker, watcher = await generation.get_worker(), await get_watcher()
@@ -49,7 +48,8 @@ async def begin(token: ApiToken, request: CompletionRequest, target: str) -> Cal
             conversation_id=conversation.id,
             content=request.messages[-1]["content"],
             request_id=f"api-{call.id}",
-            options=dataclasses.replace(generation.configured_options(), **request.sampling()),
+            model=model.id,
+            sampling=request.sampling(),
         )
     except BaseException as error:
         await worker.layer.group_discard(group, channel)
@@ -64,13 +64,13 @@ async def begin(token: ApiToken, request: CompletionRequest, target: str) -> Cal
     return call
 
 
-def conversation_for(token: ApiToken, request: CompletionRequest, target: str) -> Conversation:
+def conversation_for(token: ApiToken, model: LLMModel, request: CompletionRequest, target: str) -> Conversation:
     """A new conversation holding the request's earlier turns, or the owner's conversation named."""
     if target.lower() == NEW:
         system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
         turns = [m for m in request.messages[:-1] if m["role"] != "system" and m["content"]]
         return services.conversation_create_with_turns(
-            owner=token.owner, model=request.model, system_prompt=system, turns=turns
+            owner=token.owner, model=model, system_prompt=system, turns=turns
         )
     try:
         conversation = selectors.conversation_get(user=token.owner, conversation_id=target)
@@ -115,7 +115,8 @@ def final(message: dict) -> End:
     """A saved reply's end as OpenAI says it: stopped in the browser is `stop` too."""
     if message["status"] in ENDS:
         usage = message.get("usage")
-        return End(ENDS[message["status"]], Usage(**usage) if usage else None, message.get("model") or "")
+        usage = Usage(usage.get("prompt_tokens"), usage.get("completion_tokens")) if usage else None
+        return End(ENDS[message["status"]], usage, message.get("model") or "")
     return failure(message.get("error") or "The reply failed.", f"reply_{message['status']}")
 
 

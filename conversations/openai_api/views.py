@@ -5,6 +5,7 @@ Requests authenticate with a personal token only (never the session cookie), so 
 
 from __future__ import annotations
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -22,7 +23,8 @@ async def models(request: HttpRequest) -> HttpResponse:
     try:
         allow(request, "GET")
         token = await access.authenticate(request)
-        return JsonResponse(shapes.model_list(access.available_models(token.owner)))
+        models = await database_sync_to_async(access.models_by_id)(token.owner)
+        return JsonResponse(shapes.model_list(access.listed_ids(models)))
     except OpenAIError as error:
         return error.response()
 
@@ -33,7 +35,8 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         allow(request, "POST")
         token = await access.authenticate(request)
         completion = completion_request(request.body, max_bytes=settings.PARLEY_API_MAX_BODY)
-        if completion.model not in access.available_models(token.owner):
+        model = (await database_sync_to_async(access.models_by_id)(token.owner)).get(completion.model)
+        if model is None:
             raise OpenAIError(
                 404,
                 f"The model '{completion.model}' does not exist or you do not have access to it.",
@@ -41,7 +44,9 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
                 "model",
             )
         target = request.headers.get(CONVERSATION_HEADER)
-        call = await (persisted.begin(token, completion, target) if target else direct.begin(token, completion))
+        call = await (
+            persisted.begin(token, model, completion, target) if target else direct.begin(token, model, completion)
+        )
     except OpenAIError as error:
         return error.response()
     response = await (stream(call, completion) if completion.stream else whole(call))

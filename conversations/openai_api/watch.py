@@ -80,7 +80,7 @@ async def get_watcher() -> TokenWatcher:
     worker = await generation.get_worker()
     if worker not in _watchers:
         watcher = _watchers[worker] = TokenWatcher()
-        worker.spawn(watcher.listen(worker.layer), "parley-api-tokens")
+        worker.spawn(watcher.listen(worker.layer), "parley-token-watch")
     watcher = _watchers[worker]
     await watcher.listening.wait()
     return watcher

@@ -6,6 +6,9 @@ is flushed on a tick of a fifth of that: replies fall due at different moments, 
 carries a slice of them instead of one burst for all. With Redis, every delta also updates the
 reply's resume state (its text and seq), always before its frame is published, so a socket that
 subscribes and then reads that state can never miss a later delta (docs/architecture.md).
+
+Metrics are kept per flush, not per token: the tokens, size and wait of a flush are counted once
+it is sent, and a reply's time to first token when its first text marks it dirty.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from django.db import transaction
 from redis import asyncio as aioredis
 from redis.exceptions import NoScriptError
 
-from .. import protocol
+from .. import metrics, protocol
+from ..failures import LINK_ERRORS
+from .local import LocalSockets
 
 logger = logging.getLogger(__name__)
 
@@ -39,24 +44,35 @@ CLOSE_WAIT = 5.0  # seconds close() gives the flush loop to finish a flush under
 # kind, a pub/sub channel and a payload. A whole frame ("f") is only published. A delta ("a"
 # appends to the resume text, "r" rewrites it whole) adds its text and seq, and takes the next two
 # KEYS (the reply's text and seq keys): its resume state is updated before its frame is published.
+# An append is made only onto the state of the delta before it (stored seq = seq - 1): after a
+# Redis restart wiped the state, appending would leave a tail posing as the whole text, which a
+# snapshot or the recovery path would then trust. Such a delta leaves the state absent, and its
+# text key is returned so the broadcaster rewrites the state whole on its next flush. An empty
+# channel writes the resume state only (the public path publishes through the layer afterwards).
 PUBLISH_BATCH = """
 local ttl = ARGV[1]
+local skipped = {}
 local i, k = 2, 1
 while i <= #ARGV do
   local kind = ARGV[i]
-  if kind ~= 'f' then
-    if kind == 'r' then
-      redis.call('SET', KEYS[k], ARGV[i + 3], 'EX', ttl)
-    else
+  if kind == 'r' then
+    redis.call('SET', KEYS[k], ARGV[i + 3], 'EX', ttl)
+    redis.call('SET', KEYS[k + 1], ARGV[i + 4], 'EX', ttl)
+  elseif kind == 'a' then
+    if tonumber(redis.call('GET', KEYS[k + 1]) or '0') == tonumber(ARGV[i + 4]) - 1 then
       redis.call('APPEND', KEYS[k], ARGV[i + 3])
       redis.call('EXPIRE', KEYS[k], ttl)
+      redis.call('SET', KEYS[k + 1], ARGV[i + 4], 'EX', ttl)
+    else
+      skipped[#skipped + 1] = KEYS[k]
     end
-    redis.call('SET', KEYS[k + 1], ARGV[i + 4], 'EX', ttl)
   end
-  redis.call('PUBLISH', ARGV[i + 1], ARGV[i + 2])
+  if ARGV[i + 1] ~= '' then
+    redis.call('PUBLISH', ARGV[i + 1], ARGV[i + 2])
+  end
   if kind == 'f' then i = i + 3 else i, k = i + 5, k + 2 end
 end
-return 0
+return skipped
 """
 
 Entry = tuple[str, dict[str, Any], "LiveReply | None"]  # group, channel-layer message, the delta's reply
@@ -82,10 +98,13 @@ class LiveReply:
     later deltas reproduces the reply exactly."""
 
     __slots__ = (
-        "conversation_id", "dirty_at", "group", "id", "id_str", "live_stale", "mark_dirty", "parts", "pending", "seq",
+        "conversation_id", "dirty_at", "first_token_at", "group", "id", "id_str", "live_stale", "mark_dirty", "parts",
+        "pending", "seq", "started_at", "tokens",
     )  # fmt: skip
 
-    def __init__(self, reply_id: uuid.UUID, conversation_id: uuid.UUID, mark_dirty: Callable) -> None:
+    def __init__(
+        self, reply_id: uuid.UUID, conversation_id: uuid.UUID, mark_dirty: Callable, started_at: float | None = None
+    ) -> None:
         self.id = reply_id
         self.id_str = str(reply_id)
         self.conversation_id = conversation_id
@@ -96,6 +115,9 @@ class LiveReply:
         self.dirty_at = 0.0  # when the oldest pending text arrived (the broadcaster sets it)
         self.seq = 0
         self.live_stale = False  # a lost Redis write means the resume state must be rewritten whole
+        self.started_at = started_at  # when the reply was asked for, on the broadcaster's clock (time to first token)
+        self.first_token_at: float | None = None  # when its first text arrived, on the same clock
+        self.tokens = 0  # text chunks published so far (the live console's count), added per flush
 
     def append(self, text: str) -> None:
         if not text:
@@ -131,8 +153,10 @@ class Broadcaster:
         *,
         redis_channel: Callable[[str], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        local: LocalSockets | None = None,
     ) -> None:
         self.layer = layer
+        self.local = local  # this process's sockets, which get a batch directly when Redis fails
         self.tick = window / TICKS_PER_WINDOW
         self.wait_before_due = window - self.tick  # a reply dirty this long is flushed on the next tick
         self.redis = redis  # the resume state's connection, when the layer is Redis
@@ -148,6 +172,8 @@ class Broadcaster:
         self.dropped = 0  # batches lost in the current Redis outage, logged once when it ends
         self.task: asyncio.Task | None = None  # the one running `run`, which its owner starts
         self.closing = False  # set by close(): `run` ends after its next flush
+        self.queued_tokens = 0  # text chunks in the deltas queued since the last flush (metrics)
+        self.oldest_queued = math.inf  # when the oldest text queued since the last flush arrived (metrics)
 
     async def prepare(self) -> None:
         """Connect and load the script now, so the first reply's first flush does not pay for it."""
@@ -156,6 +182,10 @@ class Broadcaster:
 
     def mark_dirty(self, reply: LiveReply) -> None:
         reply.dirty_at = self.clock()
+        if reply.first_token_at is None:  # its very first text
+            reply.first_token_at = reply.dirty_at
+            if reply.started_at is not None:
+                metrics.TIME_TO_FIRST_TOKEN.observe(reply.dirty_at - reply.started_at)
         self.dirty.append(reply)
         self.wakeup.set()
 
@@ -198,24 +228,47 @@ class Broadcaster:
         batch, self.outbox = self.outbox, []
         if not batch:
             return
+        oldest, self.oldest_queued = self.oldest_queued, math.inf
+        metrics.TOKENS_STREAMED.inc(self.queued_tokens)
+        self.queued_tokens = 0
         try:
             await self._send(batch)
         except Exception as error:  # Redis blinked: clients heal the gap by seq and snapshot
+            metrics.BROADCAST_REDIS_ERRORS.inc()
             if not self.dropped:
                 logger.warning("Broadcasts are failing, generations continue: %s", error)
             self.dropped += 1
             for _, _, reply in batch:
                 if reply is not None:
                     reply.live_stale = True
+            await self._deliver_locally(batch)
             return
+        metrics.FLUSH_SIZE.observe(len(batch))
+        if oldest != math.inf:
+            metrics.ADDED_LATENCY.observe(self.clock() - oldest)
         if self.dropped:
             logger.warning("Broadcasts recovered after %d dropped batches", self.dropped)
             self.dropped = 0
+            if self.local is not None:
+                await self.local.set_degraded(False)
+
+    async def _deliver_locally(self, batch: list[Entry]) -> None:
+        """This process's sockets still get the batch, in order; any that Redis did carry before it
+        failed are ignored by seq (deltas) and by id (created frames) on arrival."""
+        if self.local is None:
+            return
+        await self.local.set_degraded(True)
+        for group, message, _ in batch:
+            await self.local.deliver(group, message)
 
     def _queue_delta(self, reply: LiveReply) -> None:
+        chunks = len(reply.pending)
         delta = reply.take_delta()
         if delta is None:
             return
+        self.queued_tokens += chunks
+        reply.tokens += chunks
+        self.oldest_queued = min(self.oldest_queued, reply.dirty_at)
         frame = protocol.delta_frame(reply.id_str, reply.seq, delta)
         message = {"type": "chat.delta", "id": reply.id_str, "seq": reply.seq, "frame": frame}
         self.outbox.append((reply.group, message, reply))
@@ -230,24 +283,17 @@ class Broadcaster:
             await self.layer.group_send(group, message)
 
     async def _write_resume_state(self, batch: list[Entry]) -> None:
-        """The public path's resume writes, in one pipeline, before any of the batch is published."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for _, message, reply in batch:
-                if reply is None:
-                    continue
-                seq = message["seq"]
-                text_key, seq_key = live_keys(reply.id_str)
-                if reply.live_stale:
-                    pipe.set(text_key, reply.content_through(seq), ex=LIVE_TTL)
-                else:
-                    pipe.append(text_key, reply.parts[seq - 1]).expire(text_key, LIVE_TTL)
-                pipe.set(seq_key, seq, ex=LIVE_TTL)
-            await pipe.execute()
-        self._resume_state_rewritten(batch)
+        """The public path's resume writes: the same script with no channels, so it publishes nothing,
+        called before any of the batch is published through the layer."""
+        if any(reply is not None for _, _, reply in batch):
+            await self._run_script(batch, publish=False)
 
     async def _send_in_one_call(self, batch: list[Entry]) -> None:
         """One round trip and, up to SCRIPT_BATCH entries, one script call for the whole batch:
         a command per delta made redis-py's packing and reading a large share of the server's time."""
+        await self._run_script(batch, publish=True)
+
+    async def _run_script(self, batch: list[Entry], *, publish: bool) -> None:
         if self.script_sha is None:
             self.script_sha = await self.redis.script_load(PUBLISH_BATCH)
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -255,7 +301,12 @@ class Broadcaster:
                 keys: list[str] = []
                 args: list[Any] = [LIVE_TTL]
                 for group, message, reply in batch[start : start + SCRIPT_BATCH]:
-                    channel, payload = self.redis_channel(group), self.layer.serialize(message)
+                    if publish:
+                        channel, payload = self.redis_channel(group), self.layer.serialize(message)
+                    elif reply is None:
+                        continue
+                    else:
+                        channel, payload = "", ""
                     if reply is None:
                         args += ("f", channel, payload)
                         continue
@@ -265,11 +316,16 @@ class Broadcaster:
                     args += ("r" if reply.live_stale else "a", channel, payload, text, seq)
                 pipe.evalsha(self.script_sha, len(keys), *keys, *args)
             try:
-                await pipe.execute()
+                results = await pipe.execute()
             except NoScriptError:
                 self.script_sha = None  # Redis restarted and forgot the script
                 raise
         self._resume_state_rewritten(batch)
+        skipped = {key.decode() for keys in results for key in keys}
+        if skipped:  # their state was gone (a Redis restart): rewrite it whole next time
+            for _, _, reply in batch:
+                if reply is not None and live_keys(reply.id_str)[0] in skipped:
+                    reply.live_stale = True
 
     @staticmethod
     def _resume_state_rewritten(batch: list[Entry]) -> None:
@@ -281,7 +337,10 @@ class Broadcaster:
         """The published text and seq of a reply streaming in any process, from Redis."""
         if self.redis is None:
             return None
-        text, seq = await self.redis.mget(live_keys(reply_id))
+        try:
+            text, seq = await self.redis.mget(live_keys(reply_id))
+        except LINK_ERRORS:  # Redis is down: the snapshot keeps the reply's last checkpoint
+            return None
         if seq is None:
             return None
         return (text or b"").decode("utf-8"), int(seq)

@@ -119,6 +119,12 @@ class StandInConsumer:
     async def close(self, code: int) -> None:
         self.closed.append(code)
 
+    async def join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+
+    async def leave(self, group: str) -> None:
+        await self.channel_layer.group_discard(group, self.channel_name)
+
 
 @pytest.fixture
 async def guarded(alice):

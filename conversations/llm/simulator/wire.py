@@ -54,8 +54,9 @@ def chunk(payload: bytes) -> bytes:
 class ChunkEncoder:
     """Builds the SSE events of one reply."""
 
-    def __init__(self, reply_id: str, created: int) -> None:
-        common = f'{{"id":"{reply_id}","object":"chat.completion.chunk","created":{created},"model":"{MODEL_NAME}"'
+    def __init__(self, reply_id: str, created: int, model: str = MODEL_NAME) -> None:
+        model_json = json.dumps(model)
+        common = f'{{"id":"{reply_id}","object":"chat.completion.chunk","created":{created},"model":{model_json}'
         self._common = common
         self._token_prefix = f'data: {common},"choices":[{{"index":0,"delta":{{"content":'
         self._token_suffix = '},"finish_reason":null}]}\n\n'
@@ -67,6 +68,17 @@ class ChunkEncoder:
     def token(self, escaped: str) -> str:
         """`escaped` is the token already JSON-encoded (with its quotes)."""
         return self._token_prefix + escaped + self._token_suffix
+
+    def tool_call(self, index: int, call_id: str, name: str, arguments: str) -> bytes:
+        """A call as vendors stream it: id and name first, then the arguments in two fragments."""
+        half = len(arguments) // 2
+        head = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
+        pieces = [head] + [{"index": index, "function": {"arguments": a}} for a in (arguments[:half], arguments[half:])]
+        return b"".join(
+            f'data: {self._common},"choices":[{{"index":0,"delta":{{"tool_calls":[{json.dumps(p)}]}},'
+            f'"finish_reason":null}}]}}\n\n'.encode()
+            for p in pieces
+        )
 
     def finish(self, reason: str) -> bytes:
         return f'data: {self._common},"choices":[{{"index":0,"delta":{{}},"finish_reason":"{reason}"}}]}}\n\n'.encode()

@@ -4,7 +4,7 @@
 
 import * as api from "./api.js";
 import { Composer } from "./composer.js";
-import { showConnectionState } from "./connection.js";
+import { showConnectionState, showLiveSync } from "./connection.js";
 import { setTrustedImageHosts } from "./render.js";
 import { Sidebar } from "./sidebar.js";
 import { ConversationSocket } from "./socket.js";
@@ -18,6 +18,7 @@ setTrustedImageHosts(config.trustedImageHosts);
 const $ = (id) => document.getElementById(id);
 const TITLE_LENGTH = 60; // characters of the first message used as a new chat's title
 const PROBE_AFTER = 2; // failed reconnects before checking whether the session still exists
+const UNAVAILABLE_RETRY = 5000; // ms before resending messages the server could not take (same request_id)
 const FINISHED_WORDS = {
   complete: "Reply finished.",
   cancelled: "Reply stopped.",
@@ -31,6 +32,7 @@ const app = {
   socket: null,
   socketState: "idle",
   syncing: false,
+  retryTimer: null, // resends messages answered `unavailable`
 };
 
 const thread = new Thread({ scroller: $("thread"), list: $("messages"), empty: $("empty-state"), jump: $("jump") });
@@ -163,6 +165,7 @@ function regenerate() {
 
 function onFrame(frame) {
   if (frame.type === "error") return onError(frame);
+  if (frame.type === "connection.status") return showLiveSync(frame.live_sync, frame.detail);
   const changes = app.conversation.apply(frame);
   if (changes.sync) return requestSync();
   if (changes.renamed) return renamedElsewhere(frame.conversation);
@@ -205,6 +208,13 @@ function requestSync() {
 }
 
 function onError(frame) {
+  if (frame.code === "unavailable" && app.conversation.pending.has(frame.request_id)) {
+    // A service is down: keep the message and send it again later; its request_id makes that safe.
+    toast(`${frame.detail} Retrying…`);
+    clearTimeout(app.retryTimer);
+    app.retryTimer = setTimeout(() => app.socket && flushOutbox(), UNAVAILABLE_RETRY);
+    return;
+  }
   const pending = frame.request_id ? app.conversation.dropPending(frame.request_id) : null;
   if (pending) {
     thread.remove(pending.id);

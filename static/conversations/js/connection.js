@@ -30,3 +30,18 @@ export function showConnectionState(state, detail = {}) {
     banner.hidden = true;
   }
 }
+
+/** Live sync with other tabs and devices: "degraded" while the server cannot reach Redis (replies
+ * to this tab still arrive), "ok" once it is back. Shown only while the socket itself is open. */
+export function showLiveSync(liveSync, detail) {
+  const indicator = $("connection");
+  if (indicator.dataset.state !== "open" && indicator.dataset.state !== "degraded") return;
+  const degraded = liveSync === "degraded";
+  indicator.dataset.state = degraded ? "degraded" : "open";
+  $("connection-text").textContent = degraded ? "Live sync degraded" : CONNECTION_WORDS.open;
+  const banner = $("banner");
+  banner.dataset.kind = indicator.dataset.state;
+  $("banner-text").textContent = detail;
+  $("banner-login").hidden = true;
+  banner.hidden = !degraded;
+}
