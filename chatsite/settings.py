@@ -182,8 +182,38 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
-# Whether /accounts/signup/ lets anyone create an account (default: on in development only).
-PARLEY_SIGNUP_ENABLED = env_bool("PARLEY_SIGNUP_ENABLED", DEBUG)
+# --- Single sign-on (OpenID Connect, docs/sso.md) ---
+# The provider's issuer URL; its endpoints come from its discovery document. Empty switches SSO off.
+PARLEY_OIDC_ISSUER = os.environ.get("PARLEY_OIDC_ISSUER", "")
+# Parley's client id and secret at the provider, and the scopes it asks for.
+OIDC_RP_CLIENT_ID = os.environ.get("PARLEY_OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("PARLEY_OIDC_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = os.environ.get("PARLEY_OIDC_SCOPES", "openid email profile")
+# The ID token's signing algorithm (RS256 checks it against the provider's published keys).
+OIDC_RP_SIGN_ALGO = os.environ.get("PARLEY_OIDC_SIGN_ALGO", "RS256")
+# The name on the login page's button.
+PARLEY_OIDC_NAME = os.environ.get("PARLEY_OIDC_NAME", "single sign-on")
+# The claim listing the user's groups; each login makes the account's Django groups exactly these.
+PARLEY_OIDC_GROUPS_CLAIM = os.environ.get("PARLEY_OIDC_GROUPS_CLAIM", "groups")
+# Groups (from that claim) whose members are staff; empty leaves staff status to the admin.
+PARLEY_OIDC_STAFF_GROUPS = env_list("PARLEY_OIDC_STAFF_GROUPS")
+# Whether a first SSO login may join the existing account with its email (only if the provider verified it).
+PARLEY_OIDC_LINK_BY_EMAIL = env_bool("PARLEY_OIDC_LINK_BY_EMAIL", False)
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env_float("PARLEY_OIDC_TIMEOUT", 10.0)
+OIDC_VERIFY_SSL = True
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+if PARLEY_OIDC_ISSUER:
+    AUTHENTICATION_BACKENDS.append("conversations.sso.backend.ParleyOIDCBackend")
+    OIDC_AUTHENTICATE_CLASS = "conversations.sso.backend.ParleyOIDCRequestView"
+
+# Whether accounts may log in with a password (the site's and the admin's login); off leaves SSO only.
+PARLEY_PASSWORD_LOGIN = env_bool("PARLEY_PASSWORD_LOGIN", True)
+if not PARLEY_PASSWORD_LOGIN:
+    AUTHENTICATION_BACKENDS.remove("django.contrib.auth.backends.ModelBackend")
+
+# Whether /accounts/signup/ lets anyone create an account (default: on in development only; never without passwords).
+PARLEY_SIGNUP_ENABLED = env_bool("PARLEY_SIGNUP_ENABLED", DEBUG) and PARLEY_PASSWORD_LOGIN
 # Sign-ups one client address may attempt, and accounts all sign-ups together may create (count/period).
 PARLEY_SIGNUP_RATE = os.environ.get("PARLEY_SIGNUP_RATE", "5/h")
 PARLEY_SIGNUP_GLOBAL_RATE = os.environ.get("PARLEY_SIGNUP_GLOBAL_RATE", "100/h")

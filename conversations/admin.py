@@ -11,13 +11,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from . import (
-    access_admin,  # noqa: F401  (registers the API token admin)
-    catalog_admin,  # noqa: F401  (registers the catalog's admin)
-)
+from . import access_admin, catalog_admin, usage_admin  # noqa: F401  (register the tokens', catalog's and usage's admin)
 from .console import views as console_views
 from .exports import export_json, export_markdown
-from .models import Conversation, LLMModel, Message, ServerProcess
+from .models import Conversation, ExternalIdentity, LLMModel, Message, ServerProcess
 
 RECORD_FIELDS = (
     "status",
@@ -133,3 +130,15 @@ class ServerProcessAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+
+@admin.register(ExternalIdentity)
+class ExternalIdentityAdmin(admin.ModelAdmin):
+    """Single sign-on identities; deleting one unlinks it (its next login makes or links an account anew)."""
+
+    list_display = ("user", "issuer", "subject", "created_at")
+    search_fields = ("user__username", "subject")
+    readonly_fields = ("user", "issuer", "subject", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -16,7 +16,9 @@ from django.utils import timezone
 from conversations import generation, tokens
 from conversations.catalog.environment import ensure_catalog
 from conversations.llm.simulator.script import MODEL_NAME, markdown_reply
-from conversations.models import ApiCall, ApiToken, Conversation, LLMModel, Message, Provider
+from conversations.models import ApiCall, ApiToken, Budget, Conversation, LLMModel, Message, Provider, UsageRecord
+from conversations.openai_api.calls import Call
+from conversations.openai_api.watch import get_watcher
 
 pytestmark = [
     pytest.mark.db,
@@ -295,6 +297,16 @@ async def test_the_cap_counts_api_calls_and_replies_alike(api, alice, settings, 
     assert (await post(api, body())).status_code == 200
 
 
+async def test_an_unsaved_call_is_charged_and_a_used_up_budget_is_429(api, alice, worker):
+    assert (await post(api, body())).status_code == 200
+    await calls_ended(worker)
+    record = await UsageRecord.objects.aget(user=alice)
+    assert (record.completion_tokens, record.message_id, record.upstream_model) == (30, None, MODEL_NAME)
+    await Budget.objects.acreate(user=alice, monthly_tokens=record.prompt_tokens + record.completion_tokens)
+    assert_error(await post(api, body()), 429, "quota_exceeded")
+    assert_error(await post(api, body(), **{"X-Parley-Conversation": "new"}), 429, "quota_exceeded")
+
+
 # --- tokens ending mid-stream -------------------------------------------------------------
 
 
@@ -309,13 +321,28 @@ async def test_revoking_a_token_ends_its_streams_at_once(api, alice, worker):
     assert await slots_held(alice) == 0
 
 
-async def test_a_token_expiring_mid_stream_ends_it(alice, worker):
-    token, secret = await sync_to_async(tokens.token_create)(owner=alice, name="brief", expires_in_days=1)
-    await ApiToken.objects.filter(id=token.id).aupdate(expires_at=timezone.now() + timedelta(seconds=1))
-    client = Api(f"Bearer {secret}")
-    reader = Reader(await post(client, body(ENDLESS, stream=True)))
+async def test_a_token_expired_by_an_edit_ends_its_streams_at_once(api, alice, worker):
+    reader = Reader(await post(api, body(ENDLESS, stream=True)))
+    await reader.next()
+    token = await ApiToken.objects.aget(owner=alice)
+    token.expires_at = timezone.now() - timedelta(seconds=1)
+    await token.asave()  # as the admin saves it
     rest = await asyncio.wait_for(reader.rest(), 10)
-    assert text_of(rest[:-1]) and rest[-1]["error"]["code"] == "invalid_api_key"
+    assert rest[-1]["error"]["code"] == "invalid_api_key" and "[DONE]" not in rest
+
+
+async def test_each_call_is_timed_to_end_when_its_token_expires(alice, worker):
+    token, _ = await sync_to_async(tokens.token_create)(owner=alice, name="brief", expires_in_days=1)
+    watcher, loop = await get_watcher(), asyncio.get_running_loop()
+    call = Call(MODEL_NAME, str(token.id))
+    watcher.watch(call, token)
+    assert call.expiry.when() - loop.time() == pytest.approx(86400, abs=60)
+    watcher.forget(call)
+    token.expires_at = timezone.now()  # expired while the call was being set up: cut at once
+    late = Call(MODEL_NAME, str(token.id))
+    watcher.watch(late, token)
+    _, end = await asyncio.wait_for(late.collect(), 10)
+    assert end.error["code"] == "invalid_api_key"
 
 
 # --- saved calls ---------------------------------------------------------------------------

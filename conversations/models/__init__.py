@@ -4,5 +4,19 @@ from .api_access import ApiCall, ApiToken
 from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
 from .operations import ServerProcess
+from .sso import ExternalIdentity
+from .usage import Budget, UsageRecord
 
-__all__ = ["ApiCall", "ApiToken", "Conversation", "LLMModel", "Message", "Provider", "Regeneration", "ServerProcess"]
+__all__ = [
+    "ApiCall",
+    "ApiToken",
+    "Budget",
+    "Conversation",
+    "ExternalIdentity",
+    "LLMModel",
+    "Message",
+    "Provider",
+    "Regeneration",
+    "ServerProcess",
+    "UsageRecord",
+]

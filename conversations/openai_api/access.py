@@ -13,8 +13,9 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .. import selectors, tokens
-from ..models import ApiCall, ApiToken, LLMModel, Message
+from .. import accounting, quotas, selectors, tokens
+from ..llm.base import Usage
+from ..models import ApiCall, ApiToken, LLMModel, Message, UsageRecord
 from .errors import OpenAIError
 
 LEASE_MARGIN = timedelta(seconds=30)  # a call's slot outlives its deadline by this, then frees itself
@@ -68,9 +69,36 @@ def call_lease_acquire(*, token: ApiToken) -> ApiCall:
             raise OpenAIError(
                 429, f"You already have {running} replies being generated; wait for one to finish.", "limit_reached"
             )
+        reason = quotas.over_budget(user=owner, now=now)
+        if reason:
+            raise OpenAIError(429, reason, "quota_exceeded")
         deadline = timedelta(seconds=settings.PARLEY_GENERATION_DEADLINE)
         return ApiCall.objects.create(owner=owner, token=token, expires_at=now + deadline + LEASE_MARGIN)
 
 
 def call_lease_release(*, lease_id) -> None:
     ApiCall.objects.filter(id=lease_id).delete()
+
+
+def call_charge(*, owner: AbstractBaseUser, model: LLMModel, prompt: list[str], text: str, usage: Usage | None) -> None:
+    """Count an unsaved call's tokens and cost against its owner's budgets, as a reply's are."""
+    counted = accounting.reply_usage(
+        reported_prompt=usage.prompt_tokens if usage else None,
+        reported_completion=usage.completion_tokens if usage else None,
+        prompt_texts=prompt,
+        completion_text=text,
+        input_per_mtok=model.input_per_mtok,
+        output_per_mtok=model.output_per_mtok,
+    )
+    if counted.prompt_tokens or counted.completion_tokens:
+        UsageRecord.objects.create(
+            user=owner,
+            model=model,
+            model_label=model.display_name,
+            upstream_model=model.name,
+            provider=model.provider.name,
+            prompt_tokens=counted.prompt_tokens,
+            completion_tokens=counted.completion_tokens,
+            cost_usd=counted.cost_usd,
+            estimated=counted.estimated,
+        )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 
 from channels.db import database_sync_to_async
@@ -31,7 +32,7 @@ async def begin(token: ApiToken, model: LLMModel, request: CompletionRequest) ->
     options = dataclasses.replace(defaults, **request.sampling())
     watcher, worker = await get_watcher(), await generation.get_worker()
     watcher.watch(call, token)
-    call.producer = worker.spawn(produce(call, model, request.messages, options), f"parley-api-{call.id}")
+    call.producer = worker.spawn(produce(call, model, request.messages, options, token.owner), f"parley-api-{call.id}")
 
     def release(_) -> None:  # also when the producer was cancelled before it ever ran
         call.end(End("stop"))
@@ -42,11 +43,20 @@ async def begin(token: ApiToken, model: LLMModel, request: CompletionRequest) ->
     return call
 
 
-async def produce(call: Call, model: LLMModel, messages: list[dict[str, str]], options: Options) -> None:
+async def produce(call: Call, model: LLMModel, messages: list[dict[str, str]], options: Options, owner) -> None:
+    """Stream the reply into the call, then charge what it cost, whatever ended it."""
+    texts: list[str] = []
+    usage = None
+
+    def on_text(text: str) -> None:
+        texts.append(text)
+        call.put_text(text)
+
     try:
         async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
             provider = generation.catalog_provider(model.provider)
-            finish = await provider.stream_to(messages, options, call.put_text)
+            finish = await provider.stream_to(messages, options, on_text)
+        usage = finish.usage
         call.end(End(finish_reason(finish.reason), finish.usage, finish.model))
     except TimeoutError:
         call.end(failure(DeadlineExceeded().user_message, "deadline_exceeded"))
@@ -59,3 +69,8 @@ async def produce(call: Call, model: LLMModel, messages: list[dict[str, str]], o
     except Exception:
         logger.exception("API call %s failed", call.id)
         call.end(failure(generation.INTERNAL_ERROR, "internal_error", 500))
+    finally:
+        charge = functools.partial(
+            access.call_charge, owner=owner, model=model, prompt=[m["content"] for m in messages], usage=usage
+        )
+        await asyncio.shield(database_sync_to_async(charge)(text="".join(texts)))

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0005_model_catalog'),
+        ('conversations', '0007_usage_and_budgets'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
