@@ -17,6 +17,7 @@ class ConversationsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, revocation, tokens  # noqa: F401  (registers system checks and signal handlers)
+        from .attachments import services  # noqa: F401  (deletes stored files with their uploads)
 
         if not settings.REDIS_URL and not is_reloader_parent():
             logger.info(

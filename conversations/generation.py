@@ -30,6 +30,7 @@ from redis import asyncio as aioredis
 from chatsite import compat
 
 from . import accounting, metrics, protocol, replies, selectors
+from .attachments import prompt as attachment_prompt
 from .catalog.environment import ensure_catalog
 from .catalog.loader import load_models_file
 from .console import reports
@@ -47,7 +48,7 @@ from .realtime import final_save, housekeeping, liveness, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 from .realtime.recovery import FinalState
 from .tools.loop import Record, ToolStepsExceeded, respond_with_tools
-from .tools.registry import tools_for
+from .tools.offered import offered_tools
 from .tools.runner import close_tool_threads
 from .tools.schema import ToolContext
 
@@ -67,9 +68,11 @@ async def start(
     content: str,
     request_id: str,
     model: int | None = None,
+    attachments: tuple[str, ...] = (),
     sampling: dict[str, float | int] | None = None,
 ) -> ReplyStart:
-    """Save the user's message and stream a reply to it; a retried request_id starts nothing new.
+    """Save the user's message (with its attachments) and stream a reply to it; a retried
+    request_id starts nothing new.
 
     `model` (a catalog id) picks the model for this one reply instead of the conversation's;
     `sampling` (temperature, max_tokens) overrides its options (the /v1/ API passes its request's)."""
@@ -80,6 +83,7 @@ async def start(
         conversation_id=conversation_id,
         content=content,
         request_id=request_id,
+        attachments=attachments,
         worker=worker.channel,
         model_id=model,
     )
@@ -425,7 +429,8 @@ async def stream(running: Running, history: list[ChatMessage], outcome: Outcome,
 async def respond(running: Running, history: list[ChatMessage], record: Record) -> Finish:
     """The model's answer; for a model offered tools, through the tool loop (conversations/tools/)."""
     provider = catalog_provider(running.model.provider)
-    tools = tools_for(running.options.model)
+    history = await attachment_prompt.resolve(history, vision=running.model.vision)
+    tools = await offered_tools(running.model)
     if not tools:
         return await provider.stream_to(history, running.options, running.live.append)
     reply = running.reply

@@ -5,6 +5,7 @@ from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
 from .operations import ServerProcess
 from .sso import ExternalIdentity
+from .uploads import Upload
 from .usage import Budget, UsageRecord
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "Provider",
     "Regeneration",
     "ServerProcess",
+    "Upload",
     "UsageRecord",
 ]

@@ -3,6 +3,7 @@
 // Conversation.apply (stream.js) -> Thread.patch (thread.js) -> renderInto (render.js).
 
 import * as api from "./api.js";
+import { Attachments } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { showConnectionState, showLiveSync } from "./connection.js";
 import { setTrustedImageHosts } from "./render.js";
@@ -36,6 +37,14 @@ const app = {
 };
 
 const thread = new Thread({ scroller: $("thread"), list: $("messages"), empty: $("empty-state"), jump: $("jump") });
+const attachments = new Attachments({
+  form: $("composer"),
+  input: $("composer-input"),
+  tray: $("composer-attachments"),
+  button: $("attach"),
+  picker: $("attach-input"),
+  onChange: () => composer.refresh(),
+});
 const composer = new Composer({
   form: $("composer"),
   input: $("composer-input"),
@@ -45,6 +54,7 @@ const composer = new Composer({
   maxBytes: config.maxMessageBytes || 65536,
   onSend: send,
   onStop: stop,
+  attachments,
 });
 const sidebar = new Sidebar({
   list: $("conversation-list"),
@@ -116,13 +126,15 @@ window.addEventListener("popstate", () => {
 
 async function send(content) {
   const rid = requestId();
-  const pending = app.conversation.addPending(rid, content);
+  const files = attachments.ids();
+  const pending = app.conversation.addPending(rid, content, attachments.parts(), files);
   thread.add(pending);
+  attachments.clear();
   composer.clear();
   refreshComposer();
   if (!app.id) {
     try {
-      const title = content.trim().split("\n")[0].slice(0, TITLE_LENGTH);
+      const title = (content.trim() || pending.parts.find((p) => p.name)?.name || "").split("\n")[0].slice(0, TITLE_LENGTH);
       const created = await api.createConversation({ title });
       const conversation = app.conversation;
       sidebar.upsert(created, { moveToTop: true });
@@ -141,13 +153,13 @@ async function send(content) {
     }
     return; // the snapshot handler sends the queued message once connected
   }
-  app.socket.send({ type: "message.send", content, request_id: rid });
+  app.socket.send({ type: "message.send", content, attachments: files, request_id: rid });
 }
 
 /** Messages not yet confirmed are (re)sent after every snapshot; request_id makes it idempotent. */
 function flushOutbox() {
   for (const [rid, message] of app.conversation.pending) {
-    app.socket.send({ type: "message.send", content: message.content, request_id: rid });
+    app.socket.send({ type: "message.send", content: message.content, attachments: message.attachments, request_id: rid });
   }
 }
 
@@ -219,6 +231,7 @@ function onError(frame) {
   if (pending) {
     thread.remove(pending.id);
     composer.restore(pending.content);
+    attachments.restore(pending.parts, pending.attachments); // a refused send loses nothing
   }
   toast(frame.detail || "Something went wrong.");
   if (frame.code === "busy" || frame.code === "not_generating" || frame.code === "nothing_to_regenerate") requestSync();

@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0007_usage_and_budgets'),
+        ('conversations', '0008_uploads'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
