@@ -11,9 +11,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
+from . import access_admin, catalog_admin, usage_admin  # noqa: F401  (register the tokens', catalog's and usage's admin)
 from .console import views as console_views
 from .exports import export_json, export_markdown
-from .models import Conversation, Message, ServerProcess
+from .models import Conversation, ExternalIdentity, LLMModel, Message, ServerProcess
 
 RECORD_FIELDS = (
     "status",
@@ -55,13 +56,21 @@ def export_response(queryset: QuerySet[Conversation], render, extension: str, co
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("title", "owner", "model", "message_count", "created_at", "updated_at")
+    list_display = ("title", "owner", "model_label", "message_count", "created_at", "updated_at")
     list_filter = ("messages__status", "messages__model", "owner", "created_at")
     search_fields = ("title", "messages__content")
     readonly_fields = ("id", "created_at", "updated_at")
     list_select_related = ("owner",)
     inlines = [MessageInline]
     actions = ["export_as_json", "export_as_markdown"]
+
+    @admin.display(description="model")
+    def model_label(self, conversation: Conversation) -> str:
+        """The model by name; a deleted one (its id is kept on purpose) must not break the list."""
+        if conversation.model_id is None:
+            return "default"
+        model = LLMModel.objects.filter(id=conversation.model_id).first()
+        return str(model) if model else f"deleted model #{conversation.model_id}"
 
     @admin.display(description="messages")
     def message_count(self, conversation: Conversation) -> int:
@@ -121,3 +130,15 @@ class ServerProcessAdmin(admin.ModelAdmin):
             ),
             *super().get_urls(),
         ]
+
+
+@admin.register(ExternalIdentity)
+class ExternalIdentityAdmin(admin.ModelAdmin):
+    """Single sign-on identities; deleting one unlinks it (its next login makes or links an account anew)."""
+
+    list_display = ("user", "issuer", "subject", "created_at")
+    search_fields = ("user__username", "subject")
+    readonly_fields = ("user", "issuer", "subject", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False

@@ -190,7 +190,13 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
     async def dispatch_action(self, frame: protocol.ClientFrame) -> generation.ReplyStart | None:
         ids = {"user": self.user, "conversation_id": self.conversation_id}
         if frame.type == "message.send":
-            return await generation.start(**ids, content=frame.content, request_id=frame.request_id)
+            return await generation.start(
+                **ids,
+                content=frame.content,
+                request_id=frame.request_id,
+                model=frame.model,
+                attachments=frame.attachments,
+            )
         if frame.type == "message.edit":
             return await generation.edit(
                 **ids, message_id=frame.message_id, content=frame.content, request_id=frame.request_id

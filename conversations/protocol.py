@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 from .parts import parts_view
 
 if TYPE_CHECKING:
-    from .models import Conversation, Message
+    from .models import Conversation, LLMModel, Message
 
 REQUEST_ID_MAX = 100
+ATTACHMENTS_MAX = 100  # a frame-level bound; PARLEY_UPLOAD_MAX_FILES is the real limit, checked on send
 CLIENT_TYPES = ("message.send", "generation.stop", "message.regenerate", "message.edit", "branch.select", "sync")
 # NUL and the other C0 control characters but tab, line feed and carriage return: no keyboard
 # types them, PostgreSQL cannot store NUL at all, and the rest only hide text from readers.
@@ -40,7 +41,9 @@ class ClientFrame:
     type: str
     content: str = ""
     request_id: str | None = None
-    message_id: str | None = None
+    message_id: str | None = None  # message.edit, branch.select, message.regenerate (extension)
+    attachments: tuple[str, ...] = ()  # upload ids (extension of message.send)
+    model: int | None = None  # message.send: a catalog model id for this one reply
 
 
 def parse_client_frame(text: str, *, max_bytes: int) -> ClientFrame:
@@ -65,7 +68,10 @@ def client_frame(data: dict[str, Any]) -> ClientFrame:
             "unknown_type", f"Unknown frame type; expected one of {', '.join(CLIENT_TYPES)}.", request_id
         )
     if frame_type == "message.send":
-        return ClientFrame(frame_type, _content(data, request_id), _required(request_id, frame_type))
+        attachments = _attachments(data, request_id)
+        content = _content(data, request_id, optional=bool(attachments))
+        model = _model(data, request_id)
+        return ClientFrame(frame_type, content, _required(request_id, frame_type), attachments=attachments, model=model)
     if frame_type == "message.edit":
         message_id = _message_id(data, request_id, required=True)
         return ClientFrame(frame_type, _content(data, request_id), _required(request_id, frame_type), message_id)
@@ -74,19 +80,6 @@ def client_frame(data: dict[str, Any]) -> ClientFrame:
     if frame_type == "message.regenerate":
         return ClientFrame(frame_type, request_id=request_id, message_id=_message_id(data, request_id))
     return ClientFrame(frame_type, request_id=request_id)
-
-
-def _message_id(data: dict[str, Any], request_id: str | None, *, required: bool = False) -> str | None:
-    """A message's id in its canonical form, so it compares equal to the ids the server sends."""
-    value = data.get("message_id")
-    if value is None and not required:
-        return None
-    try:
-        if isinstance(value, str) and len(value) <= 36:
-            return str(uuid.UUID(value))
-    except ValueError:
-        pass
-    raise ProtocolError("invalid_field", "message_id must be the id of a message.", request_id)
 
 
 def _request_id(data: dict[str, Any]) -> str | None:
@@ -122,11 +115,44 @@ def _required(request_id: str | None, frame_type: str) -> str:
     return request_id
 
 
-def _content(data: dict[str, Any], request_id: str | None) -> str:
-    content = data.get("content")
+def _message_id(data: dict[str, Any], request_id: str | None, *, required: bool = False) -> str | None:
+    """A message's id in its canonical form, so it compares equal to the ids the server sends."""
+    value = data.get("message_id")
+    if value is None and not required:
+        return None
+    try:
+        if isinstance(value, str) and len(value) <= 36:
+            return str(uuid.UUID(value))
+    except ValueError:
+        pass
+    raise ProtocolError("invalid_field", "message_id must be the id of a message.", request_id)
+
+
+def _attachments(data: dict[str, Any], request_id: str | None) -> tuple[str, ...]:
+    value = data.get("attachments", [])
+    if not isinstance(value, list) or len(value) > ATTACHMENTS_MAX:
+        raise ProtocolError(
+            "invalid_field", f"attachments must be a list of at most {ATTACHMENTS_MAX} upload ids.", request_id
+        )
+    if not all(isinstance(item, str) and 0 < len(item) <= REQUEST_ID_MAX for item in value):
+        raise ProtocolError("invalid_field", "attachments must hold upload ids (strings).", request_id)
+    return tuple(value)
+
+
+def _model(data: dict[str, Any], request_id: str | None) -> int | None:
+    value = data.get("model")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ProtocolError(
+            "invalid_field", "model must be a model id (a whole number from GET /api/models/).", request_id
+        )
+    return value
+
+
+def _content(data: dict[str, Any], request_id: str | None, *, optional: bool = False) -> str:
+    content = data.get("content", "" if optional else None)
     if not isinstance(content, str):
         raise ProtocolError("invalid_field", "content must be a string.", request_id)
-    if not content.strip():
+    if not content.strip() and not optional:
         raise ProtocolError("invalid_field", "content must not be empty.", request_id)
     if not _is_unicode(content):
         raise ProtocolError("invalid_field", "content must be valid Unicode text.", request_id)
@@ -182,10 +208,24 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
     return {
         "id": str(conversation.id),
         "title": conversation.title,
-        "model": conversation.model or None,
+        "model": conversation.model_id,
         "system_prompt": conversation.system_prompt,
+        "temperature": conversation.temperature,
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
+    }
+
+
+def model_payload(model: LLMModel) -> dict[str, Any]:
+    """A catalog model as GET /api/models/ lists it; its provider only by name."""
+    return {
+        "id": model.id,
+        "label": model.display_name,
+        "name": model.name,
+        "provider": model.provider.name,
+        "default": model.is_default,
+        "vision": model.vision,
+        "tools": model.tools,
     }
 
 

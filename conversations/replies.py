@@ -18,6 +18,7 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
@@ -27,8 +28,9 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from . import tree
-from .models import Conversation, Message, Regeneration
+from . import quotas, selectors, tree
+from .attachments.services import AttachmentRefused, attachment_part, refs_by_message, uploads_claim
+from .models import ApiCall, Conversation, LLMModel, Message, Regeneration, Upload, UsageRecord
 from .parts import parts_view, text_part
 
 Status = Message.Status
@@ -47,26 +49,41 @@ class ReplyRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ReplyStart:
-    """What a started (or already started) reply needs: its rows and the prompt history."""
+    """What a started (or already started) reply needs: its rows, the prompt history and its model."""
 
     reply: Message
     history: list[dict[str, str]]
+    model: LLMModel | None = None  # None only for a duplicate, which starts nothing
     user_message: Message | None = None
     replaces: str | None = None
     duplicate: bool = False
 
 
 def reply_start(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, content: str, request_id: str, worker: str, model: str
+    *,
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    content: str,
+    request_id: str,
+    worker: str,
+    model_id: int | None = None,
+    attachments: tuple[str, ...] = (),
 ) -> ReplyStart:
     """Save the user's message at the end of the branch shown and an empty streaming reply to it,
-    unless this request_id already did."""
+    unless this request_id already did.
+
+    `model_id` picks the model for this one reply instead of the conversation's."""
     with transaction.atomic(using=_database()):
         conversation, turns, existing = _open_request(user, conversation_id, request_id)
         if existing:
             return existing
+        model = _reply_model(user, conversation, model_id)
+        uploads = _claim(user, attachments, model)
         path = tree.active_path(turns, conversation.active_leaf_id)
-        return _branch(conversation, turns, path, content, request_id, worker, model, first_message=content)
+        started = _branch(conversation, turns, path, content, request_id, worker, model, uploads=uploads)
+        if uploads:
+            _attach(conversation, started.user_message, uploads)
+        return started
 
 
 def reply_edit(
@@ -77,7 +94,6 @@ def reply_edit(
     content: str,
     request_id: str,
     worker: str,
-    model: str,
 ) -> ReplyStart:
     """Save a sibling of a user message on the branch shown, with the new text, and stream a reply
     to it; the edited message and everything after it stay in the tree as another branch."""
@@ -87,11 +103,12 @@ def reply_edit(
             return existing
         path = tree.active_path(turns, conversation.active_leaf_id)
         edited = _on_path(turns, path, message_id, Message.Role.USER, "edit")
+        model = _reply_model(user, conversation, None)
         before = path[: path.index(edited)]
         return _branch(conversation, turns, before, content, request_id, worker, model, replaces=edited)
 
 
-def _branch(conversation, turns, path, content, request_id, worker, model, *, replaces=None, first_message=""):
+def _branch(conversation, turns, path, content, request_id, worker, model, *, uploads=(), replaces=None):
     """A user message after `path` (a new branch when the path's end has children) and its reply."""
     parent_id = path[-1].id if path else None
     position = turns[-1].position + 1 if turns else 0
@@ -101,20 +118,38 @@ def _branch(conversation, turns, path, content, request_id, worker, model, *, re
         position=position,
         role=Message.Role.USER,
         content=content,
-        parts=[text_part(content)],
+        parts=([text_part(content)] if content else []) + [attachment_part(u) for u in uploads],
         request_id=request_id,
     )
     reply = _new_reply(conversation, user_message.id, position + 1, request_id, worker, model)
     _insert([user_message, reply])
-    _touch(conversation, leaf=reply.id, first_message=first_message)
+    _touch(conversation, leaf=reply.id, first_message=content or (uploads[0].name if uploads else ""))
     tree.added_sibling(user_message, tree.sibling_ids(turns, parent_id))
     tree.added_sibling(reply, ())
     return ReplyStart(
         reply=reply,
         history=_history(conversation, [*path, user_message]),
+        model=model,
         user_message=user_message,
         replaces=str(replaces.id) if replaces else None,
     )
+
+
+def _claim(user: AbstractBaseUser, attachments: tuple[str, ...], model: LLMModel) -> list[Upload]:
+    if not attachments:
+        return []
+    try:
+        return uploads_claim(user=user, upload_ids=attachments, model=model)
+    except AttachmentRefused as refused:
+        raise ReplyRefused(refused.code, refused.detail) from None
+
+
+def _attach(conversation: Conversation, message: Message, uploads: list[Upload]) -> None:
+    """The uploads now belong to the message; the conversation is marked so prompts look for files."""
+    Upload.objects.filter(id__in=[u.id for u in uploads]).update(message=message)
+    if not conversation.has_attachments:
+        Conversation.objects.filter(id=conversation.id).update(has_attachments=True)
+        conversation.has_attachments = True
 
 
 def reply_regenerate(
@@ -123,7 +158,6 @@ def reply_regenerate(
     conversation_id: uuid.UUID | str,
     request_id: str | None,
     worker: str,
-    model: str,
     message_id: uuid.UUID | str | None = None,
 ) -> ReplyStart:
     """Add a new streaming sibling of an assistant reply on the branch shown (the last one unless
@@ -140,13 +174,14 @@ def reply_regenerate(
             previous = path[-1]
         else:
             raise ReplyRefused("nothing_to_regenerate", "There is no assistant reply to regenerate.")
+        model = _reply_model(user, conversation, None)
         Regeneration.objects.create(conversation=conversation, request_id=request_id)
         before = path[: path.index(previous)]
         reply = _new_reply(conversation, previous.parent_id, turns[-1].position + 1, request_id, worker, model)
         _insert([reply])
         _touch(conversation, leaf=reply.id)
         tree.added_sibling(reply, tree.sibling_ids(turns, previous.parent_id))
-        return ReplyStart(reply=reply, history=_history(conversation, before), replaces=str(previous.id))
+        return ReplyStart(reply=reply, history=_history(conversation, before), model=model, replaces=str(previous.id))
 
 
 def _on_path(turns: list[Turn], path: list[Turn], message_id: uuid.UUID | str, role: str, action: str) -> Turn:
@@ -166,18 +201,32 @@ def _on_path(turns: list[Turn], path: list[Turn], message_id: uuid.UUID | str, r
 
 
 def reply_finish(
-    *, reply: Message, content: str, seq: int, status: str, error: str = "", model: str = "", usage=None, parts=None
+    *,
+    reply: Message,
+    content: str,
+    seq: int,
+    status: str,
+    error: str = "",
+    model: str = "",
+    usage=None,
+    parts=None,
+    cost_usd: str | None = None,
+    estimated: bool = False,
 ) -> Message | None:
-    """Save a reply's final state, once; None when it was already finished elsewhere (the sweep)."""
+    """Save a reply's final state, once, and charge its usage to its owner in the same transaction;
+    None when it was already finished elsewhere (the sweep)."""
     reply.content, reply.seq, reply.status, reply.error = content, seq, status, error
     reply.parts = parts_view(parts or [], content)  # the stored tool parts, then the text after them
     reply.model = model or reply.model
     reply.prompt_tokens = usage.prompt_tokens if usage else None
     reply.completion_tokens = usage.completion_tokens if usage else None
+    reply.cost_usd = Decimal(cost_usd) if cost_usd is not None else None
+    reply.usage_estimated = estimated
     reply.finished_at = timezone.now()
     alias = _database()
     params = [reply.content, reply.seq, reply.status, reply.error, reply.model, reply.prompt_tokens]
-    params += [reply.completion_tokens, _prepared(Message, "parts", reply.parts, alias)]
+    params += [reply.completion_tokens, _prepared(Message, "cost_usd", reply.cost_usd, alias), estimated]
+    params += [_prepared(Message, "parts", reply.parts, alias)]
     params += [_prepared(Message, "finished_at", reply.finished_at, alias)]
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute(
@@ -188,7 +237,28 @@ def reply_finish(
         cursor.execute(
             _statements(alias).touch, [params[-1], _prepared(Conversation, "id", reply.conversation_id, alias)]
         )
+        _charge(reply)
     return reply
+
+
+def _charge(reply: Message) -> None:
+    """A usage record for the reply's owner: it outlives the conversation, so deleting a chat refunds nothing."""
+    if not (reply.prompt_tokens or reply.completion_tokens):
+        return
+    model = reply.catalog_model if reply.catalog_model_id else None
+    UsageRecord.objects.create(
+        user_id=reply.conversation.owner_id,
+        model=model,
+        model_label=model.display_name if model else reply.model,
+        upstream_model=reply.model,
+        provider=model.provider.name if model else "",
+        message=reply,
+        prompt_tokens=reply.prompt_tokens or 0,
+        completion_tokens=reply.completion_tokens or 0,
+        cost_usd=reply.cost_usd or 0,
+        estimated=reply.usage_estimated,
+        created_at=reply.finished_at,
+    )
 
 
 def reply_parts_save(*, reply_id: uuid.UUID, parts: list[dict]) -> None:
@@ -230,6 +300,8 @@ def reply_recover(
     model: str,
     usage,
     parts: list[dict],
+    cost_usd: str | None = None,
+    estimated: bool = False,
 ) -> Message | None:
     """Finish an orphaned reply for its dead process; None if it finished or checkpointed meanwhile.
     `parts` are the stored tool parts the text follows, as in `reply_finish`."""
@@ -243,11 +315,14 @@ def reply_recover(
         model=model or reply.model,
         prompt_tokens=usage.prompt_tokens if usage else None,
         completion_tokens=usage.completion_tokens if usage else None,
+        cost_usd=Decimal(cost_usd) if cost_usd is not None else None,
+        usage_estimated=estimated,
         finished_at=finished_at,
     )
     if not claimed:
         return None
     reply.refresh_from_db()
+    _charge(reply)
     return reply
 
 
@@ -269,6 +344,7 @@ def _open_request(
         existing = _regenerated_since(turns)
     if existing is None:
         _refuse_if_busy(user, turns)
+        _refuse_if_over_budget(user)
     return conversation, turns, existing
 
 
@@ -276,7 +352,7 @@ def _existing_request(turns: list[Turn], request_id: str) -> ReplyStart | None:
     """A retried request gets the reply it started the first time, not a second one."""
     user_message = next((t for t in turns if t.request_id == request_id and t.role == Message.Role.USER), None)
     reply = next((t for t in turns if t.request_id == request_id and t.role == Message.Role.ASSISTANT), None)
-    if reply is None and user_message is not None:  # a reply deleted before trees: answer with its replacement
+    if reply is None and user_message is not None:  # its reply was regenerated: answer with the replacement
         reply = next((t for t in turns if t.parent_id == user_message.id), None)
     if reply is None:
         return None
@@ -301,10 +377,44 @@ def _refuse_if_busy(user: AbstractBaseUser, turns: list[Turn]) -> None:
         )
 
 
+def _reply_model(user: AbstractBaseUser, conversation: Conversation, model_id: int | None) -> LLMModel:
+    """The model this reply uses: the one asked for, else the conversation's, else the default;
+    refused as `model_unavailable` when this user may not use it (now)."""
+    if model_id is not None:
+        model = selectors.usable_model(user=user, model_id=model_id)
+        if model is None:
+            raise ReplyRefused("model_unavailable", f"Model {model_id} does not exist or is not available to you.")
+        return model
+    if conversation.model_id is not None:
+        model = selectors.usable_model(user=user, model_id=conversation.model_id)
+        if model is None:
+            raise ReplyRefused(
+                "model_unavailable",
+                "This conversation's model is no longer available (disabled or removed); pick another model.",
+            )
+        return model
+    model = selectors.default_model(user=user)
+    if model is None:
+        raise ReplyRefused("model_unavailable", "No model is available to you; ask an administrator for access.")
+    return model
+
+
+def _refuse_if_over_budget(user: AbstractBaseUser) -> None:
+    """Past a monthly budget no new reply starts; one already running is never cut off by its cost."""
+    reason = quotas.over_budget(user=user, now=timezone.now())
+    if reason:
+        raise ReplyRefused("quota_exceeded", reason)
+
+
 def _new_reply(
-    conversation: Conversation, parent_id: uuid.UUID | None, position: int, request_id: str, worker: str, model: str
+    conversation: Conversation,
+    parent_id: uuid.UUID | None,
+    position: int,
+    request_id: str,
+    worker: str,
+    model: LLMModel,
 ) -> Message:
-    """An unsaved streaming reply for the conversation's own model, else the deployment's."""
+    """An unsaved streaming reply, named after the upstream model it asks for."""
     now = timezone.now()
     return Message(
         conversation=conversation,
@@ -313,7 +423,8 @@ def _new_reply(
         role=Message.Role.ASSISTANT,
         status=Status.STREAMING,
         request_id=request_id,
-        model=conversation.model or model,
+        model=model.name,
+        catalog_model=model,
         started_at=now,
         worker=worker,
         heartbeat_at=now,
@@ -335,12 +446,21 @@ def _touch(conversation: Conversation, *, leaf: uuid.UUID, first_message: str = 
         cursor.execute(statement, [*params, _prepared(Conversation, "id", conversation.id, alias)])
 
 
-def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[dict[str, str]]:
-    """The prompt for the model: system prompt, then every earlier turn that has text."""
-    history: list[dict[str, str]] = []
+def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[dict]:
+    """The prompt for the model: system prompt, then every earlier turn that has text or files
+    (their contents are read later, in the reply's task: attachments/prompt.py)."""
+    history: list[dict] = []
     if conversation.system_prompt:
         history.append({"role": "system", "content": conversation.system_prompt})
-    history += [{"role": turn.role, "content": turn.content} for turn in turns if turn.content]
+    if not conversation.has_attachments:
+        history += [{"role": turn.role, "content": turn.content} for turn in turns if turn.content]
+        return history
+    files = refs_by_message([turn.id for turn in turns if turn.role == Message.Role.USER])
+    for turn in turns:
+        if turn.content or turn.id in files:
+            history.append({"role": turn.role, "content": turn.content})
+            if turn.id in files:
+                history[-1]["attachments"] = files[turn.id]
     return history
 
 
@@ -350,7 +470,7 @@ def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[di
 LOCK_FIELDS = tuple(
     f.attname
     for f in Conversation._meta.concrete_fields
-    if f.name in {"title", "system_prompt", "model", "active_leaf"}
+    if f.name in {"title", "system_prompt", "model", "temperature", "has_attachments", "active_leaf"}
 )
 
 
@@ -396,10 +516,12 @@ def _read_turns(conversation_id: uuid.UUID) -> list[Turn]:
 
 
 def _streaming_count(owner_id) -> int:
-    """How many replies the owner has streaming, in every conversation and process."""
+    """How many replies the owner has streaming, in every conversation and process, counting the
+    unsaved /v1/ calls still in flight (`ApiCall`) like streaming replies."""
     alias = _database()
+    now = _prepared(ApiCall, "expires_at", timezone.now(), alias)
     with connections[alias].cursor() as cursor:
-        cursor.execute(_statements(alias).streaming_count, [owner_id, Message.Status.STREAMING.value])
+        cursor.execute(_statements(alias).streaming_count, [owner_id, Message.Status.STREAMING.value, owner_id, now])
         return cursor.fetchone()[0]
 
 
@@ -454,6 +576,8 @@ def _statements(alias: str) -> Statements:
             "model",
             "prompt_tokens",
             "completion_tokens",
+            "cost_usd",
+            "usage_estimated",
             "parts",
             "finished_at",
         )
@@ -464,9 +588,10 @@ def _statements(alias: str) -> Statements:
         f"WHERE {c}.{name(Conversation, 'id')} = %s AND {c}.{name(Conversation, 'owner')} = %s{lock}",
         turns=f"SELECT {', '.join(name(Message, field) for field in Turn._fields)} FROM {m} "
         f"WHERE {name(Message, 'conversation')} = %s ORDER BY {name(Message, 'position')}",
-        streaming_count=f"SELECT COUNT(*) FROM {m} JOIN {c} ON {c}.{name(Conversation, 'id')} = "
+        streaming_count=f"SELECT (SELECT COUNT(*) FROM {m} JOIN {c} ON {c}.{name(Conversation, 'id')} = "
         f"{m}.{name(Message, 'conversation')} WHERE {c}.{name(Conversation, 'owner')} = %s "
-        f"AND {m}.{name(Message, 'status')} = %s",
+        f"AND {m}.{name(Message, 'status')} = %s) + (SELECT COUNT(*) FROM {name(ApiCall)} "
+        f"WHERE {name(ApiCall, 'owner')} = %s AND {name(ApiCall, 'expires_at')} > %s)",
         insert=f"INSERT INTO {m} ({columns}) VALUES ",
         touch=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s WHERE {name(Conversation, 'id')} = %s",
         touch_leaf=f"UPDATE {c} SET {touched} WHERE {name(Conversation, 'id')} = %s",

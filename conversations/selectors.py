@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import NamedTuple
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from . import tree
-from .models import Conversation, Message, ServerProcess
+from .catalog.environment import ensure_catalog
+from .models import Conversation, LLMModel, Message, ServerProcess, UsageRecord
 from .tree import Node
 
 NODE_FIELDS = ("id", "parent_id", "position", "status")
@@ -114,3 +117,46 @@ def conversation_owners(*, conversation_ids: list[str]) -> dict[str, tuple[str, 
 def server_process_list() -> list[ServerProcess]:
     """Every process that ever heartbeated and is not yet pruned, the most recently alive first."""
     return list(ServerProcess.objects.order_by("-heartbeat_at"))
+
+
+def models_for_user(*, user: AbstractBaseUser) -> QuerySet[LLMModel]:
+    """The enabled models this user may use: those open to everyone, and those open to one of their groups.
+
+    The one access rule for every surface (socket, JSON API, OpenAI-compatible API). An empty catalog
+    is first filled from the LLM_* settings (catalog/environment.py), so a fresh install has a model.
+    """
+    ensure_catalog()
+    open_to_user = Q(allowed_groups__isnull=True) | Q(allowed_groups__in=user.groups.values("id"))
+    return LLMModel.objects.filter(open_to_user, enabled=True).select_related("provider").distinct()
+
+
+def usable_model(*, user: AbstractBaseUser, model_id: object) -> LLMModel | None:
+    """The model with this id if this user may use it now; None if it is missing, disabled or not theirs."""
+    if isinstance(model_id, bool) or not isinstance(model_id, int | str):
+        return None
+    try:
+        return models_for_user(user=user).get(id=int(model_id))
+    except (LLMModel.DoesNotExist, ValueError):
+        return None
+
+
+def default_model(*, user: AbstractBaseUser) -> LLMModel | None:
+    """The model a conversation without one uses: the default if this user may use it, else their first."""
+    usable = models_for_user(user=user)
+    return usable.filter(is_default=True).first() or usable.first()
+
+
+def usage_by_day(*, records: QuerySet[UsageRecord], since: datetime) -> list[dict[str, Any]]:
+    """Tokens and cost per day and model since `since`, oldest first: the usage page's and admin's rows."""
+    return list(
+        records.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "model_label")
+        .annotate(
+            prompt_tokens=Sum("prompt_tokens"),
+            completion_tokens=Sum("completion_tokens"),
+            cost_usd=Sum("cost_usd"),
+            replies=Count("id"),
+        )
+        .order_by("day", "model_label")
+    )

@@ -4,32 +4,55 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from . import generation, protocol, selectors, tree
-from .models import Conversation, Message, ServerProcess
+from . import generation, protocol, replies, selectors, tree
+from .models import Conversation, LLMModel, Message, ServerProcess
 from .realtime.broadcast import publish_after_commit, resync_after_commit
 
 TITLE_MAX = Conversation._meta.get_field("title").max_length
 
 
 def conversation_create(
-    *, owner: AbstractBaseUser, title: str = "", model: str = "", system_prompt: str = ""
+    *,
+    owner: AbstractBaseUser,
+    title: str = "",
+    model: LLMModel | None = None,
+    system_prompt: str = "",
+    temperature: float | None = None,
 ) -> Conversation:
     return Conversation.objects.create(
         owner=owner,
         title=title.strip() or "New chat",
         model=model,
         system_prompt=system_prompt,
+        temperature=temperature,
     )
 
 
-def conversation_update(*, conversation: Conversation, **fields: str) -> Conversation:
-    """Change the given editable fields (title, system_prompt) and bump `updated_at`."""
+@transaction.atomic
+def conversation_create_with_turns(
+    *, owner: AbstractBaseUser, model: LLMModel, system_prompt: str, turns: list[dict[str, str]]
+) -> Conversation:
+    """A conversation that starts with earlier turns (an API client's history), named after the first."""
+    first = next((turn["content"] for turn in turns if turn["role"] == "user"), "")
+    title = " ".join(first.split())[: replies.TITLE_FROM_MESSAGE]
+    conversation = conversation_create(owner=owner, title=title, model=model, system_prompt=system_prompt)
+    Message.objects.bulk_create(
+        Message(conversation=conversation, position=position, role=turn["role"], content=turn["content"])
+        for position, turn in enumerate(turns)
+    )
+    return conversation
+
+
+def conversation_update(*, conversation: Conversation, **fields: Any) -> Conversation:
+    """Change the given editable fields (title, system_prompt, model, temperature) and bump `updated_at`;
+    every open tab hears of it through `conversation.updated`."""
     for name, value in fields.items():
         setattr(conversation, name, value.strip() if name == "title" else value)
     conversation.save(update_fields=[*fields, "updated_at"])

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.db
 COLLECTION = "/api/conversations/"
 MESSAGE_KEYS = {"id", "role", "content", "status", "seq", "error", "model", "usage", "created_at", "parts"}
 MESSAGE_KEYS |= {"parent_id", "sibling_index", "sibling_count", "sibling_ids"}  # the tree (issue 16)
-CONVERSATION_KEYS = {"id", "title", "model", "system_prompt", "created_at", "updated_at"}
+CONVERSATION_KEYS = {"id", "title", "model", "system_prompt", "temperature", "created_at", "updated_at"}
 
 
 def detail(conversation_id) -> str:
@@ -158,7 +158,7 @@ def test_detail_reports_usage_and_errors(alice_client, alice, make_conversation)
     answer = alice_client.get(detail(conversation.id)).json()["messages"][1]
 
     assert answer["status"] == "failed" and answer["error"] == "The model is down." and answer["seq"] == 7
-    assert answer["usage"] == {"prompt_tokens": 3, "completion_tokens": 2}
+    assert answer["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "cost_usd": None, "estimated": False}
 
 
 def test_patch_renames(alice_client, answered_conversation):

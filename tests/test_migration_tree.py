@@ -8,8 +8,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.db
 
-BEFORE = [("conversations", "0004_serverprocess")]
-AFTER = [("conversations", "0005_message_tree")]
+BEFORE = [("conversations", "0009_api_access")]
+AFTER = [("conversations", "0010_message_tree")]
 
 
 def migrate(targets):

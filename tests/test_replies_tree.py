@@ -24,7 +24,7 @@ def ask(alice, answered_conversation):
     def ask(content: str, request_id: str) -> replies.ReplyStart:
         started = replies.reply_start(
             user=alice, conversation_id=answered_conversation.id, content=content, request_id=request_id,
-            worker="w", model="m",
+            worker="w",
         )  # fmt: skip
         finish(started, f"answer to {content}")
         return started
@@ -35,13 +35,13 @@ def ask(alice, answered_conversation):
 def edit(alice, conversation, message_id, content, request_id="e1") -> replies.ReplyStart:
     return replies.reply_edit(
         user=alice, conversation_id=conversation.id, message_id=str(message_id), content=content,
-        request_id=request_id, worker="w", model="m",
+        request_id=request_id, worker="w",
     )  # fmt: skip
 
 
 def regenerate(alice, conversation, message_id=None, request_id="g1") -> replies.ReplyStart:
     return replies.reply_regenerate(
-        user=alice, conversation_id=conversation.id, request_id=request_id, worker="w", model="m",
+        user=alice, conversation_id=conversation.id, request_id=request_id, worker="w",
         message_id=str(message_id) if message_id else None,
     )  # fmt: skip
 
