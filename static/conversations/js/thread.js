@@ -180,6 +180,7 @@ export class Thread {
       error.setAttribute("role", "note");
       foot.append(error);
     }
+    if (message.model) foot.append(el("span", "message-model", message.model));
     const actions = el("div", "message-actions");
     if (message.content) actions.append(button("copy-message", "Copy reply", "Copy"));
     if (message.status === "failed" || message.status === "interrupted") {
