@@ -89,6 +89,12 @@ def conversation_with_messages(*, user: AbstractBaseUser, conversation_id: uuid.
     return ConversationState(conversation, messages, elsewhere)
 
 
+def streaming_elsewhere(*, conversation: Conversation, shown: list[Message]) -> frozenset[str]:
+    """Replies streaming in the conversation but not among the messages shown."""
+    streaming = conversation.messages.filter(status=Message.Status.STREAMING).exclude(id__in=[m.id for m in shown])
+    return frozenset(str(message_id) for message_id in streaming.values_list("id", flat=True))
+
+
 def with_siblings(messages: list[Message]) -> list[Message]:
     """Annotate messages read on their own (a swept reply, say) with their siblings."""
     for message in messages:

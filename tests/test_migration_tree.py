@@ -8,8 +8,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.db
 
-BEFORE = [("conversations", "0009_api_access")]
-AFTER = [("conversations", "0010_message_tree")]
+BEFORE = [("conversations", "0010_share_links")]
+AFTER = [("conversations", "0011_message_tree")]
 
 
 def migrate(targets):
