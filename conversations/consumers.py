@@ -169,6 +169,8 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
                 )
             elif frame.type == "message.regenerate":
                 started = await generation.regenerate(**ids, request_id=frame.request_id)
+            elif frame.type == "message.continue":
+                started = await generation.continue_reply(**ids, request_id=frame.request_id)
             else:
                 await generation.stop(**ids)
                 return
@@ -184,7 +186,9 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
             if message is None:
                 continue
             key = str(message.id)
-            if not started.duplicate:
+            if started.continues and not started.duplicate:
+                self.seen[key] = message.seq  # followed again from its saved text; the broadcast copy is skipped
+            elif not started.duplicate:
                 if key in self.shown:
                     continue
                 self.shown.add(key)
@@ -232,9 +236,14 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
             await self.send_snapshot()
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
-        """A whole frame; `opens` starts tracking a new reply, `done` ends it."""
+        """A whole frame; `opens` starts tracking a new reply, `reopens` a continued one, `done` ends it."""
         if not self.accepted:
             return
+        reopened = event.get("reopens")
+        if reopened is not None:
+            if self.seen.get(reopened, FINISHED) != FINISHED:
+                return  # this socket's snapshot already showed it streaming again, with newer text
+            self.seen[reopened] = int(event["seq"])
         created = event.get("created")
         if created is not None:
             if created in self.shown:
