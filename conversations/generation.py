@@ -29,13 +29,13 @@ from redis import asyncio as aioredis
 
 from chatsite import compat
 
-from . import metrics, protocol, replies, selectors
+from . import accounting, metrics, protocol, replies, selectors
 from .catalog.environment import ensure_catalog
 from .catalog.loader import load_models_file
 from .console import reports
 from .crypto import SecretUnreadable
 from .llm import registry
-from .llm.base import ChatMessage, Finish, Options, Provider
+from .llm.base import ChatMessage, Finish, Options, Provider, Usage
 from .llm.client import close_http_clients, get_http_client
 from .llm.config import HTTPLimits, HTTPNetwork, ProviderConfig, SimulatorDefaults
 from .llm.errors import DeadlineExceeded, LLMError
@@ -196,6 +196,27 @@ def provider_config(provider: CatalogProvider | None = None) -> ProviderConfig:
     )
 
 
+def charged(running: Running, outcome: Outcome) -> dict[str, Any]:
+    """The reply's usage (as reported, else estimated) and cost at the prices its model had at the
+    start, as FinalState fields; nothing when no request reached the provider's text."""
+    reported = outcome.finish.usage if outcome.finish else None
+    if reported is None and not running.live.content:
+        return {}
+    usage = accounting.reply_usage(
+        reported_prompt=reported.prompt_tokens if reported else None,
+        reported_completion=reported.completion_tokens if reported else None,
+        prompt_texts=running.prompt,
+        completion_text=running.live.content,
+        input_per_mtok=running.model.input_per_mtok,
+        output_per_mtok=running.model.output_per_mtok,
+    )
+    return {
+        "usage": Usage(usage.prompt_tokens, usage.completion_tokens),
+        "cost_usd": str(usage.cost_usd),
+        "estimated": usage.estimated,
+    }
+
+
 class Outcome:
     """How a generation ended; filled in as it runs."""
 
@@ -230,6 +251,7 @@ class Running:
     finishing: bool = False  # its stream ended and its final state is being saved: nothing left to stop
     interrupted: bool = False  # stopped because the server is going away, not by a user
     parts: list[Part] = dataclasses.field(default_factory=list)  # saved at tool events (parts.py)
+    prompt: list[str] = dataclasses.field(default_factory=list)  # the history's texts, to estimate usage by
 
 
 class Worker:
@@ -280,6 +302,7 @@ class Worker:
         self.broadcaster.publish(group, frame_message(created, **markers))
         live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty, asked_at)
         running = Running(reply, live, started.model, reply_options(started))
+        running.prompt = [str(turn.get("content") or "") for turn in started.history]
         if started.continues:
             live.resume(reply.content, reply.seq)
             running.parts = list(reply.parts or [])
@@ -311,8 +334,8 @@ class Worker:
             status=outcome.status,
             error=outcome.error,
             model=outcome.finish.model if outcome.finish else "",
-            usage=outcome.finish.usage if outcome.finish else None,
             parts=running.parts,
+            **charged(running, outcome),
         )
         try:
             saved = await final_save.save(running.reply, final, redis=self.redis, closing=self.closing)

@@ -18,6 +18,7 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
@@ -27,8 +28,8 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from . import selectors
-from .models import Conversation, LLMModel, Message, Regeneration
+from . import quotas, selectors
+from .models import Conversation, LLMModel, Message, Regeneration, UsageRecord
 from .parts import parts_view, text_part
 
 Status = Message.Status
@@ -84,7 +85,7 @@ def reply_start(
             parts=[text_part(content)],
             request_id=request_id,
         )
-        reply = _new_reply(conversation, position + 1, request_id, worker, model.name)
+        reply = _new_reply(conversation, position + 1, request_id, worker, model)
         _insert([user_message, reply])
         _touch(conversation, first_message=content)
         return ReplyStart(
@@ -107,7 +108,7 @@ def reply_regenerate(
         Regeneration.objects.create(conversation=conversation, request_id=request_id)
         last = turns.pop()
         Message.objects.filter(id=last.id).delete()
-        reply = _new_reply(conversation, last.position, request_id, worker, model.name)
+        reply = _new_reply(conversation, last.position, request_id, worker, model)
         reply.save(force_insert=True)
         _touch(conversation)
         return ReplyStart(reply=reply, history=_history(conversation, turns), model=model, replaces=str(last.id))
@@ -138,18 +139,32 @@ def reply_continue(
 
 
 def reply_finish(
-    *, reply: Message, content: str, seq: int, status: str, error: str = "", model: str = "", usage=None, parts=None
+    *,
+    reply: Message,
+    content: str,
+    seq: int,
+    status: str,
+    error: str = "",
+    model: str = "",
+    usage=None,
+    parts=None,
+    cost_usd: str | None = None,
+    estimated: bool = False,
 ) -> Message | None:
-    """Save a reply's final state, once; None when it was already finished elsewhere (the sweep)."""
+    """Save a reply's final state, once, and charge its usage to its owner in the same transaction;
+    None when it was already finished elsewhere (the sweep)."""
     reply.content, reply.seq, reply.status, reply.error = content, seq, status, error
     reply.parts = parts_view(parts or [], content)  # the stored tool parts, then the text after them
     reply.model = model or reply.model
     reply.prompt_tokens = usage.prompt_tokens if usage else None
     reply.completion_tokens = usage.completion_tokens if usage else None
+    reply.cost_usd = Decimal(cost_usd) if cost_usd is not None else None
+    reply.usage_estimated = estimated
     reply.finished_at = timezone.now()
     alias = _database()
     params = [reply.content, reply.seq, reply.status, reply.error, reply.model, reply.prompt_tokens]
-    params += [reply.completion_tokens, _prepared(Message, "parts", reply.parts, alias)]
+    params += [reply.completion_tokens, _prepared(Message, "cost_usd", reply.cost_usd, alias), estimated]
+    params += [_prepared(Message, "parts", reply.parts, alias)]
     params += [_prepared(Message, "finished_at", reply.finished_at, alias)]
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute(
@@ -160,7 +175,28 @@ def reply_finish(
         cursor.execute(
             _statements(alias).touch, [params[-1], _prepared(Conversation, "id", reply.conversation_id, alias)]
         )
+        _charge(reply)
     return reply
+
+
+def _charge(reply: Message) -> None:
+    """A usage record for the reply's owner: it outlives the conversation, so deleting a chat refunds nothing."""
+    if not (reply.prompt_tokens or reply.completion_tokens):
+        return
+    model = reply.catalog_model if reply.catalog_model_id else None
+    UsageRecord.objects.create(
+        user_id=reply.conversation.owner_id,
+        model=model,
+        model_label=model.display_name if model else reply.model,
+        upstream_model=reply.model,
+        provider=model.provider.name if model else "",
+        message=reply,
+        prompt_tokens=reply.prompt_tokens or 0,
+        completion_tokens=reply.completion_tokens or 0,
+        cost_usd=reply.cost_usd or 0,
+        estimated=reply.usage_estimated,
+        created_at=reply.finished_at,
+    )
 
 
 def reply_parts_save(*, reply_id: uuid.UUID, parts: list[dict]) -> None:
@@ -202,6 +238,8 @@ def reply_recover(
     model: str,
     usage,
     parts: list[dict],
+    cost_usd: str | None = None,
+    estimated: bool = False,
 ) -> Message | None:
     """Finish an orphaned reply for its dead process; None if it finished or checkpointed meanwhile.
     `parts` are the stored tool parts the text follows, as in `reply_finish`."""
@@ -215,11 +253,14 @@ def reply_recover(
         model=model or reply.model,
         prompt_tokens=usage.prompt_tokens if usage else None,
         completion_tokens=usage.completion_tokens if usage else None,
+        cost_usd=Decimal(cost_usd) if cost_usd is not None else None,
+        usage_estimated=estimated,
         finished_at=finished_at,
     )
     if not claimed:
         return None
     reply.refresh_from_db()
+    _charge(reply)
     return reply
 
 
@@ -241,6 +282,7 @@ def _open_request(
         existing = _regenerated_since(turns)
     if existing is None:
         _refuse_if_busy(user, turns)
+        _refuse_if_over_budget(user)
     return conversation, turns, existing
 
 
@@ -295,7 +337,14 @@ def _reply_model(user: AbstractBaseUser, conversation: Conversation, model_id: i
     return model
 
 
-def _new_reply(conversation: Conversation, position: int, request_id: str, worker: str, model: str) -> Message:
+def _refuse_if_over_budget(user: AbstractBaseUser) -> None:
+    """Past a monthly budget no new reply starts; one already running is never cut off by its cost."""
+    reason = quotas.over_budget(user=user, now=timezone.now())
+    if reason:
+        raise ReplyRefused("quota_exceeded", reason)
+
+
+def _new_reply(conversation: Conversation, position: int, request_id: str, worker: str, model: LLMModel) -> Message:
     """An unsaved streaming reply, named after the upstream model it asks for."""
     now = timezone.now()
     return Message(
@@ -304,7 +353,8 @@ def _new_reply(conversation: Conversation, position: int, request_id: str, worke
         role=Message.Role.ASSISTANT,
         status=Status.STREAMING,
         request_id=request_id,
-        model=model,
+        model=model.name,
+        catalog_model=model,
         started_at=now,
         worker=worker,
         heartbeat_at=now,
@@ -440,6 +490,8 @@ def _statements(alias: str) -> Statements:
             "model",
             "prompt_tokens",
             "completion_tokens",
+            "cost_usd",
+            "usage_estimated",
             "parts",
             "finished_at",
         )

@@ -4,5 +4,16 @@ from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
 from .operations import ServerProcess
 from .sso import ExternalIdentity
+from .usage import Budget, UsageRecord
 
-__all__ = ["Conversation", "ExternalIdentity", "LLMModel", "Message", "Provider", "Regeneration", "ServerProcess"]
+__all__ = [
+    "Budget",
+    "Conversation",
+    "ExternalIdentity",
+    "LLMModel",
+    "Message",
+    "Provider",
+    "Regeneration",
+    "ServerProcess",
+    "UsageRecord",
+]
