@@ -30,6 +30,7 @@ from redis import asyncio as aioredis
 from chatsite import compat
 
 from . import accounting, metrics, protocol, replies, selectors
+from .attachments import prompt as attachment_prompt
 from .catalog.environment import ensure_catalog
 from .catalog.loader import load_models_file
 from .console import reports
@@ -47,7 +48,7 @@ from .realtime import final_save, housekeeping, liveness, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 from .realtime.recovery import FinalState
 from .tools.loop import Record, ToolStepsExceeded, respond_with_tools
-from .tools.registry import tools_for
+from .tools.offered import offered_tools
 from .tools.runner import close_tool_threads
 from .tools.schema import ToolContext
 
@@ -67,10 +68,14 @@ async def start(
     content: str,
     request_id: str,
     model: int | None = None,
+    attachments: tuple[str, ...] = (),
+    sampling: dict[str, float | int] | None = None,
 ) -> ReplyStart:
-    """Save the user's message and stream a reply to it; a retried request_id starts nothing new.
+    """Save the user's message (with its attachments) and stream a reply to it; a retried
+    request_id starts nothing new.
 
-    `model` (a catalog id) picks the model for this one reply instead of the conversation's."""
+    `model` (a catalog id) picks the model for this one reply instead of the conversation's;
+    `sampling` (temperature, max_tokens) overrides its options (the /v1/ API passes its request's)."""
     worker = await get_worker()
     asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_start)(
@@ -78,10 +83,11 @@ async def start(
         conversation_id=conversation_id,
         content=content,
         request_id=request_id,
+        attachments=attachments,
         worker=worker.channel,
         model_id=model,
     )
-    worker.begin(started, request_id, asked_at=asked_at)
+    worker.begin(started, request_id, asked_at=asked_at, sampling=sampling)
     return started
 
 
@@ -284,9 +290,16 @@ class Worker:
         if self.broadcaster.redis is not None:
             self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
 
-    def begin(self, started: ReplyStart, request_id: str | None, *, asked_at: float | None = None) -> None:
+    def begin(
+        self,
+        started: ReplyStart,
+        request_id: str | None,
+        *,
+        asked_at: float | None = None,
+        sampling: dict[str, float | int] | None = None,
+    ) -> None:
         """Announce a new reply and run it as a task of its own; `asked_at` (the broadcaster's clock)
-        starts its time to first token."""
+        starts its time to first token, `sampling` overrides its options."""
         if started.duplicate:
             return  # the caller answers a retry with what the first request created
         reply = started.reply
@@ -301,7 +314,7 @@ class Worker:
             markers = {"created": str(reply.id), "opens": str(reply.id)}
         self.broadcaster.publish(group, frame_message(created, **markers))
         live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty, asked_at)
-        running = Running(reply, live, started.model, reply_options(started))
+        running = Running(reply, live, started.model, dataclasses.replace(reply_options(started), **(sampling or {})))
         running.prompt = [str(turn.get("content") or "") for turn in started.history]
         if started.continues:
             live.resume(reply.content, reply.seq)
@@ -436,7 +449,8 @@ async def stream(running: Running, history: list[ChatMessage], outcome: Outcome,
 async def respond(running: Running, history: list[ChatMessage], record: Record) -> Finish:
     """The model's answer; for a model offered tools, through the tool loop (conversations/tools/)."""
     provider = catalog_provider(running.model.provider)
-    tools = tools_for(running.options.model)
+    history = await attachment_prompt.resolve(history, vision=running.model.vision)
+    tools = await offered_tools(running.model)
     if not tools:
         return await provider.stream_to(history, running.options, running.live.append)
     reply = running.reply

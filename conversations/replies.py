@@ -29,7 +29,8 @@ from django.db import connections, router, transaction
 from django.utils import timezone
 
 from . import quotas, selectors
-from .models import Conversation, LLMModel, Message, Regeneration, UsageRecord
+from .attachments.services import AttachmentRefused, attachment_part, refs_by_message, uploads_claim
+from .models import ApiCall, Conversation, LLMModel, Message, Regeneration, Upload, UsageRecord
 from .parts import parts_view, text_part
 
 Status = Message.Status
@@ -67,6 +68,7 @@ def reply_start(
     request_id: str,
     worker: str,
     model_id: int | None = None,
+    attachments: tuple[str, ...] = (),
 ) -> ReplyStart:
     """Save the user's message and an empty streaming reply, unless this request_id already did.
 
@@ -76,21 +78,41 @@ def reply_start(
         if existing:
             return existing
         model = _reply_model(user, conversation, model_id)
+        uploads = _claim(user, attachments, model)
         position = turns[-1].position + 1 if turns else 0
         user_message = Message(
             conversation=conversation,
             position=position,
             role=Message.Role.USER,
             content=content,
-            parts=[text_part(content)],
+            parts=([text_part(content)] if content else []) + [attachment_part(u) for u in uploads],
             request_id=request_id,
         )
         reply = _new_reply(conversation, position + 1, request_id, worker, model)
         _insert([user_message, reply])
-        _touch(conversation, first_message=content)
+        if uploads:
+            _attach(conversation, user_message, uploads)
+        _touch(conversation, first_message=content or uploads[0].name)
         return ReplyStart(
             reply=reply, history=_history(conversation, [*turns, user_message]), model=model, user_message=user_message
         )
+
+
+def _claim(user: AbstractBaseUser, attachments: tuple[str, ...], model: LLMModel) -> list[Upload]:
+    if not attachments:
+        return []
+    try:
+        return uploads_claim(user=user, upload_ids=attachments, model=model)
+    except AttachmentRefused as refused:
+        raise ReplyRefused(refused.code, refused.detail) from None
+
+
+def _attach(conversation: Conversation, message: Message, uploads: list[Upload]) -> None:
+    """The uploads now belong to the message; the conversation is marked so prompts look for files."""
+    Upload.objects.filter(id__in=[u.id for u in uploads]).update(message=message)
+    if not conversation.has_attachments:
+        Conversation.objects.filter(id=conversation.id).update(has_attachments=True)
+        conversation.has_attachments = True
 
 
 def reply_regenerate(
@@ -375,12 +397,21 @@ def _touch(conversation: Conversation, first_message: str = "") -> None:
         cursor.execute(statement, [*params, _prepared(Conversation, "id", conversation.id, alias)])
 
 
-def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[dict[str, str]]:
-    """The prompt for the model: system prompt, then every earlier turn that has text."""
-    history: list[dict[str, str]] = []
+def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[dict]:
+    """The prompt for the model: system prompt, then every earlier turn that has text or files
+    (their contents are read later, in the reply's task: attachments/prompt.py)."""
+    history: list[dict] = []
     if conversation.system_prompt:
         history.append({"role": "system", "content": conversation.system_prompt})
-    history += [{"role": turn.role, "content": turn.content} for turn in turns if turn.content]
+    if not conversation.has_attachments:
+        history += [{"role": turn.role, "content": turn.content} for turn in turns if turn.content]
+        return history
+    files = refs_by_message([turn.id for turn in turns if turn.role == Message.Role.USER])
+    for turn in turns:
+        if turn.content or turn.id in files:
+            history.append({"role": turn.role, "content": turn.content})
+            if turn.id in files:
+                history[-1]["attachments"] = files[turn.id]
     return history
 
 
@@ -390,7 +421,7 @@ def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[di
 LOCK_FIELDS = tuple(
     f.attname
     for f in Conversation._meta.concrete_fields
-    if f.name in {"title", "system_prompt", "model", "temperature"}
+    if f.name in {"title", "system_prompt", "model", "temperature", "has_attachments"}
 )
 
 
@@ -433,10 +464,12 @@ def _read_turns(conversation_id: uuid.UUID) -> list[Turn]:
 
 
 def _streaming_count(owner_id) -> int:
-    """How many replies the owner has streaming, in every conversation and process."""
+    """How many replies the owner has streaming, in every conversation and process, counting the
+    unsaved /v1/ calls still in flight (`ApiCall`) like streaming replies."""
     alias = _database()
+    now = _prepared(ApiCall, "expires_at", timezone.now(), alias)
     with connections[alias].cursor() as cursor:
-        cursor.execute(_statements(alias).streaming_count, [owner_id, Message.Status.STREAMING.value])
+        cursor.execute(_statements(alias).streaming_count, [owner_id, Message.Status.STREAMING.value, owner_id, now])
         return cursor.fetchone()[0]
 
 
@@ -501,9 +534,10 @@ def _statements(alias: str) -> Statements:
         f"WHERE {c}.{name(Conversation, 'id')} = %s AND {c}.{name(Conversation, 'owner')} = %s{lock}",
         turns=f"SELECT {', '.join(name(Message, field) for field in Turn._fields)} FROM {m} "
         f"WHERE {name(Message, 'conversation')} = %s ORDER BY {name(Message, 'position')}",
-        streaming_count=f"SELECT COUNT(*) FROM {m} JOIN {c} ON {c}.{name(Conversation, 'id')} = "
+        streaming_count=f"SELECT (SELECT COUNT(*) FROM {m} JOIN {c} ON {c}.{name(Conversation, 'id')} = "
         f"{m}.{name(Message, 'conversation')} WHERE {c}.{name(Conversation, 'owner')} = %s "
-        f"AND {m}.{name(Message, 'status')} = %s",
+        f"AND {m}.{name(Message, 'status')} = %s) + (SELECT COUNT(*) FROM {name(ApiCall)} "
+        f"WHERE {name(ApiCall, 'owner')} = %s AND {name(ApiCall, 'expires_at')} > %s)",
         insert=f"INSERT INTO {m} ({columns}) VALUES ",
         touch=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s WHERE {name(Conversation, 'id')} = %s",
         touch_titled=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s, {name(Conversation, 'title')} = %s "

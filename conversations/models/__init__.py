@@ -1,12 +1,17 @@
 """Parley's database state, one module per concern; import models from here."""
 
+from .api_access import ApiCall, ApiToken
 from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
 from .operations import ServerProcess
+from .sharing import ShareLink
 from .sso import ExternalIdentity
+from .uploads import Upload
 from .usage import Budget, UsageRecord
 
 __all__ = [
+    "ApiCall",
+    "ApiToken",
     "Budget",
     "Conversation",
     "ExternalIdentity",
@@ -15,5 +20,7 @@ __all__ = [
     "Provider",
     "Regeneration",
     "ServerProcess",
+    "ShareLink",
+    "Upload",
     "UsageRecord",
 ]

@@ -29,6 +29,8 @@ class Conversation(models.Model):
     )
     system_prompt = models.TextField(blank=True)
     temperature = models.FloatField(null=True, blank=True, help_text="Sampling temperature; empty: the default.")
+    # Some message has attachments: only then does starting a reply look up files for the prompt.
+    has_attachments = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=False)
 
