@@ -182,8 +182,38 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
-# Whether /accounts/signup/ lets anyone create an account (default: on in development only).
-PARLEY_SIGNUP_ENABLED = env_bool("PARLEY_SIGNUP_ENABLED", DEBUG)
+# --- Single sign-on (OpenID Connect, docs/sso.md) ---
+# The provider's issuer URL; its endpoints come from its discovery document. Empty switches SSO off.
+PARLEY_OIDC_ISSUER = os.environ.get("PARLEY_OIDC_ISSUER", "")
+# Parley's client id and secret at the provider, and the scopes it asks for.
+OIDC_RP_CLIENT_ID = os.environ.get("PARLEY_OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("PARLEY_OIDC_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = os.environ.get("PARLEY_OIDC_SCOPES", "openid email profile")
+# The ID token's signing algorithm (RS256 checks it against the provider's published keys).
+OIDC_RP_SIGN_ALGO = os.environ.get("PARLEY_OIDC_SIGN_ALGO", "RS256")
+# The name on the login page's button.
+PARLEY_OIDC_NAME = os.environ.get("PARLEY_OIDC_NAME", "single sign-on")
+# The claim listing the user's groups; each login makes the account's Django groups exactly these.
+PARLEY_OIDC_GROUPS_CLAIM = os.environ.get("PARLEY_OIDC_GROUPS_CLAIM", "groups")
+# Groups (from that claim) whose members are staff; empty leaves staff status to the admin.
+PARLEY_OIDC_STAFF_GROUPS = env_list("PARLEY_OIDC_STAFF_GROUPS")
+# Whether a first SSO login may join the existing account with its email (only if the provider verified it).
+PARLEY_OIDC_LINK_BY_EMAIL = env_bool("PARLEY_OIDC_LINK_BY_EMAIL", False)
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env_float("PARLEY_OIDC_TIMEOUT", 10.0)
+OIDC_VERIFY_SSL = True
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+if PARLEY_OIDC_ISSUER:
+    AUTHENTICATION_BACKENDS.append("conversations.sso.backend.ParleyOIDCBackend")
+    OIDC_AUTHENTICATE_CLASS = "conversations.sso.backend.ParleyOIDCRequestView"
+
+# Whether accounts may log in with a password (the site's and the admin's login); off leaves SSO only.
+PARLEY_PASSWORD_LOGIN = env_bool("PARLEY_PASSWORD_LOGIN", True)
+if not PARLEY_PASSWORD_LOGIN:
+    AUTHENTICATION_BACKENDS.remove("django.contrib.auth.backends.ModelBackend")
+
+# Whether /accounts/signup/ lets anyone create an account (default: on in development only; never without passwords).
+PARLEY_SIGNUP_ENABLED = env_bool("PARLEY_SIGNUP_ENABLED", DEBUG) and PARLEY_PASSWORD_LOGIN
 # Sign-ups one client address may attempt, and accounts all sign-ups together may create (count/period).
 PARLEY_SIGNUP_RATE = os.environ.get("PARLEY_SIGNUP_RATE", "5/h")
 PARLEY_SIGNUP_GLOBAL_RATE = os.environ.get("PARLEY_SIGNUP_GLOBAL_RATE", "100/h")
@@ -293,11 +323,12 @@ PARLEY_METRICS_ALLOW = env_list("PARLEY_METRICS_ALLOW", "127.0.0.1,::1")
 # A bearer token that also opens /metrics, from any address; empty means addresses only.
 PARLEY_METRICS_TOKEN = os.environ.get("PARLEY_METRICS_TOKEN", "")
 
+# Seconds between each process's reports to the live console in the admin.
+PARLEY_CONSOLE_INTERVAL = env_float("PARLEY_CONSOLE_INTERVAL", 1.0)
+
 # --- Tools (docs/tools.md) ---
 # Dotted paths of the Python functions (sync or async) models may call; empty offers no tools.
 PARLEY_TOOLS = env_list("PARLEY_TOOLS")
-# Models offered the tools: comma-separated model names, or * for every model (until the model catalog flags them).
-PARLEY_TOOL_MODELS = env_list("PARLEY_TOOL_MODELS")
 # Rounds of tool calls one reply may make before it stops asking.
 PARLEY_TOOL_MAX_STEPS = env_int("PARLEY_TOOL_MAX_STEPS", 5)
 # Seconds one tool call may run; past it the model is told the call timed out.
@@ -306,6 +337,41 @@ PARLEY_TOOL_TIMEOUT = env_float("PARLEY_TOOL_TIMEOUT", 30.0)
 PARLEY_TOOL_THREADS = env_int("PARLEY_TOOL_THREADS", 8)
 # Longest tool result sent back to the model, in characters; longer results are cut with a note.
 PARLEY_TOOL_RESULT_MAX = env_int("PARLEY_TOOL_RESULT_MAX", 16000)
+
+# --- Attachments (docs/attachments.md) ---
+# Largest file one upload may be, in bytes; larger gets 413.
+PARLEY_UPLOAD_MAX_BYTES = env_int("PARLEY_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+# Largest total of the attachments of one message, in bytes.
+PARLEY_UPLOAD_MAX_PER_MESSAGE = env_int("PARLEY_UPLOAD_MAX_PER_MESSAGE", 25 * 1024 * 1024)
+# Most attachments one message may carry.
+PARLEY_UPLOAD_MAX_FILES = env_int("PARLEY_UPLOAD_MAX_FILES", 10)
+# Seconds an upload no message uses is kept before `manage.py expire_uploads` deletes it.
+PARLEY_UPLOAD_TTL = env_int("PARLEY_UPLOAD_TTL", 24 * 3600)
+# Largest image accepted, in pixels (width x height): a decompression bomb is refused before decoding.
+PARLEY_UPLOAD_MAX_PIXELS = env_int("PARLEY_UPLOAD_MAX_PIXELS", 40_000_000)
+# Most bytes a PDF's streams may expand to while its text is read (a zip bomb stops here).
+PARLEY_PDF_MAX_EXPANDED = env_int("PARLEY_PDF_MAX_EXPANDED", 50 * 1024 * 1024)
+# Most pages of a PDF whose text is read.
+PARLEY_PDF_MAX_PAGES = env_int("PARLEY_PDF_MAX_PAGES", 500)
+# Most characters of text kept from one document at upload.
+PARLEY_UPLOAD_TEXT_MAX = env_int("PARLEY_UPLOAD_TEXT_MAX", 200_000)
+# Token budget of the documents' text in one prompt (about 4 characters a token); the rest is cut with a note.
+PARLEY_ATTACHMENT_TOKEN_BUDGET = env_int("PARLEY_ATTACHMENT_TOKEN_BUDGET", 8000)
+# Where uploads are stored: a Django storage backend's dotted path (django-storages' S3Storage for S3).
+PARLEY_FILE_STORAGE = os.environ.get("PARLEY_FILE_STORAGE", "django.core.files.storage.FileSystemStorage")
+# The filesystem storage's folder (unused by other backends).
+MEDIA_ROOT = os.environ.get("PARLEY_MEDIA_ROOT", str(BASE_DIR / "media"))
+# S3-compatible storage (PARLEY_FILE_STORAGE=storages.backends.s3.S3Storage): bucket, endpoint and region;
+# credentials come from the usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment or an instance role.
+PARLEY_S3_OPTIONS = {
+    key: value
+    for key, value in {
+        "bucket_name": os.environ.get("PARLEY_S3_BUCKET", ""),
+        "endpoint_url": os.environ.get("PARLEY_S3_ENDPOINT_URL", ""),
+        "region_name": os.environ.get("PARLEY_S3_REGION", ""),
+    }.items()
+    if value
+}
 
 # --- LLM -------------------------------------------------------------------
 
@@ -341,6 +407,13 @@ LLM_HTTP2 = env_bool("LLM_HTTP2", False)
 # Use Parley's leaner HTTP/1.1 transport (llhttp parser) instead of httpx's own; ignored with LLM_HTTP2.
 LLM_FAST_TRANSPORT = env_bool("LLM_FAST_TRANSPORT", False)
 
+# Fernet keys (comma-separated, newest first) that encrypt provider API keys stored in the database.
+PARLEY_ENCRYPTION_KEY = env_list("PARLEY_ENCRYPTION_KEY")
+# Where a provider's `api_key_env` is looked up: the process environment.
+PROVIDER_KEY_ENVIRONMENT = os.environ
+# A TOML file of providers and models (docs/llm.md) loaded at start-up, as `manage.py load_models` does.
+PARLEY_MODELS_FILE = os.environ.get("PARLEY_MODELS_FILE", "")
+
 # Defaults of the built-in simulator when it runs inside the app (LLM_PROVIDER=simulator, no LLM_BASE_URL).
 SIMULATOR_TOKENS_PER_SECOND = env_float("SIMULATOR_TOKENS_PER_SECOND", 40.0)
 SIMULATOR_FIRST_TOKEN_DELAY = env_float("SIMULATOR_FIRST_TOKEN_DELAY", 0.3)
@@ -360,4 +433,10 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
     },
+}
+
+# Uploaded attachments (docs/attachments.md): the filesystem under MEDIA_ROOT unless PARLEY_FILE_STORAGE says otherwise.
+STORAGES["attachments"] = {
+    "BACKEND": PARLEY_FILE_STORAGE,
+    "OPTIONS": PARLEY_S3_OPTIONS if "s3" in PARLEY_FILE_STORAGE.lower() else {},
 }

@@ -181,7 +181,13 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         ids = {"user": self.user, "conversation_id": self.conversation_id}
         try:
             if frame.type == "message.send":
-                started = await generation.start(**ids, content=frame.content, request_id=frame.request_id)
+                started = await generation.start(
+                    **ids,
+                    content=frame.content,
+                    request_id=frame.request_id,
+                    model=frame.model,
+                    attachments=frame.attachments,
+                )
             elif frame.type == "message.regenerate":
                 started = await generation.regenerate(**ids, request_id=frame.request_id)
             else:

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 from .parts import parts_view
 
 if TYPE_CHECKING:
-    from .models import Conversation, Message
+    from .models import Conversation, LLMModel, Message
 
 REQUEST_ID_MAX = 100
+ATTACHMENTS_MAX = 100  # a frame-level bound; PARLEY_UPLOAD_MAX_FILES is the real limit, checked on send
 CLIENT_TYPES = ("message.send", "generation.stop", "message.regenerate", "sync")
 # NUL and the other C0 control characters but tab, line feed and carriage return: no keyboard
 # types them, PostgreSQL cannot store NUL at all, and the rest only hide text from readers.
@@ -39,6 +40,8 @@ class ClientFrame:
     type: str
     content: str = ""
     request_id: str | None = None
+    attachments: tuple[str, ...] = ()  # upload ids (extension of message.send)
+    model: int | None = None  # message.send: a catalog model id for this one reply
 
 
 def parse_client_frame(text: str, *, max_bytes: int) -> ClientFrame:
@@ -63,7 +66,10 @@ def client_frame(data: dict[str, Any]) -> ClientFrame:
             "unknown_type", f"Unknown frame type; expected one of {', '.join(CLIENT_TYPES)}.", request_id
         )
     if frame_type == "message.send":
-        return ClientFrame(frame_type, _content(data, request_id), _required(request_id))
+        attachments = _attachments(data, request_id)
+        content = _content(data, request_id, optional=bool(attachments))
+        model = _model(data, request_id)
+        return ClientFrame(frame_type, content, _required(request_id), attachments=attachments, model=model)
     return ClientFrame(frame_type, request_id=request_id)
 
 
@@ -100,11 +106,31 @@ def _required(request_id: str | None) -> str:
     return request_id
 
 
-def _content(data: dict[str, Any], request_id: str | None) -> str:
-    content = data.get("content")
+def _attachments(data: dict[str, Any], request_id: str | None) -> tuple[str, ...]:
+    value = data.get("attachments", [])
+    if not isinstance(value, list) or len(value) > ATTACHMENTS_MAX:
+        raise ProtocolError(
+            "invalid_field", f"attachments must be a list of at most {ATTACHMENTS_MAX} upload ids.", request_id
+        )
+    if not all(isinstance(item, str) and 0 < len(item) <= REQUEST_ID_MAX for item in value):
+        raise ProtocolError("invalid_field", "attachments must hold upload ids (strings).", request_id)
+    return tuple(value)
+
+
+def _model(data: dict[str, Any], request_id: str | None) -> int | None:
+    value = data.get("model")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ProtocolError(
+            "invalid_field", "model must be a model id (a whole number from GET /api/models/).", request_id
+        )
+    return value
+
+
+def _content(data: dict[str, Any], request_id: str | None, *, optional: bool = False) -> str:
+    content = data.get("content", "" if optional else None)
     if not isinstance(content, str):
         raise ProtocolError("invalid_field", "content must be a string.", request_id)
-    if not content.strip():
+    if not content.strip() and not optional:
         raise ProtocolError("invalid_field", "content must not be empty.", request_id)
     if not _is_unicode(content):
         raise ProtocolError("invalid_field", "content must be valid Unicode text.", request_id)
@@ -156,10 +182,24 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
     return {
         "id": str(conversation.id),
         "title": conversation.title,
-        "model": conversation.model or None,
+        "model": conversation.model_id,
         "system_prompt": conversation.system_prompt,
+        "temperature": conversation.temperature,
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
+    }
+
+
+def model_payload(model: LLMModel) -> dict[str, Any]:
+    """A catalog model as GET /api/models/ lists it; its provider only by name."""
+    return {
+        "id": model.id,
+        "label": model.display_name,
+        "name": model.name,
+        "provider": model.provider.name,
+        "default": model.is_default,
+        "vision": model.vision,
+        "tools": model.tools,
     }
 
 

@@ -18,6 +18,7 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
@@ -27,7 +28,9 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from .models import Conversation, Message, Regeneration
+from . import quotas, selectors
+from .attachments.services import AttachmentRefused, attachment_part, refs_by_message, uploads_claim
+from .models import ApiCall, Conversation, LLMModel, Message, Regeneration, Upload, UsageRecord
 from .parts import parts_view, text_part
 
 Status = Message.Status
@@ -46,42 +49,73 @@ class ReplyRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ReplyStart:
-    """What a started (or already started) reply needs: its rows and the prompt history."""
+    """What a started (or already started) reply needs: its rows, the prompt history and its model."""
 
     reply: Message
     history: list[dict[str, str]]
+    model: LLMModel | None = None  # None only for a duplicate, which starts nothing
     user_message: Message | None = None
     replaces: str | None = None
     duplicate: bool = False
 
 
 def reply_start(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, content: str, request_id: str, worker: str, model: str
+    *,
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    content: str,
+    request_id: str,
+    worker: str,
+    model_id: int | None = None,
+    attachments: tuple[str, ...] = (),
 ) -> ReplyStart:
-    """Save the user's message and an empty streaming reply, unless this request_id already did."""
+    """Save the user's message and an empty streaming reply, unless this request_id already did.
+
+    `model_id` picks the model for this one reply instead of the conversation's."""
     with transaction.atomic(using=_database()):
         conversation, turns, existing = _open_request(user, conversation_id, request_id)
         if existing:
             return existing
+        model = _reply_model(user, conversation, model_id)
+        uploads = _claim(user, attachments, model)
         position = turns[-1].position + 1 if turns else 0
         user_message = Message(
             conversation=conversation,
             position=position,
             role=Message.Role.USER,
             content=content,
-            parts=[text_part(content)],
+            parts=([text_part(content)] if content else []) + [attachment_part(u) for u in uploads],
             request_id=request_id,
         )
         reply = _new_reply(conversation, position + 1, request_id, worker, model)
         _insert([user_message, reply])
-        _touch(conversation, first_message=content)
+        if uploads:
+            _attach(conversation, user_message, uploads)
+        _touch(conversation, first_message=content or uploads[0].name)
         return ReplyStart(
-            reply=reply, history=_history(conversation, [*turns, user_message]), user_message=user_message
+            reply=reply, history=_history(conversation, [*turns, user_message]), model=model, user_message=user_message
         )
 
 
+def _claim(user: AbstractBaseUser, attachments: tuple[str, ...], model: LLMModel) -> list[Upload]:
+    if not attachments:
+        return []
+    try:
+        return uploads_claim(user=user, upload_ids=attachments, model=model)
+    except AttachmentRefused as refused:
+        raise ReplyRefused(refused.code, refused.detail) from None
+
+
+def _attach(conversation: Conversation, message: Message, uploads: list[Upload]) -> None:
+    """The uploads now belong to the message; the conversation is marked so prompts look for files."""
+    Upload.objects.filter(id__in=[u.id for u in uploads]).update(message=message)
+    if not conversation.has_attachments:
+        Conversation.objects.filter(id=conversation.id).update(has_attachments=True)
+        conversation.has_attachments = True
+
+
 def reply_regenerate(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None, worker: str, model: str
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None, worker: str
 ) -> ReplyStart:
     """Replace the last assistant reply with a new streaming one, once per request_id."""
     request_id = request_id or uuid.uuid4().hex
@@ -91,28 +125,43 @@ def reply_regenerate(
             return existing
         if not turns or turns[-1].role != Message.Role.ASSISTANT:
             raise ReplyRefused("nothing_to_regenerate", "There is no assistant reply to regenerate.")
+        model = _reply_model(user, conversation, None)
         Regeneration.objects.create(conversation=conversation, request_id=request_id)
         last = turns.pop()
         Message.objects.filter(id=last.id).delete()
         reply = _new_reply(conversation, last.position, request_id, worker, model)
         reply.save(force_insert=True)
         _touch(conversation)
-        return ReplyStart(reply=reply, history=_history(conversation, turns), replaces=str(last.id))
+        return ReplyStart(reply=reply, history=_history(conversation, turns), model=model, replaces=str(last.id))
 
 
 def reply_finish(
-    *, reply: Message, content: str, seq: int, status: str, error: str = "", model: str = "", usage=None, parts=None
+    *,
+    reply: Message,
+    content: str,
+    seq: int,
+    status: str,
+    error: str = "",
+    model: str = "",
+    usage=None,
+    parts=None,
+    cost_usd: str | None = None,
+    estimated: bool = False,
 ) -> Message | None:
-    """Save a reply's final state, once; None when it was already finished elsewhere (the sweep)."""
+    """Save a reply's final state, once, and charge its usage to its owner in the same transaction;
+    None when it was already finished elsewhere (the sweep)."""
     reply.content, reply.seq, reply.status, reply.error = content, seq, status, error
     reply.parts = parts_view(parts or [], content)  # the stored tool parts, then the text after them
     reply.model = model or reply.model
     reply.prompt_tokens = usage.prompt_tokens if usage else None
     reply.completion_tokens = usage.completion_tokens if usage else None
+    reply.cost_usd = Decimal(cost_usd) if cost_usd is not None else None
+    reply.usage_estimated = estimated
     reply.finished_at = timezone.now()
     alias = _database()
     params = [reply.content, reply.seq, reply.status, reply.error, reply.model, reply.prompt_tokens]
-    params += [reply.completion_tokens, _prepared(Message, "parts", reply.parts, alias)]
+    params += [reply.completion_tokens, _prepared(Message, "cost_usd", reply.cost_usd, alias), estimated]
+    params += [_prepared(Message, "parts", reply.parts, alias)]
     params += [_prepared(Message, "finished_at", reply.finished_at, alias)]
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute(
@@ -123,7 +172,28 @@ def reply_finish(
         cursor.execute(
             _statements(alias).touch, [params[-1], _prepared(Conversation, "id", reply.conversation_id, alias)]
         )
+        _charge(reply)
     return reply
+
+
+def _charge(reply: Message) -> None:
+    """A usage record for the reply's owner: it outlives the conversation, so deleting a chat refunds nothing."""
+    if not (reply.prompt_tokens or reply.completion_tokens):
+        return
+    model = reply.catalog_model if reply.catalog_model_id else None
+    UsageRecord.objects.create(
+        user_id=reply.conversation.owner_id,
+        model=model,
+        model_label=model.display_name if model else reply.model,
+        upstream_model=reply.model,
+        provider=model.provider.name if model else "",
+        message=reply,
+        prompt_tokens=reply.prompt_tokens or 0,
+        completion_tokens=reply.completion_tokens or 0,
+        cost_usd=reply.cost_usd or 0,
+        estimated=reply.usage_estimated,
+        created_at=reply.finished_at,
+    )
 
 
 def reply_parts_save(*, reply_id: uuid.UUID, parts: list[dict]) -> None:
@@ -165,6 +235,8 @@ def reply_recover(
     model: str,
     usage,
     parts: list[dict],
+    cost_usd: str | None = None,
+    estimated: bool = False,
 ) -> Message | None:
     """Finish an orphaned reply for its dead process; None if it finished or checkpointed meanwhile.
     `parts` are the stored tool parts the text follows, as in `reply_finish`."""
@@ -178,11 +250,14 @@ def reply_recover(
         model=model or reply.model,
         prompt_tokens=usage.prompt_tokens if usage else None,
         completion_tokens=usage.completion_tokens if usage else None,
+        cost_usd=Decimal(cost_usd) if cost_usd is not None else None,
+        usage_estimated=estimated,
         finished_at=finished_at,
     )
     if not claimed:
         return None
     reply.refresh_from_db()
+    _charge(reply)
     return reply
 
 
@@ -204,6 +279,7 @@ def _open_request(
         existing = _regenerated_since(turns)
     if existing is None:
         _refuse_if_busy(user, turns)
+        _refuse_if_over_budget(user)
     return conversation, turns, existing
 
 
@@ -236,8 +312,37 @@ def _refuse_if_busy(user: AbstractBaseUser, turns: list[Turn]) -> None:
         )
 
 
-def _new_reply(conversation: Conversation, position: int, request_id: str, worker: str, model: str) -> Message:
-    """An unsaved streaming reply for the conversation's own model, else the deployment's."""
+def _reply_model(user: AbstractBaseUser, conversation: Conversation, model_id: int | None) -> LLMModel:
+    """The model this reply uses: the one asked for, else the conversation's, else the default;
+    refused as `model_unavailable` when this user may not use it (now)."""
+    if model_id is not None:
+        model = selectors.usable_model(user=user, model_id=model_id)
+        if model is None:
+            raise ReplyRefused("model_unavailable", f"Model {model_id} does not exist or is not available to you.")
+        return model
+    if conversation.model_id is not None:
+        model = selectors.usable_model(user=user, model_id=conversation.model_id)
+        if model is None:
+            raise ReplyRefused(
+                "model_unavailable",
+                "This conversation's model is no longer available (disabled or removed); pick another model.",
+            )
+        return model
+    model = selectors.default_model(user=user)
+    if model is None:
+        raise ReplyRefused("model_unavailable", "No model is available to you; ask an administrator for access.")
+    return model
+
+
+def _refuse_if_over_budget(user: AbstractBaseUser) -> None:
+    """Past a monthly budget no new reply starts; one already running is never cut off by its cost."""
+    reason = quotas.over_budget(user=user, now=timezone.now())
+    if reason:
+        raise ReplyRefused("quota_exceeded", reason)
+
+
+def _new_reply(conversation: Conversation, position: int, request_id: str, worker: str, model: LLMModel) -> Message:
+    """An unsaved streaming reply, named after the upstream model it asks for."""
     now = timezone.now()
     return Message(
         conversation=conversation,
@@ -245,7 +350,8 @@ def _new_reply(conversation: Conversation, position: int, request_id: str, worke
         role=Message.Role.ASSISTANT,
         status=Status.STREAMING,
         request_id=request_id,
-        model=conversation.model or model,
+        model=model.name,
+        catalog_model=model,
         started_at=now,
         worker=worker,
         heartbeat_at=now,
@@ -266,12 +372,21 @@ def _touch(conversation: Conversation, first_message: str = "") -> None:
         cursor.execute(statement, [*params, _prepared(Conversation, "id", conversation.id, alias)])
 
 
-def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[dict[str, str]]:
-    """The prompt for the model: system prompt, then every earlier turn that has text."""
-    history: list[dict[str, str]] = []
+def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[dict]:
+    """The prompt for the model: system prompt, then every earlier turn that has text or files
+    (their contents are read later, in the reply's task: attachments/prompt.py)."""
+    history: list[dict] = []
     if conversation.system_prompt:
         history.append({"role": "system", "content": conversation.system_prompt})
-    history += [{"role": turn.role, "content": turn.content} for turn in turns if turn.content]
+    if not conversation.has_attachments:
+        history += [{"role": turn.role, "content": turn.content} for turn in turns if turn.content]
+        return history
+    files = refs_by_message([turn.id for turn in turns if turn.role == Message.Role.USER])
+    for turn in turns:
+        if turn.content or turn.id in files:
+            history.append({"role": turn.role, "content": turn.content})
+            if turn.id in files:
+                history[-1]["attachments"] = files[turn.id]
     return history
 
 
@@ -279,7 +394,9 @@ def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[di
 
 # What a start reads of the conversation, in the model's field order, as Model.from_db expects.
 LOCK_FIELDS = tuple(
-    f.attname for f in Conversation._meta.concrete_fields if f.name in {"title", "system_prompt", "model"}
+    f.attname
+    for f in Conversation._meta.concrete_fields
+    if f.name in {"title", "system_prompt", "model", "temperature", "has_attachments"}
 )
 
 
@@ -322,10 +439,12 @@ def _read_turns(conversation_id: uuid.UUID) -> list[Turn]:
 
 
 def _streaming_count(owner_id) -> int:
-    """How many replies the owner has streaming, in every conversation and process."""
+    """How many replies the owner has streaming, in every conversation and process, counting the
+    unsaved /v1/ calls still in flight (`ApiCall`) like streaming replies."""
     alias = _database()
+    now = _prepared(ApiCall, "expires_at", timezone.now(), alias)
     with connections[alias].cursor() as cursor:
-        cursor.execute(_statements(alias).streaming_count, [owner_id, Message.Status.STREAMING.value])
+        cursor.execute(_statements(alias).streaming_count, [owner_id, Message.Status.STREAMING.value, owner_id, now])
         return cursor.fetchone()[0]
 
 
@@ -379,6 +498,8 @@ def _statements(alias: str) -> Statements:
             "model",
             "prompt_tokens",
             "completion_tokens",
+            "cost_usd",
+            "usage_estimated",
             "parts",
             "finished_at",
         )
@@ -388,9 +509,10 @@ def _statements(alias: str) -> Statements:
         f"WHERE {c}.{name(Conversation, 'id')} = %s AND {c}.{name(Conversation, 'owner')} = %s{lock}",
         turns=f"SELECT {', '.join(name(Message, field) for field in Turn._fields)} FROM {m} "
         f"WHERE {name(Message, 'conversation')} = %s ORDER BY {name(Message, 'position')}",
-        streaming_count=f"SELECT COUNT(*) FROM {m} JOIN {c} ON {c}.{name(Conversation, 'id')} = "
+        streaming_count=f"SELECT (SELECT COUNT(*) FROM {m} JOIN {c} ON {c}.{name(Conversation, 'id')} = "
         f"{m}.{name(Message, 'conversation')} WHERE {c}.{name(Conversation, 'owner')} = %s "
-        f"AND {m}.{name(Message, 'status')} = %s",
+        f"AND {m}.{name(Message, 'status')} = %s) + (SELECT COUNT(*) FROM {name(ApiCall)} "
+        f"WHERE {name(ApiCall, 'owner')} = %s AND {name(ApiCall, 'expires_at')} > %s)",
         insert=f"INSERT INTO {m} ({columns}) VALUES ",
         touch=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s WHERE {name(Conversation, 'id')} = %s",
         touch_titled=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s, {name(Conversation, 'title')} = %s "

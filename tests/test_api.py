@@ -16,7 +16,7 @@ pytestmark = pytest.mark.db
 
 COLLECTION = "/api/conversations/"
 MESSAGE_KEYS = {"id", "role", "content", "status", "seq", "error", "model", "usage", "created_at", "parts"}
-CONVERSATION_KEYS = {"id", "title", "model", "system_prompt", "created_at", "updated_at"}
+CONVERSATION_KEYS = {"id", "title", "model", "system_prompt", "temperature", "created_at", "updated_at"}
 
 
 def detail(conversation_id) -> str:
@@ -157,7 +157,7 @@ def test_detail_reports_usage_and_errors(alice_client, alice, make_conversation)
     answer = alice_client.get(detail(conversation.id)).json()["messages"][1]
 
     assert answer["status"] == "failed" and answer["error"] == "The model is down." and answer["seq"] == 7
-    assert answer["usage"] == {"prompt_tokens": 3, "completion_tokens": 2}
+    assert answer["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "cost_usd": None, "estimated": False}
 
 
 def test_patch_renames(alice_client, answered_conversation):

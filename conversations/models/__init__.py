@@ -1,5 +1,24 @@
 """Parley's database state, one module per concern; import models from here."""
 
+from .api_access import ApiCall, ApiToken
+from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
+from .operations import ServerProcess
+from .sso import ExternalIdentity
+from .uploads import Upload
+from .usage import Budget, UsageRecord
 
-__all__ = ["Conversation", "Message", "Regeneration"]
+__all__ = [
+    "ApiCall",
+    "ApiToken",
+    "Budget",
+    "Conversation",
+    "ExternalIdentity",
+    "LLMModel",
+    "Message",
+    "Provider",
+    "Regeneration",
+    "ServerProcess",
+    "Upload",
+    "UsageRecord",
+]

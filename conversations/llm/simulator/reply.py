@@ -15,7 +15,8 @@ from typing import Any
 
 from ..config import SimulatorDefaults
 from .directives import Directives
-from .script import markdown_reply, tokenize
+from .images import describe_images
+from .script import MODEL_NAME, markdown_reply, tokenize
 from .ticker import Ticker
 from .tools import SimulatedCall, tool_turn
 from .wire import DONE, LAST_CHUNK, ChunkEncoder, chunk, stream_head
@@ -35,6 +36,7 @@ class ReplyPlan:
     include_usage: bool = False
     prompt_tokens: int = 0
     tool_calls: tuple[SimulatedCall, ...] = ()  # asked for after the tokens, instead of finishing
+    model: str = MODEL_NAME  # the model the request named, reported back as a real server does
 
 
 def plan_reply(body: dict[str, Any], directives: Directives, defaults: SimulatorDefaults) -> ReplyPlan:
@@ -43,8 +45,9 @@ def plan_reply(body: dict[str, Any], directives: Directives, defaults: Simulator
     calls, answer = tool_turn(body, d)
     tokens: Sequence[str] = tokenize(d.echo_text) if d.echo else ()
     count = len(tokens) if d.echo else (d.tokens if d.tokens is not None else defaults.tokens)
-    if answer is not None:
-        tokens = tokenize(answer)
+    seen = describe_images(body) if answer is None and not calls and not d.echo else None
+    if answer is not None or seen is not None:
+        tokens = tokenize(answer if answer is not None else seen)
         count = len(tokens)
     elif calls and not d.echo:
         tokens, count = (), 0
@@ -68,6 +71,7 @@ def plan_reply(body: dict[str, Any], directives: Directives, defaults: Simulator
         include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
         prompt_tokens=sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or []),
         tool_calls=calls,
+        model=body["model"] if isinstance(body.get("model"), str) and body["model"] else MODEL_NAME,
     )
 
 
@@ -95,7 +99,7 @@ class ReplyStream:
         self._ticker = ticker
         self._keep_alive = keep_alive
         self._done = done
-        self._encoder = ChunkEncoder(f"chatcmpl-sim-{uuid.uuid4().hex[:12]}", int(time.time()))
+        self._encoder = ChunkEncoder(f"chatcmpl-sim-{uuid.uuid4().hex[:12]}", int(time.time()), plan.model)
         self._sent = 0
         self._started = 0.0
 
