@@ -4,6 +4,7 @@ from .api_access import ApiCall, ApiToken
 from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
 from .operations import ServerProcess
+from .sharing import ShareLink
 from .sso import ExternalIdentity
 from .uploads import Upload
 from .usage import Budget, UsageRecord
@@ -19,6 +20,7 @@ __all__ = [
     "Provider",
     "Regeneration",
     "ServerProcess",
+    "ShareLink",
     "Upload",
     "UsageRecord",
 ]
