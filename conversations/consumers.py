@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from chatsite import compat
 from chatsite.compat import SkipPerMessageConnectionClose
 
 from . import failures, generation, metrics, protocol, selectors, services
@@ -68,6 +69,22 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
             self.channel_layer_alias = LAYERLESS
             self.live_sync = "degraded"
             await super().__call__(scope, receive, send)
+        finally:
+            await self.leave_everything()
+
+    async def leave_everything(self) -> None:
+        """However the consumer ended (a handler that raised skipped its disconnect), it leaves its
+        groups and gives back its channel if the layer kept it (chatsite/compat.py): nothing of a
+        closed socket stays subscribed in Redis. Each step does nothing if already done."""
+        try:
+            if hasattr(self, "guard"):
+                await self.guard.stop()
+            if hasattr(self, "group"):
+                await self.leave_conversation()
+            if getattr(self, "channel_layer", None) is not None and hasattr(self, "channel_name"):
+                await compat.release_channel(self.channel_layer, self.channel_name)
+        except failures.LINK_ERRORS:  # with Redis gone, the subscriptions went with the connection
+            logger.debug("Could not release the subscriptions of channel %s", self.channel_name, exc_info=True)
 
     async def connect(self) -> None:
         """Subscribe, then read the snapshot, so no delta published after the read can be missed."""
@@ -178,7 +195,9 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
             if message is None:
                 continue
             key = str(message.id)
-            if not started.duplicate:
+            if started.continues and not started.duplicate:
+                self.seen[key] = message.seq  # followed again from its saved text; the broadcast copy is skipped
+            elif not started.duplicate:
                 if key in self.shown:
                     continue
                 self.shown.add(key)
@@ -203,6 +222,8 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
             )
         if frame.type == "message.regenerate":
             return await generation.regenerate(**ids, request_id=frame.request_id, message_id=frame.message_id)
+        if frame.type == "message.continue":
+            return await generation.continue_reply(**ids, request_id=frame.request_id)
         if frame.type == "branch.select":  # answered by the snapshot every socket on it is sent
             await database_sync_to_async(services.branch_select)(**ids, message_id=frame.message_id)
         else:
@@ -210,6 +231,19 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         return None
 
     # --- frames to the client -----------------------------------------------
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        """Drop a frame for a socket its client is closing: the disconnect that follows cleans up.
+
+        Daphne raises when a frame reaches a socket already closing ("Attempt to send on a closed
+        protocol"); raised out of a handler, that ended the consumer before its disconnect ran, and
+        left the socket's channel and groups subscribed in Redis for good (found by bench/soak;
+        the same path as django/channels_redis#276).
+        """
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except Exception as error:  # daphne's server raises the WebSocket library's own error type
+            logger.debug("Dropped a frame for a closing socket: %s", error)
 
     async def read_state(self) -> selectors.ConversationState | None:
         return await database_sync_to_async(selectors.conversation_with_messages)(
@@ -249,12 +283,17 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
             await self.send_snapshot()
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
-        """A whole frame; `opens` starts tracking a new reply, `done` ends it."""
+        """A whole frame; `opens` starts tracking a new reply, `reopens` a continued one, `done` ends it."""
         if not self.accepted:
             return
         if event.get("done") in self.elsewhere:  # a reply on a branch this client is not shown
             self.elsewhere -= {event["done"]}
             return
+        reopened = event.get("reopens")
+        if reopened is not None:
+            if self.seen.get(reopened, FINISHED) != FINISHED:
+                return  # this socket's snapshot already showed it streaming again, with newer text
+            self.seen[reopened] = int(event["seq"])
         created = event.get("created")
         if created is not None:
             if created in self.shown:

@@ -209,6 +209,12 @@ function flushOutbox() {
   }
 }
 
+function continueReply() {
+  if (app.socket && app.socket.send({ type: "message.continue", request_id: requestId() })) {
+    composer.setState({ reason: "", generating: true });
+  }
+}
+
 function stop() {
   if (app.socket) app.socket.send({ type: "generation.stop" });
 }
@@ -282,7 +288,7 @@ function onError(frame) {
     attachments.restore(pending.parts, pending.attachments); // a refused send loses nothing
   }
   toast(frame.detail || "Something went wrong.");
-  if (frame.code === "busy" || frame.code === "not_generating" || frame.code === "nothing_to_regenerate") requestSync();
+  if (frame.code === "busy" || frame.code === "not_generating" || frame.code === "nothing_to_regenerate" || frame.code === "nothing_to_continue") requestSync();
   refreshComposer();
 }
 
@@ -326,6 +332,8 @@ $("messages").addEventListener("click", async (event) => {
   const action = target.dataset.action;
   if (action === "regenerate" || action === "retry") {
     regenerate();
+  } else if (action === "continue") {
+    continueReply();
   } else if (action === "copy-code" || action === "copy-message") {
     const text = action === "copy-code"
       ? target.closest(".code-block").querySelector("code").textContent
