@@ -15,7 +15,11 @@ from .models import Conversation
 from .protocol import conversation_payload, message_payload
 
 EDITABLE_FIELDS = {"title": services.TITLE_MAX, "system_prompt": 20_000}
-REFUSAL_STATUS = {"not_found": 404, "limit_reached": 429}  # any other refusal conflicts with the state: 409
+REFUSAL_STATUS = {
+    "not_found": 404,
+    "limit_reached": 429,
+    "quota_exceeded": 429,
+}  # any other refusal conflicts with the state: 409
 
 
 @api_view("GET", "POST")

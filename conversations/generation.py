@@ -35,7 +35,7 @@ from .llm.config import HTTPLimits, HTTPNetwork, ProviderConfig, SimulatorDefaul
 from .llm.errors import DeadlineExceeded, LLMError
 from .llm.providers.simulator import stop_in_process_simulator
 from .models import Message
-from .realtime import housekeeping, local
+from .realtime import fairness, housekeeping, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 
 logger = logging.getLogger(__name__)
@@ -198,6 +198,7 @@ class Worker:
         self.channel = channel  # stored on each reply so any process can stop it
         self.running: dict[str, Running] = {}
         self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
+        self.ledger = fairness.Ledger(broadcaster.redis)  # per-user fair-use counts of this process's sockets
 
     def spawn(self, job, name: str) -> asyncio.Task:
         """Run `job` as a task of the worker's, in a context of its own: a task outlives its caller,
@@ -214,6 +215,7 @@ class Worker:
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
         if self.broadcaster.redis is not None:
             self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
+            self.spawn(self.ledger.renew_loop(), "parley-socket-leases")
 
     def begin(
         self, started: ReplyStart, request_id: str | None, options: Options, *, asked_at: float | None = None

@@ -27,6 +27,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
 from django.utils import timezone
 
+from . import quotas
 from .models import Conversation, Message, Regeneration
 
 Status = Message.Status
@@ -62,6 +63,10 @@ def reply_start(
         conversation, turns, existing = _open_request(user, conversation_id, request_id)
         if existing:
             return existing
+        try:
+            quotas.store(user=user, adding=quotas.text_bytes(content))
+        except quotas.QuotaExceeded as refusal:
+            raise ReplyRefused(refusal.code, refusal.detail) from None
         position = turns[-1].position + 1 if turns else 0
         user_message = Message(
             conversation=conversation, position=position, role=Message.Role.USER, content=content, request_id=request_id

@@ -1,5 +1,6 @@
 """Parley's database state, one module per concern; import models from here."""
 
 from .chat import Conversation, Message, Regeneration
+from .usage import StorageUsage
 
-__all__ = ["Conversation", "Message", "Regeneration"]
+__all__ = ["Conversation", "Message", "Regeneration", "StorageUsage"]

@@ -221,6 +221,7 @@ function onError(frame) {
     composer.restore(pending.content);
   }
   toast(frame.detail || "Something went wrong.");
+  if (frame.code === "rate_limited") app.syncing = false; // a refused sync may be asked again later
   if (frame.code === "busy" || frame.code === "not_generating" || frame.code === "nothing_to_regenerate") requestSync();
   refreshComposer();
 }
