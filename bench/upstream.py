@@ -2,7 +2,8 @@
 
 Starts the simulator (`python -m conversations.llm.simulator`) on its own core, then reads N
 concurrent replies through `provider.stream_to`, as the generation path does, once per transport
-per round: httpx's own (default), the fast llhttp one (LLM_FAST_TRANSPORT=1), and with
+per round: httpx's own in small pools (default), the fast llhttp one (LLM_FAST_TRANSPORT=1),
+httpx's own as it comes (one pool for every connection, the default until 28 November), and with
 `--baseline REF` the hand-written transport of that git revision, for a before/after in the same
 run. Rounds alternate the transports (A/B/A/B) so a busy shared machine hits them alike; the
 spread across rounds is printed with the medians. Only this process's CPU time is counted.
@@ -53,9 +54,12 @@ class Sample:
         return self.cpu / self.replies * 1e6
 
 
+ONE_POOL = "httpx, one pool"
+
+
 def transports(baseline: str | None) -> dict[str, HTTPNetwork]:
-    """Name -> network setup; the baseline is told apart by a proxy value no request ever uses."""
-    chosen = {"default": HTTPNetwork(), "fast": HTTPNetwork(fast=True)}
+    """Name -> network setup; bench-only clients are told apart by a proxy value no request uses."""
+    chosen = {"default": HTTPNetwork(), "fast": HTTPNetwork(fast=True), ONE_POOL: HTTPNetwork(proxy="one-pool:")}
     if baseline:
         chosen[f"hand-written@{baseline}"] = HTTPNetwork(proxy=f"baseline:{baseline}")
     return chosen
@@ -88,6 +92,16 @@ def install_baseline(ref: str, limits: HTTPLimits, network: HTTPNetwork) -> None
     llm_client._clients.setdefault(asyncio.get_running_loop(), {})[limits, network] = old
 
 
+def install_one_pool(limits: HTTPLimits, network: HTTPNetwork) -> None:
+    """Put a client on httpx's transport as it comes, one pool for every connection, into the cache."""
+    pool = httpx.Limits(max_connections=limits.max_connections, max_keepalive_connections=limits.max_keepalive)
+    template = llm_client.new_http_client(limits, HTTPNetwork())
+    plain = httpx.AsyncClient(
+        limits=pool, timeout=template.timeout, headers={"accept-encoding": "identity"}, trust_env=False
+    )
+    llm_client._clients.setdefault(asyncio.get_running_loop(), {})[limits, network] = plain
+
+
 async def one_round(name: str, config: ProviderConfig, streams: int, options: Options) -> Sample:
     provider = SimulatorProvider(config)
     counts = [0] * streams
@@ -108,6 +122,7 @@ async def one_round(name: str, config: ProviderConfig, streams: int, options: Op
 async def measure(arguments: argparse.Namespace, base_url: str) -> list[Sample]:
     limits = HTTPLimits()
     setups = transports(arguments.baseline)
+    install_one_pool(limits, setups[ONE_POOL])
     if arguments.baseline:
         install_baseline(arguments.baseline, limits, setups[f"hand-written@{arguments.baseline}"])
     options = Options("simulator")

@@ -8,6 +8,7 @@ simulator). With DJANGO_DEBUG=0 the strict production defaults apply and
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -67,6 +68,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
+    "django_ratelimit",
     "conversations",
 ]
 
@@ -80,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "conversations.middleware.ContentSecurityPolicyMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as django-axes requires: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -140,6 +144,18 @@ if REDIS_URL:
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
+# The cache holds the sign-up and password-reset rate limits, so it is shared through Redis when there is one.
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+SILENCED_SYSTEM_CHECKS = [
+    # django-ratelimit lists only third-party Redis caches; Django's own RedisCache increments atomically (INCR).
+    "django_ratelimit.W001",
+    # Without REDIS_URL there is one process (the in-memory channel layer), whose memory cache is shared enough.
+    *([] if REDIS_URL else ["django_ratelimit.E003"]),
+]
+
 # --- Accounts --------------------------------------------------------------
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -152,8 +168,43 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "chat"
 LOGOUT_REDIRECT_URL = "login"
 
+# django-axes checks every login (the site's and the admin's) before the password is even tried.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failed logins, per account and separately per client address, before that account or address is locked out.
+AXES_FAILURE_LIMIT = env_int("PARLEY_LOGIN_FAILURE_LIMIT", 5)
+# Seconds a lockout lasts, counted from the last failure.
+AXES_COOLOFF_TIME = timedelta(seconds=env_int("PARLEY_LOGIN_COOLOFF", 900))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each one alone locks: an account, or an address
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False
+
 # Whether /accounts/signup/ lets anyone create an account (default: on in development only).
 PARLEY_SIGNUP_ENABLED = env_bool("PARLEY_SIGNUP_ENABLED", DEBUG)
+# Sign-ups one client address may attempt, and accounts all sign-ups together may create (count/period).
+PARLEY_SIGNUP_RATE = os.environ.get("PARLEY_SIGNUP_RATE", "5/h")
+PARLEY_SIGNUP_GLOBAL_RATE = os.environ.get("PARLEY_SIGNUP_GLOBAL_RATE", "100/h")
+# Password-reset emails one client address may ask for (count/period).
+PARLEY_PASSWORD_RESET_RATE = os.environ.get("PARLEY_PASSWORD_RESET_RATE", "5/h")
+
+# --- Email -----------------------------------------------------------------
+
+# SMTP server for password-reset mail; unset in development prints mail to the console instead.
+EMAIL_HOST = os.environ.get("DJANGO_EMAIL_HOST", "")
+EMAIL_PORT = env_int("DJANGO_EMAIL_PORT", 587)
+EMAIL_HOST_USER = os.environ.get("DJANGO_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("DJANGO_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("DJANGO_EMAIL_USE_TLS", True)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG and not EMAIL_HOST
+    else "django.core.mail.backends.smtp.EmailBackend"
+)
+# The From address of Parley's mail.
+DEFAULT_FROM_EMAIL = os.environ.get("DJANGO_DEFAULT_FROM_EMAIL", "parley@localhost")
 
 # --- Internationalisation and static files ---------------------------------
 
@@ -260,6 +311,20 @@ PARLEY_GENERATION_DEADLINE = env_float("PARLEY_GENERATION_DEADLINE", 300.0)
 PARLEY_METRICS_ALLOW = env_list("PARLEY_METRICS_ALLOW", "127.0.0.1,::1")
 # A bearer token that also opens /metrics, from any address; empty means addresses only.
 PARLEY_METRICS_TOKEN = os.environ.get("PARLEY_METRICS_TOKEN", "")
+
+# --- Tools (docs/tools.md) ---
+# Dotted paths of the Python functions (sync or async) models may call; empty offers no tools.
+PARLEY_TOOLS = env_list("PARLEY_TOOLS")
+# Models offered the tools: comma-separated model names, or * for every model (until the model catalog flags them).
+PARLEY_TOOL_MODELS = env_list("PARLEY_TOOL_MODELS")
+# Rounds of tool calls one reply may make before it stops asking.
+PARLEY_TOOL_MAX_STEPS = env_int("PARLEY_TOOL_MAX_STEPS", 5)
+# Seconds one tool call may run; past it the model is told the call timed out.
+PARLEY_TOOL_TIMEOUT = env_float("PARLEY_TOOL_TIMEOUT", 30.0)
+# Threads that run sync tools, shared by the process (a sync tool never runs on the event loop).
+PARLEY_TOOL_THREADS = env_int("PARLEY_TOOL_THREADS", 8)
+# Longest tool result sent back to the model, in characters; longer results are cut with a note.
+PARLEY_TOOL_RESULT_MAX = env_int("PARLEY_TOOL_RESULT_MAX", 16000)
 
 # --- LLM -------------------------------------------------------------------
 

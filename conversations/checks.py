@@ -56,3 +56,17 @@ def check_metrics_allow_list(app_configs, **kwargs) -> list[Error]:
             id="parley.E002",
         )
     ]
+
+
+@register()
+def check_tools(app_configs, **kwargs) -> list[Error]:
+    """A PARLEY_TOOLS entry that cannot be loaded is reported at start-up, not on the first reply."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .tools.registry import configured_tools
+
+    try:
+        configured_tools()
+    except ImproperlyConfigured as error:
+        return [Error(str(error), hint="See docs/tools.md.", id="parley.E003")]
+    return []

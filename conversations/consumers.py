@@ -213,11 +213,11 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
         payloads = [protocol.message_payload(message) for message in messages]
         self.seen: dict[str, int] = {}  # last seq forwarded per streaming reply
         self.shown = {payload["id"] for payload in payloads}  # ids whose message.created is old news
-        for payload in payloads:
+        for message, payload in zip(messages, payloads, strict=True):
             if payload["status"] == "streaming":
                 live = await generation.live_state(payload["id"])
                 if live is not None and live[1] >= payload["seq"]:
-                    payload["content"], payload["seq"] = live
+                    payload.update(protocol.live_fields(message, *live))
                 self.seen[payload["id"]] = payload["seq"]
             elif payload["role"] == "assistant":
                 self.seen[payload["id"]] = FINISHED

@@ -4,7 +4,9 @@ The socket consumer, the JSON API and manage.py commands all call `start`, `rege
 `stop`. A started reply runs as a task of this process's `Worker`, never inside its caller, so a
 closed tab or a finished HTTP request changes nothing. Whatever ends a reply (its last token, a
 stop, an upstream error, the deadline, a shutdown), it ends in `Worker.finish`: the text so far
-is published, saved once and announced.
+is published, saved once and announced. A final save that fails is retried until the database
+answers; a process that shuts down first hands the reply to the recovery path
+(realtime/recovery.py), which another process's sweep completes.
 """
 
 from __future__ import annotations
@@ -29,14 +31,20 @@ from chatsite import compat
 
 from . import metrics, protocol, replies, selectors
 from .llm import registry
-from .llm.base import Finish, Options, Provider
+from .llm.base import ChatMessage, Finish, Options, Provider
 from .llm.client import close_http_clients, get_http_client
 from .llm.config import HTTPLimits, HTTPNetwork, ProviderConfig, SimulatorDefaults
 from .llm.errors import DeadlineExceeded, LLMError
 from .llm.providers.simulator import stop_in_process_simulator
 from .models import Message
-from .realtime import fairness, housekeeping, local
+from .parts import Part, parts_view
+from .realtime import fairness, final_save, housekeeping, liveness, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
+from .realtime.recovery import FinalState
+from .tools.loop import Record, ToolStepsExceeded, respond_with_tools
+from .tools.registry import tools_for
+from .tools.runner import close_tool_threads
+from .tools.schema import ToolContext
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
@@ -185,7 +193,9 @@ class Running:
     task: asyncio.Task | None = None
     started: bool = False  # its task took its first step: from then on a stop cancels it
     stopped: bool = False
+    finishing: bool = False  # its stream ended and its final state is being saved: nothing left to stop
     interrupted: bool = False  # stopped because the server is going away, not by a user
+    parts: list[Part] = dataclasses.field(default_factory=list)  # saved at tool events (parts.py)
 
 
 class Worker:
@@ -196,7 +206,9 @@ class Worker:
         self.layer = layer
         self.broadcaster = broadcaster
         self.channel = channel  # stored on each reply so any process can stop it
-        self.running: dict[str, Running] = {}
+        self.redis = broadcaster.redis  # liveness and the recovery path's hand-offs, when the layer is Redis
+        self.running: dict[str, Running] = {}  # every reply not yet saved, finishing ones included
+        self.closing = asyncio.Event()  # set by shutdown: final saves stop retrying and hand off
         self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
         self.ledger = fairness.Ledger(broadcaster.redis)  # per-user fair-use counts of this process's sockets
 
@@ -244,7 +256,7 @@ class Worker:
             if running.stopped:  # stopped before its first step
                 outcome.stopped(interrupted=running.interrupted)
             else:
-                await stream(running, history, outcome)
+                await stream(running, history, outcome, functools.partial(self.record_parts, running))
         except asyncio.CancelledError:
             outcome.stopped(interrupted=running.interrupted)
         finally:
@@ -252,29 +264,40 @@ class Worker:
 
     async def finish(self, running: Running, outcome: Outcome) -> None:
         """Publish the last text, save the final state once, then announce it."""
+        running.finishing = True
         live = running.live
         self.broadcaster.drain(live)
-        usage = outcome.finish.usage if outcome.finish else None
+        final = FinalState(
+            content=live.content,
+            seq=live.seq,
+            status=outcome.status,
+            error=outcome.error,
+            model=outcome.finish.model if outcome.finish else "",
+            usage=outcome.finish.usage if outcome.finish else None,
+            parts=running.parts,
+        )
         try:
-            saved = await database_sync_to_async(replies.reply_finish)(
-                reply=running.reply,
-                content=live.content,
-                seq=live.seq,
-                status=outcome.status,
-                error=outcome.error,
-                model=outcome.finish.model if outcome.finish else "",
-                usage=usage,
-            )
-        except Exception:  # the checkpoint keeps the text; the sweep marks the reply interrupted later
-            logger.exception("Could not save the final state of reply %s", live.id)
-            metrics.DATABASE_ERRORS.labels(operation="reply_finish").inc()
-            saved = None
+            saved = await final_save.save(running.reply, final, redis=self.redis, closing=self.closing)
         finally:
             self.running.pop(live.id_str, None)
             metrics.REPLIES.labels(status=outcome.status).inc()
         if saved is not None:
-            completed = protocol.completed_frame(protocol.message_payload(saved))
-            self.broadcaster.publish(live.group, frame_message(completed, done=live.id_str))
+            self.announce_finished(saved)
+
+    def announce_finished(self, reply: Message) -> None:
+        completed = protocol.completed_frame(protocol.message_payload(reply))
+        self.broadcaster.publish(
+            conversation_group(reply.conversation_id), frame_message(completed, done=str(reply.id))
+        )
+
+    async def record_parts(self, running: Running, new_parts: list[Part]) -> None:
+        """A tool event: the text before it goes out first, then the parts are saved and announced
+        (saved before announced, so a snapshot that misses them is followed by their frame)."""
+        live = running.live
+        self.broadcaster.drain(live)
+        running.parts = [*parts_view(running.parts, live.content), *new_parts]
+        await database_sync_to_async(replies.reply_parts_save)(reply_id=running.reply.id, parts=running.parts)
+        self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.parts)))
 
     async def stop(self, reply: Message) -> None:
         """Stop a reply wherever it runs: here directly, elsewhere through its process's channel."""
@@ -285,6 +308,8 @@ class Worker:
         running = self.running.get(reply_id)
         if running is None:
             return False
+        if running.finishing:
+            return True  # its text is complete; only its save is left, and a stop must not cut that
         running.stopped = True
         running.interrupted = running.interrupted or interrupted
         if running.started and not running.task.cancelling():  # a second cancel would cut the upstream close
@@ -305,11 +330,15 @@ class Worker:
 
     async def shutdown(self, *, interrupted: bool) -> None:
         """Stop every running reply (saved as cancelled, or interrupted when the server goes away),
-        publish what is left, then stop the loops."""
+        publish what is left, then stop the loops. Final saves still failing hand off to the
+        recovery path, and this process stops vouching for itself so a sweep takes them up."""
+        self.closing.set()
         reply_tasks = [running.task for running in self.running.values()]
         for reply_id in list(self.running):
             self.stop_local(reply_id, interrupted=interrupted)
         await asyncio.gather(*reply_tasks, return_exceptions=True)
+        if self.redis is not None:
+            await housekeeping.redis_step(liveness.forget, self.redis, self.channel)
         await self.broadcaster.close()
         for task in self.tasks:
             task.cancel()
@@ -319,14 +348,16 @@ class Worker:
                 logger.warning("Task %s ignored its cancellation at shutdown", task.get_name())
 
 
-async def stream(running: Running, history: list[dict[str, str]], outcome: Outcome) -> None:
+async def stream(running: Running, history: list[ChatMessage], outcome: Outcome, record: Record) -> None:
     """Feed the provider's text into the live reply, within the deadline; record how it ended."""
     try:
         async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
-            outcome.finish = await configured_provider().stream_to(history, running.options, running.live.append)
+            outcome.finish = await respond(running, history, record)
     except TimeoutError:
         metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code="deadline").inc()
         outcome.failed(DeadlineExceeded().user_message)
+    except ToolStepsExceeded as error:
+        outcome.failed(error.user_message)
     except LLMError as error:
         logger.info("Reply %s failed upstream: %s", running.live.id, error)
         metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code=metrics.upstream_error_code(error)).inc()
@@ -334,6 +365,25 @@ async def stream(running: Running, history: list[dict[str, str]], outcome: Outco
     except Exception:
         logger.exception("Reply %s failed", running.live.id)
         outcome.failed(INTERNAL_ERROR)
+
+
+async def respond(running: Running, history: list[ChatMessage], record: Record) -> Finish:
+    """The model's answer; for a model offered tools, through the tool loop (conversations/tools/)."""
+    provider = configured_provider()
+    tools = tools_for(running.options.model)
+    if not tools:
+        return await provider.stream_to(history, running.options, running.live.append)
+    reply = running.reply
+    return await respond_with_tools(
+        provider,
+        history,
+        running.options,
+        running.live,
+        tools=tools,
+        context=ToolContext(user_id=reply.conversation.owner_id, conversation_id=reply.conversation_id),
+        record=record,
+        max_steps=settings.PARLEY_TOOL_MAX_STEPS,
+    )
 
 
 _workers: dict[asyncio.AbstractEventLoop, Worker] = {}
@@ -379,3 +429,4 @@ async def shut_down(*, interrupted: bool = False) -> None:
         await worker.shutdown(interrupted=interrupted)
     await close_http_clients()
     await stop_in_process_simulator()
+    await asyncio.to_thread(close_tool_threads)

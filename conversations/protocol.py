@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .parts import parts_view
+
 if TYPE_CHECKING:
     from .models import Conversation, Message
 
@@ -134,6 +136,7 @@ def message_payload(message: Message) -> dict[str, Any]:
         "id": str(message.id),
         "role": message.role,
         "content": message.content,
+        "parts": parts_view(message.parts, message.content),
         "status": message.status,
         "seq": message.seq,
         "error": message.error or None,
@@ -141,6 +144,11 @@ def message_payload(message: Message) -> dict[str, Any]:
         "usage": message.usage,
         "created_at": message.created_at.isoformat(),
     }
+
+
+def live_fields(message: Message, content: str, seq: int) -> dict[str, Any]:
+    """A streaming message's fields from its live text: the snapshot's view of a reply in progress."""
+    return {"content": content, "seq": seq, "parts": parts_view(message.parts, content)}
 
 
 def conversation_payload(conversation: Conversation) -> dict[str, Any]:
@@ -182,6 +190,11 @@ def delta_frame(message_id: str, seq: int, delta: str) -> str:
     """Built by hand: it is the one frame on the per-flush hot path."""
     text = json.dumps(delta, ensure_ascii=False)
     return f'{{"type":"message.delta","message_id":"{message_id}","seq":{seq},"delta":{text}}}'
+
+
+def parts_frame(message_id: str, parts: list[dict[str, Any]]) -> str:
+    """A streaming reply's stored parts after a tool event (extension); they only ever grow."""
+    return dumps({"type": "message.parts", "message_id": message_id, "parts": parts})
 
 
 def completed_frame(message: dict[str, Any]) -> str:

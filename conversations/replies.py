@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from . import quotas
 from .models import Conversation, Message, Regeneration
+from .parts import parts_view, text_part
 
 Status = Message.Status
 TITLE_FROM_MESSAGE = 60
@@ -69,7 +70,12 @@ def reply_start(
             raise ReplyRefused(refusal.code, refusal.detail) from None
         position = turns[-1].position + 1 if turns else 0
         user_message = Message(
-            conversation=conversation, position=position, role=Message.Role.USER, content=content, request_id=request_id
+            conversation=conversation,
+            position=position,
+            role=Message.Role.USER,
+            content=content,
+            parts=[text_part(content)],
+            request_id=request_id,
         )
         reply = _new_reply(conversation, position + 1, request_id, worker, model)
         _insert([user_message, reply])
@@ -100,17 +106,19 @@ def reply_regenerate(
 
 
 def reply_finish(
-    *, reply: Message, content: str, seq: int, status: str, error: str = "", model: str = "", usage=None
+    *, reply: Message, content: str, seq: int, status: str, error: str = "", model: str = "", usage=None, parts=None
 ) -> Message | None:
     """Save a reply's final state, once; None when it was already finished elsewhere (the sweep)."""
     reply.content, reply.seq, reply.status, reply.error = content, seq, status, error
+    reply.parts = parts_view(parts or [], content)  # the stored tool parts, then the text after them
     reply.model = model or reply.model
     reply.prompt_tokens = usage.prompt_tokens if usage else None
     reply.completion_tokens = usage.completion_tokens if usage else None
     reply.finished_at = timezone.now()
     alias = _database()
     params = [reply.content, reply.seq, reply.status, reply.error, reply.model, reply.prompt_tokens]
-    params += [reply.completion_tokens, _prepared(Message, "finished_at", reply.finished_at, alias)]
+    params += [reply.completion_tokens, _prepared(Message, "parts", reply.parts, alias)]
+    params += [_prepared(Message, "finished_at", reply.finished_at, alias)]
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute(
             _statements(alias).finish, [*params, _prepared(Message, "id", reply.id, alias), Status.STREAMING]
@@ -121,6 +129,11 @@ def reply_finish(
             _statements(alias).touch, [params[-1], _prepared(Conversation, "id", reply.conversation_id, alias)]
         )
     return reply
+
+
+def reply_parts_save(*, reply_id: uuid.UUID, parts: list[dict]) -> None:
+    """Save a streaming reply's parts at a tool event, so a snapshot read anywhere shows them."""
+    Message.objects.filter(id=reply_id, status=Status.STREAMING).update(parts=parts)
 
 
 def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:
@@ -141,17 +154,41 @@ def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:
         cursor.executemany(_statements(alias).checkpoint, rows)
 
 
-def replies_interrupt_orphans(*, stale_before: datetime) -> list[Message]:
-    """Mark replies whose process stopped heartbeating as interrupted, keeping their saved text."""
-    interrupted = []
-    for reply in Message.objects.filter(status=Status.STREAMING, heartbeat_at__lt=stale_before):
-        claimed = Message.objects.filter(id=reply.id, status=Status.STREAMING, heartbeat_at__lt=stale_before).update(
-            status=Status.INTERRUPTED, error=INTERRUPTED_ERROR, finished_at=timezone.now()
-        )
-        if claimed:
-            reply.refresh_from_db()
-            interrupted.append(reply)
-    return interrupted
+def replies_stale(*, stale_before: datetime) -> list[Message]:
+    """Streaming replies whose process has not proved itself alive here since `stale_before`."""
+    return list(Message.objects.filter(status=Status.STREAMING, heartbeat_at__lt=stale_before))
+
+
+def reply_recover(
+    *,
+    reply: Message,
+    stale_before: datetime,
+    content: str,
+    seq: int,
+    status: str,
+    error: str,
+    model: str,
+    usage,
+    parts: list[dict],
+) -> Message | None:
+    """Finish an orphaned reply for its dead process; None if it finished or checkpointed meanwhile.
+    `parts` are the stored tool parts the text follows, as in `reply_finish`."""
+    finished_at = timezone.now()
+    claimed = Message.objects.filter(id=reply.id, status=Status.STREAMING, heartbeat_at__lt=stale_before).update(
+        content=content,
+        parts=parts_view(parts, content),
+        seq=seq,
+        status=status,
+        error=error,
+        model=model or reply.model,
+        prompt_tokens=usage.prompt_tokens if usage else None,
+        completion_tokens=usage.completion_tokens if usage else None,
+        finished_at=finished_at,
+    )
+    if not claimed:
+        return None
+    reply.refresh_from_db()
+    return reply
 
 
 def _open_request(
@@ -339,7 +376,17 @@ def _statements(alias: str) -> Statements:
     columns = ", ".join(connection.ops.quote_name(field.column) for field in Message._meta.concrete_fields)
     finished = ", ".join(
         f"{name(Message, field)} = %s"
-        for field in ("content", "seq", "status", "error", "model", "prompt_tokens", "completion_tokens", "finished_at")
+        for field in (
+            "content",
+            "seq",
+            "status",
+            "error",
+            "model",
+            "prompt_tokens",
+            "completion_tokens",
+            "parts",
+            "finished_at",
+        )
     )
     return Statements(
         lock=f"SELECT {fields} FROM {c} JOIN {u} ON {u}.{owner_pk} = {c}.{name(Conversation, 'owner')} "

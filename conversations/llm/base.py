@@ -4,18 +4,51 @@ Providers import nothing from Django and never touch the database or the channel
 Text deltas are plain `str` objects, so the hot path allocates nothing per chunk beyond
 the text itself; the stream ends with exactly one `Finish`. The same stream is also offered
 as callbacks (`stream_to`), which the realtime path uses: no task wakes per delta.
+
+Tools are described to a provider (`Options.tools`) and the calls a model asks for come back on
+the `Finish`; running them and sending their results back is the caller's job (docs/tools.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, TypedDict
+from typing import Any, ClassVar, NotRequired, Protocol, TypedDict
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool as a model sees it: a name, what it is for, and a JSON schema of its arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A call a model asked for; `arguments` is its JSON text as sent, which may be malformed."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolResult:
+    """A tool's answer to one call, sent back to the model in the next request."""
+
+    call_id: str
+    name: str
+    content: str
+    is_error: bool = False
 
 
 class ChatMessage(TypedDict):
-    role: str  # "system", "user" or "assistant"
+    role: str  # "system", "user", "assistant" or "tool"
     content: str
+    tool_calls: NotRequired[list[ToolCall]]  # an assistant turn that asked for tools
+    tool_result: NotRequired[ToolResult]  # a "tool" turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +58,7 @@ class Options:
     model: str
     temperature: float | None = None
     max_tokens: int | None = None
+    tools: tuple[ToolSpec, ...] = ()  # offered to the model; empty means none
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +74,7 @@ class Finish:
     reason: str | None
     model: str
     usage: Usage | None = None
+    tool_calls: tuple[ToolCall, ...] = ()  # the model stopped to ask for these
 
 
 Event = str | Finish

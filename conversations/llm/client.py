@@ -20,6 +20,7 @@ import httpx
 
 from .config import HTTPLimits, HTTPNetwork
 from .network import ProxyChoice, ssl_context
+from .sharded import ShardedTransport
 from .transport import FastTransport
 
 logger = logging.getLogger(__name__)
@@ -42,23 +43,19 @@ def get_http_client(limits: HTTPLimits, network: HTTPNetwork = DIRECT) -> httpx.
 
 
 def new_http_client(limits: HTTPLimits, network: HTTPNetwork) -> httpx.AsyncClient:
-    """httpx's own transport (httpcore), or the fast one when asked for and HTTP/2 is off."""
+    """httpx's own transport (httpcore) in small pools, or the fast one when asked for and HTTP/2 is off."""
     pool_limits = httpx.Limits(max_connections=limits.max_connections, max_keepalive_connections=limits.max_keepalive)
-    options = {
-        "timeout": httpx.Timeout(
-            connect=limits.connect_timeout, read=None, write=limits.connect_timeout, pool=limits.first_byte_timeout
-        ),
-        "headers": {"accept-encoding": "identity"},
-        "trust_env": True,  # the proxy environment; the CA environment is read by `ssl_context`
-    }
-    tls = ssl_context(network)
+    timeout = httpx.Timeout(
+        connect=limits.connect_timeout, read=None, write=limits.connect_timeout, pool=limits.first_byte_timeout
+    )
+    tls, proxies = ssl_context(network), ProxyChoice(network.proxy)
     if network.fast and network.http2:
         _warn_fast_http2()
     if network.fast and not network.http2:
-        return httpx.AsyncClient(transport=FastTransport(pool_limits, tls, ProxyChoice(network.proxy)), **options)
-    return httpx.AsyncClient(
-        verify=tls, http2=network.http2, limits=pool_limits, proxy=network.proxy or None, **options
-    )
+        transport: httpx.AsyncBaseTransport = FastTransport(pool_limits, tls, proxies)
+    else:
+        transport = ShardedTransport(pool_limits, tls, network.http2, proxies)
+    return httpx.AsyncClient(transport=transport, timeout=timeout, headers={"accept-encoding": "identity"})
 
 
 def _warn_fast_http2() -> None:

@@ -1,7 +1,7 @@
 """TLS trust and proxy choice from an `HTTPNetwork`, the same for both transports.
 
-httpx applies the proxy environment itself; the fast transport cannot be given httpx's choice
-through a public API, so `ProxyChoice` reads the same variables with the standard library.
+httpx applies the proxy environment only to the transports it builds itself, and both of ours
+are given to it ready-made, so `ProxyChoice` reads the same variables with the standard library.
 """
 
 from __future__ import annotations
@@ -42,7 +42,4 @@ class ProxyChoice:
         host = f"{url.host}:{url.port}" if url.port else url.host
         if self.from_environment and urllib.request.proxy_bypass_environment(host, self.proxies):
             return None
-        proxy_url = httpx.URL(proxy if "://" in proxy else f"http://{proxy}")
-        if proxy_url.scheme != "http":
-            raise httpx.UnsupportedProtocol(f"the fast transport reaches proxies over http:// only, not {proxy!r}")
-        return proxy_url
+        return httpx.URL(proxy if "://" in proxy else f"http://{proxy}")

@@ -39,6 +39,8 @@ class FastTransport(httpx.AsyncBaseTransport):
         if url.raw_scheme not in DEFAULT_PORTS:
             raise httpx.UnsupportedProtocol(f"unsupported URL scheme {url.scheme!r}")
         proxy = self.proxies.for_url(url)
+        if proxy is not None and proxy.scheme != "http":
+            raise httpx.UnsupportedProtocol(f"the fast transport reaches proxies over http:// only, not {proxy}")
         origin = (url.raw_scheme, url.raw_host, url.port or DEFAULT_PORTS[url.raw_scheme], str(proxy or ""))
         message = _request_bytes(request, await request.aread(), proxy if url.raw_scheme == b"http" else None)
         timeouts: dict[str, Any] = request.extensions.get("timeout", {})

@@ -49,6 +49,9 @@ class Message(models.Model):
     position = models.PositiveIntegerField()
     role = models.CharField(max_length=16, choices=Role.choices)
     content = models.TextField(blank=True)
+    # Ordered parts (text, tool calls and results); `content` is their plain-text view
+    # (conversations/parts.py). Empty means one text part holding `content`.
+    parts = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
     # Number of the last streamed delta already contained in `content` (protocol v1 `seq`).
     seq = models.PositiveIntegerField(default=0)

@@ -44,24 +44,35 @@ CLOSE_WAIT = 5.0  # seconds close() gives the flush loop to finish a flush under
 # kind, a pub/sub channel and a payload. A whole frame ("f") is only published. A delta ("a"
 # appends to the resume text, "r" rewrites it whole) adds its text and seq, and takes the next two
 # KEYS (the reply's text and seq keys): its resume state is updated before its frame is published.
+# An append is made only onto the state of the delta before it (stored seq = seq - 1): after a
+# Redis restart wiped the state, appending would leave a tail posing as the whole text, which a
+# snapshot or the recovery path would then trust. Such a delta leaves the state absent, and its
+# text key is returned so the broadcaster rewrites the state whole on its next flush. An empty
+# channel writes the resume state only (the public path publishes through the layer afterwards).
 PUBLISH_BATCH = """
 local ttl = ARGV[1]
+local skipped = {}
 local i, k = 2, 1
 while i <= #ARGV do
   local kind = ARGV[i]
-  if kind ~= 'f' then
-    if kind == 'r' then
-      redis.call('SET', KEYS[k], ARGV[i + 3], 'EX', ttl)
-    else
+  if kind == 'r' then
+    redis.call('SET', KEYS[k], ARGV[i + 3], 'EX', ttl)
+    redis.call('SET', KEYS[k + 1], ARGV[i + 4], 'EX', ttl)
+  elseif kind == 'a' then
+    if tonumber(redis.call('GET', KEYS[k + 1]) or '0') == tonumber(ARGV[i + 4]) - 1 then
       redis.call('APPEND', KEYS[k], ARGV[i + 3])
       redis.call('EXPIRE', KEYS[k], ttl)
+      redis.call('SET', KEYS[k + 1], ARGV[i + 4], 'EX', ttl)
+    else
+      skipped[#skipped + 1] = KEYS[k]
     end
-    redis.call('SET', KEYS[k + 1], ARGV[i + 4], 'EX', ttl)
   end
-  redis.call('PUBLISH', ARGV[i + 1], ARGV[i + 2])
+  if ARGV[i + 1] ~= '' then
+    redis.call('PUBLISH', ARGV[i + 1], ARGV[i + 2])
+  end
   if kind == 'f' then i = i + 3 else i, k = i + 5, k + 2 end
 end
-return 0
+return skipped
 """
 
 Entry = tuple[str, dict[str, Any], "LiveReply | None"]  # group, channel-layer message, the delta's reply
@@ -267,24 +278,17 @@ class Broadcaster:
             await self.layer.group_send(group, message)
 
     async def _write_resume_state(self, batch: list[Entry]) -> None:
-        """The public path's resume writes, in one pipeline, before any of the batch is published."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for _, message, reply in batch:
-                if reply is None:
-                    continue
-                seq = message["seq"]
-                text_key, seq_key = live_keys(reply.id_str)
-                if reply.live_stale:
-                    pipe.set(text_key, reply.content_through(seq), ex=LIVE_TTL)
-                else:
-                    pipe.append(text_key, reply.parts[seq - 1]).expire(text_key, LIVE_TTL)
-                pipe.set(seq_key, seq, ex=LIVE_TTL)
-            await pipe.execute()
-        self._resume_state_rewritten(batch)
+        """The public path's resume writes: the same script with no channels, so it publishes nothing,
+        called before any of the batch is published through the layer."""
+        if any(reply is not None for _, _, reply in batch):
+            await self._run_script(batch, publish=False)
 
     async def _send_in_one_call(self, batch: list[Entry]) -> None:
         """One round trip and, up to SCRIPT_BATCH entries, one script call for the whole batch:
         a command per delta made redis-py's packing and reading a large share of the server's time."""
+        await self._run_script(batch, publish=True)
+
+    async def _run_script(self, batch: list[Entry], *, publish: bool) -> None:
         if self.script_sha is None:
             self.script_sha = await self.redis.script_load(PUBLISH_BATCH)
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -292,7 +296,12 @@ class Broadcaster:
                 keys: list[str] = []
                 args: list[Any] = [LIVE_TTL]
                 for group, message, reply in batch[start : start + SCRIPT_BATCH]:
-                    channel, payload = self.redis_channel(group), self.layer.serialize(message)
+                    if publish:
+                        channel, payload = self.redis_channel(group), self.layer.serialize(message)
+                    elif reply is None:
+                        continue
+                    else:
+                        channel, payload = "", ""
                     if reply is None:
                         args += ("f", channel, payload)
                         continue
@@ -302,11 +311,16 @@ class Broadcaster:
                     args += ("r" if reply.live_stale else "a", channel, payload, text, seq)
                 pipe.evalsha(self.script_sha, len(keys), *keys, *args)
             try:
-                await pipe.execute()
+                results = await pipe.execute()
             except NoScriptError:
                 self.script_sha = None  # Redis restarted and forgot the script
                 raise
         self._resume_state_rewritten(batch)
+        skipped = {key.decode() for keys in results for key in keys}
+        if skipped:  # their state was gone (a Redis restart): rewrite it whole next time
+            for _, _, reply in batch:
+                if reply is not None and live_keys(reply.id_str)[0] in skipped:
+                    reply.live_stale = True
 
     @staticmethod
     def _resume_state_rewritten(batch: list[Entry]) -> None:

@@ -1,24 +1,28 @@
 """A worker's background duties: checkpointing its replies and recovering other processes' orphans.
 
-Every PARLEY_CHECKPOINT_INTERVAL the worker saves the partial text of all its running replies in
-one statement, which also proves the process alive (the heartbeat). Every process sweeps for
-streaming replies whose heartbeat went stale, marks them interrupted with their saved text, and
-announces that, so a crashed process costs at most one checkpoint interval of text.
+Every PARLEY_CHECKPOINT_INTERVAL the worker proves itself alive in Redis (liveness.py), then saves
+the partial text of all its running replies in one statement, which also refreshes their heartbeat
+in the database. Every process sweeps for streaming replies whose heartbeat went stale and whose
+process is gone, never its own running ones, and finishes each with the fullest text it can prove
+(recovery.py), so a crashed process costs no published text, and a database outage costs none.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Container
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
+from redis import asyncio as aioredis
 
-from .. import metrics, protocol, replies
-from .broadcast import conversation_group, frame_message
+from .. import metrics, replies
+from ..models import Message
+from . import liveness, recovery
 
 if TYPE_CHECKING:
     from ..generation import Worker
@@ -28,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 async def checkpoint_loop(worker: Worker) -> None:
     while True:
+        if worker.redis is not None:
+            await redis_step(liveness.beat, worker.redis, worker.channel, settings.PARLEY_STALE_AFTER)
         await asyncio.sleep(settings.PARLEY_CHECKPOINT_INTERVAL)
         states = [(r.live.id, r.live.content, r.live.seq) for r in worker.running.values()]
         if states:
@@ -36,16 +42,55 @@ async def checkpoint_loop(worker: Worker) -> None:
 
 async def sweep_loop(worker: Worker) -> None:
     while True:
-        stale_before = timezone.now() - timedelta(seconds=settings.PARLEY_STALE_AFTER)
-        orphans = await guarded(
-            database_sync_to_async(replies.replies_interrupt_orphans), "sweep", stale_before=stale_before
+        recovered = await guarded(
+            sweep, "sweep", redis=worker.redis, running=worker.running, own_channel=worker.channel
         )
-        for reply in orphans or []:
-            completed = protocol.completed_frame(protocol.message_payload(reply))
-            worker.broadcaster.publish(
-                conversation_group(reply.conversation_id), frame_message(completed, done=str(reply.id))
-            )
+        for reply in recovered or []:
+            worker.announce_finished(reply)
         await asyncio.sleep(settings.PARLEY_STALE_AFTER / 2)
+
+
+async def sweep(
+    *,
+    redis: aioredis.Redis | None,
+    running: Container[str] = (),
+    own_channel: str = "",
+    stale_after: float | None = None,
+) -> list[Message]:
+    """Finish every orphaned reply with the fullest text proven for it; the finished rows.
+
+    An orphan has a stale heartbeat, is not running here, and its process is not alive in Redis (or
+    is this process, which no longer runs it). Without Redis there is one process, so another
+    process's reply is an orphan by its heartbeat alone.
+    """
+    stale_before = timezone.now() - timedelta(
+        seconds=settings.PARLEY_STALE_AFTER if stale_after is None else stale_after
+    )
+    stale = await database_sync_to_async(replies.replies_stale)(stale_before=stale_before)
+    stale = [reply for reply in stale if str(reply.id) not in running]
+    if redis is not None and stale:
+        alive = await liveness.alive(redis, {reply.worker for reply in stale if reply.worker != own_channel})
+        stale = [reply for reply in stale if reply.worker not in alive]
+    recovered = []
+    for reply in stale:
+        final = await recovery.fullest_state(redis, reply)
+        saved = await database_sync_to_async(replies.reply_recover)(
+            reply=reply, stale_before=stale_before, **final.fields()
+        )
+        if saved is not None:
+            logger.info("Recovered reply %s as %s with %d characters", reply.id, final.status, len(final.content))
+            await recovery.forget(redis, reply.id)
+            recovered.append(saved)
+    return recovered
+
+
+async def redis_step(job, *args) -> None:
+    """A housekeeping step in Redis; a failure is logged, counted and retried next round."""
+    try:
+        await job(*args)
+    except Exception:
+        logger.exception("Housekeeping step %s failed", job.__name__)
+        metrics.REDIS_ERRORS.labels(operation=job.__name__).inc()
 
 
 async def guarded(job, operation: str, **kwargs):

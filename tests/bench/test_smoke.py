@@ -87,3 +87,14 @@ def test_a_baseline_commit_runs_beside_the_working_tree_and_fills_the_budget_tab
     assert all(r["ratio"] is not None for r in budget["rows"][2:]), budget["rows"]
     report = (tmp_path / "latest.md").read_text()
     assert f"| budget | parley | {baseline} | ratio | verdict |" in report
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_upstream_benchmark_reads_every_token_through_each_transport() -> None:
+    args = [sys.executable, "-m", "bench.upstream", "--streams", "3", "--tokens", "5", "--tps", "200", "--rounds", "1"]
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=55)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    for transport in ("default", "fast", "httpx, one pool"):
+        assert re.search(rf"round 1 {re.escape(transport)} .* \(15 tokens,", result.stderr), result.stderr

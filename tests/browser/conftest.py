@@ -28,6 +28,8 @@ def live_server_process(django_db_setup, redis_url) -> Iterator[ServerProcess]:
         PARLEY_CHECKPOINT_INTERVAL="0.5",
         PARLEY_STALE_AFTER="3",
         SIMULATOR_FIRST_TOKEN_DELAY="0.1",
+        PARLEY_TOOLS="conversations.tools.examples.calculate,conversations.tools.examples.current_time",
+        PARLEY_TOOL_MODELS="*",  # offered only; the simulator calls one only when a message asks (`!sim tool=`)
     )
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server must stay honest about async safety
     server = ServerProcess(env, port=port).start()

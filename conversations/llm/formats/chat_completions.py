@@ -2,6 +2,7 @@
 
 Usage is asked for with `stream_options.include_usage`; it then arrives in a last chunk with empty
 `choices`. Servers that ignore the option (or never send [DONE] after a `finish_reason`) still work.
+Tools go out as `tools`; the calls stream back as `delta.tool_calls` fragments keyed by index.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from ..base import ChatMessage, Finish, Options, Usage
 from ..errors import UpstreamErrorEvent, UpstreamProtocolError
 from ..http_errors import describe_error_payload
 from .base import HTTPRequest, load_json
+from .tool_calls import ToolCallBuffer, function_tools
 
 
 class ChatCompletions:
@@ -23,10 +25,12 @@ class ChatCompletions:
     ) -> HTTPRequest:
         body: dict[str, Any] = {
             "model": options.model,
-            "messages": list(messages),
+            "messages": [encode_message(m) for m in messages],
             "stream": True,
             "stream_options": {"include_usage": True},
         }
+        if options.tools:
+            body["tools"] = function_tools(options.tools)
         if options.temperature is not None:
             body["temperature"] = options.temperature
         if options.max_tokens is not None:
@@ -40,16 +44,32 @@ class ChatCompletions:
         return ChatCompletionsReader(options.model)
 
 
+def encode_message(message: ChatMessage) -> dict[str, Any]:
+    """A turn in the Chat Completions shape: tool calls on the assistant turn, results as `tool` turns."""
+    if result := message.get("tool_result"):
+        return {"role": "tool", "tool_call_id": result.call_id, "content": result.content}
+    if calls := message.get("tool_calls"):
+        return {
+            "role": "assistant",
+            "content": message["content"] or None,
+            "tool_calls": [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls
+            ],
+        }
+    return {"role": message["role"], "content": message["content"]}
+
+
 class ChatCompletionsReader:
     def __init__(self, model: str) -> None:
         self.finish: Finish | None = None
         self._model = model
         self._reason: str | None = None
         self._usage: Usage | None = None
+        self._tools = ToolCallBuffer()
 
     def read(self, event: str | None, data: str | bytes) -> str | None:
         if data == "[DONE]":
-            self.finish = Finish(self._reason, self._model, self._usage)
+            self.finish = self._finish()
             return None
         chunk = load_json(data)
         if "error" in chunk:
@@ -63,9 +83,22 @@ class ChatCompletionsReader:
         try:
             choice = choices[0]
             self._reason = choice.get("finish_reason") or self._reason
-            return choice.get("delta", {}).get("content") or None
+            delta = choice.get("delta") or {}
+            for call in delta.get("tool_calls") or ():
+                self._read_tool_call(call)
+            return delta.get("content") or None
         except (AttributeError, IndexError, TypeError) as exc:
             raise UpstreamProtocolError(f"unexpected chunk shape: {str(data)[:120]!r}") from exc
 
+    def _read_tool_call(self, call: dict[str, Any]) -> None:
+        index = call.get("index", 0)
+        function = call.get("function") or {}
+        self._tools.start(index, call.get("id"), function.get("name"))
+        if arguments := function.get("arguments"):
+            self._tools.add_arguments(index, arguments)
+
     def end(self) -> Finish | None:
-        return Finish(self._reason, self._model, self._usage) if self._reason else None
+        return self._finish() if self._reason else None
+
+    def _finish(self) -> Finish:
+        return Finish(self._reason, self._model, self._usage, self._tools.calls())

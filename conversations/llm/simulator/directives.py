@@ -26,6 +26,8 @@ _CASTS: dict[str, type] = {
     "error_after": int,
     "echo": int,
     "stamp": int,
+    "tool_steps": int,
+    "tool_malformed": int,
 }
 
 
@@ -43,6 +45,9 @@ class Directives:
     error_after: int | None = None
     echo: int = 0
     stamp: int = 0
+    tools: tuple[str, ...] = ()  # `tool=name:{json}`, repeatable: calls to ask for when tools are offered
+    tool_steps: int = 1  # rounds of tool calls before the final answer
+    tool_malformed: int = 0  # send the calls' arguments cut short (invalid JSON)
     line: str = ""  # the directive line(s) as sent: the key of the `fail_times` counter
     echo_text: str = ""  # the message text after the last directive line
 
@@ -54,9 +59,13 @@ def parse_directives(messages: Sequence[Any]) -> Directives:
     if not matches:
         return Directives()
     values: dict[str, Any] = {}
+    tools: list[str] = []
     for match in matches:
         for pair in (match.group(1) or "").split():
             key, _, raw = pair.partition("=")
+            if key == "tool" and raw:
+                tools.append(raw)
+                continue
             cast = _CASTS.get(key)
             if cast is None:
                 continue
@@ -68,7 +77,8 @@ def parse_directives(messages: Sequence[Any]) -> Directives:
     echo_text = echo_text[1:] if echo_text.startswith("\n") else echo_text
     known = {f.name for f in fields(Directives)}
     line = "\n".join(m.group(0) for m in matches)
-    return Directives(**{k: v for k, v in values.items() if k in known}, line=line, echo_text=echo_text)
+    values = {k: v for k, v in values.items() if k in known}
+    return Directives(**values, tools=tuple(tools), line=line, echo_text=echo_text)
 
 
 def _last_user_text(messages: Sequence[Any]) -> str:

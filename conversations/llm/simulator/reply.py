@@ -17,6 +17,7 @@ from ..config import SimulatorDefaults
 from .directives import Directives
 from .script import markdown_reply, tokenize
 from .ticker import Ticker
+from .tools import SimulatedCall, tool_turn
 from .wire import DONE, LAST_CHUNK, ChunkEncoder, chunk, stream_head
 
 
@@ -33,17 +34,24 @@ class ReplyPlan:
     finish_reason: str = "stop"
     include_usage: bool = False
     prompt_tokens: int = 0
+    tool_calls: tuple[SimulatedCall, ...] = ()  # asked for after the tokens, instead of finishing
 
 
 def plan_reply(body: dict[str, Any], directives: Directives, defaults: SimulatorDefaults) -> ReplyPlan:
     """Merge server defaults, directives and the request's own limits into one plan."""
     d = directives
+    calls, answer = tool_turn(body, d)
     tokens: Sequence[str] = tokenize(d.echo_text) if d.echo else ()
     count = len(tokens) if d.echo else (d.tokens if d.tokens is not None else defaults.tokens)
-    if not d.echo and not d.stamp:
+    if answer is not None:
+        tokens = tokenize(answer)
+        count = len(tokens)
+    elif calls and not d.echo:
+        tokens, count = (), 0
+    elif not d.echo and not d.stamp:
         tokens = markdown_reply(d.seed if d.seed is not None else defaults.seed, count)
     cap = body.get("max_completion_tokens") or body.get("max_tokens")
-    reason = "stop"
+    reason = "tool_calls" if calls else "stop"
     if isinstance(cap, int) and 0 < cap < count:
         count, reason = cap, "length"
     stop_after, stop_mode = _stop(d)
@@ -59,6 +67,7 @@ def plan_reply(body: dict[str, Any], directives: Directives, defaults: Simulator
         finish_reason=reason,
         include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
         prompt_tokens=sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or []),
+        tool_calls=calls,
     )
 
 
@@ -122,7 +131,8 @@ class ReplyStream:
 
     def _finish(self) -> None:
         plan = self._plan
-        tail = self._encoder.finish(plan.finish_reason)
+        calls = b"".join(self._encoder.tool_call(i, c.id, c.name, c.arguments) for i, c in enumerate(plan.tool_calls))
+        tail = calls + self._encoder.finish(plan.finish_reason)
         if plan.include_usage:
             tail += self._encoder.usage(plan.prompt_tokens, self._sent)
         self._transport.write(chunk(tail + DONE) + LAST_CHUNK)

@@ -59,6 +59,8 @@ export class Conversation {
         return this.applyCreated(frame);
       case "message.delta":
         return this.applyDelta(frame);
+      case "message.parts":
+        return this.applyParts(frame);
       case "message.completed":
         return this.applyCompleted(frame);
       case "conversation.updated":
@@ -124,6 +126,15 @@ export class Conversation {
     message.content += delta;
     message.seq = seq;
     return { updated: [id], delta: true };
+  }
+
+  /** A tool event: the stored parts only grow, so an older list than the one held is ignored. */
+  applyParts({ message_id: id, parts }) {
+    const message = this.get(id);
+    if (!message || message.status !== "streaming") return {};
+    if ((message.parts || []).length > parts.length) return {};
+    message.parts = parts;
+    return { updated: [id] };
   }
 
   applyCompleted({ message }) {

@@ -2,6 +2,7 @@
 // at most once per animation frame, and only its changed markdown blocks are rebuilt.
 
 import { renderInto } from "./render.js";
+import { hasToolParts, leaveParts, renderParts } from "./parts.js";
 
 const FOLLOW_SLACK = 48; // px from the bottom that still counts as "at the bottom"
 
@@ -156,8 +157,13 @@ export class Thread {
       body.textContent = message.content;
       return;
     }
-    renderInto(body, message.content);
-    const waiting = message.status === "streaming" && !message.content;
+    if (hasToolParts(message)) {
+      renderParts(body, message);
+    } else {
+      leaveParts(body);
+      renderInto(body, message.content);
+    }
+    const waiting = message.status === "streaming" && !message.content && !hasToolParts(message);
     item.classList.toggle("is-waiting", waiting);
   }
 

@@ -1,0 +1,54 @@
+"""A message's ordered parts (text, tool calls, tool results) and its plain-text view.
+
+`content` stays the plain text of a message (its text parts joined by a blank line), so protocol
+v1 clients keep working. While a reply streams, the stored parts are a prefix of the final list,
+kept up to date at each tool event; the text after them lives in `content`. `parts_view` joins
+the two the same way on the server and in the browser (static/conversations/js/parts.js).
+Pure functions, no I/O. docs/protocol.md documents the shapes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .llm.base import ToolCall, ToolResult
+
+SEPARATOR = "\n\n"  # between the text of two steps of a reply, in `content`
+
+Part = dict[str, Any]
+
+
+def text_part(text: str) -> Part:
+    return {"type": "text", "text": text}
+
+
+def tool_call_part(call: ToolCall) -> Part:
+    return {"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments}
+
+
+def tool_result_part(result: ToolResult) -> Part:
+    return {
+        "type": "tool_result",
+        "call_id": result.call_id,
+        "name": result.name,
+        "content": result.content,
+        "is_error": result.is_error,
+    }
+
+
+def parts_view(stored: list[Part], content: str) -> list[Part]:
+    """The whole list: the stored parts, then the text of `content` they do not cover yet.
+
+    Text after a stored text part continues it; text after a tool part is a new step, which
+    `content` separates from the text before it with SEPARATOR. Empty stored parts mean the
+    message is plain text (every message written before parts existed reads this way).
+    """
+    covered = SEPARATOR.join(part["text"] for part in stored if part.get("type") == "text")
+    tail = content[len(covered) :] if content.startswith(covered) else ""
+    if not tail:
+        return list(stored)
+    if stored and stored[-1].get("type") == "text":
+        return [*stored[:-1], text_part(stored[-1]["text"] + tail)]
+    if covered:
+        tail = tail.removeprefix(SEPARATOR)
+    return [*stored, text_part(tail)] if tail else list(stored)

@@ -1,0 +1,102 @@
+// A message's parts (text, tool calls, tool results) as the page shows them. The view rule is the
+// server's (conversations/parts.py): the stored parts, then the text of `content` they don't cover.
+// Tool calls render collapsed, with their arguments and result; everything reaches the DOM as text.
+
+import { renderInto } from "./render.js";
+
+export const SEPARATOR = "\n\n";
+
+export function partsView(stored, content) {
+  const parts = stored || [];
+  const covered = parts.filter((p) => p.type === "text").map((p) => p.text).join(SEPARATOR);
+  let tail = content && content.startsWith(covered) ? content.slice(covered.length) : "";
+  if (!tail) return parts;
+  const last = parts[parts.length - 1];
+  if (last && last.type === "text") return [...parts.slice(0, -1), { type: "text", text: last.text + tail }];
+  if (covered && tail.startsWith(SEPARATOR)) tail = tail.slice(SEPARATOR.length);
+  return tail ? [...parts, { type: "text", text: tail }] : parts;
+}
+
+export function hasToolParts(message) {
+  return (message.parts || []).some((p) => p.type === "tool_call" || p.type === "tool_result");
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function pretty(json) {
+  try {
+    return JSON.stringify(JSON.parse(json), null, 2);
+  } catch {
+    return json; // a malformed call is shown as the model sent it
+  }
+}
+
+const STATES = { running: "Running…", done: "Done", error: "Error", stopped: "Not finished" };
+
+function toolState(result, streaming) {
+  if (result) return result.is_error ? "error" : "done";
+  return streaming ? "running" : "stopped";
+}
+
+function toolBlock(call, result, state) {
+  const details = el("details", "tool-call");
+  details.dataset.state = state;
+  const summary = el("summary", "tool-summary");
+  summary.append(el("span", "tool-label", "Tool"), el("code", "tool-name", call.name), el("span", "tool-state", STATES[state]));
+  const args = el("div", "tool-section");
+  args.append(el("div", "tool-heading", "Arguments"), el("pre", "tool-args", pretty(call.arguments)));
+  details.append(summary, args);
+  if (result) {
+    const out = el("div", "tool-section");
+    out.append(el("div", "tool-heading", "Result"), el("pre", "tool-result", result.content));
+    details.append(out);
+  }
+  return details;
+}
+
+/** Render a message with tool parts into `body`, reusing unchanged nodes (text blocks stream in). */
+export function renderParts(body, message) {
+  const view = partsView(message.parts, message.content);
+  const results = new Map(view.filter((p) => p.type === "tool_result").map((p) => [p.call_id, p]));
+  const segments = view.filter((p) => p.type === "text" || p.type === "tool_call");
+  if (body.dataset.mode !== "parts") {
+    body.replaceChildren();
+    body.dataset.mode = "parts";
+  }
+  const streaming = message.status === "streaming";
+  segments.forEach((segment, index) => {
+    let node = body.children[index];
+    if (segment.type === "text") {
+      if (!node || node.dataset.kind !== "text") {
+        const fresh = el("div", "part-text");
+        fresh.dataset.kind = "text";
+        node ? node.replaceWith(fresh) : body.append(fresh);
+        node = fresh;
+      }
+      renderInto(node, segment.text);
+      return;
+    }
+    const result = results.get(segment.id);
+    const key = `${segment.id}:${toolState(result, streaming)}`;
+    if (node && node.dataset.key === key) return;
+    const block = toolBlock(segment, result, toolState(result, streaming));
+    block.dataset.kind = "tool";
+    block.dataset.key = key;
+    if (node && node.open) block.open = true; // keep a block the reader opened open
+    node ? node.replaceWith(block) : body.append(block);
+  });
+  while (body.children.length > segments.length) body.lastElementChild.remove();
+}
+
+/** Leave parts mode, so plain markdown rendering starts from an empty body. */
+export function leaveParts(body) {
+  if (body.dataset.mode === "parts") {
+    body.replaceChildren();
+    delete body.dataset.mode;
+  }
+}

@@ -1,0 +1,55 @@
+"""Tool calls on the chat page: shown collapsed while the tool runs and after, with arguments and
+result, between the text before and after them, and the same after a reload."""
+
+from __future__ import annotations
+
+import pytest
+
+from .chat_page import REPLY, conversation_id, saved_reply, send, wait_for_status
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(120)]
+
+ASK = '!sim tool=calculate:{"expression":"6*7"} echo=1 ttft=0 tps=30\nLet me work that out.'
+
+
+def tool_block(page):
+    return page.locator(f"{REPLY} .tool-call").last
+
+
+def test_a_tool_call_is_rendered_collapsed_with_its_arguments_and_result(page):
+    send(page, ASK)
+    chat = conversation_id(page)
+    block = tool_block(page)
+    block.wait_for()
+    assert wait_for_status(page, "complete") == "complete"
+    assert block.get_attribute("data-state") == "done"
+    assert block.locator(".tool-name").text_content() == "calculate"
+    assert not block.evaluate("node => node.open")  # collapsed until opened
+    assert not block.locator(".tool-args").is_visible()
+    block.locator("summary").click()
+    assert block.locator(".tool-args").text_content() == '{\n  "expression": "6*7"\n}'
+    assert block.locator(".tool-result").text_content() == "42"
+
+    texts = page.locator(f"{REPLY} .part-text").all_text_contents()
+    assert texts == ["Let me work that out.", "Tool result: 42."]
+    saved = saved_reply(chat)
+    assert [p["type"] for p in saved.parts] == ["text", "tool_call", "tool_result", "text"]
+
+    page.reload()
+    page.wait_for_selector("body.is-ready")
+    block = tool_block(page)
+    block.wait_for()
+    assert block.get_attribute("data-state") == "done"
+    assert page.locator(f"{REPLY} .part-text").all_text_contents() == texts
+    assert page.errors == []
+
+
+def test_a_failing_tool_shows_as_an_error_and_the_reply_still_completes(page):
+    send(page, '!sim tool=calculate:{"expression":"1/0"} ttft=0\nGo')
+    block = tool_block(page)
+    block.wait_for()
+    assert wait_for_status(page, "complete") == "complete"
+    assert block.get_attribute("data-state") == "error"
+    block.locator("summary").click()
+    assert "ZeroDivisionError" in block.locator(".tool-result").text_content()
+    assert page.errors == []

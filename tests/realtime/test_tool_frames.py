@@ -1,0 +1,97 @@
+"""Tool calls and results reach every tab as `message.parts` frames, and a socket that connects mid
+tool loop resumes exactly: its snapshot's parts, then later frames, equal the final message."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from conversations.tools import registry
+from tests.tool_fixtures import Gate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+HELD = '!sim tool=held:{"note":"n"} echo=1 tps=0 ttft=0\nLooking it up.'
+
+
+@pytest.fixture(autouse=True)
+def tools_on(settings):
+    settings.PARLEY_TOOLS = ["tests.tool_fixtures.held"]
+    settings.PARLEY_TOOL_MODELS = ["*"]
+    Gate.reset()
+    yield
+    registry.load_tools.cache_clear()
+
+
+def view(parts: list[dict], content: str) -> list[dict]:
+    """What a client shows: the same rule as conversations/parts.py, written again from the doc."""
+    covered = "\n\n".join(p["text"] for p in parts if p["type"] == "text")
+    tail = content[len(covered) :] if content.startswith(covered) else ""
+    if not tail:
+        return parts
+    if parts and parts[-1]["type"] == "text":
+        return [*parts[:-1], {"type": "text", "text": parts[-1]["text"] + tail}]
+    tail = tail.removeprefix("\n\n") if covered else tail
+    return [*parts, {"type": "text", "text": tail}]
+
+
+class Tab:
+    """A client applying frames as docs/protocol.md says."""
+
+    def __init__(self) -> None:
+        self.content, self.seq, self.parts, self.final = "", 0, [], None
+
+    def apply(self, frame: dict, reply_id: str) -> None:
+        if frame["type"] == "conversation.snapshot":
+            reply = next(m for m in frame["messages"] if m["id"] == reply_id)
+            self.content, self.seq, self.parts = reply["content"], reply["seq"], reply["parts"]
+        elif frame["type"] == "message.delta" and frame["message_id"] == reply_id and frame["seq"] == self.seq + 1:
+            self.content, self.seq = self.content + frame["delta"], frame["seq"]
+        elif frame["type"] == "message.parts" and frame["message_id"] == reply_id:
+            if len(frame["parts"]) >= len(self.parts):
+                self.parts = frame["parts"]
+        elif frame["type"] == "message.completed" and frame["message"]["id"] == reply_id:
+            self.final = frame["message"]
+
+
+async def test_every_tab_sees_the_call_then_its_result_as_parts(connect, conversation, alice):
+    _, first = await connect(alice, conversation.id)
+    _, second = await connect(alice, conversation.id)
+    for socket in (first, second):
+        await socket.receive_until("conversation.snapshot")
+    await first.send(type="message.send", content=HELD, request_id="r1")
+    await asyncio.wait_for(Gate.started.wait(), 10)
+    Gate.release.set()
+    for socket in (first, second):
+        frames = await socket.receive_until("message.completed", timeout=20)
+        parts_frames = [f["parts"] for f in frames if f["type"] == "message.parts"]
+        assert [[p["type"] for p in parts] for parts in parts_frames] == [
+            ["text", "tool_call"],
+            ["text", "tool_call", "tool_result"],
+        ]
+        final = frames[-1]["message"]
+        assert [p["type"] for p in final["parts"]] == ["text", "tool_call", "tool_result", "text"]
+        assert final["content"] == "Looking it up.\n\nTool result: released n."
+
+
+async def test_a_socket_connecting_mid_tool_call_resumes_exactly(connect, conversation, alice):
+    _, sender = await connect(alice, conversation.id)
+    await sender.receive_until("conversation.snapshot")
+    await sender.send(type="message.send", content=HELD, request_id="r1")
+    created = await sender.receive_until("message.created")
+    while created[-1]["message"]["role"] != "assistant":
+        created = await sender.receive_until("message.created")
+    reply_id = created[-1]["message"]["id"]
+    await asyncio.wait_for(Gate.started.wait(), 10)
+
+    _, late = await connect(alice, conversation.id)
+    tab = Tab()
+    snapshot = await late.receive_until("conversation.snapshot")
+    tab.apply(snapshot[-1], reply_id)
+    assert [p["type"] for p in tab.parts] == ["text", "tool_call"]  # the call in progress is in the snapshot
+    Gate.release.set()
+    for frame in await late.receive_until("message.completed", timeout=20):
+        tab.apply(frame, reply_id)
+    assert view(tab.parts, tab.content) == tab.final["parts"]
+    assert tab.content == tab.final["content"]
