@@ -119,16 +119,21 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
             frame = protocol.parse_client_frame(text_data, max_bytes=settings.PARLEY_WS_MAX_FRAME)
             request_id = frame.request_id
             await failures.answer_within(self.handle(frame), settings.PARLEY_ANSWER_TIMEOUT)
-        except ProtocolError as error:
-            await self.send(text_data=protocol.error_frame(error.code, error.detail, error.request_id))
         except Exception as error:
-            detail = failures.unavailable_detail(error)
-            if detail is None:
-                logger.exception("Frame handling failed")
-                await self.send(text_data=protocol.error_frame("internal_error", INTERNAL_ERROR, request_id))
-            else:
-                logger.warning("Frame refused, a service is down: %r", error)
-                await self.send(text_data=protocol.error_frame(failures.UNAVAILABLE, detail, request_id))
+            await self.answer_error(error, request_id)
+
+    async def answer_error(self, error: Exception, request_id: str | None) -> None:
+        """The one error frame for a refused or failed frame, always echoing its request_id."""
+        if isinstance(error, ProtocolError):
+            code, detail = error.code, error.detail
+            request_id = error.request_id if error.request_id is not None else request_id
+        elif (detail := failures.unavailable_detail(error)) is not None:
+            logger.warning("Frame refused, a service is down: %r", error)
+            code = failures.UNAVAILABLE
+        else:
+            logger.error("Frame handling failed", exc_info=error)
+            code, detail = "internal_error", INTERNAL_ERROR
+        await self.send(text_data=protocol.error_frame(code, detail, request_id))
 
     @staticmethod
     def request_id_of(text_data: str | None) -> str | None:
@@ -168,8 +173,8 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
         await asyncio.sleep(wait)
         try:
             await self.budgeted_snapshot(request_id)
-        except ProtocolError as error:
-            await self.send(text_data=protocol.error_frame(error.code, error.detail, error.request_id))
+        except Exception as error:
+            await self.answer_error(error, request_id)
         finally:
             self.later = None
 
