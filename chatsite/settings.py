@@ -182,8 +182,38 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 
-# Whether /accounts/signup/ lets anyone create an account (default: on in development only).
-PARLEY_SIGNUP_ENABLED = env_bool("PARLEY_SIGNUP_ENABLED", DEBUG)
+# --- Single sign-on (OpenID Connect, docs/sso.md) ---
+# The provider's issuer URL; its endpoints come from its discovery document. Empty switches SSO off.
+PARLEY_OIDC_ISSUER = os.environ.get("PARLEY_OIDC_ISSUER", "")
+# Parley's client id and secret at the provider, and the scopes it asks for.
+OIDC_RP_CLIENT_ID = os.environ.get("PARLEY_OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("PARLEY_OIDC_CLIENT_SECRET", "")
+OIDC_RP_SCOPES = os.environ.get("PARLEY_OIDC_SCOPES", "openid email profile")
+# The ID token's signing algorithm (RS256 checks it against the provider's published keys).
+OIDC_RP_SIGN_ALGO = os.environ.get("PARLEY_OIDC_SIGN_ALGO", "RS256")
+# The name on the login page's button.
+PARLEY_OIDC_NAME = os.environ.get("PARLEY_OIDC_NAME", "single sign-on")
+# The claim listing the user's groups; each login makes the account's Django groups exactly these.
+PARLEY_OIDC_GROUPS_CLAIM = os.environ.get("PARLEY_OIDC_GROUPS_CLAIM", "groups")
+# Groups (from that claim) whose members are staff; empty leaves staff status to the admin.
+PARLEY_OIDC_STAFF_GROUPS = env_list("PARLEY_OIDC_STAFF_GROUPS")
+# Whether a first SSO login may join the existing account with its email (only if the provider verified it).
+PARLEY_OIDC_LINK_BY_EMAIL = env_bool("PARLEY_OIDC_LINK_BY_EMAIL", False)
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env_float("PARLEY_OIDC_TIMEOUT", 10.0)
+OIDC_VERIFY_SSL = True
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+if PARLEY_OIDC_ISSUER:
+    AUTHENTICATION_BACKENDS.append("conversations.sso.backend.ParleyOIDCBackend")
+    OIDC_AUTHENTICATE_CLASS = "conversations.sso.backend.ParleyOIDCRequestView"
+
+# Whether accounts may log in with a password (the site's and the admin's login); off leaves SSO only.
+PARLEY_PASSWORD_LOGIN = env_bool("PARLEY_PASSWORD_LOGIN", True)
+if not PARLEY_PASSWORD_LOGIN:
+    AUTHENTICATION_BACKENDS.remove("django.contrib.auth.backends.ModelBackend")
+
+# Whether /accounts/signup/ lets anyone create an account (default: on in development only; never without passwords).
+PARLEY_SIGNUP_ENABLED = env_bool("PARLEY_SIGNUP_ENABLED", DEBUG) and PARLEY_PASSWORD_LOGIN
 # Sign-ups one client address may attempt, and accounts all sign-ups together may create (count/period).
 PARLEY_SIGNUP_RATE = os.environ.get("PARLEY_SIGNUP_RATE", "5/h")
 PARLEY_SIGNUP_GLOBAL_RATE = os.environ.get("PARLEY_SIGNUP_GLOBAL_RATE", "100/h")
@@ -312,6 +342,9 @@ PARLEY_METRICS_ALLOW = env_list("PARLEY_METRICS_ALLOW", "127.0.0.1,::1")
 # A bearer token that also opens /metrics, from any address; empty means addresses only.
 PARLEY_METRICS_TOKEN = os.environ.get("PARLEY_METRICS_TOKEN", "")
 
+# Seconds between each process's reports to the live console in the admin.
+PARLEY_CONSOLE_INTERVAL = env_float("PARLEY_CONSOLE_INTERVAL", 1.0)
+
 # --- Tools (docs/tools.md) ---
 # Dotted paths of the Python functions (sync or async) models may call; empty offers no tools.
 PARLEY_TOOLS = env_list("PARLEY_TOOLS")
@@ -359,6 +392,13 @@ LLM_CLIENT_KEY = os.environ.get("LLM_CLIENT_KEY", "")
 LLM_HTTP2 = env_bool("LLM_HTTP2", False)
 # Use Parley's leaner HTTP/1.1 transport (llhttp parser) instead of httpx's own; ignored with LLM_HTTP2.
 LLM_FAST_TRANSPORT = env_bool("LLM_FAST_TRANSPORT", False)
+
+# Fernet keys (comma-separated, newest first) that encrypt provider API keys stored in the database.
+PARLEY_ENCRYPTION_KEY = env_list("PARLEY_ENCRYPTION_KEY")
+# Where a provider's `api_key_env` is looked up: the process environment.
+PROVIDER_KEY_ENVIRONMENT = os.environ
+# A TOML file of providers and models (docs/llm.md) loaded at start-up, as `manage.py load_models` does.
+PARLEY_MODELS_FILE = os.environ.get("PARLEY_MODELS_FILE", "")
 
 # Defaults of the built-in simulator when it runs inside the app (LLM_PROVIDER=simulator, no LLM_BASE_URL).
 SIMULATOR_TOKENS_PER_SECOND = env_float("SIMULATOR_TOKENS_PER_SECOND", 40.0)

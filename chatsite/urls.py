@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
+from conversations import accounts
+
 urlpatterns = [
+    *([] if settings.PARLEY_PASSWORD_LOGIN else [path("admin/login/", accounts.admin_login)]),
     path("admin/", admin.site.urls),
     path("accounts/", include("conversations.account_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    *([path("oidc/", include("mozilla_django_oidc.urls"))] if settings.PARLEY_OIDC_ISSUER else []),
     path("", include("conversations.urls")),
 ]

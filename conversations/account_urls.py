@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import path
 
 from . import accounts
 
 urlpatterns = [
+    path("login/", accounts.ParleyLoginView.as_view(), name="login"),
     path("signup/", accounts.signup, name="signup"),
-    path("password_reset/", accounts.RateLimitedPasswordResetView.as_view(), name="password_reset"),
 ]
+if settings.PARLEY_PASSWORD_LOGIN:
+    urlpatterns.append(path("password_reset/", accounts.RateLimitedPasswordResetView.as_view(), name="password_reset"))
+else:  # no password to reset or change
+    urlpatterns += [
+        path("password_reset/", accounts.closed, name="password_reset"),
+        path("password_change/", accounts.closed, name="password_change"),
+    ]

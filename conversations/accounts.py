@@ -1,4 +1,5 @@
-"""Account pages that strangers can reach: sign-up and password reset, each rate-limited.
+"""Account pages that strangers can reach: login (password and single sign-on), sign-up and
+password reset, the last two rate-limited.
 
 Logins are throttled by django-axes (settings.py). Sign-up is limited per client address and, for
 accounts actually created, across all addresses, so no number of addresses can flood the user
@@ -11,8 +12,8 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, login
 from django.contrib.auth.forms import UserCreationForm
-from django.contrib.auth.views import PasswordResetView
-from django.http import Http404, HttpRequest, HttpResponse
+from django.contrib.auth.views import LoginView, PasswordResetView, redirect_to_login
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseForbidden
 from django.shortcuts import redirect, render
 from django_ratelimit.core import is_ratelimited
 
@@ -73,3 +74,31 @@ class RateLimitedPasswordResetView(PasswordResetView):
             form.add_error(None, TOO_MANY_RESETS)
             return self.render_to_response(self.get_context_data(form=form), status=429)
         return super().form_valid(form)
+
+
+class ParleyLoginView(LoginView):
+    """Django's login, offering single sign-on when it is configured; with PARLEY_PASSWORD_LOGIN off
+    it offers only that, and refuses passwords."""
+
+    def post(self, request, *args, **kwargs):
+        if not settings.PARLEY_PASSWORD_LOGIN:
+            return HttpResponseForbidden("Password login is switched off; use single sign-on.")
+        return super().post(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return {
+            **super().get_context_data(**kwargs),
+            "password_login": settings.PARLEY_PASSWORD_LOGIN,
+            "sso_name": settings.PARLEY_OIDC_NAME if settings.PARLEY_OIDC_ISSUER else "",
+            "sso_failed": self.request.GET.get("sso") == "failed",
+        }
+
+
+def closed(request: HttpRequest) -> HttpResponse:
+    """Password pages while PARLEY_PASSWORD_LOGIN is off."""
+    raise Http404("Password login is switched off.")
+
+
+def admin_login(request: HttpRequest) -> HttpResponse:
+    """The admin's password login, while PARLEY_PASSWORD_LOGIN is off: Parley's login page instead."""
+    return redirect_to_login(request.GET.get("next") or "/admin/", settings.LOGIN_URL)

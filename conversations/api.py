@@ -11,21 +11,21 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from . import failures, generation, protocol, selectors, services
 from .http import ApiError, api_view, read_json
-from .models import Conversation
+from .models import Conversation, LLMModel
 from .protocol import conversation_payload, message_payload
 
 EDITABLE_FIELDS = {"title": services.TITLE_MAX, "system_prompt": 20_000}
-REFUSAL_STATUS = {
-    "not_found": 404,
-    "limit_reached": 429,
-    "quota_exceeded": 429,
-}  # any other refusal conflicts with the state: 409
+SETTING_FIELDS = {"model", "temperature"}  # checked by clean_settings, not as text
+TEMPERATURE_RANGE = (0.0, 2.0)
+# Any other refusal conflicts with the conversation's state: 409.
+REFUSAL_STATUS = {"not_found": 404, "limit_reached": 429, "model_unavailable": 400, "quota_exceeded": 429}
 
 
 @api_view("GET", "POST")
 def conversation_collection(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
-        fields = clean_fields(read_json(request))
+        data = read_json(request)
+        fields = {**clean_fields(data), **clean_settings(request, data)}
         conversation = services.conversation_create(owner=request.user, **fields)
         return JsonResponse(conversation_payload(conversation), status=201)
     return JsonResponse(conversation_page(request))
@@ -37,9 +37,10 @@ def conversation_detail(request: HttpRequest, conversation_id: str) -> HttpRespo
     if conversation is None:
         raise ApiError(404, "Conversation not found.")
     if request.method == "PATCH":
-        fields = clean_fields(read_json(request))
+        data = read_json(request)
+        fields = {**clean_fields(data), **clean_settings(request, data)}
         if not fields:
-            raise ApiError(400, "Nothing to change: send title or system_prompt.")
+            raise ApiError(400, "Nothing to change: send title, system_prompt, model or temperature.")
         conversation = services.conversation_update(conversation=conversation, **fields)
         return JsonResponse(conversation_payload(conversation))
     if request.method == "DELETE":
@@ -85,7 +86,7 @@ def conversation_with_messages(conversation: Conversation) -> dict[str, Any]:
 
 def clean_fields(data: dict[str, Any]) -> dict[str, str]:
     """The editable fields of a request body, checked for type and length."""
-    unknown = set(data) - set(EDITABLE_FIELDS)
+    unknown = set(data) - set(EDITABLE_FIELDS) - SETTING_FIELDS
     if unknown:
         raise ApiError(400, f"Unknown field(s): {', '.join(sorted(unknown))}.")
     fields: dict[str, str] = {}
@@ -105,6 +106,36 @@ def clean_fields(data: dict[str, Any]) -> dict[str, str]:
     return fields
 
 
+def clean_settings(request: HttpRequest, data: dict[str, Any]) -> dict[str, Any]:
+    """`model` (a model id this user may use, or null for the default) and `temperature` (0 to 2, or null)."""
+    fields: dict[str, Any] = {}
+    if "model" in data:
+        fields["model"] = clean_model(request, data["model"])
+    if "temperature" in data:
+        fields["temperature"] = clean_temperature(data["temperature"])
+    return fields
+
+
+def clean_model(request: HttpRequest, value: Any) -> LLMModel | None:
+    if value is None:
+        return None
+    is_id = isinstance(value, int) and not isinstance(value, bool)
+    model = selectors.usable_model(user=request.user, model_id=value) if is_id else None
+    if model is None:
+        message = f"model {value!r} is not a model you may use; GET /api/models/ lists them."
+        raise ApiError(400, message, field="model", code="model_unavailable")
+    return model
+
+
+def clean_temperature(value: Any) -> float | None:
+    low, high = TEMPERATURE_RANGE
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ApiError(400, f"temperature must be a number from {low:g} to {high:g}, or null.", field="temperature")
+    return float(value)
+
+
 def is_unicode(text: str) -> bool:
     """False for a lone surrogate escaped in JSON ("\\ud800"), which no database can store."""
     try:
@@ -120,7 +151,12 @@ def conversation_messages(request: HttpRequest, conversation_id: str) -> HttpRes
     which every socket on the conversation watches; a retried request_id answers 200 with the same."""
     frame = api_frame({**read_json(request), "type": "message.send"})
     started = run_generation(
-        generation.start, request, conversation_id, content=frame.content, request_id=frame.request_id
+        generation.start,
+        request,
+        conversation_id,
+        content=frame.content,
+        request_id=frame.request_id,
+        model=frame.model,
     )
     body = {"user_message": message_payload(started.user_message), "reply": message_payload(started.reply)}
     return JsonResponse(body, status=200 if started.duplicate else 202)

@@ -70,3 +70,26 @@ def check_tools(app_configs, **kwargs) -> list[Error]:
     except ImproperlyConfigured as error:
         return [Error(str(error), hint="See docs/tools.md.", id="parley.E003")]
     return []
+
+
+@register(Tags.security)
+def check_single_sign_on(app_configs, **kwargs) -> list[Error]:
+    """Password login switched off with no SSO, or SSO without its client, locks everyone out."""
+    errors = []
+    if not settings.PARLEY_PASSWORD_LOGIN and not settings.PARLEY_OIDC_ISSUER:
+        errors.append(
+            Error(
+                "PARLEY_PASSWORD_LOGIN is off and PARLEY_OIDC_ISSUER is empty: nobody could log in.",
+                hint="Configure single sign-on (PARLEY_OIDC_ISSUER, PARLEY_OIDC_CLIENT_ID, PARLEY_OIDC_CLIENT_SECRET).",
+                id="parley.E003",
+            )
+        )
+    if settings.PARLEY_OIDC_ISSUER and not (settings.OIDC_RP_CLIENT_ID and settings.OIDC_RP_CLIENT_SECRET):
+        errors.append(
+            Error(
+                "PARLEY_OIDC_ISSUER is set but PARLEY_OIDC_CLIENT_ID or PARLEY_OIDC_CLIENT_SECRET is empty.",
+                hint="Register Parley as a confidential client at the provider and set both.",
+                id="parley.E004",
+            )
+        )
+    return errors

@@ -149,7 +149,9 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
         ids = {"user": self.user, "conversation_id": self.conversation_id}
         try:
             if frame.type == "message.send":
-                started = await generation.start(**ids, content=frame.content, request_id=frame.request_id)
+                started = await generation.start(
+                    **ids, content=frame.content, request_id=frame.request_id, model=frame.model
+                )
             elif frame.type == "message.regenerate":
                 started = await generation.regenerate(**ids, request_id=frame.request_id)
             else:

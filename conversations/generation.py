@@ -30,13 +30,18 @@ from redis import asyncio as aioredis
 from chatsite import compat
 
 from . import metrics, protocol, replies, selectors
+from .catalog.environment import ensure_catalog
+from .catalog.loader import load_models_file
+from .console import reports
+from .crypto import SecretUnreadable
 from .llm import registry
 from .llm.base import ChatMessage, Finish, Options, Provider
 from .llm.client import close_http_clients, get_http_client
 from .llm.config import HTTPLimits, HTTPNetwork, ProviderConfig, SimulatorDefaults
 from .llm.errors import DeadlineExceeded, LLMError
 from .llm.providers.simulator import stop_in_process_simulator
-from .models import Message
+from .models import LLMModel, Message
+from .models import Provider as CatalogProvider
 from .parts import Part, parts_view
 from .realtime import fairness, final_save, housekeeping, liveness, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
@@ -51,14 +56,22 @@ Status = Message.Status
 Refused = replies.ReplyRefused
 ReplyStart = replies.ReplyStart
 INTERNAL_ERROR = "Parley failed while writing this reply; the text so far was kept."
+KEY_UNREADABLE = "This model's provider is misconfigured (its API key cannot be read); tell an administrator."
 STOP_WAIT = 5.0  # seconds a shutdown waits for the worker's loops to end once cancelled
 
 
 async def start(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, content: str, request_id: str
+    *,
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    content: str,
+    request_id: str,
+    model: int | None = None,
 ) -> ReplyStart:
-    """Save the user's message and stream a reply to it; a retried request_id starts nothing new."""
-    worker, options = await get_worker(), configured_options()
+    """Save the user's message and stream a reply to it; a retried request_id starts nothing new.
+
+    `model` (a catalog id) picks the model for this one reply instead of the conversation's."""
+    worker = await get_worker()
     asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_start)(
         user=user,
@@ -66,38 +79,41 @@ async def start(
         content=content,
         request_id=request_id,
         worker=worker.channel,
-        model=options.model,
+        model_id=model,
     )
-    worker.begin(started, request_id, options, asked_at=asked_at)
+    worker.begin(started, request_id, asked_at=asked_at)
     return started
 
 
 async def regenerate(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None) -> ReplyStart:
     """Replace the conversation's last reply with a new streamed one, once per request_id."""
-    worker, options = await get_worker(), configured_options()
+    worker = await get_worker()
     asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_regenerate)(
-        user=user,
-        conversation_id=conversation_id,
-        request_id=request_id,
-        worker=worker.channel,
-        model=options.model,
+        user=user, conversation_id=conversation_id, request_id=request_id, worker=worker.channel
     )
-    worker.begin(started, request_id, options, asked_at=asked_at)
+    worker.begin(started, request_id, asked_at=asked_at)
     return started
 
 
-async def stop(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str) -> None:
-    """Stop the reply streaming in this conversation, on whichever process runs it."""
-    reply = await database_sync_to_async(_streaming_reply)(user=user, conversation_id=conversation_id)
+async def stop(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, operator: bool = False) -> Message:
+    """Stop the reply streaming in this conversation, on whichever process runs it, and return it.
+    An `operator` (the live console, whose view checked its permission) may stop anyone's reply."""
+    reply = await database_sync_to_async(_streaming_reply)(
+        user=user, conversation_id=conversation_id, operator=operator
+    )
     if reply is None:
         raise Refused("not_generating", "No reply is being generated in this conversation.")
     await (await get_worker()).stop(reply)
+    return reply
 
 
-def _streaming_reply(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str) -> Message | None:
-    """Ownership is checked on every stop, not only when a socket connects."""
-    conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
+def _streaming_reply(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, operator: bool) -> Message | None:
+    """Ownership is checked on every stop, not only when a socket connects (operators own none)."""
+    if operator:
+        conversation = selectors.conversation_get_any(conversation_id=conversation_id)
+    else:
+        conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
     if conversation is None:
         raise Refused("not_found", "This conversation does not exist.")
     return selectors.streaming_reply(conversation=conversation)
@@ -120,25 +136,29 @@ async def live_state(reply_id: str) -> tuple[str, int] | None:
     return await (await get_worker()).live_state(reply_id)
 
 
-def configured_options() -> Options:
-    """Model and sampling options from settings; an empty `LLM_MODEL` means the provider's default."""
+def reply_options(started: ReplyStart) -> Options:
+    """What one reply asks its model for: the catalog model's upstream name, the conversation's
+    temperature (else LLM_TEMPERATURE) and LLM_MAX_TOKENS."""
+    temperature = started.reply.conversation.temperature
     return Options(
-        model=settings.LLM_MODEL or registry.provider_class(settings.LLM_PROVIDER).default_model,
-        temperature=settings.LLM_TEMPERATURE,
+        model=started.model.name,
+        temperature=settings.LLM_TEMPERATURE if temperature is None else temperature,
         max_tokens=settings.LLM_MAX_TOKENS,
     )
 
 
-def configured_provider() -> Provider:
-    """The provider named by `LLM_PROVIDER`, built once per distinct configuration."""
-    return registry.get_provider(settings.LLM_PROVIDER, provider_config())
+def catalog_provider(provider: CatalogProvider) -> Provider:
+    """The LLM layer's provider for a catalog row, built once per distinct configuration."""
+    return registry.get_provider(provider.kind, provider_config(provider))
 
 
-def provider_config() -> ProviderConfig:
-    """The LLM layer's configuration, from Django settings: `llm/` never reads them itself."""
+def provider_config(provider: CatalogProvider | None = None) -> ProviderConfig:
+    """The LLM layer's configuration: where and how to reach the catalog provider (none: the LLM_*
+    settings), with the deployment's HTTP settings. `llm/` never reads Django settings itself."""
     return ProviderConfig(
-        base_url=settings.LLM_BASE_URL,
-        api_key=settings.LLM_API_KEY,
+        base_url=settings.LLM_BASE_URL if provider is None else provider.base_url,
+        api_key=settings.LLM_API_KEY if provider is None else provider.api_key(),
+        headers=() if provider is None else tuple(sorted((provider.extra_headers or {}).items())),
         limits=HTTPLimits(
             connect_timeout=settings.LLM_CONNECT_TIMEOUT,
             first_byte_timeout=settings.LLM_FIRST_BYTE_TIMEOUT,
@@ -189,7 +209,8 @@ class Running:
 
     reply: Message
     live: LiveReply
-    options: Options  # the model the reply row names (the conversation's own, if set), and sampling
+    model: LLMModel  # the catalog model this reply asks, with its provider, as it was at the start
+    options: Options  # the upstream model name and sampling
     task: asyncio.Task | None = None
     started: bool = False  # its task took its first step: from then on a stop cancels it
     stopped: bool = False
@@ -225,13 +246,12 @@ class Worker:
         self.spawn(self.control_loop(), "parley-control")
         self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
+        self.spawn(reports.report_loop(self), "parley-console-reports")
         if self.broadcaster.redis is not None:
             self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
             self.spawn(self.ledger.renew_loop(), "parley-socket-leases")
 
-    def begin(
-        self, started: ReplyStart, request_id: str | None, options: Options, *, asked_at: float | None = None
-    ) -> None:
+    def begin(self, started: ReplyStart, request_id: str | None, *, asked_at: float | None = None) -> None:
         """Announce a new reply and run it as a task of its own; `asked_at` (the broadcaster's clock)
         starts its time to first token."""
         if started.duplicate:
@@ -244,7 +264,7 @@ class Worker:
         created = protocol.created_frame(protocol.message_payload(reply), request_id, started.replaces)
         self.broadcaster.publish(group, frame_message(created, created=str(reply.id), opens=str(reply.id)))
         live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty, asked_at)
-        running = Running(reply, live, dataclasses.replace(options, model=reply.model))
+        running = Running(reply, live, started.model, reply_options(started))
         self.running[running.live.id_str] = running
         running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")
 
@@ -354,14 +374,19 @@ async def stream(running: Running, history: list[ChatMessage], outcome: Outcome,
         async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
             outcome.finish = await respond(running, history, record)
     except TimeoutError:
-        metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code="deadline").inc()
+        metrics.UPSTREAM_ERRORS.labels(provider=running.model.provider.name, code="deadline").inc()
         outcome.failed(DeadlineExceeded().user_message)
     except ToolStepsExceeded as error:
         outcome.failed(error.user_message)
     except LLMError as error:
         logger.info("Reply %s failed upstream: %s", running.live.id, error)
-        metrics.UPSTREAM_ERRORS.labels(provider=settings.LLM_PROVIDER, code=metrics.upstream_error_code(error)).inc()
+        metrics.UPSTREAM_ERRORS.labels(
+            provider=running.model.provider.name, code=metrics.upstream_error_code(error)
+        ).inc()
         outcome.failed(error.user_message)
+    except SecretUnreadable as error:
+        logger.error("Reply %s: provider %s: %s", running.live.id, running.model.provider.name, error)
+        outcome.failed(KEY_UNREADABLE)
     except Exception:
         logger.exception("Reply %s failed", running.live.id)
         outcome.failed(INTERNAL_ERROR)
@@ -369,7 +394,7 @@ async def stream(running: Running, history: list[ChatMessage], outcome: Outcome,
 
 async def respond(running: Running, history: list[ChatMessage], record: Record) -> Finish:
     """The model's answer; for a model offered tools, through the tool loop (conversations/tools/)."""
-    provider = configured_provider()
+    provider = catalog_provider(running.model.provider)
     tools = tools_for(running.options.model)
     if not tools:
         return await provider.stream_to(history, running.options, running.live.append)
@@ -417,9 +442,17 @@ async def warm_up() -> None:
     """Start this process's worker now, so its first sweep recovers replies orphaned by a crash
     even if no socket ever connects, and build the provider and its HTTP client before the first reply."""
     await (await get_worker()).broadcaster.prepare()
+    await database_sync_to_async(load_catalog)()
     config = provider_config()
-    registry.get_provider(settings.LLM_PROVIDER, config)
     get_http_client(config.limits, config.network)
+
+
+def load_catalog() -> None:
+    """At start-up: load PARLEY_MODELS_FILE if set, else make sure the catalog is not empty."""
+    if settings.PARLEY_MODELS_FILE:
+        report = load_models_file(settings.PARLEY_MODELS_FILE)
+        logger.info("Loaded %s: %s", settings.PARLEY_MODELS_FILE, report)
+    ensure_catalog()
 
 
 async def shut_down(*, interrupted: bool = False) -> None:

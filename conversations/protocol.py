@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .parts import parts_view
 
 if TYPE_CHECKING:
-    from .models import Conversation, Message
+    from .models import Conversation, LLMModel, Message
 
 REQUEST_ID_MAX = 100
 CLIENT_TYPES = ("message.send", "generation.stop", "message.regenerate", "sync")
@@ -39,6 +39,7 @@ class ClientFrame:
     type: str
     content: str = ""
     request_id: str | None = None
+    model: int | None = None  # message.send: a catalog model id for this one reply
 
 
 def parse_client_frame(text: str, *, max_bytes: int) -> ClientFrame:
@@ -63,7 +64,7 @@ def client_frame(data: dict[str, Any]) -> ClientFrame:
             "unknown_type", f"Unknown frame type; expected one of {', '.join(CLIENT_TYPES)}.", request_id
         )
     if frame_type == "message.send":
-        return ClientFrame(frame_type, _content(data, request_id), _required(request_id))
+        return ClientFrame(frame_type, _content(data, request_id), _required(request_id), _model(data, request_id))
     return ClientFrame(frame_type, request_id=request_id)
 
 
@@ -98,6 +99,15 @@ def _required(request_id: str | None) -> str:
     if request_id is None:
         raise ProtocolError("invalid_field", "message.send needs a request_id.")
     return request_id
+
+
+def _model(data: dict[str, Any], request_id: str | None) -> int | None:
+    value = data.get("model")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ProtocolError(
+            "invalid_field", "model must be a model id (a whole number from GET /api/models/).", request_id
+        )
+    return value
 
 
 def _content(data: dict[str, Any], request_id: str | None) -> str:
@@ -156,10 +166,24 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
     return {
         "id": str(conversation.id),
         "title": conversation.title,
-        "model": conversation.model or None,
+        "model": conversation.model_id,
         "system_prompt": conversation.system_prompt,
+        "temperature": conversation.temperature,
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
+    }
+
+
+def model_payload(model: LLMModel) -> dict[str, Any]:
+    """A catalog model as GET /api/models/ lists it; its provider only by name."""
+    return {
+        "id": model.id,
+        "label": model.display_name,
+        "name": model.name,
+        "provider": model.provider.name,
+        "default": model.is_default,
+        "vision": model.vision,
+        "tools": model.tools,
     }
 
 

@@ -27,8 +27,8 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from . import quotas
-from .models import Conversation, Message, Regeneration
+from . import quotas, selectors
+from .models import Conversation, LLMModel, Message, Regeneration
 from .parts import parts_view, text_part
 
 Status = Message.Status
@@ -47,23 +47,33 @@ class ReplyRefused(Exception):
 
 @dataclass(frozen=True, slots=True)
 class ReplyStart:
-    """What a started (or already started) reply needs: its rows and the prompt history."""
+    """What a started (or already started) reply needs: its rows, the prompt history and its model."""
 
     reply: Message
     history: list[dict[str, str]]
+    model: LLMModel | None = None  # None only for a duplicate, which starts nothing
     user_message: Message | None = None
     replaces: str | None = None
     duplicate: bool = False
 
 
 def reply_start(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, content: str, request_id: str, worker: str, model: str
+    *,
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    content: str,
+    request_id: str,
+    worker: str,
+    model_id: int | None = None,
 ) -> ReplyStart:
-    """Save the user's message and an empty streaming reply, unless this request_id already did."""
+    """Save the user's message and an empty streaming reply, unless this request_id already did.
+
+    `model_id` picks the model for this one reply instead of the conversation's."""
     with transaction.atomic(using=_database()):
         conversation, turns, existing = _open_request(user, conversation_id, request_id)
         if existing:
             return existing
+        model = _reply_model(user, conversation, model_id)
         try:
             quotas.store(user=user, adding=quotas.text_bytes(content))
         except quotas.QuotaExceeded as refusal:
@@ -77,16 +87,16 @@ def reply_start(
             parts=[text_part(content)],
             request_id=request_id,
         )
-        reply = _new_reply(conversation, position + 1, request_id, worker, model)
+        reply = _new_reply(conversation, position + 1, request_id, worker, model.name)
         _insert([user_message, reply])
         _touch(conversation, first_message=content)
         return ReplyStart(
-            reply=reply, history=_history(conversation, [*turns, user_message]), user_message=user_message
+            reply=reply, history=_history(conversation, [*turns, user_message]), model=model, user_message=user_message
         )
 
 
 def reply_regenerate(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None, worker: str, model: str
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None, worker: str
 ) -> ReplyStart:
     """Replace the last assistant reply with a new streaming one, once per request_id."""
     request_id = request_id or uuid.uuid4().hex
@@ -96,13 +106,14 @@ def reply_regenerate(
             return existing
         if not turns or turns[-1].role != Message.Role.ASSISTANT:
             raise ReplyRefused("nothing_to_regenerate", "There is no assistant reply to regenerate.")
+        model = _reply_model(user, conversation, None)
         Regeneration.objects.create(conversation=conversation, request_id=request_id)
         last = turns.pop()
         Message.objects.filter(id=last.id).delete()
-        reply = _new_reply(conversation, last.position, request_id, worker, model)
+        reply = _new_reply(conversation, last.position, request_id, worker, model.name)
         reply.save(force_insert=True)
         _touch(conversation)
-        return ReplyStart(reply=reply, history=_history(conversation, turns), replaces=str(last.id))
+        return ReplyStart(reply=reply, history=_history(conversation, turns), model=model, replaces=str(last.id))
 
 
 def reply_finish(
@@ -241,8 +252,30 @@ def _refuse_if_busy(user: AbstractBaseUser, turns: list[Turn]) -> None:
         )
 
 
+def _reply_model(user: AbstractBaseUser, conversation: Conversation, model_id: int | None) -> LLMModel:
+    """The model this reply uses: the one asked for, else the conversation's, else the default;
+    refused as `model_unavailable` when this user may not use it (now)."""
+    if model_id is not None:
+        model = selectors.usable_model(user=user, model_id=model_id)
+        if model is None:
+            raise ReplyRefused("model_unavailable", f"Model {model_id} does not exist or is not available to you.")
+        return model
+    if conversation.model_id is not None:
+        model = selectors.usable_model(user=user, model_id=conversation.model_id)
+        if model is None:
+            raise ReplyRefused(
+                "model_unavailable",
+                "This conversation's model is no longer available (disabled or removed); pick another model.",
+            )
+        return model
+    model = selectors.default_model(user=user)
+    if model is None:
+        raise ReplyRefused("model_unavailable", "No model is available to you; ask an administrator for access.")
+    return model
+
+
 def _new_reply(conversation: Conversation, position: int, request_id: str, worker: str, model: str) -> Message:
-    """An unsaved streaming reply for the conversation's own model, else the deployment's."""
+    """An unsaved streaming reply, named after the upstream model it asks for."""
     now = timezone.now()
     return Message(
         conversation=conversation,
@@ -250,7 +283,7 @@ def _new_reply(conversation: Conversation, position: int, request_id: str, worke
         role=Message.Role.ASSISTANT,
         status=Status.STREAMING,
         request_id=request_id,
-        model=conversation.model or model,
+        model=model,
         started_at=now,
         worker=worker,
         heartbeat_at=now,
@@ -284,7 +317,9 @@ def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[di
 
 # What a start reads of the conversation, in the model's field order, as Model.from_db expects.
 LOCK_FIELDS = tuple(
-    f.attname for f in Conversation._meta.concrete_fields if f.name in {"title", "system_prompt", "model"}
+    f.attname
+    for f in Conversation._meta.concrete_fields
+    if f.name in {"title", "system_prompt", "model", "temperature"}
 )
 
 

@@ -6,9 +6,10 @@ import uuid
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from .models import Conversation, Message
+from .catalog.environment import ensure_catalog
+from .models import Conversation, LLMModel, Message, ServerProcess
 
 
 def conversation_list(*, user: AbstractBaseUser, search: str = "") -> QuerySet[Conversation]:
@@ -27,6 +28,14 @@ def conversation_get(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str
         return None
 
 
+def conversation_get_any(*, conversation_id: uuid.UUID | str) -> Conversation | None:
+    """Any user's conversation with this id: for operators only (the live console), never for owners."""
+    try:
+        return Conversation.objects.select_related("owner").get(id=conversation_id)
+    except (Conversation.DoesNotExist, ValidationError, ValueError):
+        return None
+
+
 def message_list(*, conversation: Conversation) -> list[Message]:
     """A conversation's messages in order."""
     return list(conversation.messages.order_by("position"))
@@ -40,6 +49,50 @@ def conversation_with_messages(
     return None if conversation is None else (conversation, message_list(conversation=conversation))
 
 
+def conversation_with_messages_any(*, conversation_id: uuid.UUID | str) -> tuple[Conversation, list[Message]] | None:
+    """Any user's conversation and its messages: for operators only (the live console)."""
+    conversation = conversation_get_any(conversation_id=conversation_id)
+    return None if conversation is None else (conversation, message_list(conversation=conversation))
+
+
 def streaming_reply(*, conversation: Conversation) -> Message | None:
     """The reply being generated in this conversation right now, if any."""
     return conversation.messages.filter(status=Message.Status.STREAMING).first()
+
+
+def conversation_owners(*, conversation_ids: list[str]) -> dict[str, tuple[str, str]]:
+    """Each conversation's owner's username and its title, for the live console's rows."""
+    rows = Conversation.objects.filter(id__in=conversation_ids).values_list("id", "owner__username", "title")
+    return {str(conversation_id): (username, title) for conversation_id, username, title in rows}
+
+
+def server_process_list() -> list[ServerProcess]:
+    """Every process that ever heartbeated and is not yet pruned, the most recently alive first."""
+    return list(ServerProcess.objects.order_by("-heartbeat_at"))
+
+
+def models_for_user(*, user: AbstractBaseUser) -> QuerySet[LLMModel]:
+    """The enabled models this user may use: those open to everyone, and those open to one of their groups.
+
+    The one access rule for every surface (socket, JSON API, OpenAI-compatible API). An empty catalog
+    is first filled from the LLM_* settings (catalog/environment.py), so a fresh install has a model.
+    """
+    ensure_catalog()
+    open_to_user = Q(allowed_groups__isnull=True) | Q(allowed_groups__in=user.groups.values("id"))
+    return LLMModel.objects.filter(open_to_user, enabled=True).select_related("provider").distinct()
+
+
+def usable_model(*, user: AbstractBaseUser, model_id: object) -> LLMModel | None:
+    """The model with this id if this user may use it now; None if it is missing, disabled or not theirs."""
+    if isinstance(model_id, bool) or not isinstance(model_id, int | str):
+        return None
+    try:
+        return models_for_user(user=user).get(id=int(model_id))
+    except (LLMModel.DoesNotExist, ValueError):
+        return None
+
+
+def default_model(*, user: AbstractBaseUser) -> LLMModel | None:
+    """The model a conversation without one uses: the default if this user may use it, else their first."""
+    usable = models_for_user(user=user)
+    return usable.filter(is_default=True).first() or usable.first()

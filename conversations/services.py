@@ -2,39 +2,56 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from . import generation, protocol, quotas
-from .models import Conversation, Message
+from .models import Conversation, LLMModel, Message, ServerProcess
 from .realtime.broadcast import publish_after_commit
 
 TITLE_MAX = Conversation._meta.get_field("title").max_length
+QUOTA_FIELDS = ("title", "system_prompt")  # the editable fields that count toward PARLEY_MAX_STORED_BYTES_PER_USER
 
 
 @transaction.atomic
 def conversation_create(
-    *, owner: AbstractBaseUser, title: str = "", model: str = "", system_prompt: str = ""
+    *,
+    owner: AbstractBaseUser,
+    title: str = "",
+    model: LLMModel | None = None,
+    system_prompt: str = "",
+    temperature: float | None = None,
 ) -> Conversation:
     """Create it within the owner's limits (quotas.py), or raise QuotaExceeded."""
     quotas.allow_new_conversation(user=owner)
     title = title.strip() or "New chat"
     quotas.store(user=owner, adding=quotas.text_bytes(title, system_prompt))
-    return Conversation.objects.create(owner=owner, title=title, model=model, system_prompt=system_prompt)
+    return Conversation.objects.create(
+        owner=owner, title=title, model=model, system_prompt=system_prompt, temperature=temperature
+    )
 
 
 @transaction.atomic
-def conversation_update(*, conversation: Conversation, **fields: str) -> Conversation:
-    """Change the given editable fields (title, system_prompt) and bump `updated_at`."""
-    before = quotas.text_bytes(*(getattr(conversation, name) for name in fields))
+def conversation_update(*, conversation: Conversation, **fields: Any) -> Conversation:
+    """Change the given editable fields (title, system_prompt, model, temperature) and bump `updated_at`;
+    every open tab hears of it through `conversation.updated`. Text counts toward the owner's quota."""
+    before = _stored_text_bytes(conversation, fields)
     for name, value in fields.items():
         setattr(conversation, name, value.strip() if name == "title" else value)
-    after = quotas.text_bytes(*(getattr(conversation, name) for name in fields))
-    quotas.store(user=conversation.owner_id, adding=after - before)
+    quotas.store(user=conversation.owner_id, adding=_stored_text_bytes(conversation, fields) - before)
     conversation.save(update_fields=[*fields, "updated_at"])
     frame = protocol.conversation_updated_frame(protocol.conversation_payload(conversation))
     publish_after_commit(conversation.id, frame)
     return conversation
+
+
+def _stored_text_bytes(conversation: Conversation, fields: dict[str, Any]) -> int:
+    return quotas.text_bytes(*(getattr(conversation, name) for name in fields if name in QUOTA_FIELDS))
 
 
 @transaction.atomic
@@ -48,3 +65,41 @@ def conversation_delete(*, conversation: Conversation) -> None:
     for reply in streaming:
         generation.stop_after_commit(reply)
     publish_after_commit(conversation_id, protocol.conversation_deleted_frame(str(conversation_id)))
+
+
+def server_process_heartbeat(
+    *,
+    name: str,
+    host: str,
+    pid: int,
+    started_at: datetime,
+    open_sockets: int,
+    running_replies: int,
+    prune_before: datetime,
+) -> None:
+    """Record that this process is alive and what it carries; forget processes long silent."""
+    ServerProcess.objects.update_or_create(
+        name=name,
+        defaults={
+            "host": host,
+            "pid": pid,
+            "heartbeat_at": timezone.now(),
+            "open_sockets": open_sockets,
+            "running_replies": running_replies,
+        },
+        create_defaults={
+            "host": host,
+            "pid": pid,
+            "started_at": started_at,
+            "heartbeat_at": timezone.now(),
+            "open_sockets": open_sockets,
+            "running_replies": running_replies,
+        },
+    )
+    ServerProcess.objects.filter(heartbeat_at__lt=prune_before).delete()
+
+
+def admin_log_change(*, user: AbstractBaseUser, objects: list, message: str) -> None:
+    """Record an operator's action on each object in the admin's log (LogEntry), with who did it."""
+    if objects:
+        LogEntry.objects.log_actions(user_id=user.pk, queryset=objects, action_flag=CHANGE, change_message=message)

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import api, health, metrics_endpoint, views
+from . import api, catalog_api, health, metrics_endpoint, views
 
 urlpatterns = [
     path("", views.chat, name="chat"),
     path("c/<uuid:conversation_id>/", views.chat, name="conversation"),
+    path("api/models/", catalog_api.model_list, name="api-models"),
     path("api/conversations/", api.conversation_collection, name="api-conversations"),
     path("api/conversations/<str:conversation_id>/", api.conversation_detail, name="api-conversation"),
     path("api/conversations/<str:conversation_id>/messages/", api.conversation_messages, name="api-messages"),

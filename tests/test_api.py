@@ -16,7 +16,7 @@ pytestmark = pytest.mark.db
 
 COLLECTION = "/api/conversations/"
 MESSAGE_KEYS = {"id", "role", "content", "status", "seq", "error", "model", "usage", "created_at", "parts"}
-CONVERSATION_KEYS = {"id", "title", "model", "system_prompt", "created_at", "updated_at"}
+CONVERSATION_KEYS = {"id", "title", "model", "system_prompt", "temperature", "created_at", "updated_at"}
 
 
 def detail(conversation_id) -> str:

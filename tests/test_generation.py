@@ -53,14 +53,6 @@ async def test_the_worker_holds_every_task_it_starts_until_it_is_done(worker, al
     assert task not in worker.tasks and {t.get_name() for t in worker.tasks} >= {"parley-broadcaster"}
 
 
-async def test_the_conversations_own_model_is_the_one_asked_for(worker, alice, settings):
-    settings.LLM_MODEL = "deployment-model"
-    conversation = await new_conversation(alice, model="conversation-model")
-    started = await generation.start(user=alice, conversation_id=conversation.id, content=FAST, request_id="r1")
-    assert started.reply.model == "conversation-model"
-    await finished(worker, str(started.reply.id))
-
-
 async def test_a_stop_before_the_task_first_runs_still_ends_the_reply_once_as_cancelled(worker, alice):
     conversation = await new_conversation(alice)
     started = await generation.start(user=alice, conversation_id=conversation.id, content=SLOW, request_id="r1")

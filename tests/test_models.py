@@ -17,7 +17,7 @@ def test_conversation_defaults(alice):
 
     assert isinstance(conversation.id, uuid.UUID)
     assert conversation.title == "New chat" == str(conversation)
-    assert conversation.model == "" and conversation.system_prompt == ""
+    assert conversation.model is None and conversation.temperature is None and conversation.system_prompt == ""
     assert conversation.created_at is not None and conversation.updated_at is not None
 
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.db
 @pytest.fixture
 def started(alice, answered_conversation):
     return replies.reply_start(
-        user=alice, conversation_id=answered_conversation.id, content="Hello", request_id="r1", worker="w1", model="m"
+        user=alice, conversation_id=answered_conversation.id, content="Hello", request_id="r1", worker="w1"
     )
 
 
@@ -90,11 +90,10 @@ def test_busy_and_idempotent_retry(started, alice, answered_conversation):
             content="again",
             request_id="r2",
             worker="w1",
-            model="m",
         )
     assert busy.value.code == "busy"
     again = replies.reply_start(
-        user=alice, conversation_id=answered_conversation.id, content="Hello", request_id="r1", worker="w1", model="m"
+        user=alice, conversation_id=answered_conversation.id, content="Hello", request_id="r1", worker="w1"
     )
     assert again.duplicate and again.reply.id == started.reply.id
 
@@ -104,7 +103,7 @@ def test_a_regenerate_is_done_once_per_request_id_even_after_a_later_one(started
 
     def regenerate(request_id: str) -> replies.ReplyStart:
         return replies.reply_regenerate(
-            user=alice, conversation_id=answered_conversation.id, request_id=request_id, worker="w1", model="m"
+            user=alice, conversation_id=answered_conversation.id, request_id=request_id, worker="w1"
         )
 
     one = regenerate("g1")

@@ -43,7 +43,8 @@ class ProviderConfig:
     """Everything a provider is constructed with; empty `base_url` means the vendor's documented root."""
 
     base_url: str = ""
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)  # never in a log line or a traceback's repr
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)  # extra request headers; may hold secrets
     limits: HTTPLimits = field(default_factory=HTTPLimits)
     network: HTTPNetwork = field(default_factory=HTTPNetwork)
     max_attempts: int = 3

@@ -32,7 +32,7 @@ def provider_class(name: str) -> type:
         ) from error
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def get_provider(name: str, config: ProviderConfig) -> Provider:
     """The provider `name`, built once per distinct configuration."""
     provider: Provider = provider_class(name)(config)

@@ -85,6 +85,8 @@ class StreamingProvider:
 
     async def _open(self, messages: Sequence[ChatMessage], options: Options) -> httpx.Response:
         request = self.wire.build_request(await self.base_url(), self.config.api_key, messages, options)
+        if self.config.headers:
+            request = HTTPRequest(request.url, {**request.headers, **dict(self.config.headers)}, request.body)
         return await self._open_with_retries(request)
 
     def _feed(self, options: Options, on_text: Callable[[str], None]) -> EventFeed:

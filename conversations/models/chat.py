@@ -15,8 +15,19 @@ class Conversation(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversations")
     title = models.CharField(max_length=200, default="New chat")
-    model = models.CharField(max_length=200, blank=True, help_text="Model used for new replies.")
+    # The catalog model new replies use (empty: the default). No database constraint and no cascade: a
+    # model deleted while conversations use it leaves its id here, so their next send says so.
+    model = models.ForeignKey(
+        "LLMModel",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+        help_text="Model used for new replies; empty means the default.",
+    )
     system_prompt = models.TextField(blank=True)
+    temperature = models.FloatField(null=True, blank=True, help_text="Sampling temperature; empty: the default.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=False)
 

@@ -98,8 +98,8 @@ class LiveReply:
     later deltas reproduces the reply exactly."""
 
     __slots__ = (
-        "conversation_id", "dirty_at", "group", "id", "id_str", "live_stale", "mark_dirty", "parts", "pending", "seq",
-        "started_at",
+        "conversation_id", "dirty_at", "first_token_at", "group", "id", "id_str", "live_stale", "mark_dirty", "parts",
+        "pending", "seq", "started_at", "tokens",
     )  # fmt: skip
 
     def __init__(
@@ -116,6 +116,8 @@ class LiveReply:
         self.seq = 0
         self.live_stale = False  # a lost Redis write means the resume state must be rewritten whole
         self.started_at = started_at  # when the reply was asked for, on the broadcaster's clock (time to first token)
+        self.first_token_at: float | None = None  # when its first text arrived, on the same clock
+        self.tokens = 0  # text chunks published so far (the live console's count), added per flush
 
     def append(self, text: str) -> None:
         if not text:
@@ -180,8 +182,10 @@ class Broadcaster:
 
     def mark_dirty(self, reply: LiveReply) -> None:
         reply.dirty_at = self.clock()
-        if reply.seq == 0 and not reply.parts and reply.started_at is not None:  # its very first text
-            metrics.TIME_TO_FIRST_TOKEN.observe(reply.dirty_at - reply.started_at)
+        if reply.first_token_at is None:  # its very first text
+            reply.first_token_at = reply.dirty_at
+            if reply.started_at is not None:
+                metrics.TIME_TO_FIRST_TOKEN.observe(reply.dirty_at - reply.started_at)
         self.dirty.append(reply)
         self.wakeup.set()
 
@@ -263,6 +267,7 @@ class Broadcaster:
         if delta is None:
             return
         self.queued_tokens += chunks
+        reply.tokens += chunks
         self.oldest_queued = min(self.oldest_queued, reply.dirty_at)
         frame = protocol.delta_frame(reply.id_str, reply.seq, delta)
         message = {"type": "chat.delta", "id": reply.id_str, "seq": reply.seq, "frame": frame}

@@ -19,6 +19,7 @@ from django.contrib.auth import get_user_model
 
 from conversations import generation
 from conversations.generation import Worker, get_worker, shut_down
+from conversations.llm import registry
 from conversations.llm.client import get_http_client
 from conversations.models import Conversation, Message
 
@@ -86,7 +87,7 @@ async def assert_pool_is_idle() -> None:
     """All ten connections of the pool are free: ten streams hold one each at once, none waits."""
     config = generation.provider_config()
     client = get_http_client(config.limits, config.network)
-    url = await generation.configured_provider().base_url() + "/chat/completions"
+    url = await registry.get_provider("simulator", config).base_url() + "/chat/completions"
     body = {"model": "m", "stream": True, "messages": [{"role": "user", "content": SLOW}]}
     async with contextlib.AsyncExitStack() as held:
         for _ in range(10):

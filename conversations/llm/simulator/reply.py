@@ -15,7 +15,7 @@ from typing import Any
 
 from ..config import SimulatorDefaults
 from .directives import Directives
-from .script import markdown_reply, tokenize
+from .script import MODEL_NAME, markdown_reply, tokenize
 from .ticker import Ticker
 from .tools import SimulatedCall, tool_turn
 from .wire import DONE, LAST_CHUNK, ChunkEncoder, chunk, stream_head
@@ -35,6 +35,7 @@ class ReplyPlan:
     include_usage: bool = False
     prompt_tokens: int = 0
     tool_calls: tuple[SimulatedCall, ...] = ()  # asked for after the tokens, instead of finishing
+    model: str = MODEL_NAME  # the model the request named, reported back as a real server does
 
 
 def plan_reply(body: dict[str, Any], directives: Directives, defaults: SimulatorDefaults) -> ReplyPlan:
@@ -68,6 +69,7 @@ def plan_reply(body: dict[str, Any], directives: Directives, defaults: Simulator
         include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
         prompt_tokens=sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or []),
         tool_calls=calls,
+        model=body["model"] if isinstance(body.get("model"), str) and body["model"] else MODEL_NAME,
     )
 
 
@@ -95,7 +97,7 @@ class ReplyStream:
         self._ticker = ticker
         self._keep_alive = keep_alive
         self._done = done
-        self._encoder = ChunkEncoder(f"chatcmpl-sim-{uuid.uuid4().hex[:12]}", int(time.time()))
+        self._encoder = ChunkEncoder(f"chatcmpl-sim-{uuid.uuid4().hex[:12]}", int(time.time()), plan.model)
         self._sent = 0
         self._started = 0.0
 

@@ -54,8 +54,9 @@ def chunk(payload: bytes) -> bytes:
 class ChunkEncoder:
     """Builds the SSE events of one reply."""
 
-    def __init__(self, reply_id: str, created: int) -> None:
-        common = f'{{"id":"{reply_id}","object":"chat.completion.chunk","created":{created},"model":"{MODEL_NAME}"'
+    def __init__(self, reply_id: str, created: int, model: str = MODEL_NAME) -> None:
+        model_json = json.dumps(model)
+        common = f'{{"id":"{reply_id}","object":"chat.completion.chunk","created":{created},"model":{model_json}'
         self._common = common
         self._token_prefix = f'data: {common},"choices":[{{"index":0,"delta":{{"content":'
         self._token_suffix = '},"finish_reason":null}]}\n\n'

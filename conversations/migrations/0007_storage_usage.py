@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('conversations', '0003_message_parts'),
+        ('conversations', '0006_externalidentity'),
     ]
 
     operations = [

@@ -1,0 +1,1 @@
+"""Single sign-on with OpenID Connect, on mozilla-django-oidc, configured only from the environment."""
