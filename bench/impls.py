@@ -48,6 +48,8 @@ class World:
             # The shipped pool (1000) would queue streams beyond it; size it for the step.
             "LLM_MAX_CONNECTIONS": str(max(1000, connections)),
             "PARLEY_LOG_LEVEL": "WARNING",
+            # Every load-generator socket comes from loopback: the per-IP cap is for real clients.
+            "PARLEY_MAX_CONNECTIONS_PER_IP": "0",
             **self.parley_overrides,
         }
 
