@@ -348,8 +348,6 @@ PARLEY_CONSOLE_INTERVAL = env_float("PARLEY_CONSOLE_INTERVAL", 1.0)
 # --- Tools (docs/tools.md) ---
 # Dotted paths of the Python functions (sync or async) models may call; empty offers no tools.
 PARLEY_TOOLS = env_list("PARLEY_TOOLS")
-# Models offered the tools: comma-separated model names, or * for every model (until the model catalog flags them).
-PARLEY_TOOL_MODELS = env_list("PARLEY_TOOL_MODELS")
 # Rounds of tool calls one reply may make before it stops asking.
 PARLEY_TOOL_MAX_STEPS = env_int("PARLEY_TOOL_MAX_STEPS", 5)
 # Seconds one tool call may run; past it the model is told the call timed out.
@@ -358,6 +356,41 @@ PARLEY_TOOL_TIMEOUT = env_float("PARLEY_TOOL_TIMEOUT", 30.0)
 PARLEY_TOOL_THREADS = env_int("PARLEY_TOOL_THREADS", 8)
 # Longest tool result sent back to the model, in characters; longer results are cut with a note.
 PARLEY_TOOL_RESULT_MAX = env_int("PARLEY_TOOL_RESULT_MAX", 16000)
+
+# --- Attachments (docs/attachments.md) ---
+# Largest file one upload may be, in bytes; larger gets 413.
+PARLEY_UPLOAD_MAX_BYTES = env_int("PARLEY_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
+# Largest total of the attachments of one message, in bytes.
+PARLEY_UPLOAD_MAX_PER_MESSAGE = env_int("PARLEY_UPLOAD_MAX_PER_MESSAGE", 25 * 1024 * 1024)
+# Most attachments one message may carry.
+PARLEY_UPLOAD_MAX_FILES = env_int("PARLEY_UPLOAD_MAX_FILES", 10)
+# Seconds an upload no message uses is kept before `manage.py expire_uploads` deletes it.
+PARLEY_UPLOAD_TTL = env_int("PARLEY_UPLOAD_TTL", 24 * 3600)
+# Largest image accepted, in pixels (width x height): a decompression bomb is refused before decoding.
+PARLEY_UPLOAD_MAX_PIXELS = env_int("PARLEY_UPLOAD_MAX_PIXELS", 40_000_000)
+# Most bytes a PDF's streams may expand to while its text is read (a zip bomb stops here).
+PARLEY_PDF_MAX_EXPANDED = env_int("PARLEY_PDF_MAX_EXPANDED", 50 * 1024 * 1024)
+# Most pages of a PDF whose text is read.
+PARLEY_PDF_MAX_PAGES = env_int("PARLEY_PDF_MAX_PAGES", 500)
+# Most characters of text kept from one document at upload.
+PARLEY_UPLOAD_TEXT_MAX = env_int("PARLEY_UPLOAD_TEXT_MAX", 200_000)
+# Token budget of the documents' text in one prompt (about 4 characters a token); the rest is cut with a note.
+PARLEY_ATTACHMENT_TOKEN_BUDGET = env_int("PARLEY_ATTACHMENT_TOKEN_BUDGET", 8000)
+# Where uploads are stored: a Django storage backend's dotted path (django-storages' S3Storage for S3).
+PARLEY_FILE_STORAGE = os.environ.get("PARLEY_FILE_STORAGE", "django.core.files.storage.FileSystemStorage")
+# The filesystem storage's folder (unused by other backends).
+MEDIA_ROOT = os.environ.get("PARLEY_MEDIA_ROOT", str(BASE_DIR / "media"))
+# S3-compatible storage (PARLEY_FILE_STORAGE=storages.backends.s3.S3Storage): bucket, endpoint and region;
+# credentials come from the usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment or an instance role.
+PARLEY_S3_OPTIONS = {
+    key: value
+    for key, value in {
+        "bucket_name": os.environ.get("PARLEY_S3_BUCKET", ""),
+        "endpoint_url": os.environ.get("PARLEY_S3_ENDPOINT_URL", ""),
+        "region_name": os.environ.get("PARLEY_S3_REGION", ""),
+    }.items()
+    if value
+}
 
 # --- LLM -------------------------------------------------------------------
 
@@ -419,4 +452,10 @@ LOGGING = {
         "daphne": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
     },
+}
+
+# Uploaded attachments (docs/attachments.md): the filesystem under MEDIA_ROOT unless PARLEY_FILE_STORAGE says otherwise.
+STORAGES["attachments"] = {
+    "BACKEND": PARLEY_FILE_STORAGE,
+    "OPTIONS": PARLEY_S3_OPTIONS if "s3" in PARLEY_FILE_STORAGE.lower() else {},
 }

@@ -18,7 +18,15 @@ EDITABLE_FIELDS = {"title": services.TITLE_MAX, "system_prompt": 20_000}
 SETTING_FIELDS = {"model", "temperature"}  # checked by clean_settings, not as text
 TEMPERATURE_RANGE = (0.0, 2.0)
 # Any other refusal conflicts with the conversation's state: 409.
-REFUSAL_STATUS = {"not_found": 404, "limit_reached": 429, "model_unavailable": 400, "quota_exceeded": 429}
+REFUSAL_STATUS = {
+    "not_found": 404,
+    "limit_reached": 429,
+    "model_unavailable": 400,
+    "quota_exceeded": 429,
+    "invalid_field": 400,
+    "too_large": 413,
+    "model_cannot_see": 422,
+}
 
 
 @api_view("GET", "POST")
@@ -156,6 +164,7 @@ def conversation_messages(request: HttpRequest, conversation_id: str) -> HttpRes
         conversation_id,
         content=frame.content,
         request_id=frame.request_id,
+        attachments=frame.attachments,
         model=frame.model,
     )
     body = {"user_message": message_payload(started.user_message), "reply": message_payload(started.reply)}

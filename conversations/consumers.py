@@ -150,7 +150,11 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
         try:
             if frame.type == "message.send":
                 started = await generation.start(
-                    **ids, content=frame.content, request_id=frame.request_id, model=frame.model
+                    **ids,
+                    content=frame.content,
+                    request_id=frame.request_id,
+                    model=frame.model,
+                    attachments=frame.attachments,
                 )
             elif frame.type == "message.regenerate":
                 started = await generation.regenerate(**ids, request_id=frame.request_id)

@@ -29,13 +29,14 @@ from redis import asyncio as aioredis
 
 from chatsite import compat
 
-from . import metrics, protocol, replies, selectors
+from . import accounting, metrics, protocol, replies, selectors
+from .attachments import prompt as attachment_prompt
 from .catalog.environment import ensure_catalog
 from .catalog.loader import load_models_file
 from .console import reports
 from .crypto import SecretUnreadable
 from .llm import registry
-from .llm.base import ChatMessage, Finish, Options, Provider
+from .llm.base import ChatMessage, Finish, Options, Provider, Usage
 from .llm.client import close_http_clients, get_http_client
 from .llm.config import HTTPLimits, HTTPNetwork, ProviderConfig, SimulatorDefaults
 from .llm.errors import DeadlineExceeded, LLMError
@@ -47,7 +48,7 @@ from .realtime import fairness, final_save, housekeeping, liveness, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 from .realtime.recovery import FinalState
 from .tools.loop import Record, ToolStepsExceeded, respond_with_tools
-from .tools.registry import tools_for
+from .tools.offered import offered_tools
 from .tools.runner import close_tool_threads
 from .tools.schema import ToolContext
 
@@ -67,10 +68,14 @@ async def start(
     content: str,
     request_id: str,
     model: int | None = None,
+    attachments: tuple[str, ...] = (),
+    sampling: dict[str, float | int] | None = None,
 ) -> ReplyStart:
-    """Save the user's message and stream a reply to it; a retried request_id starts nothing new.
+    """Save the user's message (with its attachments) and stream a reply to it; a retried
+    request_id starts nothing new.
 
-    `model` (a catalog id) picks the model for this one reply instead of the conversation's."""
+    `model` (a catalog id) picks the model for this one reply instead of the conversation's;
+    `sampling` (temperature, max_tokens) overrides its options (the /v1/ API passes its request's)."""
     worker = await get_worker()
     asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_start)(
@@ -78,10 +83,11 @@ async def start(
         conversation_id=conversation_id,
         content=content,
         request_id=request_id,
+        attachments=attachments,
         worker=worker.channel,
         model_id=model,
     )
-    worker.begin(started, request_id, asked_at=asked_at)
+    worker.begin(started, request_id, asked_at=asked_at, sampling=sampling)
     return started
 
 
@@ -183,6 +189,27 @@ def provider_config(provider: CatalogProvider | None = None) -> ProviderConfig:
     )
 
 
+def charged(running: Running, outcome: Outcome) -> dict[str, Any]:
+    """The reply's usage (as reported, else estimated) and cost at the prices its model had at the
+    start, as FinalState fields; nothing when no request reached the provider's text."""
+    reported = outcome.finish.usage if outcome.finish else None
+    if reported is None and not running.live.content:
+        return {}
+    usage = accounting.reply_usage(
+        reported_prompt=reported.prompt_tokens if reported else None,
+        reported_completion=reported.completion_tokens if reported else None,
+        prompt_texts=running.prompt,
+        completion_text=running.live.content,
+        input_per_mtok=running.model.input_per_mtok,
+        output_per_mtok=running.model.output_per_mtok,
+    )
+    return {
+        "usage": Usage(usage.prompt_tokens, usage.completion_tokens),
+        "cost_usd": str(usage.cost_usd),
+        "estimated": usage.estimated,
+    }
+
+
 class Outcome:
     """How a generation ended; filled in as it runs."""
 
@@ -217,6 +244,7 @@ class Running:
     finishing: bool = False  # its stream ended and its final state is being saved: nothing left to stop
     interrupted: bool = False  # stopped because the server is going away, not by a user
     parts: list[Part] = dataclasses.field(default_factory=list)  # saved at tool events (parts.py)
+    prompt: list[str] = dataclasses.field(default_factory=list)  # the history's texts, to estimate usage by
 
 
 class Worker:
@@ -251,9 +279,16 @@ class Worker:
             self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
             self.spawn(self.ledger.renew_loop(), "parley-socket-leases")
 
-    def begin(self, started: ReplyStart, request_id: str | None, *, asked_at: float | None = None) -> None:
+    def begin(
+        self,
+        started: ReplyStart,
+        request_id: str | None,
+        *,
+        asked_at: float | None = None,
+        sampling: dict[str, float | int] | None = None,
+    ) -> None:
         """Announce a new reply and run it as a task of its own; `asked_at` (the broadcaster's clock)
-        starts its time to first token."""
+        starts its time to first token, `sampling` overrides its options."""
         if started.duplicate:
             return  # the caller answers a retry with what the first request created
         reply = started.reply
@@ -264,7 +299,8 @@ class Worker:
         created = protocol.created_frame(protocol.message_payload(reply), request_id, started.replaces)
         self.broadcaster.publish(group, frame_message(created, created=str(reply.id), opens=str(reply.id)))
         live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty, asked_at)
-        running = Running(reply, live, started.model, reply_options(started))
+        running = Running(reply, live, started.model, dataclasses.replace(reply_options(started), **(sampling or {})))
+        running.prompt = [str(turn.get("content") or "") for turn in started.history]
         self.running[running.live.id_str] = running
         running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")
 
@@ -293,8 +329,8 @@ class Worker:
             status=outcome.status,
             error=outcome.error,
             model=outcome.finish.model if outcome.finish else "",
-            usage=outcome.finish.usage if outcome.finish else None,
             parts=running.parts,
+            **charged(running, outcome),
         )
         try:
             saved = await final_save.save(running.reply, final, redis=self.redis, closing=self.closing)
@@ -395,7 +431,8 @@ async def stream(running: Running, history: list[ChatMessage], outcome: Outcome,
 async def respond(running: Running, history: list[ChatMessage], record: Record) -> Finish:
     """The model's answer; for a model offered tools, through the tool loop (conversations/tools/)."""
     provider = catalog_provider(running.model.provider)
-    tools = tools_for(running.options.model)
+    history = await attachment_prompt.resolve(history, vision=running.model.vision)
+    tools = await offered_tools(running.model)
     if not tools:
         return await provider.stream_to(history, running.options, running.live.append)
     reply = running.reply

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .models import Conversation, LLMModel, Message
 
 REQUEST_ID_MAX = 100
+ATTACHMENTS_MAX = 100  # a frame-level bound; PARLEY_UPLOAD_MAX_FILES is the real limit, checked on send
 CLIENT_TYPES = ("message.send", "generation.stop", "message.regenerate", "sync")
 # NUL and the other C0 control characters but tab, line feed and carriage return: no keyboard
 # types them, PostgreSQL cannot store NUL at all, and the rest only hide text from readers.
@@ -39,6 +40,7 @@ class ClientFrame:
     type: str
     content: str = ""
     request_id: str | None = None
+    attachments: tuple[str, ...] = ()  # upload ids (extension of message.send)
     model: int | None = None  # message.send: a catalog model id for this one reply
 
 
@@ -64,7 +66,10 @@ def client_frame(data: dict[str, Any]) -> ClientFrame:
             "unknown_type", f"Unknown frame type; expected one of {', '.join(CLIENT_TYPES)}.", request_id
         )
     if frame_type == "message.send":
-        return ClientFrame(frame_type, _content(data, request_id), _required(request_id), _model(data, request_id))
+        attachments = _attachments(data, request_id)
+        content = _content(data, request_id, optional=bool(attachments))
+        model = _model(data, request_id)
+        return ClientFrame(frame_type, content, _required(request_id), attachments=attachments, model=model)
     return ClientFrame(frame_type, request_id=request_id)
 
 
@@ -101,6 +106,17 @@ def _required(request_id: str | None) -> str:
     return request_id
 
 
+def _attachments(data: dict[str, Any], request_id: str | None) -> tuple[str, ...]:
+    value = data.get("attachments", [])
+    if not isinstance(value, list) or len(value) > ATTACHMENTS_MAX:
+        raise ProtocolError(
+            "invalid_field", f"attachments must be a list of at most {ATTACHMENTS_MAX} upload ids.", request_id
+        )
+    if not all(isinstance(item, str) and 0 < len(item) <= REQUEST_ID_MAX for item in value):
+        raise ProtocolError("invalid_field", "attachments must hold upload ids (strings).", request_id)
+    return tuple(value)
+
+
 def _model(data: dict[str, Any], request_id: str | None) -> int | None:
     value = data.get("model")
     if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -110,11 +126,11 @@ def _model(data: dict[str, Any], request_id: str | None) -> int | None:
     return value
 
 
-def _content(data: dict[str, Any], request_id: str | None) -> str:
-    content = data.get("content")
+def _content(data: dict[str, Any], request_id: str | None, *, optional: bool = False) -> str:
+    content = data.get("content", "" if optional else None)
     if not isinstance(content, str):
         raise ProtocolError("invalid_field", "content must be a string.", request_id)
-    if not content.strip():
+    if not content.strip() and not optional:
         raise ProtocolError("invalid_field", "content must not be empty.", request_id)
     if not _is_unicode(content):
         raise ProtocolError("invalid_field", "content must be valid Unicode text.", request_id)

@@ -1,86 +1,91 @@
-"""Per-user storage and creation limits: PARLEY_MAX_STORED_BYTES_PER_USER, PARLEY_MAX_CONVERSATIONS_PER_HOUR.
+"""Monthly budgets: how much of one a user (or a group) has spent, and whether a new reply may start.
 
-The attack run stored 115 MB of text a minute through the API (2,000 conversations in 15 s, each
-with a 19 KB system prompt). What a user writes is counted in `StorageUsage` as it is written, so
-each check is one conditional UPDATE; replies are not counted, since the per-user generation cap,
-the deadline and LLM_MAX_TOKENS bound them already. A user's first check measures what they stored
-before the count existed.
+`over_budget` runs inside the reply's start transaction (replies.py), after the owner's row is
+locked, so two sends of one user cannot both slip past a budget; a group's budget row is locked too,
+so members of one group are counted one send at a time. A reply already running is never stopped
+by its own cost: only the next send is refused.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import BigIntegerField, F, Func, Sum
-from django.utils import timezone
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 
-from .models import Conversation, Message, StorageUsage
-
-CODE = "quota_exceeded"
-
-
-class QuotaExceeded(Exception):
-    """A write that would pass a per-user limit; answered 429 or an `error` frame `quota_exceeded`."""
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.code = CODE
-        self.detail = detail
+from .accounting import month_start, next_month_start
+from .models import Budget, UsageRecord
 
 
-class OctetLength(Func):
-    """Bytes of a text column in UTF-8, on PostgreSQL and SQLite alike."""
-
-    function = "OCTET_LENGTH"
-    output_field = BigIntegerField()
-
-    def as_sqlite(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="LENGTH(CAST(%(expressions)s AS BLOB))", **extra)
+@dataclass(frozen=True, slots=True)
+class Spent:
+    tokens: int
+    cost_usd: Decimal
 
 
-def text_bytes(*texts: str) -> int:
-    return sum(len(text.encode("utf-8")) for text in texts)
+@dataclass(frozen=True, slots=True)
+class BudgetState:
+    budget: Budget
+    spent: Spent
+
+    @property
+    def share(self) -> float:
+        """The larger of the used shares of its limits: 1.0 means used up."""
+        shares = []
+        if self.budget.monthly_tokens is not None:
+            shares.append(self.spent.tokens / self.budget.monthly_tokens if self.budget.monthly_tokens else 1.0)
+        if self.budget.monthly_cost_usd is not None:
+            limit = self.budget.monthly_cost_usd
+            shares.append(float(self.spent.cost_usd / limit) if limit else 1.0)
+        return max(shares)
 
 
-def store(*, user: AbstractBaseUser | int, adding: int) -> None:
-    """Count `adding` bytes (negative when text is removed) for a user or user id, refusing when
-    it would pass the limit."""
-    limit = settings.PARLEY_MAX_STORED_BYTES_PER_USER
-    user_id = getattr(user, "pk", user)
-    usage = StorageUsage.objects.filter(user_id=user_id)
-    if adding <= 0:
-        usage.update(stored_bytes=F("stored_bytes") + adding)
-        return
-    if usage.filter(stored_bytes__lte=limit - adding).update(stored_bytes=F("stored_bytes") + adding):
-        return
-    if usage.exists():
-        mb = limit / 1_000_000
-        raise QuotaExceeded(f"Your chats hold the most text allowed ({mb:g} MB); delete some to write more.")
-    StorageUsage.objects.get_or_create(user_id=user_id, defaults={"stored_bytes": measured_bytes(user_id)})
-    store(user=user_id, adding=adding)
+def spent(budget: Budget, since: datetime) -> Spent:
+    """Usage counted against a budget since `since`: the user's own, or all the group's members'."""
+    records = UsageRecord.objects.filter(created_at__gte=since)
+    records = records.filter(user=budget.user_id) if budget.user_id else records.filter(user__groups=budget.group_id)
+    totals = records.aggregate(
+        prompt=Coalesce(Sum("prompt_tokens"), 0),
+        completion=Coalesce(Sum("completion_tokens"), 0),
+        cost=Coalesce(Sum("cost_usd"), Decimal(0)),
+    )
+    return Spent(totals["prompt"] + totals["completion"], Decimal(totals["cost"]))
 
 
-def measured_bytes(user: AbstractBaseUser | int) -> int:
-    """What the user stored before their count was kept: titles, system prompts, their own messages."""
-    conversations = Conversation.objects.filter(owner=user).aggregate(
-        total=Sum(OctetLength("title")) + Sum(OctetLength("system_prompt"))
-    )["total"]
-    messages = Message.objects.filter(conversation__owner=user, role=Message.Role.USER).aggregate(
-        total=Sum(OctetLength("content"))
-    )["total"]
-    return (conversations or 0) + (messages or 0)
+def budget_states(*, user: AbstractBaseUser, now: datetime) -> list[BudgetState]:
+    """Every budget that applies to this user (their own, their groups'), with this month's spending."""
+    applying = Budget.objects.filter(Q(user=user) | Q(group__in=user.groups.values("id"))).select_related("group")
+    since = month_start(now)
+    return [BudgetState(budget, spent(budget, since)) for budget in applying.select_for_update(of=("self",))]
 
 
-def conversation_bytes(conversation: Conversation) -> int:
-    """What deleting this conversation gives back."""
-    messages = conversation.messages.filter(role=Message.Role.USER).aggregate(total=Sum(OctetLength("content")))
-    return text_bytes(conversation.title, conversation.system_prompt) + (messages["total"] or 0)
+def budget_summaries(*, user: AbstractBaseUser, now: datetime) -> list[dict[str, object]]:
+    """The budgets that apply to this user, for their usage page (read only: nothing is locked)."""
+    applying = Budget.objects.filter(Q(user=user) | Q(group__in=user.groups.values("id"))).select_related("group")
+    since = month_start(now)
+    states = [BudgetState(budget, spent(budget, since)) for budget in applying]
+    return [{"state": state, "percent": round(state.share * 100), "resets": next_month_start(now)} for state in states]
 
 
-def allow_new_conversation(*, user: AbstractBaseUser) -> None:
-    limit = settings.PARLEY_MAX_CONVERSATIONS_PER_HOUR
-    since = timezone.now() - timedelta(hours=1)
-    if Conversation.objects.filter(owner=user, created_at__gte=since).count() >= limit:
-        raise QuotaExceeded(f"You started {limit} chats in the last hour, the most allowed; try again later.")
+def over_budget(*, user: AbstractBaseUser, now: datetime) -> str | None:
+    """Why this user may not start a reply now (a used-up budget, and when it resets), or None."""
+    for state in budget_states(user=user, now=now):
+        if state.share >= 1.0:
+            return refusal(state, next_month_start(now))
+    return None
+
+
+def refusal(state: BudgetState, resets: datetime) -> str:
+    budget = state.budget
+    whose = f"The monthly budget of your group {budget.group.name}" if budget.group_id else "Your monthly budget"
+    limits = []
+    if budget.monthly_tokens is not None:
+        limits.append(f"{budget.monthly_tokens:,} tokens")
+    if budget.monthly_cost_usd is not None:
+        limits.append(f"${budget.monthly_cost_usd:,.2f}")
+    used = f"{state.spent.tokens:,} tokens, ${state.spent.cost_usd:,.2f}"
+    when = f"{resets:%d %B %Y} at 00:00 UTC".lstrip("0")
+    return f"{whose} ({' / '.join(limits)}) is used up ({used} this month); it resets on {when}."

@@ -18,6 +18,7 @@ import functools
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import NamedTuple
 
 from django.conf import settings
@@ -27,8 +28,9 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from . import quotas, selectors
-from .models import Conversation, LLMModel, Message, Regeneration
+from . import quotas, selectors, storage_limits
+from .attachments.services import AttachmentRefused, attachment_part, refs_by_message, uploads_claim
+from .models import ApiCall, Conversation, LLMModel, Message, Regeneration, Upload, UsageRecord
 from .parts import parts_view, text_part
 
 Status = Message.Status
@@ -65,6 +67,7 @@ def reply_start(
     request_id: str,
     worker: str,
     model_id: int | None = None,
+    attachments: tuple[str, ...] = (),
 ) -> ReplyStart:
     """Save the user's message and an empty streaming reply, unless this request_id already did.
 
@@ -75,24 +78,44 @@ def reply_start(
             return existing
         model = _reply_model(user, conversation, model_id)
         try:
-            quotas.store(user=user, adding=quotas.text_bytes(content))
-        except quotas.QuotaExceeded as refusal:
+            storage_limits.store(user=user, adding=storage_limits.text_bytes(content))
+        except storage_limits.QuotaExceeded as refusal:
             raise ReplyRefused(refusal.code, refusal.detail) from None
+        uploads = _claim(user, attachments, model)
         position = turns[-1].position + 1 if turns else 0
         user_message = Message(
             conversation=conversation,
             position=position,
             role=Message.Role.USER,
             content=content,
-            parts=[text_part(content)],
+            parts=([text_part(content)] if content else []) + [attachment_part(u) for u in uploads],
             request_id=request_id,
         )
-        reply = _new_reply(conversation, position + 1, request_id, worker, model.name)
+        reply = _new_reply(conversation, position + 1, request_id, worker, model)
         _insert([user_message, reply])
-        _touch(conversation, first_message=content)
+        if uploads:
+            _attach(conversation, user_message, uploads)
+        _touch(conversation, first_message=content or uploads[0].name)
         return ReplyStart(
             reply=reply, history=_history(conversation, [*turns, user_message]), model=model, user_message=user_message
         )
+
+
+def _claim(user: AbstractBaseUser, attachments: tuple[str, ...], model: LLMModel) -> list[Upload]:
+    if not attachments:
+        return []
+    try:
+        return uploads_claim(user=user, upload_ids=attachments, model=model)
+    except AttachmentRefused as refused:
+        raise ReplyRefused(refused.code, refused.detail) from None
+
+
+def _attach(conversation: Conversation, message: Message, uploads: list[Upload]) -> None:
+    """The uploads now belong to the message; the conversation is marked so prompts look for files."""
+    Upload.objects.filter(id__in=[u.id for u in uploads]).update(message=message)
+    if not conversation.has_attachments:
+        Conversation.objects.filter(id=conversation.id).update(has_attachments=True)
+        conversation.has_attachments = True
 
 
 def reply_regenerate(
@@ -110,25 +133,39 @@ def reply_regenerate(
         Regeneration.objects.create(conversation=conversation, request_id=request_id)
         last = turns.pop()
         Message.objects.filter(id=last.id).delete()
-        reply = _new_reply(conversation, last.position, request_id, worker, model.name)
+        reply = _new_reply(conversation, last.position, request_id, worker, model)
         reply.save(force_insert=True)
         _touch(conversation)
         return ReplyStart(reply=reply, history=_history(conversation, turns), model=model, replaces=str(last.id))
 
 
 def reply_finish(
-    *, reply: Message, content: str, seq: int, status: str, error: str = "", model: str = "", usage=None, parts=None
+    *,
+    reply: Message,
+    content: str,
+    seq: int,
+    status: str,
+    error: str = "",
+    model: str = "",
+    usage=None,
+    parts=None,
+    cost_usd: str | None = None,
+    estimated: bool = False,
 ) -> Message | None:
-    """Save a reply's final state, once; None when it was already finished elsewhere (the sweep)."""
+    """Save a reply's final state, once, and charge its usage to its owner in the same transaction;
+    None when it was already finished elsewhere (the sweep)."""
     reply.content, reply.seq, reply.status, reply.error = content, seq, status, error
     reply.parts = parts_view(parts or [], content)  # the stored tool parts, then the text after them
     reply.model = model or reply.model
     reply.prompt_tokens = usage.prompt_tokens if usage else None
     reply.completion_tokens = usage.completion_tokens if usage else None
+    reply.cost_usd = Decimal(cost_usd) if cost_usd is not None else None
+    reply.usage_estimated = estimated
     reply.finished_at = timezone.now()
     alias = _database()
     params = [reply.content, reply.seq, reply.status, reply.error, reply.model, reply.prompt_tokens]
-    params += [reply.completion_tokens, _prepared(Message, "parts", reply.parts, alias)]
+    params += [reply.completion_tokens, _prepared(Message, "cost_usd", reply.cost_usd, alias), estimated]
+    params += [_prepared(Message, "parts", reply.parts, alias)]
     params += [_prepared(Message, "finished_at", reply.finished_at, alias)]
     with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
         cursor.execute(
@@ -139,7 +176,28 @@ def reply_finish(
         cursor.execute(
             _statements(alias).touch, [params[-1], _prepared(Conversation, "id", reply.conversation_id, alias)]
         )
+        _charge(reply)
     return reply
+
+
+def _charge(reply: Message) -> None:
+    """A usage record for the reply's owner: it outlives the conversation, so deleting a chat refunds nothing."""
+    if not (reply.prompt_tokens or reply.completion_tokens):
+        return
+    model = reply.catalog_model if reply.catalog_model_id else None
+    UsageRecord.objects.create(
+        user_id=reply.conversation.owner_id,
+        model=model,
+        model_label=model.display_name if model else reply.model,
+        upstream_model=reply.model,
+        provider=model.provider.name if model else "",
+        message=reply,
+        prompt_tokens=reply.prompt_tokens or 0,
+        completion_tokens=reply.completion_tokens or 0,
+        cost_usd=reply.cost_usd or 0,
+        estimated=reply.usage_estimated,
+        created_at=reply.finished_at,
+    )
 
 
 def reply_parts_save(*, reply_id: uuid.UUID, parts: list[dict]) -> None:
@@ -181,6 +239,8 @@ def reply_recover(
     model: str,
     usage,
     parts: list[dict],
+    cost_usd: str | None = None,
+    estimated: bool = False,
 ) -> Message | None:
     """Finish an orphaned reply for its dead process; None if it finished or checkpointed meanwhile.
     `parts` are the stored tool parts the text follows, as in `reply_finish`."""
@@ -194,11 +254,14 @@ def reply_recover(
         model=model or reply.model,
         prompt_tokens=usage.prompt_tokens if usage else None,
         completion_tokens=usage.completion_tokens if usage else None,
+        cost_usd=Decimal(cost_usd) if cost_usd is not None else None,
+        usage_estimated=estimated,
         finished_at=finished_at,
     )
     if not claimed:
         return None
     reply.refresh_from_db()
+    _charge(reply)
     return reply
 
 
@@ -220,6 +283,7 @@ def _open_request(
         existing = _regenerated_since(turns)
     if existing is None:
         _refuse_if_busy(user, turns)
+        _refuse_if_over_budget(user)
     return conversation, turns, existing
 
 
@@ -274,7 +338,14 @@ def _reply_model(user: AbstractBaseUser, conversation: Conversation, model_id: i
     return model
 
 
-def _new_reply(conversation: Conversation, position: int, request_id: str, worker: str, model: str) -> Message:
+def _refuse_if_over_budget(user: AbstractBaseUser) -> None:
+    """Past a monthly budget no new reply starts; one already running is never cut off by its cost."""
+    reason = quotas.over_budget(user=user, now=timezone.now())
+    if reason:
+        raise ReplyRefused("quota_exceeded", reason)
+
+
+def _new_reply(conversation: Conversation, position: int, request_id: str, worker: str, model: LLMModel) -> Message:
     """An unsaved streaming reply, named after the upstream model it asks for."""
     now = timezone.now()
     return Message(
@@ -283,7 +354,8 @@ def _new_reply(conversation: Conversation, position: int, request_id: str, worke
         role=Message.Role.ASSISTANT,
         status=Status.STREAMING,
         request_id=request_id,
-        model=model,
+        model=model.name,
+        catalog_model=model,
         started_at=now,
         worker=worker,
         heartbeat_at=now,
@@ -304,12 +376,21 @@ def _touch(conversation: Conversation, first_message: str = "") -> None:
         cursor.execute(statement, [*params, _prepared(Conversation, "id", conversation.id, alias)])
 
 
-def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[dict[str, str]]:
-    """The prompt for the model: system prompt, then every earlier turn that has text."""
-    history: list[dict[str, str]] = []
+def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[dict]:
+    """The prompt for the model: system prompt, then every earlier turn that has text or files
+    (their contents are read later, in the reply's task: attachments/prompt.py)."""
+    history: list[dict] = []
     if conversation.system_prompt:
         history.append({"role": "system", "content": conversation.system_prompt})
-    history += [{"role": turn.role, "content": turn.content} for turn in turns if turn.content]
+    if not conversation.has_attachments:
+        history += [{"role": turn.role, "content": turn.content} for turn in turns if turn.content]
+        return history
+    files = refs_by_message([turn.id for turn in turns if turn.role == Message.Role.USER])
+    for turn in turns:
+        if turn.content or turn.id in files:
+            history.append({"role": turn.role, "content": turn.content})
+            if turn.id in files:
+                history[-1]["attachments"] = files[turn.id]
     return history
 
 
@@ -319,7 +400,7 @@ def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[di
 LOCK_FIELDS = tuple(
     f.attname
     for f in Conversation._meta.concrete_fields
-    if f.name in {"title", "system_prompt", "model", "temperature"}
+    if f.name in {"title", "system_prompt", "model", "temperature", "has_attachments"}
 )
 
 
@@ -362,10 +443,12 @@ def _read_turns(conversation_id: uuid.UUID) -> list[Turn]:
 
 
 def _streaming_count(owner_id) -> int:
-    """How many replies the owner has streaming, in every conversation and process."""
+    """How many replies the owner has streaming, in every conversation and process, counting the
+    unsaved /v1/ calls still in flight (`ApiCall`) like streaming replies."""
     alias = _database()
+    now = _prepared(ApiCall, "expires_at", timezone.now(), alias)
     with connections[alias].cursor() as cursor:
-        cursor.execute(_statements(alias).streaming_count, [owner_id, Message.Status.STREAMING.value])
+        cursor.execute(_statements(alias).streaming_count, [owner_id, Message.Status.STREAMING.value, owner_id, now])
         return cursor.fetchone()[0]
 
 
@@ -419,6 +502,8 @@ def _statements(alias: str) -> Statements:
             "model",
             "prompt_tokens",
             "completion_tokens",
+            "cost_usd",
+            "usage_estimated",
             "parts",
             "finished_at",
         )
@@ -428,9 +513,10 @@ def _statements(alias: str) -> Statements:
         f"WHERE {c}.{name(Conversation, 'id')} = %s AND {c}.{name(Conversation, 'owner')} = %s{lock}",
         turns=f"SELECT {', '.join(name(Message, field) for field in Turn._fields)} FROM {m} "
         f"WHERE {name(Message, 'conversation')} = %s ORDER BY {name(Message, 'position')}",
-        streaming_count=f"SELECT COUNT(*) FROM {m} JOIN {c} ON {c}.{name(Conversation, 'id')} = "
+        streaming_count=f"SELECT (SELECT COUNT(*) FROM {m} JOIN {c} ON {c}.{name(Conversation, 'id')} = "
         f"{m}.{name(Message, 'conversation')} WHERE {c}.{name(Conversation, 'owner')} = %s "
-        f"AND {m}.{name(Message, 'status')} = %s",
+        f"AND {m}.{name(Message, 'status')} = %s) + (SELECT COUNT(*) FROM {name(ApiCall)} "
+        f"WHERE {name(ApiCall, 'owner')} = %s AND {name(ApiCall, 'expires_at')} > %s)",
         insert=f"INSERT INTO {m} ({columns}) VALUES ",
         touch=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s WHERE {name(Conversation, 'id')} = %s",
         touch_titled=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s, {name(Conversation, 'title')} = %s "

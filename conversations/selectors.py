@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
 
 from .catalog.environment import ensure_catalog
-from .models import Conversation, LLMModel, Message, ServerProcess
+from .models import Conversation, LLMModel, Message, ServerProcess, UsageRecord
 
 
 def conversation_list(*, user: AbstractBaseUser, search: str = "") -> QuerySet[Conversation]:
@@ -96,3 +99,19 @@ def default_model(*, user: AbstractBaseUser) -> LLMModel | None:
     """The model a conversation without one uses: the default if this user may use it, else their first."""
     usable = models_for_user(user=user)
     return usable.filter(is_default=True).first() or usable.first()
+
+
+def usage_by_day(*, records: QuerySet[UsageRecord], since: datetime) -> list[dict[str, Any]]:
+    """Tokens and cost per day and model since `since`, oldest first: the usage page's and admin's rows."""
+    return list(
+        records.filter(created_at__gte=since)
+        .annotate(day=TruncDate("created_at"))
+        .values("day", "model_label")
+        .annotate(
+            prompt_tokens=Sum("prompt_tokens"),
+            completion_tokens=Sum("completion_tokens"),
+            cost_usd=Sum("cost_usd"),
+            replies=Count("id"),
+        )
+        .order_by("day", "model_label")
+    )

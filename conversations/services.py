@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from . import generation, protocol, quotas
+from . import generation, protocol, replies, storage_limits
 from .models import Conversation, LLMModel, Message, ServerProcess
 from .realtime.broadcast import publish_after_commit
 
@@ -27,13 +27,30 @@ def conversation_create(
     system_prompt: str = "",
     temperature: float | None = None,
 ) -> Conversation:
-    """Create it within the owner's limits (quotas.py), or raise QuotaExceeded."""
-    quotas.allow_new_conversation(user=owner)
+    """Create it within the owner's limits (storage_limits.py), or raise QuotaExceeded."""
+    storage_limits.allow_new_conversation(user=owner)
     title = title.strip() or "New chat"
-    quotas.store(user=owner, adding=quotas.text_bytes(title, system_prompt))
+    storage_limits.store(user=owner, adding=storage_limits.text_bytes(title, system_prompt))
     return Conversation.objects.create(
         owner=owner, title=title, model=model, system_prompt=system_prompt, temperature=temperature
     )
+
+
+@transaction.atomic
+def conversation_create_with_turns(
+    *, owner: AbstractBaseUser, model: LLMModel, system_prompt: str, turns: list[dict[str, str]]
+) -> Conversation:
+    """A conversation that starts with earlier turns (an API client's history), named after the first."""
+    first = next((turn["content"] for turn in turns if turn["role"] == "user"), "")
+    title = " ".join(first.split())[: replies.TITLE_FROM_MESSAGE]
+    conversation = conversation_create(owner=owner, title=title, model=model, system_prompt=system_prompt)
+    written = storage_limits.text_bytes(*(turn["content"] for turn in turns if turn["role"] == "user"))
+    storage_limits.store(user=owner, adding=written)
+    Message.objects.bulk_create(
+        Message(conversation=conversation, position=position, role=turn["role"], content=turn["content"])
+        for position, turn in enumerate(turns)
+    )
+    return conversation
 
 
 @transaction.atomic
@@ -43,7 +60,7 @@ def conversation_update(*, conversation: Conversation, **fields: Any) -> Convers
     before = _stored_text_bytes(conversation, fields)
     for name, value in fields.items():
         setattr(conversation, name, value.strip() if name == "title" else value)
-    quotas.store(user=conversation.owner_id, adding=_stored_text_bytes(conversation, fields) - before)
+    storage_limits.store(user=conversation.owner_id, adding=_stored_text_bytes(conversation, fields) - before)
     conversation.save(update_fields=[*fields, "updated_at"])
     frame = protocol.conversation_updated_frame(protocol.conversation_payload(conversation))
     publish_after_commit(conversation.id, frame)
@@ -51,7 +68,7 @@ def conversation_update(*, conversation: Conversation, **fields: Any) -> Convers
 
 
 def _stored_text_bytes(conversation: Conversation, fields: dict[str, Any]) -> int:
-    return quotas.text_bytes(*(getattr(conversation, name) for name in fields if name in QUOTA_FIELDS))
+    return storage_limits.text_bytes(*(getattr(conversation, name) for name in fields if name in QUOTA_FIELDS))
 
 
 @transaction.atomic
@@ -59,9 +76,9 @@ def conversation_delete(*, conversation: Conversation) -> None:
     """Delete it, stop its running reply on whichever process runs it, and close its sockets' view."""
     conversation_id = conversation.id
     streaming = list(conversation.messages.filter(status=Message.Status.STREAMING))
-    freed = quotas.conversation_bytes(conversation)
+    freed = storage_limits.conversation_bytes(conversation)
     conversation.delete()
-    quotas.store(user=conversation.owner_id, adding=-freed)
+    storage_limits.store(user=conversation.owner_id, adding=-freed)
     for reply in streaming:
         generation.stop_after_commit(reply)
     publish_after_commit(conversation_id, protocol.conversation_deleted_frame(str(conversation_id)))

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
-from . import api, catalog_api, health, metrics_endpoint, views
+from . import api, catalog_api, health, metrics_endpoint, usage_views, views
 
 urlpatterns = [
+    path("", include("conversations.attachments.urls")),
     path("", views.chat, name="chat"),
     path("c/<uuid:conversation_id>/", views.chat, name="conversation"),
+    path("usage/", usage_views.usage, name="usage"),
     path("api/models/", catalog_api.model_list, name="api-models"),
     path("api/conversations/", api.conversation_collection, name="api-conversations"),
     path("api/conversations/<str:conversation_id>/", api.conversation_detail, name="api-conversation"),

@@ -116,7 +116,9 @@ def test_json_export_of_one_conversation_is_one_file(admin_client, chats, alice)
     assert [m["content"] for m in document["messages"]] == [
         "Pastel de nata or pastel de bacalhau?", "Both, a pastel each.", "And then?", "Well",
     ]  # fmt: skip
-    assert document["messages"][1]["usage"] == {"prompt_tokens": 9, "completion_tokens": 5}
+    assert document["messages"][1]["usage"] == {
+        "prompt_tokens": 9, "completion_tokens": 5, "cost_usd": None, "estimated": False
+    }  # fmt: skip
     assert document["messages"][3]["status"] == "failed"
 
 

@@ -157,7 +157,7 @@ def test_detail_reports_usage_and_errors(alice_client, alice, make_conversation)
     answer = alice_client.get(detail(conversation.id)).json()["messages"][1]
 
     assert answer["status"] == "failed" and answer["error"] == "The model is down." and answer["seq"] == 7
-    assert answer["usage"] == {"prompt_tokens": 3, "completion_tokens": 2}
+    assert answer["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "cost_usd": None, "estimated": False}
 
 
 def test_patch_renames(alice_client, answered_conversation):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import pytest
 from django.db import IntegrityError, transaction
@@ -84,15 +85,16 @@ def test_usage_is_none_until_reported(answered_conversation):
     assert message.usage is None
 
     message.prompt_tokens, message.completion_tokens = 12, 80
+    message.cost_usd, message.usage_estimated = Decimal("0.00004"), True
 
-    assert message.usage == {"prompt_tokens": 12, "completion_tokens": 80}
+    assert message.usage == {"prompt_tokens": 12, "completion_tokens": 80, "cost_usd": 0.00004, "estimated": True}
 
 
 def test_usage_with_one_count_keeps_the_other_as_none(answered_conversation):
     message = answered_conversation.messages.get(role="assistant")
     message.completion_tokens = 4
 
-    assert message.usage == {"prompt_tokens": None, "completion_tokens": 4}
+    assert message.usage == {"prompt_tokens": None, "completion_tokens": 4, "cost_usd": None, "estimated": False}
 
 
 def test_deleting_a_conversation_deletes_its_messages(answered_conversation):

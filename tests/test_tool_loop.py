@@ -10,7 +10,8 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from conversations import generation
-from conversations.models import Conversation, Message
+from conversations.catalog.environment import ensure_catalog
+from conversations.models import Conversation, LLMModel, Message
 from conversations.tools import registry
 from tests.tool_fixtures import Gate
 
@@ -27,8 +28,7 @@ TOOLS = [
 
 @pytest.fixture(autouse=True)
 def tools_on(settings):
-    settings.PARLEY_TOOLS = TOOLS
-    settings.PARLEY_TOOL_MODELS = ["*"]
+    settings.PARLEY_TOOLS = TOOLS  # the simulator's catalog model is flagged `tools`
     Gate.reset()
     yield
     registry.load_tools.cache_clear()
@@ -137,8 +137,9 @@ async def test_stop_during_a_tool_call_ends_the_reply_cancelled_with_the_call_ke
     assert kinds(reply) == ["tool_call"] and reply.parts[0]["name"] == "held"
 
 
-async def test_models_not_flagged_are_offered_no_tools(worker, alice, settings):
-    settings.PARLEY_TOOL_MODELS = ["some-other-model"]
+async def test_models_not_flagged_are_offered_no_tools(worker, alice):
+    await sync_to_async(ensure_catalog)()
+    await LLMModel.objects.aupdate(tools=False)
     reply = await ask(worker, alice, "!sim tool=count_messages:{} tokens=3 tps=0 ttft=0\nHi")
     assert reply.status == Message.Status.COMPLETE and kinds(reply) == ["text"]
     assert reply.parts[0]["text"] == reply.content

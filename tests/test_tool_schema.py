@@ -8,7 +8,9 @@ from typing import Literal
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
+from conversations.models import LLMModel
 from conversations.tools import registry
+from conversations.tools.offered import offered_tools
 from conversations.tools.schema import ToolContext, ToolDefinitionError, describe
 
 
@@ -124,13 +126,10 @@ def test_a_bad_parley_tools_setting_names_the_problem(paths, problem):
         registry.load_tools(tuple(paths))
 
 
-def test_tools_are_offered_only_to_listed_models(settings):
+async def test_tools_are_offered_only_to_models_the_catalog_flags(settings):
     settings.PARLEY_TOOLS = ["conversations.tools.examples.calculate"]
-    settings.PARLEY_TOOL_MODELS = ["gpt-4o"]
-    assert list(registry.tools_for("gpt-4o")) == ["calculate"]
-    assert registry.tools_for("llama3.2") == {}
-    settings.PARLEY_TOOL_MODELS = ["*"]
-    assert list(registry.tools_for("llama3.2")) == ["calculate"]
+    assert list(await offered_tools(LLMModel(name="gpt-4o", tools=True))) == ["calculate"]
+    assert await offered_tools(LLMModel(name="llama3.2", tools=False)) == {}
 
 
 def test_the_system_check_names_a_bad_tool(settings):

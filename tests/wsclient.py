@@ -28,6 +28,7 @@ class LiveSocket:
             f"{server.ws_url}/ws/conversations/{conversation_id}/",
             additional_headers={"Cookie": f"sessionid={cookie}", "Origin": origin or server.http_url},
             max_size=None,
+            max_queue=None,  # like a browser: frames a test leaves unread never stall the socket's close
             open_timeout=10,
         )
         return cls(connection)

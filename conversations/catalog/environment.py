@@ -52,4 +52,12 @@ def _create_from_settings() -> None:
         )
         default_name = registry.provider_class(Provider.Kind.SIMULATOR).default_model
         name = (settings.LLM_MODEL if simulated else "") or default_name
-        LLMModel.objects.create(provider=simulator, name=name, label="Simulator", position=1, is_default=simulated)
+        LLMModel.objects.create(  # the simulator reads images and calls tools on request (`!sim`)
+            provider=simulator,
+            name=name,
+            label="Simulator",
+            position=1,
+            is_default=simulated,
+            vision=True,
+            tools=True,
+        )

@@ -11,6 +11,7 @@ the `Finish`; running them and sending their results back is the caller's job (d
 
 from __future__ import annotations
 
+import base64
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NotRequired, Protocol, TypedDict
@@ -44,11 +45,23 @@ class ToolResult:
     is_error: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Image:
+    """An image sent with a turn, for models that accept images; each wire format encodes it."""
+
+    media_type: str  # e.g. "image/png"
+    data: bytes
+
+    def base64(self) -> str:
+        return base64.b64encode(self.data).decode("ascii")
+
+
 class ChatMessage(TypedDict):
     role: str  # "system", "user", "assistant" or "tool"
     content: str
     tool_calls: NotRequired[list[ToolCall]]  # an assistant turn that asked for tools
     tool_result: NotRequired[ToolResult]  # a "tool" turn
+    images: NotRequired[list[Image]]  # a user turn's images
 
 
 @dataclass(frozen=True, slots=True)

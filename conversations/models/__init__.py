@@ -1,12 +1,18 @@
 """Parley's database state, one module per concern; import models from here."""
 
+from .api_access import ApiCall, ApiToken
 from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
 from .operations import ServerProcess
 from .sso import ExternalIdentity
-from .usage import StorageUsage
+from .storage import StorageUsage
+from .uploads import Upload
+from .usage import Budget, UsageRecord
 
 __all__ = [
+    "ApiCall",
+    "ApiToken",
+    "Budget",
     "Conversation",
     "ExternalIdentity",
     "LLMModel",
@@ -15,4 +21,6 @@ __all__ = [
     "Regeneration",
     "ServerProcess",
     "StorageUsage",
+    "Upload",
+    "UsageRecord",
 ]

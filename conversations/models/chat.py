@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -28,6 +29,8 @@ class Conversation(models.Model):
     )
     system_prompt = models.TextField(blank=True)
     temperature = models.FloatField(null=True, blank=True, help_text="Sampling temperature; empty: the default.")
+    # Some message has attachments: only then does starting a reply look up files for the prompt.
+    has_attachments = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=False)
 
@@ -70,8 +73,16 @@ class Message(models.Model):
     request_id = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
     model = models.CharField(max_length=200, blank=True)
+    # The catalog model the reply asked (`model` is the upstream name the provider answered with).
+    catalog_model = models.ForeignKey(
+        "LLMModel", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # USD at the model's prices when the reply was written; tokens counted from the text when the
+    # provider reported none (`usage_estimated`).
+    cost_usd = models.DecimalField(max_digits=16, decimal_places=8, null=True, blank=True)
+    usage_estimated = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -101,11 +112,16 @@ class Message(models.Model):
         return f"{self.role}: {self.content[:60]}"
 
     @property
-    def usage(self) -> dict[str, int] | None:
-        """Token usage as the provider reported it, or None when it reported none."""
+    def usage(self) -> dict[str, Any] | None:
+        """Protocol v1's usage object: tokens, cost, and whether they were estimated; None before the end."""
         if self.prompt_tokens is None and self.completion_tokens is None:
             return None
-        return {"prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens}
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": None if self.cost_usd is None else float(self.cost_usd),
+            "estimated": self.usage_estimated,
+        }
 
 
 class Regeneration(models.Model):

@@ -1,9 +1,16 @@
 """Publishing a process's frames to conversation groups, coalesced and in order, with resume state.
 
-All generations in a process share one outbox. Each reply's text (its `LiveReply`) is coalesced
-for at most PARLEY_FLUSH_INTERVAL (the window) from its oldest unpublished token, and the outbox
-is flushed on a tick of a fifth of that: replies fall due at different moments, so each tick
-carries a slice of them instead of one burst for all. With Redis, every delta also updates the
+All generations in a process share one outbox. A reply's first text goes out at once. After it,
+each reply's text (its `LiveReply`) is held for at most the current hold from its oldest
+unpublished token, and the outbox is flushed on a tick of a fifth of that: replies fall due at
+different moments, so each tick carries a slice of them instead of one burst for all.
+
+The hold adapts to load (smart batching). Load is read two ways each LOAD_PERIOD: the process's
+own CPU use, and how late the flush loop ran against when it was due, which also catches a
+process starved of CPU by others. On an idle process the hold is zero, so each delta goes out as
+soon as the event loop is free; as the process gets busy it grows to PARLEY_FLUSH_INTERVAL (the
+window), so deltas of the same reply merge and frames per token fall when CPU is scarce.
+docs/performance.md has the rule and its measurements. With Redis, every delta also updates the
 reply's resume state (its text and seq), always before its frame is published, so a socket that
 subscribes and then reads that state can never miss a later delta (docs/architecture.md).
 
@@ -36,6 +43,10 @@ logger = logging.getLogger(__name__)
 
 LIVE_TTL = 3600  # seconds a reply's resume state outlives its last write
 TICKS_PER_WINDOW = 5
+LOAD_PERIOD = 0.1  # seconds of wall time over which the process's CPU use is sampled
+IDLE_BELOW = 0.3  # CPU use (share of one core) under which nothing is held
+BUSY_ABOVE = 0.7  # CPU use from which text is held for the whole window
+LATE_BUSY = 0.005  # seconds late the flush loop may run before text is held for the whole window
 GROUP_PREFIX = "conv."
 SCRIPT_BATCH = 1000  # entries per script call; a larger flush is split, in order, in one pipeline
 CLOSE_WAIT = 5.0  # seconds close() gives the flush loop to finish a flush under way
@@ -153,12 +164,19 @@ class Broadcaster:
         *,
         redis_channel: Callable[[str], str] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        cpu_clock: Callable[[], float] = time.process_time,
         local: LocalSockets | None = None,
     ) -> None:
         self.layer = layer
         self.local = local  # this process's sockets, which get a batch directly when Redis fails
-        self.tick = window / TICKS_PER_WINDOW
-        self.wait_before_due = window - self.tick  # a reply dirty this long is flushed on the next tick
+        self.window = window
+        self.cpu_clock = cpu_clock
+        self.load_sampled = (clock(), cpu_clock())  # wall and CPU time when the load was last measured
+        self.latest = 0.0  # the most the flush loop ran late since the load was last measured
+        self.woken_at = 0.0  # when the flush loop was last woken
+        self.hold = 0.0  # how long text may wait for more of its reply: 0 when idle, `window` when busy
+        self.tick = 0.0  # the least time between two flushes, a fifth of the hold
+        self.wait_before_due = 0.0  # a reply dirty this long is flushed on the next tick
         self.redis = redis  # the resume state's connection, when the layer is Redis
         # The Redis channel the layer carries a group on, when publishing there directly is
         # verified for the installed channels-redis (chatsite/compat.py); else group_send.
@@ -167,6 +185,7 @@ class Broadcaster:
         self.script_sha: str | None = None  # PUBLISH_BATCH, loaded on first use and after a restart
         self.outbox: list[Entry] = []
         self.dirty: deque[LiveReply] = deque()  # replies with unpublished text, oldest text first
+        self.first_texts: list[LiveReply] = []  # replies whose first text waits: flushed at once
         self.wakeup = asyncio.Event()
         self.last_flush = -math.inf
         self.dropped = 0  # batches lost in the current Redis outage, logged once when it ends
@@ -182,17 +201,24 @@ class Broadcaster:
 
     def mark_dirty(self, reply: LiveReply) -> None:
         reply.dirty_at = self.clock()
-        if reply.first_token_at is None:  # its very first text
+        if reply.first_token_at is None:  # its very first text: no coalescing delay
             reply.first_token_at = reply.dirty_at
             if reply.started_at is not None:
                 metrics.TIME_TO_FIRST_TOKEN.observe(reply.dirty_at - reply.started_at)
-        self.dirty.append(reply)
-        self.wakeup.set()
+            self.first_texts.append(reply)
+        else:
+            self.dirty.append(reply)
+        self.wake()
+
+    def wake(self) -> None:
+        if not self.wakeup.is_set():
+            self.woken_at = self.clock()
+            self.wakeup.set()
 
     def publish(self, group: str, message: dict[str, Any]) -> None:
         """Queue a whole frame (created, completed) behind everything queued before it."""
         self.outbox.append((group, message, None))
-        self.wakeup.set()
+        self.wake()
 
     def drain(self, reply: LiveReply) -> None:
         """Queue a reply's pending text now, so it precedes the frame that finishes it."""
@@ -202,26 +228,51 @@ class Broadcaster:
         while not self.closing:
             await self.wakeup.wait()
             self.wakeup.clear()
-            if not self.dirty and not self.outbox:
+            if not self.dirty and not self.outbox and not self.first_texts:
                 continue  # a shutdown flush took it all
+            now = self.clock()
+            late = now - self.woken_at  # the loop's delay in resuming this task once woken
             wait = self.next_flush_in()
             if wait > 0:
                 await asyncio.sleep(wait)
+                late = max(late, self.clock() - now - wait)  # and in ending its sleep
+            self.latest = max(self.latest, late)
             self.last_flush = self.clock()
             await self.flush(dirty_before=self.last_flush - self.wait_before_due)
-            if self.outbox or self.dirty:
-                self.wakeup.set()
+            self.adapt_hold()
+            if self.outbox or self.dirty or self.first_texts:
+                self.wake()
 
     def next_flush_in(self) -> float:
-        """Seconds to the next flush: whole frames go at once, text when its reply's window ends,
-        and never sooner than a tick after the last flush."""
+        """Seconds to the next flush: a first text goes at once; whole frames a tick after the last
+        flush; other text when its reply's hold ends, and never sooner than a tick after the last flush."""
         now = self.clock()
+        if self.first_texts:
+            return 0.0
         due = now if self.outbox else self.dirty[0].dirty_at + self.wait_before_due
         return max(due, self.last_flush + self.tick) - now
+
+    def adapt_hold(self) -> None:
+        """Every LOAD_PERIOD, set the hold from the CPU share this process used and from how late
+        the flush loop ran, whichever says busier."""
+        now, cpu = self.clock(), self.cpu_clock()
+        sampled_at, sampled_cpu = self.load_sampled
+        if now - sampled_at < LOAD_PERIOD:
+            return
+        self.load_sampled = (now, cpu)
+        busy = (cpu - sampled_cpu) / (now - sampled_at)
+        late, self.latest = self.latest, 0.0
+        load = max((busy - IDLE_BELOW) / (BUSY_ABOVE - IDLE_BELOW), late / LATE_BUSY)
+        self.hold = self.window * min(1.0, max(0.0, load))
+        self.tick = self.hold / TICKS_PER_WINDOW
+        self.wait_before_due = self.hold - self.tick
 
     async def flush(self, dirty_before: float = math.inf) -> None:
         """Send the queued whole frames and the text of every reply dirty since `dirty_before` or
         earlier; everything, by default."""
+        for reply in self.first_texts:
+            self._queue_delta(reply)
+        self.first_texts.clear()
         dirty = self.dirty
         while dirty and dirty[0].dirty_at <= dirty_before:
             self._queue_delta(dirty.popleft())

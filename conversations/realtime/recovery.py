@@ -41,6 +41,8 @@ class FinalState:
     model: str = ""
     usage: Usage | None = None
     parts: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # stored tool parts (parts.py)
+    cost_usd: str | None = None  # decimal text, at the model's prices when the reply started
+    estimated: bool = False  # the provider reported no usage: counted from the text
 
     def fields(self) -> dict[str, Any]:
         """As the keyword arguments of `replies.reply_finish` and `replies.reply_recover`."""

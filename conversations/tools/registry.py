@@ -1,8 +1,5 @@
 """The tools of this deployment: functions named by dotted path in `PARLEY_TOOLS`, loaded once.
-
-Which models are offered them is decided here too (`tools_for`): until the model catalog flags
-models itself, `PARLEY_TOOL_MODELS` lists them (`*` for all).
-"""
+Which models are offered them is `offered.py`'s decision."""
 
 from __future__ import annotations
 
@@ -63,11 +60,3 @@ def load_tools(paths: tuple[str, ...]) -> dict[str, Tool]:
 
 def configured_tools() -> dict[str, Tool]:
     return load_tools(tuple(settings.PARLEY_TOOLS))
-
-
-def tools_for(model: str) -> dict[str, Tool]:
-    """The tools offered to `model`: none unless the model is listed in PARLEY_TOOL_MODELS (or it is `*`)."""
-    allowed = settings.PARLEY_TOOL_MODELS
-    if "*" not in allowed and model not in allowed:
-        return {}
-    return configured_tools()

@@ -19,7 +19,7 @@ from .chat_page import CHROMIUM, DESKTOP, launch_chromium, log_in
 
 
 @pytest.fixture(scope="session")
-def live_server_process(django_db_setup, redis_url) -> Iterator[ServerProcess]:
+def live_server_process(django_db_setup, redis_url, tmp_path_factory) -> Iterator[ServerProcess]:
     """One daphne for the whole browser session; its own port is a trusted image host (for the image test)."""
     port = free_port()
     env = live_env(
@@ -29,7 +29,7 @@ def live_server_process(django_db_setup, redis_url) -> Iterator[ServerProcess]:
         PARLEY_STALE_AFTER="3",
         SIMULATOR_FIRST_TOKEN_DELAY="0.1",
         PARLEY_TOOLS="conversations.tools.examples.calculate,conversations.tools.examples.current_time",
-        PARLEY_TOOL_MODELS="*",  # offered only; the simulator calls one only when a message asks (`!sim tool=`)
+        PARLEY_MEDIA_ROOT=str(tmp_path_factory.mktemp("media")),  # uploads land here, not in the work tree
     )
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)  # the server must stay honest about async safety
     server = ServerProcess(env, port=port).start()

@@ -48,11 +48,41 @@ def delta_text(message: dict) -> str:
     return json.loads(message["frame"])["delta"]
 
 
+class CPUClock:
+    """Process CPU time that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.used = 10.0
+
+    def __call__(self) -> float:
+        return self.used
+
+
+def busy_broadcaster(layer, clock: Clock) -> Broadcaster:
+    """A broadcaster that has measured its process using a whole core: it holds text for the window."""
+    cpu = CPUClock()
+    broadcaster = Broadcaster(layer, WINDOW, clock=clock, cpu_clock=cpu)
+    clock.now += 2 * broadcast.LOAD_PERIOD
+    cpu.used += 2 * broadcast.LOAD_PERIOD
+    broadcaster.adapt_hold()
+    assert broadcaster.hold == WINDOW
+    return broadcaster
+
+
+async def past_first_text(broadcaster: Broadcaster, *replies: LiveReply) -> None:
+    """Publish each reply's first text, which is never held."""
+    for reply in replies:
+        reply.append("first ")
+    await broadcaster.flush(dirty_before=-1)  # only first texts: nothing else is due
+
+
 async def test_a_replys_text_is_coalesced_and_flushed_when_its_own_window_ends(layer) -> None:
     clock = Clock()
-    broadcaster = Broadcaster(layer, WINDOW, clock=clock)
+    broadcaster = busy_broadcaster(layer, clock)
     early, early_channel = await subscribed_reply(layer, broadcaster)
     late, late_channel = await subscribed_reply(layer, broadcaster)
+    await past_first_text(broadcaster, early, late)
+    assert [delta_text(await layer.receive(channel)) for channel in (early_channel, late_channel)] == ["first "] * 2
     early.append("one ")
     clock.now += WINDOW / 2
     early.append("two")
@@ -62,15 +92,29 @@ async def test_a_replys_text_is_coalesced_and_flushed_when_its_own_window_ends(l
     broadcaster.publish(late.group, frame_message("{}"))  # a marker: nothing of `late` went before it
     await broadcaster.flush(dirty_before=clock.now)
 
-    first = await layer.receive(early_channel)
-    assert (first["seq"], delta_text(first)) == (1, "one two")  # coalesced into one delta
+    second = await layer.receive(early_channel)
+    assert (second["seq"], delta_text(second)) == (2, "one two")  # coalesced into one delta
     assert [(await layer.receive(late_channel))["type"] for _ in range(2)] == ["chat.frame", "chat.delta"]
 
 
-def test_the_next_flush_waits_for_the_oldest_text_but_never_less_than_a_tick() -> None:
+async def test_a_replys_first_text_goes_out_at_once_even_right_after_a_flush(layer) -> None:
     clock = Clock()
-    broadcaster = Broadcaster(InMemoryChannelLayer(), WINDOW, clock=clock)
-    reply = LiveReply(uuid.uuid4(), uuid.uuid4(), broadcaster.mark_dirty)
+    broadcaster = busy_broadcaster(layer, clock)
+    reply, channel = await subscribed_reply(layer, broadcaster)
+    broadcaster.last_flush = clock.now
+    reply.append("Hello")
+    assert broadcaster.next_flush_in() == 0
+    await broadcaster.flush(dirty_before=clock.now - broadcaster.wait_before_due)
+    assert delta_text(await layer.receive(channel)) == "Hello"
+    reply.append(", world")
+    assert broadcaster.next_flush_in() == pytest.approx(WINDOW * 4 / 5)  # later text is held again
+
+
+async def test_the_next_flush_waits_for_the_oldest_text_but_never_less_than_a_tick(layer) -> None:
+    clock = Clock()
+    broadcaster = busy_broadcaster(layer, clock)
+    reply, _ = await subscribed_reply(layer, broadcaster)
+    await past_first_text(broadcaster, reply)
     reply.append("x")
     assert broadcaster.next_flush_in() == pytest.approx(WINDOW * 4 / 5)  # due a tick before the window ends
     clock.now += WINDOW
@@ -79,6 +123,73 @@ def test_the_next_flush_waits_for_the_oldest_text_but_never_less_than_a_tick() -
     assert broadcaster.next_flush_in() == pytest.approx(WINDOW / 5)  # but one tick after the last flush
     broadcaster.publish("g", frame_message("{}"))
     assert broadcaster.next_flush_in() == pytest.approx(WINDOW / 5)  # whole frames too
+
+
+@pytest.mark.parametrize(
+    ("core_share", "hold"),
+    [(0.0, 0.0), (broadcast.IDLE_BELOW, 0.0), (0.5, WINDOW / 2), (broadcast.BUSY_ABOVE, WINDOW), (1.0, WINDOW)],
+)
+def test_the_hold_follows_the_processs_cpu_use(core_share, hold) -> None:
+    clock, cpu = Clock(), CPUClock()
+    broadcaster = Broadcaster(InMemoryChannelLayer(), WINDOW, clock=clock, cpu_clock=cpu)
+    clock.now += 2 * broadcast.LOAD_PERIOD
+    cpu.used += 2 * broadcast.LOAD_PERIOD * core_share
+    broadcaster.adapt_hold()
+    assert broadcaster.hold == pytest.approx(hold)
+    assert (broadcaster.tick, broadcaster.wait_before_due) == pytest.approx((hold / 5, hold * 4 / 5))
+
+
+def test_the_load_is_measured_over_a_load_period_not_per_flush() -> None:
+    clock, cpu = Clock(), CPUClock()
+    broadcaster = Broadcaster(InMemoryChannelLayer(), WINDOW, clock=clock, cpu_clock=cpu)
+    clock.now += broadcast.LOAD_PERIOD * 0.6
+    cpu.used += broadcast.LOAD_PERIOD * 0.6  # a busy moment, too short to judge by
+    broadcaster.adapt_hold()
+    assert broadcaster.hold == 0
+    clock.now += broadcast.LOAD_PERIOD * 0.6
+    broadcaster.adapt_hold()  # more than a period, busy half of it: 50% of a core
+    assert broadcaster.hold == pytest.approx(WINDOW / 2)
+
+
+async def test_a_loop_that_gets_to_the_flush_late_makes_text_wait_for_the_window(layer) -> None:
+    clock = Clock()
+    broadcaster = Broadcaster(layer, WINDOW, clock=clock, cpu_clock=CPUClock())  # no CPU used: only lateness tells
+    reply, channel = await subscribed_reply(layer, broadcaster)
+    broadcaster.task = asyncio.create_task(broadcaster.run())
+    try:
+        reply.append("first")  # wakes the flush loop now...
+        clock.now += 2 * broadcast.LOAD_PERIOD  # ...which resumes that much later, like a starved process
+        assert delta_text(await asyncio.wait_for(layer.receive(channel), 1)) == "first"
+        for _ in range(100):  # the loop adapts right after its flush
+            if broadcaster.hold:
+                break
+            await asyncio.sleep(0)
+        assert broadcaster.hold == WINDOW
+    finally:
+        await broadcaster.close()
+
+
+async def test_on_an_idle_process_no_text_is_held(layer) -> None:
+    clock = Clock()
+    broadcaster = Broadcaster(layer, WINDOW, clock=clock, cpu_clock=CPUClock())
+    reply, _ = await subscribed_reply(layer, broadcaster)
+    await past_first_text(broadcaster, reply)
+    broadcaster.last_flush = clock.now
+    reply.append("x")
+    assert broadcaster.next_flush_in() == 0  # not a tick later, not at the window's end: now
+
+
+async def test_on_an_idle_process_every_delta_goes_out_on_the_next_loop_turn(layer) -> None:
+    broadcaster = Broadcaster(layer, WINDOW, cpu_clock=lambda: 0.0)  # the process uses no CPU at all
+    reply, channel = await subscribed_reply(layer, broadcaster)
+    broadcaster.task = asyncio.create_task(broadcaster.run())
+    try:
+        for seq, text in enumerate(["one", "two", "three"], start=1):
+            reply.append(text)
+            message = await asyncio.wait_for(layer.receive(channel), 1)
+            assert (message["seq"], delta_text(message)) == (seq, text)  # each alone: nothing was held
+    finally:
+        await broadcaster.close()
 
 
 async def test_a_whole_frame_follows_the_text_drained_before_it(layer) -> None:

@@ -82,7 +82,8 @@ async def test_random_reconnects_on_either_process_never_lose_or_double_text(two
     for round_number in range(12):
         starter = await LiveSocket.open(two_servers[0], chat.id, cookie)
         await starter.receive()
-        await starter.send(type="message.send", content="!sim tokens=120 tps=300 ttft=0", request_id=f"r{round_number}")
+        # 0.8 s of reply, so the reader below always joins while it streams (the sleep is at most 0.4 s)
+        await starter.send(type="message.send", content="!sim tokens=240 tps=300 ttft=0", request_id=f"r{round_number}")
         await asyncio.sleep(rng.uniform(0.0, 0.4))
         await starter.close()
         view = ReplyView()

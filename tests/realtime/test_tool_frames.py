@@ -18,7 +18,6 @@ HELD = '!sim tool=held:{"note":"n"} echo=1 tps=0 ttft=0\nLooking it up.'
 @pytest.fixture(autouse=True)
 def tools_on(settings):
     settings.PARLEY_TOOLS = ["tests.tool_fixtures.held"]
-    settings.PARLEY_TOOL_MODELS = ["*"]
     Gate.reset()
     yield
     registry.load_tools.cache_clear()

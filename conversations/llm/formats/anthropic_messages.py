@@ -72,6 +72,14 @@ def encode_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
                 {"type": "tool_use", "id": c.id, "name": c.name, "input": arguments_object(c.arguments)} for c in calls
             ]
             encoded.append({"role": "assistant", "content": blocks})
+        elif images := message.get("images"):
+            content: list[dict[str, Any]] = [
+                {"type": "image", "source": {"type": "base64", "media_type": i.media_type, "data": i.base64()}}
+                for i in images
+            ]
+            if message["content"]:
+                content.append({"type": "text", "text": message["content"]})
+            encoded.append({"role": message["role"], "content": content})
         else:
             encoded.append({"role": message["role"], "content": message["content"]})
     return encoded

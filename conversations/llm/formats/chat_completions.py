@@ -56,6 +56,12 @@ def encode_message(message: ChatMessage) -> dict[str, Any]:
                 {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}} for c in calls
             ],
         }
+    if images := message.get("images"):
+        parts: list[dict[str, Any]] = [{"type": "text", "text": message["content"]}] if message["content"] else []
+        parts += [
+            {"type": "image_url", "image_url": {"url": f"data:{i.media_type};base64,{i.base64()}"}} for i in images
+        ]
+        return {"role": message["role"], "content": parts}
     return {"role": message["role"], "content": message["content"]}
 
 

@@ -53,6 +53,8 @@ def encode_message(message: ChatMessage) -> dict[str, Any]:
             "content": message["content"],
             "tool_calls": [{"function": {"name": c.name, "arguments": arguments_object(c.arguments)}} for c in calls],
         }
+    if images := message.get("images"):
+        return {"role": message["role"], "content": message["content"], "images": [i.base64() for i in images]}
     return {"role": message["role"], "content": message["content"]}
 
 

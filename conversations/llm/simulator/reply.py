@@ -15,6 +15,7 @@ from typing import Any
 
 from ..config import SimulatorDefaults
 from .directives import Directives
+from .images import describe_images
 from .script import MODEL_NAME, markdown_reply, tokenize
 from .ticker import Ticker
 from .tools import SimulatedCall, tool_turn
@@ -44,8 +45,9 @@ def plan_reply(body: dict[str, Any], directives: Directives, defaults: Simulator
     calls, answer = tool_turn(body, d)
     tokens: Sequence[str] = tokenize(d.echo_text) if d.echo else ()
     count = len(tokens) if d.echo else (d.tokens if d.tokens is not None else defaults.tokens)
-    if answer is not None:
-        tokens = tokenize(answer)
+    seen = describe_images(body) if answer is None and not calls and not d.echo else None
+    if answer is not None or seen is not None:
+        tokens = tokenize(answer if answer is not None else seen)
         count = len(tokens)
     elif calls and not d.echo:
         tokens, count = (), 0

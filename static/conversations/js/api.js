@@ -32,6 +32,8 @@ export function listConversations({ q = "", url = null } = {}) {
   return request("GET", url || `/api/conversations/?q=${encodeURIComponent(q)}`);
 }
 
+export const listModels = () => request("GET", "/api/models/");
+export const updateConversation = (id, fields) => request("PATCH", `/api/conversations/${id}/`, fields);
 export const createConversation = (fields = {}) => request("POST", "/api/conversations/", fields);
 export const renameConversation = (id, title) => request("PATCH", `/api/conversations/${id}/`, { title });
 export const deleteConversation = (id) => request("DELETE", `/api/conversations/${id}/`);

@@ -3,8 +3,10 @@
 // Conversation.apply (stream.js) -> Thread.patch (thread.js) -> renderInto (render.js).
 
 import * as api from "./api.js";
+import { Attachments } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { showConnectionState, showLiveSync } from "./connection.js";
+import { ModelPicker, SettingsDialog } from "./models.js";
 import { setTrustedImageHosts } from "./render.js";
 import { Sidebar } from "./sidebar.js";
 import { ConversationSocket } from "./socket.js";
@@ -36,6 +38,14 @@ const app = {
 };
 
 const thread = new Thread({ scroller: $("thread"), list: $("messages"), empty: $("empty-state"), jump: $("jump") });
+const attachments = new Attachments({
+  form: $("composer"),
+  input: $("composer-input"),
+  tray: $("composer-attachments"),
+  button: $("attach"),
+  picker: $("attach-input"),
+  onChange: () => composer.refresh(),
+});
 const composer = new Composer({
   form: $("composer"),
   input: $("composer-input"),
@@ -45,6 +55,7 @@ const composer = new Composer({
   maxBytes: config.maxMessageBytes || 65536,
   onSend: send,
   onStop: stop,
+  attachments,
 });
 const sidebar = new Sidebar({
   list: $("conversation-list"),
@@ -59,6 +70,49 @@ const sidebar = new Sidebar({
     if (id === app.id) newChat({ push: true });
   },
 });
+
+const picker = new ModelPicker({ select: $("model-picker"), onPick: pickModel });
+const settings = new SettingsDialog({
+  dialog: $("settings-dialog"),
+  button: $("settings-open"),
+  prompt: $("settings-prompt"),
+  temperature: $("settings-temperature"),
+  onSave: saveSettings,
+});
+
+/** A new chat keeps the pick for its creation; an open one changes at once, for every tab. */
+async function pickModel(id) {
+  if (!app.id) {
+    picker.draft = id;
+    picker.show(null);
+    return;
+  }
+  try {
+    showConversation(await api.updateConversation(app.id, { model: id }));
+  } catch (error) {
+    toast(error.message);
+    picker.show(app.conversation.info);
+  }
+}
+
+async function saveSettings(fields) {
+  try {
+    showConversation(await api.updateConversation(app.id, fields));
+    return true;
+  } catch (error) {
+    toast(error.message);
+    return false;
+  }
+}
+
+/** The header's picker and settings follow the open conversation's own fields. */
+function showConversation(conversation) {
+  if (app.conversation.info && conversation && conversation.id === app.conversation.info.id) {
+    app.conversation.info = conversation;
+  }
+  picker.show(conversation);
+  settings.show(conversation);
+}
 
 function requestId() {
   return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
@@ -101,6 +155,8 @@ function newChat({ push = false } = {}) {
   $("thread").classList.remove("is-loading");
   sidebar.setActive(null);
   setTitle("");
+  picker.draft = null;
+  showConversation(null);
   onState("idle");
   composer.focus();
 }
@@ -116,14 +172,16 @@ window.addEventListener("popstate", () => {
 
 async function send(content) {
   const rid = requestId();
-  const pending = app.conversation.addPending(rid, content);
+  const files = attachments.ids();
+  const pending = app.conversation.addPending(rid, content, attachments.parts(), files);
   thread.add(pending);
+  attachments.clear();
   composer.clear();
   refreshComposer();
   if (!app.id) {
     try {
-      const title = content.trim().split("\n")[0].slice(0, TITLE_LENGTH);
-      const created = await api.createConversation({ title });
+      const title = (content.trim() || pending.parts.find((p) => p.name)?.name || "").split("\n")[0].slice(0, TITLE_LENGTH);
+      const created = await api.createConversation(picker.draft === null ? { title } : { title, model: picker.draft });
       const conversation = app.conversation;
       sidebar.upsert(created, { moveToTop: true });
       open(created.id, { push: true });
@@ -141,13 +199,13 @@ async function send(content) {
     }
     return; // the snapshot handler sends the queued message once connected
   }
-  app.socket.send({ type: "message.send", content, request_id: rid });
+  app.socket.send({ type: "message.send", content, attachments: files, request_id: rid });
 }
 
 /** Messages not yet confirmed are (re)sent after every snapshot; request_id makes it idempotent. */
 function flushOutbox() {
   for (const [rid, message] of app.conversation.pending) {
-    app.socket.send({ type: "message.send", content: message.content, request_id: rid });
+    app.socket.send({ type: "message.send", content: message.content, attachments: message.attachments, request_id: rid });
   }
 }
 
@@ -176,6 +234,7 @@ function onFrame(frame) {
     thread.reset(app.conversation);
     setTitle(frame.conversation.title);
     sidebar.upsert(frame.conversation);
+    showConversation(frame.conversation);
     flushOutbox();
   } else {
     thread.patch(changes);
@@ -193,6 +252,7 @@ function onFrame(frame) {
 function renamedElsewhere(conversation) {
   setTitle(conversation.title);
   sidebar.upsert(conversation);
+  showConversation(conversation);
 }
 
 function deletedElsewhere(id) {
@@ -219,6 +279,7 @@ function onError(frame) {
   if (pending) {
     thread.remove(pending.id);
     composer.restore(pending.content);
+    attachments.restore(pending.parts, pending.attachments); // a refused send loses nothing
   }
   toast(frame.detail || "Something went wrong.");
   if (frame.code === "rate_limited") app.syncing = false; // a refused sync may be asked again later
@@ -336,6 +397,7 @@ document.addEventListener("keydown", (event) => {
 // --- start ------------------------------------------------------------------------
 
 sidebar.load("");
+picker.load();
 if (config.conversationId) open(String(config.conversationId));
 else newChat();
 document.body.classList.add("is-ready");

@@ -4,8 +4,8 @@
 const MAX_HEIGHT = 240; // px before the box scrolls instead of growing
 
 export class Composer {
-  constructor({ form, input, send, stop, status, maxBytes, onSend, onStop }) {
-    Object.assign(this, { form, input, send, stop, status, maxBytes, onSend, onStop });
+  constructor({ form, input, send, stop, status, maxBytes, onSend, onStop, attachments = null }) {
+    Object.assign(this, { form, input, send, stop, status, maxBytes, onSend, onStop, attachments });
     this.reason = "";
     this.generating = false;
     this.encoder = new TextEncoder();
@@ -32,7 +32,7 @@ export class Composer {
   submit() {
     const content = this.input.value;
     if (!this.canSend()) {
-      if (this.reason && content.trim()) this.status.classList.add("is-shaking");
+      if ((this.reason || this.attachments?.unsettled) && this.hasContent()) this.status.classList.add("is-shaking");
       setTimeout(() => this.status.classList.remove("is-shaking"), 400);
       return;
     }
@@ -54,8 +54,13 @@ export class Composer {
     return this.encoder.encode(this.input.value).length > this.maxBytes - 512;
   }
 
+  /** Text or attached files: a message may be only a picture. */
+  hasContent() {
+    return this.input.value.trim() !== "" || Boolean(this.attachments?.count);
+  }
+
   canSend() {
-    return !this.reason && !this.generating && this.input.value.trim() !== "" && !this.tooLong();
+    return !this.reason && !this.generating && this.hasContent() && !this.attachments?.unsettled && !this.tooLong();
   }
 
   /** Why sending is impossible now ("" when it is possible), and whether a reply is running. */
@@ -76,6 +81,7 @@ export class Composer {
     let text = this.reason;
     if (!text && this.generating) text = "Parley is replying… press Esc or the stop button to stop.";
     if (!text && tooLong) text = "This message is too long to send.";
+    if (!text && this.attachments?.unsettled) text = "Waiting for the files to upload (remove any that failed).";
     this.status.textContent = text;
     this.form.classList.toggle("is-blocked", Boolean(this.reason) || tooLong);
     this.form.dataset.state = this.reason ? "blocked" : this.generating ? "generating" : "ready";

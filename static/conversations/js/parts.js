@@ -93,6 +93,37 @@ export function renderParts(body, message) {
   while (body.children.length > segments.length) body.lastElementChild.remove();
 }
 
+function sizeText(bytes) {
+  if (bytes < 1024) return `${bytes} B`;
+  return bytes < 1024 * 1024 ? `${Math.round(bytes / 1024)} KB` : `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+}
+
+/** A user's message: its text, then its files (images as pictures, documents as download links). */
+export function renderUserMessage(body, message) {
+  body.replaceChildren();
+  if (message.content) body.append(el("div", "message-text", message.content));
+  const files = (message.parts || []).filter((p) => p.type === "image" || p.type === "file");
+  if (!files.length) return;
+  const list = el("div", "message-files");
+  for (const part of files) {
+    const link = el("a", part.type === "image" ? "message-image" : "message-file");
+    link.href = part.url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    if (part.type === "image") {
+      const image = el("img");
+      image.src = part.url;
+      image.alt = part.name;
+      image.loading = "lazy";
+      link.append(image);
+    } else {
+      link.append(el("span", "", part.name), el("small", "", sizeText(part.size)));
+    }
+    list.append(link);
+  }
+  body.append(list);
+}
+
 /** Leave parts mode, so plain markdown rendering starts from an empty body. */
 export function leaveParts(body) {
   if (body.dataset.mode === "parts") {

@@ -33,10 +33,11 @@ export class Conversation {
   }
 
   /** Show a sent message at once; the server's `message.created` confirms it. */
-  addPending(requestId, content) {
+  addPending(requestId, content, attachments = [], attachmentIds = []) {
+    const text = content ? [{ type: "text", text: content }] : [];
     const message = {
-      id: `pending-${requestId}`, role: "user", content, status: "pending", seq: 0,
-      error: null, request_id: requestId, created_at: new Date().toISOString(),
+      id: `pending-${requestId}`, role: "user", content, status: "pending", seq: 0, parts: [...text, ...attachments],
+      attachments: attachmentIds, error: null, request_id: requestId, created_at: new Date().toISOString(),
     };
     this.pending.set(requestId, message);
     this.messages.push(message);

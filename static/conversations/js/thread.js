@@ -2,7 +2,7 @@
 // at most once per animation frame, and only its changed markdown blocks are rebuilt.
 
 import { renderInto } from "./render.js";
-import { hasToolParts, leaveParts, renderParts } from "./parts.js";
+import { hasToolParts, leaveParts, renderParts, renderUserMessage } from "./parts.js";
 
 const FOLLOW_SLACK = 48; // px from the bottom that still counts as "at the bottom"
 
@@ -154,7 +154,7 @@ export class Thread {
     if (!item || !message) return;
     const body = item.querySelector(".message-body");
     if (message.role !== "assistant") {
-      body.textContent = message.content;
+      renderUserMessage(body, message);
       return;
     }
     if (hasToolParts(message)) {
@@ -180,6 +180,7 @@ export class Thread {
       error.setAttribute("role", "note");
       foot.append(error);
     }
+    if (message.model) foot.append(el("span", "message-model", message.model));
     const actions = el("div", "message-actions");
     if (message.content) actions.append(button("copy-message", "Copy reply", "Copy"));
     if (message.status === "failed" || message.status === "interrupted") {

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('conversations', '0006_externalidentity'),
+        ('conversations', '0009_api_access'),
     ]
 
     operations = [
