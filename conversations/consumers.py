@@ -35,6 +35,7 @@ MINUTE = 60.0
 class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, AsyncWebsocketConsumer):
     accepted = False  # until connect() accepts; broadcasts reaching a socket being refused are dropped
     later: asyncio.Task | None = None  # a folded `sync` answer waiting for its turn (SnapshotPacer)
+    ledger: fairness.Ledger | None = None  # the user's fair-use counts, once connect() claimed a socket
 
     async def connect(self) -> None:
         """Subscribe, then read the snapshot, so no delta published after the read can be missed."""
@@ -89,7 +90,7 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
     async def disconnect(self, code: int) -> None:
         if self.later is not None:
             self.later.cancel()
-        if hasattr(self, "claim"):
+        if self.ledger is not None:
             await self.ledger.release_socket(self.user.pk, self.claim)
         if self.accepted:
             metrics.CONVERSATION_SOCKETS.dec()
@@ -111,7 +112,7 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
         try:
             if not self.bucket.allow():
                 raise ProtocolError("rate_limited", "Too many frames; slow down.", self.request_id_of(text_data))
-            if not await self.ledger.take(self.user.pk, "frames", 1.0, settings.PARLEY_WS_USER_RATE):
+            if self.ledger and not await self.ledger.take(self.user.pk, "frames", 1.0, settings.PARLEY_WS_USER_RATE):
                 detail = "Too many frames from all your open tabs together; slow down."
                 raise ProtocolError("rate_limited", detail, self.request_id_of(text_data))
             if text_data is None:

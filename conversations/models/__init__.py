@@ -4,6 +4,7 @@ from .api_access import ApiCall, ApiToken
 from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
 from .operations import ServerProcess
+from .sharing import ShareLink
 from .sso import ExternalIdentity
 from .storage import StorageUsage
 from .uploads import Upload
@@ -20,6 +21,7 @@ __all__ = [
     "Provider",
     "Regeneration",
     "ServerProcess",
+    "ShareLink",
     "StorageUsage",
     "Upload",
     "UsageRecord",

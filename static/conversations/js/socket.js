@@ -15,8 +15,8 @@ export function backoffDelay(attempt, random = Math.random) {
 }
 
 export class ConversationSocket {
-  constructor(conversationId, { onFrame, onState }) {
-    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/conversations/${conversationId}/`;
+  constructor(conversationId, { onFrame, onState, path = `/ws/conversations/${conversationId}/` }) {
+    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
     this.onFrame = onFrame;
     this.onState = onState;
     this.attempt = 0;

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('conversations', '0009_api_access'),
+        ('conversations', '0010_share_links'),
     ]
 
     operations = [
