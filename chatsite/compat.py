@@ -284,3 +284,30 @@ def group_channel_name(layer, group: str) -> str | None:
     if not isinstance(layer, RedisPubSubChannelLayer):
         return None
     return layer._get_layer()._get_group_channel_name(group)
+
+
+# --- channels-redis: a finished consumer's channel ---------------------------------------------
+
+
+async def release_channel(layer, channel: str) -> bool:
+    """Unsubscribe a finished consumer's channel that channels-redis left subscribed; True if it had.
+
+    The pub/sub layer unsubscribes a channel only when a `receive` waiting on it is cancelled, and
+    Channels' `await_many_dispatch` cancels only the tasks still pending when a consumer stops. A
+    socket whose disconnect and a broadcast for it arrive in the same loop pass stops with its
+    channel's receive already done, so the channel stayed subscribed for the life of the process
+    (found by bench/soak). Only on the verified release, and only for a channel the layer still
+    holds. Upstream: django/channels_redis#276 (a `delete_channel()` for the layer), or Channels
+    cancelling and draining every task in `await_many_dispatch`.
+    """
+    if not verified("channels-redis"):
+        return False
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return False
+    loop_layer = layer._get_layer()
+    if loop_layer.channels.pop(channel, None) is None:
+        return False
+    await loop_layer._get_shard(channel).unsubscribe(channel)
+    return True

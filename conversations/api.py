@@ -181,6 +181,14 @@ def conversation_regenerate(request: HttpRequest, conversation_id: str) -> HttpR
 
 
 @api_view("POST")
+def conversation_continue(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    """Continue the interrupted last reply, as `message.continue` does: 202 with the reply, streaming again."""
+    frame = api_frame({**read_json(request), "type": "message.continue"})
+    started = run_generation(generation.continue_reply, request, conversation_id, request_id=frame.request_id)
+    return JsonResponse({"reply": message_payload(started.reply)}, status=200 if started.duplicate else 202)
+
+
+@api_view("POST")
 def conversation_stop(request: HttpRequest, conversation_id: str) -> HttpResponse:
     """Stop the running reply on whichever process runs it, as `generation.stop` does."""
     run_generation(generation.stop, request, conversation_id)

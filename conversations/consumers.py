@@ -159,6 +159,8 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
                 )
             elif frame.type == "message.regenerate":
                 started = await generation.regenerate(**ids, request_id=frame.request_id)
+            elif frame.type == "message.continue":
+                started = await generation.continue_reply(**ids, request_id=frame.request_id)
             else:
                 await generation.stop(**ids)
                 return
@@ -200,7 +202,9 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
             if message is None:
                 continue
             key = str(message.id)
-            if not started.duplicate:
+            if started.continues and not started.duplicate:
+                self.seen[key] = message.seq  # followed again from its saved text; the broadcast copy is skipped
+            elif not started.duplicate:
                 if key in self.shown:
                     continue
                 self.shown.add(key)
@@ -210,6 +214,19 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
             await self.send(text_data=protocol.created_frame(payload, request_id, replaces))
 
     # --- frames to the client -----------------------------------------------
+
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        """Drop a frame for a socket its client is closing: the disconnect that follows cleans up.
+
+        Daphne raises when a frame reaches a socket already closing ("Attempt to send on a closed
+        protocol"); raised out of a handler, that ended the consumer before its disconnect ran, and
+        left the socket's channel and groups subscribed in Redis for good (found by bench/soak;
+        the same path as django/channels_redis#276).
+        """
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except Exception as error:  # daphne's server raises the WebSocket library's own error type
+            logger.debug("Dropped a frame for a closing socket: %s", error)
 
     async def read_state(self) -> tuple[Conversation, list[Message]] | None:
         return await database_sync_to_async(selectors.conversation_with_messages)(
@@ -248,9 +265,14 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
             await self.send_snapshot()
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
-        """A whole frame; `opens` starts tracking a new reply, `done` ends it."""
+        """A whole frame; `opens` starts tracking a new reply, `reopens` a continued one, `done` ends it."""
         if not self.accepted:
             return
+        reopened = event.get("reopens")
+        if reopened is not None:
+            if self.seen.get(reopened, FINISHED) != FINISHED:
+                return  # this socket's snapshot already showed it streaming again, with newer text
+            self.seen[reopened] = int(event["seq"])
         created = event.get("created")
         if created is not None:
             if created in self.shown:

@@ -102,6 +102,19 @@ async def regenerate(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str
     return started
 
 
+async def continue_reply(
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None
+) -> ReplyStart:
+    """Stream more of the conversation's interrupted last reply, after its saved text, once per request_id."""
+    worker = await get_worker()
+    asked_at = worker.broadcaster.clock()
+    started = await database_sync_to_async(replies.reply_continue)(
+        user=user, conversation_id=conversation_id, request_id=request_id, worker=worker.channel
+    )
+    worker.begin(started, request_id, asked_at=asked_at)
+    return started
+
+
 async def stop(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, operator: bool = False) -> Message:
     """Stop the reply streaming in this conversation, on whichever process runs it, and return it.
     An `operator` (the live console, whose view checked its permission) may stop anyone's reply."""
@@ -297,10 +310,17 @@ class Worker:
             created = protocol.created_frame(protocol.message_payload(started.user_message), request_id)
             self.broadcaster.publish(group, frame_message(created, created=str(started.user_message.id)))
         created = protocol.created_frame(protocol.message_payload(reply), request_id, started.replaces)
-        self.broadcaster.publish(group, frame_message(created, created=str(reply.id), opens=str(reply.id)))
+        if started.continues:  # sockets that saw it end follow it again, from its saved seq
+            markers = {"reopens": str(reply.id), "seq": str(reply.seq)}
+        else:
+            markers = {"created": str(reply.id), "opens": str(reply.id)}
+        self.broadcaster.publish(group, frame_message(created, **markers))
         live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty, asked_at)
         running = Running(reply, live, started.model, dataclasses.replace(reply_options(started), **(sampling or {})))
         running.prompt = [str(turn.get("content") or "") for turn in started.history]
+        if started.continues:
+            live.resume(reply.content, reply.seq)
+            running.parts = list(reply.parts or [])
         self.running[running.live.id_str] = running
         running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")
 

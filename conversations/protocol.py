@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 REQUEST_ID_MAX = 100
 ATTACHMENTS_MAX = 100  # a frame-level bound; PARLEY_UPLOAD_MAX_FILES is the real limit, checked on send
-CLIENT_TYPES = ("message.send", "generation.stop", "message.regenerate", "sync")
+CLIENT_TYPES = ("message.send", "generation.stop", "message.regenerate", "message.continue", "sync")
 # NUL and the other C0 control characters but tab, line feed and carriage return: no keyboard
 # types them, PostgreSQL cannot store NUL at all, and the rest only hide text from readers.
 FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")

@@ -57,6 +57,7 @@ class ReplyStart:
     user_message: Message | None = None
     replaces: str | None = None
     duplicate: bool = False
+    continues: bool = False  # the reply is an interrupted one streaming again, after its saved text
 
 
 def reply_start(
@@ -137,6 +138,30 @@ def reply_regenerate(
         reply.save(force_insert=True)
         _touch(conversation)
         return ReplyStart(reply=reply, history=_history(conversation, turns), model=model, replaces=str(last.id))
+
+
+def reply_continue(
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None, worker: str
+) -> ReplyStart:
+    """Stream the rest of the conversation's last reply after an interruption, from its saved text;
+    once per request_id. The model is asked with that text as the reply's beginning."""
+    request_id = request_id or uuid.uuid4().hex
+    with transaction.atomic(using=_database()):
+        conversation, turns, existing = _open_request(user, conversation_id, request_id, regenerate=True)
+        if existing:
+            return existing
+        last = turns[-1] if turns else None
+        if last is None or last.role != Message.Role.ASSISTANT or last.status != Status.INTERRUPTED:
+            raise ReplyRefused("nothing_to_continue", "Only an interrupted last reply can be continued.")
+        model = _reply_model(user, conversation, None)
+        Regeneration.objects.create(conversation=conversation, request_id=request_id)
+        reply = Message.objects.get(id=last.id)
+        reply.conversation = conversation  # the worker reads it (sampling, tools) on the event loop
+        reply.status, reply.error, reply.worker = Status.STREAMING, "", worker
+        reply.heartbeat_at, reply.finished_at = timezone.now(), None
+        reply.save(update_fields=["status", "error", "worker", "heartbeat_at", "finished_at"])
+        _touch(conversation)
+        return ReplyStart(reply=reply, history=_history(conversation, turns), model=model, continues=True)
 
 
 def reply_finish(

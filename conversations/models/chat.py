@@ -125,7 +125,7 @@ class Message(models.Model):
 
 
 class Regeneration(models.Model):
-    """A `message.regenerate` request id already handled in a conversation.
+    """A `message.regenerate` (or `message.continue`) request id already handled in a conversation.
 
     A regenerated reply carries its request id only until the next regeneration deletes it, so
     without this record a retried regenerate arriving after a later one would start a new reply.

@@ -130,6 +130,13 @@ class LiveReply:
         self.first_token_at: float | None = None  # when its first text arrived, on the same clock
         self.tokens = 0  # text chunks published so far (the live console's count), added per flush
 
+    def resume(self, content: str, seq: int) -> None:
+        """Go on from saved text (a continued reply): its next delta is seq + 1, and the first flush
+        rewrites its resume state whole, which may have expired since."""
+        self.parts = ([content] + [""] * (seq - 1)) if content else [""] * seq  # one part per delta, as ever
+        self.seq = len(self.parts)
+        self.live_stale = True
+
     def append(self, text: str) -> None:
         if not text:
             return

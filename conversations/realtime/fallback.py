@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from chatsite import compat
+
 from .. import failures, protocol
 from ..revocation import user_group
 
@@ -34,6 +36,24 @@ class LiveSyncFallback:
             self.channel_layer_alias = LAYERLESS
             self.live_sync = "degraded"
             await super().__call__(scope, receive, send)
+        finally:
+            await self.leave_everything()
+
+    async def leave_everything(self) -> None:
+        """However the consumer ended (a handler that raised skipped its disconnect), it leaves its
+        groups and gives back its channel if the layer kept it (chatsite/compat.py): nothing of a
+        closed socket stays subscribed in Redis. Each step does nothing if already done."""
+        try:
+            if hasattr(self, "guard"):
+                await self.guard.stop()
+            if hasattr(self, "group"):
+                await self.leave_conversation()
+            if self.ledger is not None:
+                await self.ledger.release_socket(self.user.pk, self.claim)
+            if getattr(self, "channel_layer", None) is not None and hasattr(self, "channel_name"):
+                await compat.release_channel(self.channel_layer, self.channel_name)
+        except failures.LINK_ERRORS:  # with Redis gone, the subscriptions went with the connection
+            logger.debug("Could not release the subscriptions of channel %s", self.channel_name, exc_info=True)
 
     async def join(self, group: str) -> None:
         """Subscribe to `group`; with Redis down this process's frames still arrive (realtime/local.py)."""

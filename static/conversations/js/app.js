@@ -209,6 +209,12 @@ function flushOutbox() {
   }
 }
 
+function continueReply() {
+  if (app.socket && app.socket.send({ type: "message.continue", request_id: requestId() })) {
+    composer.setState({ reason: "", generating: true });
+  }
+}
+
 function stop() {
   if (app.socket) app.socket.send({ type: "generation.stop" });
 }
@@ -283,7 +289,7 @@ function onError(frame) {
   }
   toast(frame.detail || "Something went wrong.");
   if (frame.code === "rate_limited") app.syncing = false; // a refused sync may be asked again later
-  if (frame.code === "busy" || frame.code === "not_generating" || frame.code === "nothing_to_regenerate") requestSync();
+  if (frame.code === "busy" || frame.code === "not_generating" || frame.code === "nothing_to_regenerate" || frame.code === "nothing_to_continue") requestSync();
   refreshComposer();
 }
 
@@ -327,6 +333,8 @@ $("messages").addEventListener("click", async (event) => {
   const action = target.dataset.action;
   if (action === "regenerate" || action === "retry") {
     regenerate();
+  } else if (action === "continue") {
+    continueReply();
   } else if (action === "copy-code" || action === "copy-message") {
     const text = action === "copy-code"
       ? target.closest(".code-block").querySelector("code").textContent
