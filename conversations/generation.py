@@ -44,7 +44,7 @@ from .llm.providers.simulator import stop_in_process_simulator
 from .models import LLMModel, Message
 from .models import Provider as CatalogProvider
 from .parts import Part, parts_view
-from .realtime import final_save, housekeeping, liveness, local
+from .realtime import fairness, final_save, housekeeping, liveness, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 from .realtime.recovery import FinalState
 from .tools.loop import Record, ToolStepsExceeded, respond_with_tools
@@ -302,6 +302,7 @@ class Worker:
         self.running: dict[str, Running] = {}  # every reply not yet saved, finishing ones included
         self.closing = asyncio.Event()  # set by shutdown: final saves stop retrying and hand off
         self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
+        self.ledger = fairness.Ledger(broadcaster.redis)  # per-user fair-use counts of this process's sockets
 
     def spawn(self, job, name: str) -> asyncio.Task:
         """Run `job` as a task of the worker's, in a context of its own: a task outlives its caller,
@@ -319,6 +320,7 @@ class Worker:
         self.spawn(reports.report_loop(self), "parley-console-reports")
         if self.broadcaster.redis is not None:
             self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
+            self.spawn(self.ledger.renew_loop(), "parley-socket-leases")
 
     def begin(
         self,

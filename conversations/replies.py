@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from . import quotas, selectors, tree
+from . import quotas, selectors, storage_limits, tree
 from .attachments.services import AttachmentRefused, attachment_part, refs_by_message, uploads_claim
 from .models import ApiCall, Conversation, LLMModel, Message, Regeneration, Upload, UsageRecord
 from .parts import parts_view, text_part
@@ -79,6 +79,7 @@ def reply_start(
         if existing:
             return existing
         model = _reply_model(user, conversation, model_id)
+        _store_text(user, content)
         uploads = _claim(user, attachments, model)
         path = tree.active_path(turns, conversation.active_leaf_id)
         started = _branch(conversation, turns, path, content, request_id, worker, model, uploads=uploads)
@@ -105,8 +106,17 @@ def reply_edit(
         path = tree.active_path(turns, conversation.active_leaf_id)
         edited = _on_path(turns, path, message_id, Message.Role.USER, "edit")
         model = _reply_model(user, conversation, None)
+        _store_text(user, content)
         before = path[: path.index(edited)]
         return _branch(conversation, turns, before, content, request_id, worker, model, replaces=edited)
+
+
+def _store_text(user: AbstractBaseUser, content: str) -> None:
+    """Refuse a message that would take its owner past their stored-bytes quota."""
+    try:
+        storage_limits.store(user=user, adding=storage_limits.text_bytes(content))
+    except storage_limits.QuotaExceeded as refusal:
+        raise ReplyRefused(refusal.code, refusal.detail) from None
 
 
 def _branch(conversation, turns, path, content, request_id, worker, model, *, uploads=(), replaces=None):

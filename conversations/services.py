@@ -11,13 +11,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from . import generation, protocol, replies, selectors, tree
+from . import generation, protocol, replies, selectors, storage_limits, tree
 from .models import Conversation, LLMModel, Message, ServerProcess
 from .realtime.broadcast import publish_after_commit, resync_after_commit
 
 TITLE_MAX = Conversation._meta.get_field("title").max_length
+QUOTA_FIELDS = ("title", "system_prompt")  # the editable fields that count toward PARLEY_MAX_STORED_BYTES_PER_USER
 
 
+@transaction.atomic
 def conversation_create(
     *,
     owner: AbstractBaseUser,
@@ -26,12 +28,12 @@ def conversation_create(
     system_prompt: str = "",
     temperature: float | None = None,
 ) -> Conversation:
+    """Create it within the owner's limits (storage_limits.py), or raise QuotaExceeded."""
+    storage_limits.allow_new_conversation(user=owner)
+    title = title.strip() or "New chat"
+    storage_limits.store(user=owner, adding=storage_limits.text_bytes(title, system_prompt))
     return Conversation.objects.create(
-        owner=owner,
-        title=title.strip() or "New chat",
-        model=model,
-        system_prompt=system_prompt,
-        temperature=temperature,
+        owner=owner, title=title, model=model, system_prompt=system_prompt, temperature=temperature
     )
 
 
@@ -43,6 +45,8 @@ def conversation_create_with_turns(
     first = next((turn["content"] for turn in turns if turn["role"] == "user"), "")
     title = " ".join(first.split())[: replies.TITLE_FROM_MESSAGE]
     conversation = conversation_create(owner=owner, title=title, model=model, system_prompt=system_prompt)
+    written = storage_limits.text_bytes(*(turn["content"] for turn in turns if turn["role"] == "user"))
+    storage_limits.store(user=owner, adding=written)
     Message.objects.bulk_create(
         Message(conversation=conversation, position=position, role=turn["role"], content=turn["content"])
         for position, turn in enumerate(turns)
@@ -50,15 +54,22 @@ def conversation_create_with_turns(
     return conversation
 
 
+@transaction.atomic
 def conversation_update(*, conversation: Conversation, **fields: Any) -> Conversation:
     """Change the given editable fields (title, system_prompt, model, temperature) and bump `updated_at`;
-    every open tab hears of it through `conversation.updated`."""
+    every open tab hears of it through `conversation.updated`. Text counts toward the owner's quota."""
+    before = _stored_text_bytes(conversation, fields)
     for name, value in fields.items():
         setattr(conversation, name, value.strip() if name == "title" else value)
+    storage_limits.store(user=conversation.owner_id, adding=_stored_text_bytes(conversation, fields) - before)
     conversation.save(update_fields=[*fields, "updated_at"])
     frame = protocol.conversation_updated_frame(protocol.conversation_payload(conversation))
     publish_after_commit(conversation.id, frame)
     return conversation
+
+
+def _stored_text_bytes(conversation: Conversation, fields: dict[str, Any]) -> int:
+    return storage_limits.text_bytes(*(getattr(conversation, name) for name in fields if name in QUOTA_FIELDS))
 
 
 @transaction.atomic
@@ -66,7 +77,9 @@ def conversation_delete(*, conversation: Conversation) -> None:
     """Delete it, stop its running reply on whichever process runs it, and close its sockets' view."""
     conversation_id = conversation.id
     streaming = list(conversation.messages.filter(status=Message.Status.STREAMING))
+    freed = storage_limits.conversation_bytes(conversation)
     conversation.delete()
+    storage_limits.store(user=conversation.owner_id, adding=-freed)
     for reply in streaming:
         generation.stop_after_commit(reply)
     publish_after_commit(conversation_id, protocol.conversation_deleted_frame(str(conversation_id)))

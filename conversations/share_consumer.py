@@ -15,11 +15,12 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from . import protocol, selectors, sharing
-from .consumers import ConversationConsumer, TokenBucket
+from .consumers import ConversationConsumer
 from .models import ShareLink
 from .protocol import ProtocolError
 from .realtime import local
 from .realtime.broadcast import conversation_group
+from .realtime.fairness import TokenBucket
 from .revocation import SESSION_ENDED
 
 VIEWERS: Counter[str] = Counter()  # open viewer sockets per link, in this process

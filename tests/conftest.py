@@ -160,6 +160,24 @@ def redis_url() -> str:
     return url
 
 
+@pytest.fixture(autouse=True)
+def fair_use_counts_reset() -> None:
+    """Per-user fair-use counts live in Redis, keyed by user id, and SQLite reuses ids from test to
+    test: each test starts with the budgets of a new user (conversations/realtime/fairness.py)."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        keys = list(client.scan_iter("parley:fair:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    except (redis.RedisError, OSError):
+        pass  # tests that need Redis fail on their own, with a clearer message
+    finally:
+        client.close()
+
+
 def pytest_collection_modifyitems(config, items: list[pytest.Item]) -> None:
     """Browser tests run last: Playwright's sync API leaves an event loop running that breaks async tests."""
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)

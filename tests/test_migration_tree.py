@@ -8,8 +8,8 @@ from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.db
 
-BEFORE = [("conversations", "0010_share_links")]
-AFTER = [("conversations", "0011_message_tree")]
+BEFORE = [("conversations", "0011_storage_usage")]
+AFTER = [("conversations", "0012_message_tree")]
 
 
 def migrate(targets):

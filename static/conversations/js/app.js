@@ -288,6 +288,7 @@ function onError(frame) {
     attachments.restore(pending.parts, pending.attachments); // a refused send loses nothing
   }
   toast(frame.detail || "Something went wrong.");
+  if (frame.code === "rate_limited") app.syncing = false; // a refused sync may be asked again later
   if (frame.code === "busy" || frame.code === "not_generating" || frame.code === "nothing_to_regenerate" || frame.code === "nothing_to_continue") requestSync();
   refreshComposer();
 }

@@ -22,7 +22,7 @@ def chain_existing_messages(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0010_share_links'),
+        ('conversations', '0011_storage_usage'),
     ]
 
     operations = [
