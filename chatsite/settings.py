@@ -414,6 +414,11 @@ PROVIDER_KEY_ENVIRONMENT = os.environ
 # A TOML file of providers and models (docs/llm.md) loaded at start-up, as `manage.py load_models` does.
 PARLEY_MODELS_FILE = os.environ.get("PARLEY_MODELS_FILE", "")
 
+# The catalog model that writes chat titles, as "provider/name" (a cheap one); empty: each chat's own model.
+PARLEY_TASK_MODEL = os.environ.get("PARLEY_TASK_MODEL", "")
+# Seconds the task model has to write a title; past it the first message's first 60 characters stand.
+PARLEY_TITLE_TIMEOUT = env_float("PARLEY_TITLE_TIMEOUT", 20.0)
+
 # Defaults of the built-in simulator when it runs inside the app (LLM_PROVIDER=simulator, no LLM_BASE_URL).
 SIMULATOR_TOKENS_PER_SECOND = env_float("SIMULATOR_TOKENS_PER_SECOND", 40.0)
 SIMULATOR_FIRST_TOKEN_DELAY = env_float("SIMULATOR_FIRST_TOKEN_DELAY", 0.3)

@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from . import quotas, selectors
+from . import quotas, selectors, titles
 from .attachments.services import AttachmentRefused, attachment_part, refs_by_message, uploads_claim
 from .models import ApiCall, Conversation, LLMModel, Message, Regeneration, Upload, UsageRecord
 from .parts import parts_view, text_part
@@ -194,6 +194,18 @@ def _charge(reply: Message) -> None:
         estimated=reply.usage_estimated,
         created_at=reply.finished_at,
     )
+
+
+def reply_titled(*, conversation_id: uuid.UUID, first_message: str, title: str) -> Conversation | None:
+    """Give a chat the title its task model wrote, unless someone chose a title meanwhile; the
+    conversation as saved, or None when it kept its title (or is gone)."""
+    with transaction.atomic(using=_database()):
+        conversation = Conversation.objects.select_for_update().filter(id=conversation_id).first()
+        if conversation is None or not titles.automatic(conversation.title, first_message):
+            return None
+        conversation.title = title
+        conversation.save(update_fields=["title", "updated_at"])
+        return conversation
 
 
 def reply_parts_save(*, reply_id: uuid.UUID, parts: list[dict]) -> None:
