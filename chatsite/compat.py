@@ -121,6 +121,35 @@ def unlimited_outgoing_messages() -> None:
     WebSocketProtocol.sendMessage = send_message
 
 
+def slow_client_limits() -> None:
+    """Daphne listens through `chatsite.slow_clients.GuardedFactory`: a deadline for each request's
+    headers (PARLEY_HEADER_TIMEOUT) and a cap on connections per IP (PARLEY_MAX_CONNECTIONS_PER_IP).
+
+    Daphne builds its HTTP factory inside `Server.run` and offers no option or hook for either, so
+    daphne.server's own name `HTTPFactory` is replaced, once daphne serves this process. Daphne
+    already carries upgraded connections through a Twisted `ProtocolWrapper` (it does for TLS).
+    Upstream issue to file on django/daphne: "a request-header timeout and a per-IP connection
+    limit (or a hook to wrap the HTTP factory)".
+    """
+    server = sys.modules.get("daphne.server")
+    if server is None:
+        raise LookupError("daphne is not serving this process")
+    from django.conf import settings
+
+    from chatsite.slow_clients import GuardedFactory
+
+    daphne_factory = server.HTTPFactory
+
+    def guarded_factory(daphne_server):
+        return GuardedFactory(
+            daphne_factory(daphne_server),
+            header_timeout=settings.PARLEY_HEADER_TIMEOUT,
+            max_per_ip=settings.PARLEY_MAX_CONNECTIONS_PER_IP,
+        )
+
+    server.HTTPFactory = guarded_factory
+
+
 # --- Performance patches, kept by measurement (docs/performance.md) ------------------------------
 
 
@@ -192,6 +221,7 @@ PATCHES: list[Patch] = [
     ("close_codes", ("daphne", "autobahn"), close_codes),
     ("fail_with_close_frame", ("daphne", "autobahn"), fail_with_close_frame),
     ("unlimited_outgoing_messages", ("daphne", "autobahn"), unlimited_outgoing_messages),
+    ("slow_client_limits", ("daphne", "Twisted"), slow_client_limits),
     ("light_application_queue", ("daphne",), light_application_queue),
     ("light_channel_queues", ("channels-redis",), light_channel_queues),
     ("direct_socket_writes", ("Twisted",), direct_socket_writes),

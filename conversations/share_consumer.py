@@ -14,12 +14,13 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from . import protocol, sharing
-from .consumers import ConversationConsumer, TokenBucket
-from .models import Conversation, Message, ShareLink
+from . import protocol, selectors, sharing
+from .consumers import ConversationConsumer
+from .models import ShareLink
 from .protocol import ProtocolError
 from .realtime import local
 from .realtime.broadcast import conversation_group
+from .realtime.fairness import TokenBucket
 from .revocation import SESSION_ENDED
 
 VIEWERS: Counter[str] = Counter()  # open viewer sockets per link, in this process
@@ -70,7 +71,7 @@ class ShareViewerConsumer(ConversationConsumer):
             raise ProtocolError("read_only", "This is a read-only shared view.", frame.request_id)
         await self.send_snapshot()
 
-    async def read_state(self) -> tuple[Conversation, list[Message]] | None:
+    async def read_state(self) -> selectors.ConversationState | None:
         return await database_sync_to_async(share_state)(self.link_id)
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
@@ -84,11 +85,13 @@ class ShareViewerConsumer(ConversationConsumer):
         await self.close(code=SESSION_ENDED)
 
 
-def share_state(link_id: str) -> tuple[Conversation, list[Message]] | None:
+def share_state(link_id: str) -> selectors.ConversationState | None:
     """The link's conversation (its system prompt withheld) and the messages it shows; None once revoked."""
     link = sharing.share_get_active(link_id=link_id)
     if link is None:
         return None
     conversation = link.conversation
     conversation.system_prompt = ""  # never saved: only what this viewer is sent
-    return conversation, sharing.share_messages(link=link)
+    messages = sharing.share_messages(link=link)
+    elsewhere = selectors.streaming_elsewhere(conversation=conversation, shown=messages)
+    return selectors.ConversationState(conversation, messages, elsewhere)

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from . import selectors
 from .models import Conversation, Message, ShareLink
 
 logger = logging.getLogger(__name__)
@@ -74,11 +75,11 @@ def share_get_active(*, link_id: uuid.UUID | str) -> ShareLink | None:
 
 
 def share_messages(*, link: ShareLink) -> list[Message]:
-    """What the link shows: every message (live), or those up to its frozen position (snapshot)."""
-    messages = link.conversation.messages.order_by("position")
+    """What the link shows: the branch shown (live), or its messages up to the frozen position (snapshot)."""
+    messages = selectors.message_list(conversation=link.conversation)
     if link.mode == ShareLink.Mode.SNAPSHOT:
-        messages = messages.filter(position__lte=link.upto_position)
-    return list(messages)
+        messages = [message for message in messages if message.position <= link.upto_position]
+    return messages
 
 
 def may_view(link: ShareLink, user) -> bool:

@@ -125,6 +125,7 @@ replaced = {
     "light_application_queue": daphne.server.asyncio is not asyncio,
     "light_channel_queues": pubsub.asyncio is not asyncio,
     "direct_socket_writes": tcp.Port.transport is not tcp.Server,
+    "slow_client_limits": daphne.server.HTTPFactory.__module__ == "chatsite.compat",
 }
 print(json.dumps({"applied": sorted(compat.applied), "replaced": sorted(k for k, v in replaced.items() if v)}))
 """

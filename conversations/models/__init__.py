@@ -6,6 +6,7 @@ from .chat import Conversation, Message, Regeneration
 from .operations import ServerProcess
 from .sharing import ShareLink
 from .sso import ExternalIdentity
+from .storage import StorageUsage
 from .uploads import Upload
 from .usage import Budget, UsageRecord
 
@@ -21,6 +22,7 @@ __all__ = [
     "Regeneration",
     "ServerProcess",
     "ShareLink",
+    "StorageUsage",
     "Upload",
     "UsageRecord",
 ]

@@ -39,10 +39,11 @@ async function refresh(id) {
 
 $("share-open").addEventListener("click", async () => {
   const id = openConversationId();
-  if (!id) return;
-  $("share-error").textContent = "";
+  $("share-error").textContent = id ? "" : "Send a first message, then share the conversation.";
+  $("share-create").disabled = !id;
+  $("share-list").replaceChildren();
   dialog.showModal();
-  await refresh(id);
+  if (id) await refresh(id);
 });
 
 $("share-form").addEventListener("submit", async (event) => {
@@ -60,3 +61,4 @@ $("share-form").addEventListener("submit", async (event) => {
     $("share-error").textContent = error.message;
   }
 });
+
