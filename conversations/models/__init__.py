@@ -4,7 +4,9 @@ from .api_access import ApiCall, ApiToken
 from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
 from .operations import ServerProcess
+from .sharing import ShareLink
 from .sso import ExternalIdentity
+from .storage import StorageUsage
 from .uploads import Upload
 from .usage import Budget, UsageRecord
 
@@ -19,6 +21,8 @@ __all__ = [
     "Provider",
     "Regeneration",
     "ServerProcess",
+    "ShareLink",
+    "StorageUsage",
     "Upload",
     "UsageRecord",
 ]

@@ -37,3 +37,7 @@ export const updateConversation = (id, fields) => request("PATCH", `/api/convers
 export const createConversation = (fields = {}) => request("POST", "/api/conversations/", fields);
 export const renameConversation = (id, title) => request("PATCH", `/api/conversations/${id}/`, { title });
 export const deleteConversation = (id) => request("DELETE", `/api/conversations/${id}/`);
+
+export const listShares = (id) => request("GET", `/api/conversations/${id}/shares/`);
+export const createShare = (id, fields) => request("POST", `/api/conversations/${id}/shares/`, fields);
+export const revokeShare = (shareId) => request("DELETE", `/api/shares/${shareId}/`);

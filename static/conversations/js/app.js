@@ -4,6 +4,7 @@
 
 import * as api from "./api.js";
 import { Attachments } from "./attachments.js";
+import { openEditor } from "./branches.js";
 import { Composer } from "./composer.js";
 import { showConnectionState, showLiveSync } from "./connection.js";
 import { ModelPicker, SettingsDialog } from "./models.js";
@@ -209,6 +210,12 @@ function flushOutbox() {
   }
 }
 
+function continueReply() {
+  if (app.socket && app.socket.send({ type: "message.continue", request_id: requestId() })) {
+    composer.setState({ reason: "", generating: true });
+  }
+}
+
 function stop() {
   if (app.socket) app.socket.send({ type: "generation.stop" });
 }
@@ -282,7 +289,8 @@ function onError(frame) {
     attachments.restore(pending.parts, pending.attachments); // a refused send loses nothing
   }
   toast(frame.detail || "Something went wrong.");
-  if (frame.code === "busy" || frame.code === "not_generating" || frame.code === "nothing_to_regenerate") requestSync();
+  if (frame.code === "rate_limited") app.syncing = false; // a refused sync may be asked again later
+  if (frame.code === "busy" || frame.code === "not_generating" || frame.code === "nothing_to_regenerate" || frame.code === "nothing_to_continue") requestSync();
   refreshComposer();
 }
 
@@ -326,6 +334,16 @@ $("messages").addEventListener("click", async (event) => {
   const action = target.dataset.action;
   if (action === "regenerate" || action === "retry") {
     regenerate();
+  } else if (action === "branch-select" && target.dataset.target) {
+    app.socket?.send({ type: "branch.select", message_id: target.dataset.target });
+  } else if (action === "edit") {
+    const item = target.closest(".message");
+    const message = app.conversation.get(item.dataset.id);
+    openEditor(item, message, (content) => {
+      app.socket?.send({ type: "message.edit", message_id: message.id, content, request_id: requestId() });
+    });
+  } else if (action === "continue") {
+    continueReply();
   } else if (action === "copy-code" || action === "copy-message") {
     const text = action === "copy-code"
       ? target.closest(".code-block").querySelector("code").textContent
