@@ -2,6 +2,7 @@
 
 from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
+from .mcp import McpServer
 from .operations import ServerProcess
 from .sso import ExternalIdentity
 from .uploads import Upload
@@ -12,6 +13,7 @@ __all__ = [
     "Conversation",
     "ExternalIdentity",
     "LLMModel",
+    "McpServer",
     "Message",
     "Provider",
     "Regeneration",
