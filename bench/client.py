@@ -117,6 +117,15 @@ class Latencies:
 
     tokens: array = field(default_factory=lambda: array("d"))
     first_token: array = field(default_factory=lambda: array("d"))
+    sent: array = field(default_factory=lambda: array("d"))  # when each message.send went out (ns)
+    created: array = field(default_factory=lambda: array("d"))  # when each send's message.created came (ns)
+
+    def starts_per_s(self) -> float | None:
+        """Sends the server answered with message.created, per second from the first send to the last answer."""
+        if not self.created:
+            return None
+        span = (max(self.created) - min(self.sent)) / 1e9
+        return len(self.created) / span if span > 0 else None
 
 
 class Reader:
@@ -165,6 +174,7 @@ async def converse(
     tally.tokens_expected += expected
     await asyncio.sleep(delay)
     sent = time.time_ns()
+    latencies.sent.append(sent)
     await ws.send(json.dumps({"type": "message.send", "content": content, "request_id": "bench-1"}))
     async for raw in ws:
         now = time.time_ns()
@@ -180,6 +190,8 @@ async def converse(
             elif frame["seq"] > reader.seq + 1:
                 tally.seq_gaps += 1
                 await ws.send('{"type": "sync"}')
+        elif kind == "message.created" and frame["message"]["role"] == "user":
+            latencies.created.append(now)
         elif kind == "conversation.snapshot":
             heal(frame, reader, tally)
         elif kind == "message.completed" and frame["message"]["role"] == "assistant":

@@ -30,6 +30,7 @@ class World:
     upstream: str  # OpenAI-compatible API root of the simulator
     parleys: dict[str, Checkout] = field(default_factory=dict)  # impl name -> its tree and database
     parley_overrides: dict[str, str] = field(default_factory=dict)  # --parley-env KEY=VALUE
+    one_owner: bool = False  # --owners one: every conversation belongs to one user (the API and team workload)
 
     def parley_env(self, tree: Checkout, connections: int) -> dict[str, str]:
         return {
@@ -48,8 +49,15 @@ class World:
             # The shipped pool (1000) would queue streams beyond it; size it for the step.
             "LLM_MAX_CONNECTIONS": str(max(1000, connections)),
             "PARLEY_LOG_LEVEL": "WARNING",
+            **(self.one_owner_caps(connections) if self.one_owner else {}),
             **self.parley_overrides,
         }
+
+    @staticmethod
+    def one_owner_caps(connections: int) -> dict[str, str]:
+        """One user runs every conversation, so the per-user caps are raised to the step's size."""
+        size = str(max(connections, 1))
+        return {"PARLEY_MAX_GENERATIONS_PER_USER": size, "PARLEY_MAX_SOCKETS_PER_USER": size}
 
 
 @dataclass
@@ -126,7 +134,8 @@ def start(impl: str, world: World, n: int, processes: int = 1) -> Server:
 def prepare_parley(world: World, tree: Checkout, n: int) -> list[dict[str, str]]:
     out = world.workdir / f"sessions-{uuid.uuid4().hex[:8]}.json"
     subprocess.run(
-        [PYTHON, "-c", RUN_PREPARE, "--n", str(n), "--tag", out.stem, "--out", str(out)],
+        [PYTHON, "-c", RUN_PREPARE, "--n", str(n), "--tag", out.stem, "--out", str(out)]
+        + (["--one-owner"] if world.one_owner else []),
         cwd=tree.root,
         env=_env(world.parley_env(tree, n)),
         check=True,

@@ -3,7 +3,9 @@
 Run with Parley's settings and the benchmark's DATABASE_URL / DJANGO_SECRET_KEY:
     python -m bench.prepare --n 100 --tag run1 --out sessions.json
 Writes [{"conversation": uuid, "session": key}, ...]. One user per conversation keeps
-PARLEY_MAX_GENERATIONS_PER_USER out of the way.
+PARLEY_MAX_GENERATIONS_PER_USER out of the way; `--one-owner` gives every conversation to one
+user with one session instead (the OpenAI-compatible API's and team accounts' workload), and the
+harness raises that user's caps.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 from datetime import timedelta
 
 
-def prepare(n: int, tag: str) -> list[dict[str, str]]:
+def prepare(n: int, tag: str, one_owner: bool = False) -> list[dict[str, str]]:
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.auth.hashers import make_password
     from django.contrib.sessions.backends.db import SessionStore
@@ -27,10 +29,12 @@ def prepare(n: int, tag: str) -> list[dict[str, str]]:
     user_model = get_user_model()
     unusable = make_password(None)
     users = user_model.objects.bulk_create(
-        [user_model(username=f"bench-{tag}-{i}", password=unusable) for i in range(n)], batch_size=1000
+        [user_model(username=f"bench-{tag}-{i}", password=unusable) for i in range(1 if one_owner else n)],
+        batch_size=1000,
     )
+    owners = users * n if one_owner else users
     conversations = Conversation.objects.bulk_create(
-        [Conversation(owner=user, title=f"bench {i}") for i, user in enumerate(users)], batch_size=1000
+        [Conversation(owner=user, title=f"bench {i}") for i, user in enumerate(owners)], batch_size=1000
     )
     store = SessionStore()
     expires = timezone.now() + timedelta(days=1)
@@ -45,6 +49,7 @@ def prepare(n: int, tag: str) -> list[dict[str, str]]:
             Session(session_key=get_random_string(32), session_data=store.encode(data), expire_date=expires)
         )
     Session.objects.bulk_create(sessions, batch_size=1000)
+    sessions *= n if one_owner else 1
     return [{"conversation": str(c.id), "session": s.session_key} for c, s in zip(conversations, sessions, strict=True)]
 
 
@@ -53,13 +58,14 @@ def main() -> None:
     parser.add_argument("--n", type=int, required=True)
     parser.add_argument("--tag", required=True, help="makes user names unique within one database")
     parser.add_argument("--out", required=True)
+    parser.add_argument("--one-owner", action="store_true", help="one user owns all N conversations")
     args = parser.parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
     import django
 
     django.setup()
     with open(args.out, "w") as out:
-        json.dump(prepare(args.n, args.tag), out)
+        json.dump(prepare(args.n, args.tag, args.one_owner), out)
 
 
 if __name__ == "__main__":

@@ -93,7 +93,8 @@ def active_row(r: dict) -> list[str]:
         num(r["latency_p50_ms"]),
         num(r["latency_p99_ms"]),
         num(r["latency_max_ms"]),
-        f"{num(r['first_token_p50_ms'])} / {num(r['first_token_p99_ms'])}",
+        f"{num(r['first_token_p50_ms'])} / {num(r['first_token_p99_ms'])} / {num(r.get('first_token_max_ms'))}",
+        num(r.get("starts_per_s")),
         num(r["cpu_per_1k_tokens"], 2),
         pct(r["server_util"]),
         num(r["rss_peak_mb"]),
@@ -115,7 +116,8 @@ ACTIVE_HEADER = [
     "p50 ms",
     "p99 ms",
     "max ms",
-    "first token p50 / p99 ms",
+    "first token p50 / p99 / max ms",
+    "starts/s",
     "server CPU s/1k tok",
     "server core",
     "RSS peak MB",
@@ -128,6 +130,9 @@ ACTIVE_HEADER = [
 ]
 
 
+OWNERS = {"many": "one user per conversation", "one": "one user owning every conversation"}
+
+
 def render(results: dict) -> str:
     meta = results["meta"]
     parts = [
@@ -135,7 +140,8 @@ def render(results: dict) -> str:
         "",
         f"Mode `{meta['mode']}`, {meta['started']}, commit `{meta['commit']}`, {meta['machine']}.",
         f"Workload: L={meta['workload']['tokens']} tokens per reply at T={meta['workload']['tps']:g} tokens/s, "
-        f"TTFT {meta['workload']['ttft']:g} s, sends spread over {meta['workload']['ramp']:g} s. "
+        f"TTFT {meta['workload']['ttft']:g} s, sends spread over {meta['workload']['ramp']:g} s, "
+        f"{OWNERS[meta['workload'].get('owners', 'many')]}. "
         f"Servers on core 0; harness and simulator on core 1; Redis: {meta['redis_placement']}. "
         f"Parley database: {meta['database']}.{baseline_line(meta)}",
         *budget_section(results.get("budget")),

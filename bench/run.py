@@ -89,6 +89,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--tokens", type=int, help="L: tokens per reply (default 200; the issue12 preset: 100)")
     p.add_argument("--ttft", type=float, default=0.2, help="seconds before the first token")
     p.add_argument("--ramp", type=float, default=1.0, help="seconds over which the N sends are spread")
+    p.add_argument(
+        "--owners",
+        choices=("many", "one"),
+        default="many",
+        help="Parley: one user per conversation (default), or one user owning all (caps raised to N)",
+    )
     p.add_argument("--slack", type=float, default=30.0, help="seconds past the ideal reply time before a timeout")
     p.add_argument("--break-ms", type=float, default=1000.0, help="stop sweeping an impl once its p99 exceeds this")
     p.add_argument("--max-seconds", type=float, default=3600.0, help="start no new step after this many seconds")
@@ -233,7 +239,13 @@ def meta(args: argparse.Namespace, meters: scenarios.Meters, base: Checkout | No
         "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit.stdout.strip() or "unknown",
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
-        "workload": {"tokens": args.tokens, "tps": args.tps, "ttft": args.ttft, "ramp": args.ramp},
+        "workload": {
+            "tokens": args.tokens,
+            "tps": args.tps,
+            "ttft": args.ttft,
+            "ramp": args.ramp,
+            "owners": args.owners,
+        },
         "redis_placement": meters.redis.placement(),
         "database": args.db + "".join(f", {item}" for item in args.parley_env),
         "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
@@ -278,6 +290,7 @@ def main(argv: list[str] | None = None) -> None:
             f"http://127.0.0.1:{sim_port}/v1",
             parleys={t.name: t for t in trees},
             parley_overrides=dict(item.split("=", 1) for item in args.parley_env),
+            one_owner=args.owners == "one",
         )
         with contextlib.ExitStack() as databases:
             for tree in trees:

@@ -121,6 +121,7 @@ async def measure_active(server: Server, n: int, work: Workload, meters: Meters)
         **tally.as_dict(),
         **{f"latency_{k}_ms": v for k, v in percentiles(latencies.tokens).items()},
         **{f"first_token_{k}_ms": v for k, v in percentiles(latencies.first_token).items()},
+        "starts_per_s": latencies.starts_per_s(),
         "wall_s": wall,
         "connect_s": connect_s,
         "tokens_per_s": delivered / wall if wall else 0.0,

@@ -69,11 +69,13 @@ async def start(
     request_id: str,
     model: int | None = None,
     attachments: tuple[str, ...] = (),
+    sampling: dict[str, float | int] | None = None,
 ) -> ReplyStart:
     """Save the user's message (with its attachments) and stream a reply to it; a retried
     request_id starts nothing new.
 
-    `model` (a catalog id) picks the model for this one reply instead of the conversation's."""
+    `model` (a catalog id) picks the model for this one reply instead of the conversation's;
+    `sampling` (temperature, max_tokens) overrides its options (the /v1/ API passes its request's)."""
     worker = await get_worker()
     asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_start)(
@@ -85,7 +87,7 @@ async def start(
         worker=worker.channel,
         model_id=model,
     )
-    worker.begin(started, request_id, asked_at=asked_at)
+    worker.begin(started, request_id, asked_at=asked_at, sampling=sampling)
     return started
 
 
@@ -275,9 +277,16 @@ class Worker:
         if self.broadcaster.redis is not None:
             self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
 
-    def begin(self, started: ReplyStart, request_id: str | None, *, asked_at: float | None = None) -> None:
+    def begin(
+        self,
+        started: ReplyStart,
+        request_id: str | None,
+        *,
+        asked_at: float | None = None,
+        sampling: dict[str, float | int] | None = None,
+    ) -> None:
         """Announce a new reply and run it as a task of its own; `asked_at` (the broadcaster's clock)
-        starts its time to first token."""
+        starts its time to first token, `sampling` overrides its options."""
         if started.duplicate:
             return  # the caller answers a retry with what the first request created
         reply = started.reply
@@ -288,7 +297,7 @@ class Worker:
         created = protocol.created_frame(protocol.message_payload(reply), request_id, started.replaces)
         self.broadcaster.publish(group, frame_message(created, created=str(reply.id), opens=str(reply.id)))
         live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty, asked_at)
-        running = Running(reply, live, started.model, reply_options(started))
+        running = Running(reply, live, started.model, dataclasses.replace(reply_options(started), **(sampling or {})))
         running.prompt = [str(turn.get("content") or "") for turn in started.history]
         self.running[running.live.id_str] = running
         running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")

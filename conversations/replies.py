@@ -30,7 +30,7 @@ from django.utils import timezone
 
 from . import quotas, selectors
 from .attachments.services import AttachmentRefused, attachment_part, refs_by_message, uploads_claim
-from .models import Conversation, LLMModel, Message, Regeneration, Upload, UsageRecord
+from .models import ApiCall, Conversation, LLMModel, Message, Regeneration, Upload, UsageRecord
 from .parts import parts_view, text_part
 
 Status = Message.Status
@@ -439,10 +439,12 @@ def _read_turns(conversation_id: uuid.UUID) -> list[Turn]:
 
 
 def _streaming_count(owner_id) -> int:
-    """How many replies the owner has streaming, in every conversation and process."""
+    """How many replies the owner has streaming, in every conversation and process, counting the
+    unsaved /v1/ calls still in flight (`ApiCall`) like streaming replies."""
     alias = _database()
+    now = _prepared(ApiCall, "expires_at", timezone.now(), alias)
     with connections[alias].cursor() as cursor:
-        cursor.execute(_statements(alias).streaming_count, [owner_id, Message.Status.STREAMING.value])
+        cursor.execute(_statements(alias).streaming_count, [owner_id, Message.Status.STREAMING.value, owner_id, now])
         return cursor.fetchone()[0]
 
 
@@ -507,9 +509,10 @@ def _statements(alias: str) -> Statements:
         f"WHERE {c}.{name(Conversation, 'id')} = %s AND {c}.{name(Conversation, 'owner')} = %s{lock}",
         turns=f"SELECT {', '.join(name(Message, field) for field in Turn._fields)} FROM {m} "
         f"WHERE {name(Message, 'conversation')} = %s ORDER BY {name(Message, 'position')}",
-        streaming_count=f"SELECT COUNT(*) FROM {m} JOIN {c} ON {c}.{name(Conversation, 'id')} = "
+        streaming_count=f"SELECT (SELECT COUNT(*) FROM {m} JOIN {c} ON {c}.{name(Conversation, 'id')} = "
         f"{m}.{name(Message, 'conversation')} WHERE {c}.{name(Conversation, 'owner')} = %s "
-        f"AND {m}.{name(Message, 'status')} = %s",
+        f"AND {m}.{name(Message, 'status')} = %s) + (SELECT COUNT(*) FROM {name(ApiCall)} "
+        f"WHERE {name(ApiCall, 'owner')} = %s AND {name(ApiCall, 'expires_at')} > %s)",
         insert=f"INSERT INTO {m} ({columns}) VALUES ",
         touch=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s WHERE {name(Conversation, 'id')} = %s",
         touch_titled=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s, {name(Conversation, 'title')} = %s "

@@ -10,7 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from . import generation, protocol
+from . import generation, protocol, replies
 from .models import Conversation, LLMModel, Message, ServerProcess
 from .realtime.broadcast import publish_after_commit
 
@@ -32,6 +32,21 @@ def conversation_create(
         system_prompt=system_prompt,
         temperature=temperature,
     )
+
+
+@transaction.atomic
+def conversation_create_with_turns(
+    *, owner: AbstractBaseUser, model: LLMModel, system_prompt: str, turns: list[dict[str, str]]
+) -> Conversation:
+    """A conversation that starts with earlier turns (an API client's history), named after the first."""
+    first = next((turn["content"] for turn in turns if turn["role"] == "user"), "")
+    title = " ".join(first.split())[: replies.TITLE_FROM_MESSAGE]
+    conversation = conversation_create(owner=owner, title=title, model=model, system_prompt=system_prompt)
+    Message.objects.bulk_create(
+        Message(conversation=conversation, position=position, role=turn["role"], content=turn["content"])
+        for position, turn in enumerate(turns)
+    )
+    return conversation
 
 
 def conversation_update(*, conversation: Conversation, **fields: Any) -> Conversation:

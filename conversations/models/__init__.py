@@ -1,5 +1,6 @@
 """Parley's database state, one module per concern; import models from here."""
 
+from .api_access import ApiCall, ApiToken
 from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
 from .mcp import McpServer
@@ -9,6 +10,8 @@ from .uploads import Upload
 from .usage import Budget, UsageRecord
 
 __all__ = [
+    "ApiCall",
+    "ApiToken",
     "Budget",
     "Conversation",
     "ExternalIdentity",

@@ -56,6 +56,23 @@ def test_harness_delivers_every_token_and_writes_both_reports(tmp_path: Path) ->
         assert row["tokens_delivered"] == row["tokens_expected"] == 40
         assert row["lost"] == row["duplicates"] == row["reordered"] == 0
         assert 0 <= row["first_token_p50_ms"] <= row["first_token_max_ms"] < 10_000  # one per reply, ttft excluded
+    assert results["sweep"]["parley"][0]["starts_per_s"] > 0  # every send answered with message.created
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(60)
+def test_one_owner_workload_runs_every_conversation_for_one_user_past_the_default_cap(tmp_path: Path) -> None:
+    args = [
+        *("--impls", "parley", "--owners", "one", "--n", "8", "--tokens", "10", "--tps", "100", "--ttft", "0.05"),
+        *("--ramp", "0.1", "--slack", "10", "--idle-n", "0", "--thread-n", "", "--scale-n", "0", "--db", "sqlite"),
+        *("--out-dir", str(tmp_path)),
+    ]
+    subprocess.run([sys.executable, "-m", "bench.run", *args], cwd=ROOT, check=True, timeout=55, capture_output=True)
+
+    (row,) = json.loads((tmp_path / "latest.json").read_text())["sweep"]["parley"]
+    assert row["ok"], row  # 8 replies at once for one user: the default cap of 5 would refuse three
+    assert row["tokens_delivered"] == 80 and row["starts_per_s"] > 0
+    assert "one user owning every conversation" in (tmp_path / "latest.md").read_text()
 
 
 @pytest.mark.integration
