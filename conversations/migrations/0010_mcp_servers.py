@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0008_uploads'),
+        ('conversations', '0009_api_access'),
     ]
 
     operations = [
