@@ -44,10 +44,14 @@ class Toolbox:
         self.expires = -1.0
         self.tools: dict[str, Tool] = {}
         self.down: set[str] = set()  # servers already reported as not answering
+        self.refreshing: asyncio.Future | None = None  # the listing under way, if any
 
     async def current(self) -> dict[str, Tool]:
+        """The tools, listed again when stale; replies that ask meanwhile share that one listing."""
         if self.clock() >= self.expires:
-            await self.refresh()
+            if self.refreshing is None or self.refreshing.done():
+                self.refreshing = asyncio.ensure_future(self.refresh())
+            await asyncio.shield(self.refreshing)  # a stopped reply must not cancel the others' listing
         return self.tools
 
     async def refresh(self) -> None:
