@@ -49,6 +49,8 @@ class World:
             # The shipped pool (1000) would queue streams beyond it; size it for the step.
             "LLM_MAX_CONNECTIONS": str(max(1000, connections)),
             "PARLEY_LOG_LEVEL": "WARNING",
+            # Every load-generator socket comes from loopback: the per-IP cap is for real clients.
+            "PARLEY_MAX_CONNECTIONS_PER_IP": "0",
             **(self.one_owner_caps(connections) if self.one_owner else {}),
             **self.parley_overrides,
         }
@@ -56,8 +58,13 @@ class World:
     @staticmethod
     def one_owner_caps(connections: int) -> dict[str, str]:
         """One user runs every conversation, so the per-user caps are raised to the step's size."""
-        size = str(max(connections, 1))
-        return {"PARLEY_MAX_GENERATIONS_PER_USER": size, "PARLEY_MAX_SOCKETS_PER_USER": size}
+        size = max(connections, 1)
+        return {
+            "PARLEY_MAX_GENERATIONS_PER_USER": str(size),
+            "PARLEY_MAX_SOCKETS_PER_USER": str(size),
+            "PARLEY_SNAPSHOTS_PER_MINUTE": str(size * 10),  # every connect takes one
+            "PARLEY_WS_USER_RATE": str(size * 20),  # PARLEY_WS_RATE per socket
+        }
 
 
 @dataclass

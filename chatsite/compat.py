@@ -121,6 +121,35 @@ def unlimited_outgoing_messages() -> None:
     WebSocketProtocol.sendMessage = send_message
 
 
+def slow_client_limits() -> None:
+    """Daphne listens through `chatsite.slow_clients.GuardedFactory`: a deadline for each request's
+    headers (PARLEY_HEADER_TIMEOUT) and a cap on connections per IP (PARLEY_MAX_CONNECTIONS_PER_IP).
+
+    Daphne builds its HTTP factory inside `Server.run` and offers no option or hook for either, so
+    daphne.server's own name `HTTPFactory` is replaced, once daphne serves this process. Daphne
+    already carries upgraded connections through a Twisted `ProtocolWrapper` (it does for TLS).
+    Upstream issue to file on django/daphne: "a request-header timeout and a per-IP connection
+    limit (or a hook to wrap the HTTP factory)".
+    """
+    server = sys.modules.get("daphne.server")
+    if server is None:
+        raise LookupError("daphne is not serving this process")
+    from django.conf import settings
+
+    from chatsite.slow_clients import GuardedFactory
+
+    daphne_factory = server.HTTPFactory
+
+    def guarded_factory(daphne_server):
+        return GuardedFactory(
+            daphne_factory(daphne_server),
+            header_timeout=settings.PARLEY_HEADER_TIMEOUT,
+            max_per_ip=settings.PARLEY_MAX_CONNECTIONS_PER_IP,
+        )
+
+    server.HTTPFactory = guarded_factory
+
+
 # --- Performance patches, kept by measurement (docs/performance.md) ------------------------------
 
 
@@ -192,6 +221,7 @@ PATCHES: list[Patch] = [
     ("close_codes", ("daphne", "autobahn"), close_codes),
     ("fail_with_close_frame", ("daphne", "autobahn"), fail_with_close_frame),
     ("unlimited_outgoing_messages", ("daphne", "autobahn"), unlimited_outgoing_messages),
+    ("slow_client_limits", ("daphne", "Twisted"), slow_client_limits),
     ("light_application_queue", ("daphne",), light_application_queue),
     ("light_channel_queues", ("channels-redis",), light_channel_queues),
     ("direct_socket_writes", ("Twisted",), direct_socket_writes),
@@ -254,3 +284,30 @@ def group_channel_name(layer, group: str) -> str | None:
     if not isinstance(layer, RedisPubSubChannelLayer):
         return None
     return layer._get_layer()._get_group_channel_name(group)
+
+
+# --- channels-redis: a finished consumer's channel ---------------------------------------------
+
+
+async def release_channel(layer, channel: str) -> bool:
+    """Unsubscribe a finished consumer's channel that channels-redis left subscribed; True if it had.
+
+    The pub/sub layer unsubscribes a channel only when a `receive` waiting on it is cancelled, and
+    Channels' `await_many_dispatch` cancels only the tasks still pending when a consumer stops. A
+    socket whose disconnect and a broadcast for it arrive in the same loop pass stops with its
+    channel's receive already done, so the channel stayed subscribed for the life of the process
+    (found by bench/soak). Only on the verified release, and only for a channel the layer still
+    holds. Upstream: django/channels_redis#276 (a `delete_channel()` for the layer), or Channels
+    cancelling and draining every task in `await_many_dispatch`.
+    """
+    if not verified("channels-redis"):
+        return False
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return False
+    loop_layer = layer._get_layer()
+    if loop_layer.channels.pop(channel, None) is None:
+        return False
+    await loop_layer._get_shard(channel).unsubscribe(channel)
+    return True

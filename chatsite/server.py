@@ -3,7 +3,8 @@
 Daphne builds its event loop when `daphne.server` is imported, so the uvloop policy must be set
 first; this module does that, registers a graceful shutdown (running replies are saved as
 `interrupted` with all their text at once on SIGTERM), then hands over to daphne's command line. Any daphne option
-may be given; the WebSocket size limits default to PARLEY_WS_HARD_MAX_FRAME.
+may be given; the WebSocket size limits default to PARLEY_WS_HARD_MAX_FRAME and the handshake
+bound to PARLEY_WS_HANDSHAKE_TIMEOUT.
 """
 
 from __future__ import annotations
@@ -20,12 +21,17 @@ DEFAULT_APPLICATION = "chatsite.asgi:application"
 APPLICATION_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 
-def daphne_arguments(argv: list[str], max_frame: int) -> list[str]:
-    """argv with the frame limits and the application added unless given."""
+def daphne_arguments(argv: list[str], max_frame: int, handshake_timeout: int = 5) -> list[str]:
+    """argv with the frame limits, the handshake bound and the application added unless given."""
     arguments = list(argv)
-    for option in ("--websocket-max-message-size", "--websocket-max-frame-size"):
+    defaults = {
+        "--websocket-max-message-size": max_frame,
+        "--websocket-max-frame-size": max_frame,
+        "--websocket_connect_timeout": handshake_timeout,
+    }
+    for option, value in defaults.items():
         if not any(arg.startswith(option) for arg in arguments):
-            arguments += [option, str(max_frame)]
+            arguments += [option, str(value)]
     if not any(APPLICATION_PATH.fullmatch(arg) for arg in arguments):
         arguments.append(DEFAULT_APPLICATION)
     return arguments
@@ -71,7 +77,8 @@ def main() -> None:
     from chatsite import compat
 
     compat.apply()
-    CommandLineInterface().run(daphne_arguments(sys.argv[1:], settings.PARLEY_WS_HARD_MAX_FRAME))
+    limits = (settings.PARLEY_WS_HARD_MAX_FRAME, settings.PARLEY_WS_HANDSHAKE_TIMEOUT)
+    CommandLineInterface().run(daphne_arguments(sys.argv[1:], *limits))
 
 
 if __name__ == "__main__":

@@ -295,13 +295,34 @@ PARLEY_WS_HARD_MAX_FRAME = env_int("PARLEY_WS_HARD_MAX_FRAME", 1024 * 1024)
 # `manage.py runserver` (daphne) reads these; pass the same to the daphne command in production.
 DAPHNE_WEBSOCKET_MAX_MESSAGE_SIZE = PARLEY_WS_HARD_MAX_FRAME
 DAPHNE_WEBSOCKET_MAX_FRAME_SIZE = PARLEY_WS_HARD_MAX_FRAME
+# Seconds a client has to send each HTTP request's headers before its connection is aborted (0: off).
+PARLEY_HEADER_TIMEOUT = env_float("PARLEY_HEADER_TIMEOUT", 10.0)
+# Seconds a WebSocket has to complete its handshake once its headers are in (daphne's own bound).
+PARLEY_WS_HANDSHAKE_TIMEOUT = env_int("PARLEY_WS_HANDSHAKE_TIMEOUT", 5)
+# Open connections one client IP may hold per process; more are closed at once (0: no cap).
+# Behind a proxy every connection comes from the proxy: set 0 and limit per client there (docs/deploy.md).
+PARLEY_MAX_CONNECTIONS_PER_IP = env_int("PARLEY_MAX_CONNECTIONS_PER_IP", 256)
 # Frames one socket may send per second (token bucket, burst of the same size).
 PARLEY_WS_RATE = env_float("PARLEY_WS_RATE", 20.0)
+# Sockets one user may have open at once, across all processes (counted in Redis).
+PARLEY_MAX_SOCKETS_PER_USER = env_int("PARLEY_MAX_SOCKETS_PER_USER", 50)
+# Frames one user may send per second across all their sockets and processes.
+PARLEY_WS_USER_RATE = env_float("PARLEY_WS_USER_RATE", 40.0)
+# Full snapshots (connects and `sync` answers) one user may get per minute across all sockets.
+PARLEY_SNAPSHOTS_PER_MINUTE = env_int("PARLEY_SNAPSHOTS_PER_MINUTE", 120)
+# Seconds between two `sync` answers on one socket; syncs in between are folded into one snapshot.
+PARLEY_SYNC_INTERVAL = env_float("PARLEY_SYNC_INTERVAL", 2.0)
+# Conversations one user may start per hour, and bytes of text (titles, system prompts, their own
+# messages; not replies) one user may store; past either, writes are refused with 429 / quota_exceeded.
+PARLEY_MAX_CONVERSATIONS_PER_HOUR = env_int("PARLEY_MAX_CONVERSATIONS_PER_HOUR", 200)
+PARLEY_MAX_STORED_BYTES_PER_USER = env_int("PARLEY_MAX_STORED_BYTES_PER_USER", 100_000_000)
 # Seconds a socket frame or API call may wait on the database or Redis before it is answered
 # `unavailable` (503); a send that gets through later still streams, once.
 PARLEY_ANSWER_TIMEOUT = env_float("PARLEY_ANSWER_TIMEOUT", 10.0)
 # Concurrent generations one user may run across all conversations and processes.
 PARLEY_MAX_GENERATIONS_PER_USER = env_int("PARLEY_MAX_GENERATIONS_PER_USER", 5)
+# Viewer sockets one share link may have open in each process.
+PARLEY_SHARE_MAX_VIEWERS = env_int("PARLEY_SHARE_MAX_VIEWERS", 50)
 # Conversations per API page.
 PARLEY_PAGE_SIZE = env_int("PARLEY_PAGE_SIZE", 50)
 

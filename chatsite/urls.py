@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     path("settings/tokens/", include("conversations.token_urls")),
     path("v1/", include("conversations.openai_api.urls")),
+    path("", include("conversations.share_urls")),
     *([path("oidc/", include("mozilla_django_oidc.urls"))] if settings.PARLEY_OIDC_ISSUER else []),
     path("", include("conversations.urls")),
 ]

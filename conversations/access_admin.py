@@ -1,4 +1,4 @@
-"""Admin for personal API tokens: who holds which, when used, and revoke; never the secret or its digest."""
+"""Admin for personal API tokens (never their secret or digest) and share links, each with a revoke action."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .models import ApiToken
+from . import sharing
+from .models import ApiToken, ShareLink
 
 
 @admin.register(ApiToken)
@@ -27,3 +28,25 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset.filter(revoked_at__isnull=True):  # save() per token: each one is announced
             token.revoked_at = timezone.now()
             token.save(update_fields=["revoked_at"])
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(admin.ModelAdmin):
+    list_display = ("id", "conversation", "mode", "login_required", "show_owner", "created_at", "revoked_at")
+    list_filter = ("mode", "login_required", "revoked_at")
+    search_fields = ("conversation__title", "conversation__owner__username")
+    readonly_fields = ("conversation", "mode", "upto_position", "created_at", "revoked_at")
+    fields = ("conversation", "mode", "login_required", "show_owner", "upto_position", "created_at", "revoked_at")
+    actions = ("revoke",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # owners create links from the conversation's menu
+
+    @admin.action(description="Revoke selected links (closes their viewers)")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ShareLink]) -> None:
+        for link in queryset.filter(revoked_at__isnull=True):
+            sharing.share_revoke(link=link)
+
+    def delete_model(self, request: HttpRequest, obj: ShareLink) -> None:
+        sharing.announce_revoked(obj.id)
+        super().delete_model(request, obj)

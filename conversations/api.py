@@ -173,11 +173,22 @@ def conversation_messages(request: HttpRequest, conversation_id: str) -> HttpRes
 
 @api_view("POST")
 def conversation_regenerate(request: HttpRequest, conversation_id: str) -> HttpResponse:
-    """Replace the last reply, as `message.regenerate` does: 202 with the new streaming reply."""
+    """A new sibling of the last reply (or of `message_id`), as `message.regenerate` does: 202 with
+    the new streaming reply and the id of the reply it takes the place of on the branch shown."""
     frame = api_frame({**read_json(request), "type": "message.regenerate"})
-    started = run_generation(generation.regenerate, request, conversation_id, request_id=frame.request_id)
+    started = run_generation(
+        generation.regenerate, request, conversation_id, request_id=frame.request_id, message_id=frame.message_id
+    )
     body = {"reply": message_payload(started.reply), "replaces": started.replaces}
     return JsonResponse(body, status=200 if started.duplicate else 202)
+
+
+@api_view("POST")
+def conversation_continue(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    """Continue the interrupted last reply, as `message.continue` does: 202 with the reply, streaming again."""
+    frame = api_frame({**read_json(request), "type": "message.continue"})
+    started = run_generation(generation.continue_reply, request, conversation_id, request_id=frame.request_id)
+    return JsonResponse({"reply": message_payload(started.reply)}, status=200 if started.duplicate else 202)
 
 
 @api_view("POST")

@@ -6,8 +6,9 @@ pre-serialised frames. It never runs the model: `generation` starts, stops and r
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
+import uuid
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -16,57 +17,26 @@ from django.conf import settings
 
 from chatsite.compat import SkipPerMessageConnectionClose
 
-from . import failures, generation, metrics, protocol, selectors
-from .models import Conversation, Message
+from . import failures, generation, metrics, protocol, selectors, services
+from .models import Message
 from .protocol import ProtocolError
-from .realtime import local
+from .realtime import fairness, local
 from .realtime.broadcast import conversation_group
-from .revocation import SessionGuard, user_group
+from .realtime.fallback import LiveSyncFallback
+from .revocation import SessionGuard
 
 logger = logging.getLogger(__name__)
 
 FINISHED = 2**62  # the seq recorded for finished replies, so their late deltas are ignored
-LAYERLESS = "parley-layerless"  # a channel-layer alias that is never configured: a socket served without Redis
-LIVE_SYNC_BACK = 1001  # close code telling a socket served without Redis to reconnect now that Redis is back
+FAIR_USE = 4429  # close code of a socket refused by a per-user limit: retry later, not at once
+MINUTE = 60.0
 
 
-class TokenBucket:
-    """Allows `rate` frames per second with bursts of the same size."""
-
-    __slots__ = ("clock", "rate", "stamp", "tokens")
-
-    def __init__(self, rate: float, clock=time.monotonic) -> None:
-        self.rate = rate
-        self.tokens = rate
-        self.clock = clock
-        self.stamp = clock()
-
-    def allow(self) -> bool:
-        now = self.clock()
-        self.tokens = min(self.rate, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-
-class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer):
+class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, AsyncWebsocketConsumer):
     accepted = False  # until connect() accepts; broadcasts reaching a socket being refused are dropped
-    live_sync = "ok"  # "degraded" while this socket only hears this process (Redis unreachable)
-
-    async def __call__(self, scope, receive, send) -> None:
-        """With Redis down the layer cannot give this socket a channel (Channels' consumer raised, and
-        daphne answered HTTP 500): serve it from this process alone, degraded, instead."""
-        try:
-            await super().__call__(scope, receive, send)
-        except failures.LINK_ERRORS:
-            if self.channel_layer_alias == LAYERLESS or hasattr(self, "channel_name"):
-                raise  # it failed after the channel was made: not the handshake's subscription
-            logger.warning("Redis is unreachable: a socket is served by this process alone")
-            self.channel_layer_alias = LAYERLESS
-            self.live_sync = "degraded"
-            await super().__call__(scope, receive, send)
+    elsewhere: frozenset[str] = frozenset()  # replies streaming on a branch this client is not shown
+    later: asyncio.Task | None = None  # a folded `sync` answer waiting for its turn (SnapshotPacer)
+    ledger: fairness.Ledger | None = None  # the user's fair-use counts, once connect() claimed a socket
 
     async def connect(self) -> None:
         """Subscribe, then read the snapshot, so no delta published after the read can be missed."""
@@ -83,7 +53,10 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
             await self.leave_conversation()
             await self.close()
             return
-        self.bucket = TokenBucket(settings.PARLEY_WS_RATE)
+        if not await self.within_fair_use():
+            return
+        self.bucket = fairness.TokenBucket(settings.PARLEY_WS_RATE)
+        self.pacer = fairness.SnapshotPacer(settings.PARLEY_SYNC_INTERVAL)
         self.guard = SessionGuard(self)
         await self.guard.start()
         await self.accept()
@@ -95,7 +68,31 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         elif local.sockets.degraded:
             await self.live_sync_changed(True)
 
+    async def within_fair_use(self) -> bool:
+        """Claim one of the user's sockets and a snapshot from their budget, or say why not and close."""
+        self.ledger = (await generation.get_worker()).ledger
+        self.claim = uuid.uuid4().hex
+        cap = settings.PARLEY_MAX_SOCKETS_PER_USER
+        if not await self.ledger.claim_socket(self.user.pk, self.claim, cap):
+            detail = f"You already have {cap} connections open; close some tabs, then reload."
+        elif not await self.take_snapshot():
+            detail = "Too many reloads and reconnects in the last minute; this tab retries shortly."
+        else:
+            return True
+        await self.leave_conversation()
+        await self.accept()  # to say why: a refused handshake cannot carry words
+        await self.send(text_data=protocol.error_frame("limit_reached", detail))
+        await self.close(code=FAIR_USE)
+        return False
+
+    async def take_snapshot(self) -> bool:
+        return await self.ledger.take(self.user.pk, "snapshots", MINUTE, settings.PARLEY_SNAPSHOTS_PER_MINUTE)
+
     async def disconnect(self, code: int) -> None:
+        if self.later is not None:
+            self.later.cancel()
+        if self.ledger is not None:
+            await self.ledger.release_socket(self.user.pk, self.claim)
         if self.accepted:
             metrics.CONVERSATION_SOCKETS.dec()
         if hasattr(self, "guard"):
@@ -108,24 +105,6 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         await self.leave(self.group)
         del self.group
 
-    async def join(self, group: str) -> None:
-        """Subscribe to `group`; with Redis down this process's frames still arrive (realtime/local.py)."""
-        if self.channel_layer is None:
-            return
-        try:
-            await self.channel_layer.group_add(group, self.channel_name)
-        except failures.LINK_ERRORS as error:
-            logger.warning("Could not subscribe a socket to %s: %s", group, error)
-            self.live_sync = "degraded"
-
-    async def leave(self, group: str) -> None:
-        if self.channel_layer is None:
-            return
-        try:
-            await self.channel_layer.group_discard(group, self.channel_name)
-        except failures.LINK_ERRORS:  # the subscription died with the Redis connection anyway
-            logger.debug("Could not unsubscribe a socket from %s", group, exc_info=True)
-
     # --- frames from the client ---------------------------------------------
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -134,21 +113,29 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
         try:
             if not self.bucket.allow():
                 raise ProtocolError("rate_limited", "Too many frames; slow down.", self.request_id_of(text_data))
+            if self.ledger and not await self.ledger.take(self.user.pk, "frames", 1.0, settings.PARLEY_WS_USER_RATE):
+                detail = "Too many frames from all your open tabs together; slow down."
+                raise ProtocolError("rate_limited", detail, self.request_id_of(text_data))
             if text_data is None:
                 raise ProtocolError("invalid_json", "Binary frames are not supported; send JSON text.")
             frame = protocol.parse_client_frame(text_data, max_bytes=settings.PARLEY_WS_MAX_FRAME)
             request_id = frame.request_id
             await failures.answer_within(self.handle(frame), settings.PARLEY_ANSWER_TIMEOUT)
-        except ProtocolError as error:
-            await self.send(text_data=protocol.error_frame(error.code, error.detail, error.request_id))
         except Exception as error:
-            detail = failures.unavailable_detail(error)
-            if detail is None:
-                logger.exception("Frame handling failed")
-                await self.send(text_data=protocol.error_frame("internal_error", INTERNAL_ERROR, request_id))
-            else:
-                logger.warning("Frame refused, a service is down: %r", error)
-                await self.send(text_data=protocol.error_frame(failures.UNAVAILABLE, detail, request_id))
+            await self.answer_error(error, request_id)
+
+    async def answer_error(self, error: Exception, request_id: str | None) -> None:
+        """The one error frame for a refused or failed frame, always echoing its request_id."""
+        if isinstance(error, ProtocolError):
+            code, detail = error.code, error.detail
+            request_id = error.request_id if error.request_id is not None else request_id
+        elif (detail := failures.unavailable_detail(error)) is not None:
+            logger.warning("Frame refused, a service is down: %r", error)
+            code = failures.UNAVAILABLE
+        else:
+            logger.error("Frame handling failed", exc_info=error)
+            code, detail = "internal_error", INTERNAL_ERROR
+        await self.send(text_data=protocol.error_frame(code, detail, request_id))
 
     @staticmethod
     def request_id_of(text_data: str | None) -> str | None:
@@ -159,36 +146,53 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
     async def handle(self, frame: protocol.ClientFrame) -> None:
         """One client frame; the generation service decides, refusals become error frames."""
         if frame.type == "sync":
-            await self.send_snapshot()
+            await self.answer_sync(frame.request_id)
             return
-        ids = {"user": self.user, "conversation_id": self.conversation_id}
         try:
-            if frame.type == "message.send":
-                started = await generation.start(
-                    **ids,
-                    content=frame.content,
-                    request_id=frame.request_id,
-                    model=frame.model,
-                    attachments=frame.attachments,
-                )
-            elif frame.type == "message.regenerate":
-                started = await generation.regenerate(**ids, request_id=frame.request_id)
-            else:
-                await generation.stop(**ids)
-                return
+            started = await self.dispatch_action(frame)
         except generation.Refused as refusal:
             raise ProtocolError(refusal.code, refusal.detail, frame.request_id) from None
-        await self.answer_started(started, frame.request_id)
+        if started is not None:
+            await self.answer_started(started, frame.request_id)
+
+    async def answer_sync(self, request_id: str | None) -> None:
+        """A snapshot now, or folded into the one due when this socket's PARLEY_SYNC_INTERVAL ends."""
+        wait = self.pacer.delay()
+        if wait is None:
+            return
+        if wait == 0:
+            await self.budgeted_snapshot(request_id)
+        else:
+            self.later = asyncio.get_running_loop().create_task(self.folded_snapshot(wait, request_id))
+
+    async def folded_snapshot(self, wait: float, request_id: str | None) -> None:
+        await asyncio.sleep(wait)
+        try:
+            await self.budgeted_snapshot(request_id)
+        except Exception as error:
+            await self.answer_error(error, request_id)
+        finally:
+            self.later = None
+
+    async def budgeted_snapshot(self, request_id: str | None) -> None:
+        self.pacer.sent()
+        if not await self.take_snapshot():
+            detail = "Too many snapshots asked for from all your open tabs; try again in a minute."
+            raise ProtocolError("rate_limited", detail, request_id)
+        await self.send_snapshot()
 
     async def answer_started(self, started: generation.ReplyStart, request_id: str | None) -> None:
         """The sender hears what its frame created from here, not through Redis, which may be down;
         the broadcast copies are then skipped by id (chat_frame). A retry is answered again in full."""
-        messages = [(started.user_message, None), (started.reply, started.replaces)]
+        first_new = started.user_message or started.reply  # a new branch starts here (`replaces`)
+        messages = [(m, started.replaces if m is first_new else None) for m in (started.user_message, started.reply)]
         for message, replaces in messages:
             if message is None:
                 continue
             key = str(message.id)
-            if not started.duplicate:
+            if started.continues and not started.duplicate:
+                self.seen[key] = message.seq  # followed again from its saved text; the broadcast copy is skipped
+            elif not started.duplicate:
                 if key in self.shown:
                     continue
                 self.shown.add(key)
@@ -197,19 +201,57 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
             payload = protocol.message_payload(message)
             await self.send(text_data=protocol.created_frame(payload, request_id, replaces))
 
+    async def dispatch_action(self, frame: protocol.ClientFrame) -> generation.ReplyStart | None:
+        ids = {"user": self.user, "conversation_id": self.conversation_id}
+        if frame.type == "message.send":
+            return await generation.start(
+                **ids,
+                content=frame.content,
+                request_id=frame.request_id,
+                model=frame.model,
+                attachments=frame.attachments,
+            )
+        if frame.type == "message.edit":
+            return await generation.edit(
+                **ids, message_id=frame.message_id, content=frame.content, request_id=frame.request_id
+            )
+        if frame.type == "message.regenerate":
+            return await generation.regenerate(**ids, request_id=frame.request_id, message_id=frame.message_id)
+        if frame.type == "message.continue":
+            return await generation.continue_reply(**ids, request_id=frame.request_id)
+        if frame.type == "branch.select":  # answered by the snapshot every socket on it is sent
+            await database_sync_to_async(services.branch_select)(**ids, message_id=frame.message_id)
+        else:
+            await generation.stop(**ids)
+        return None
+
     # --- frames to the client -----------------------------------------------
 
-    async def read_state(self) -> tuple[Conversation, list[Message]] | None:
+    async def send(self, text_data: str | None = None, bytes_data: bytes | None = None, close: bool = False) -> None:
+        """Drop a frame for a socket its client is closing: the disconnect that follows cleans up.
+
+        Daphne raises when a frame reaches a socket already closing ("Attempt to send on a closed
+        protocol"); raised out of a handler, that ended the consumer before its disconnect ran, and
+        left the socket's channel and groups subscribed in Redis for good (found by bench/soak;
+        the same path as django/channels_redis#276).
+        """
+        try:
+            await super().send(text_data=text_data, bytes_data=bytes_data, close=close)
+        except Exception as error:  # daphne's server raises the WebSocket library's own error type
+            logger.debug("Dropped a frame for a closing socket: %s", error)
+
+    async def read_state(self) -> selectors.ConversationState | None:
         return await database_sync_to_async(selectors.conversation_with_messages)(
             user=self.user, conversation_id=self.conversation_id
         )
 
-    async def send_snapshot(self, state: tuple[Conversation, list[Message]] | None = None) -> None:
-        """The conversation as it stands, live text included; from then on only newer deltas."""
+    async def send_snapshot(self, state: selectors.ConversationState | None = None) -> None:
+        """The branch shown as it stands, live text included; from then on only newer deltas, and
+        nothing of a reply streaming on another branch."""
         state = state or await self.read_state()
         if state is None:
             raise ProtocolError("not_found", "This conversation does not exist.")
-        conversation, messages = state
+        conversation, messages, self.elsewhere = state
         payloads = [protocol.message_payload(message) for message in messages]
         self.seen: dict[str, int] = {}  # last seq forwarded per streaming reply
         self.shown = {payload["id"] for payload in payloads}  # ids whose message.created is old news
@@ -225,7 +267,7 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
 
     async def chat_delta(self, event: dict[str, Any]) -> None:
         """Forward a delta once, in order; a gap means a broadcast was lost, so resend the snapshot."""
-        if not self.accepted:
+        if not self.accepted or event["id"] in self.elsewhere:
             return
         last = self.seen.get(event["id"])
         seq = event["seq"]
@@ -236,9 +278,17 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
             await self.send_snapshot()
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
-        """A whole frame; `opens` starts tracking a new reply, `done` ends it."""
+        """A whole frame; `opens` starts tracking a new reply, `reopens` a continued one, `done` ends it."""
         if not self.accepted:
             return
+        if event.get("done") in self.elsewhere:  # a reply on a branch this client is not shown
+            self.elsewhere -= {event["done"]}
+            return
+        reopened = event.get("reopens")
+        if reopened is not None:
+            if self.seen.get(reopened, FINISHED) != FINISHED:
+                return  # this socket's snapshot already showed it streaming again, with newer text
+            self.seen[reopened] = int(event["seq"])
         created = event.get("created")
         if created is not None:
             if created in self.shown:
@@ -250,33 +300,13 @@ class ConversationConsumer(SkipPerMessageConnectionClose, AsyncWebsocketConsumer
             self.seen[event["done"]] = FINISHED
         await self.send(text_data=event["frame"])
 
+    async def chat_resync(self, event: dict[str, Any]) -> None:
+        """The branch shown changed (`branch.select`): every socket sends its client a new snapshot."""
+        if self.accepted:
+            await self.send_snapshot()
+
     async def session_revoked(self, event: dict[str, Any]) -> None:
         await self.guard.on_revoked(event)
-
-    # --- when Redis is down (realtime/local.py) -------------------------------
-
-    async def relay(self, message: dict[str, Any]) -> None:
-        """A frame this process could not publish through Redis, handed over directly."""
-        if message["type"] == "chat.delta":
-            await self.chat_delta(message)
-        elif message["type"] == "chat.frame":
-            await self.chat_frame(message)
-
-    async def live_sync_changed(self, degraded: bool) -> None:
-        """Tell the client. Once Redis is back, a socket served without it reconnects; the others
-        subscribe again (a subscription refused during the outage is not retried by the layer) and
-        get a snapshot, which holds whatever other processes published meanwhile."""
-        if not self.accepted:
-            return
-        if not degraded and self.channel_layer is None:
-            await self.close(code=LIVE_SYNC_BACK)
-            return
-        self.live_sync = "degraded" if degraded else "ok"
-        await self.send(text_data=protocol.connection_status_frame(self.live_sync))
-        if not degraded:
-            await self.join(self.group)
-            await self.join(user_group(self.user.pk))
-            await self.send_snapshot()
 
 
 INTERNAL_ERROR = "The server could not handle that frame."

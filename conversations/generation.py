@@ -1,7 +1,7 @@
 """The generation service: the one entry point that starts, regenerates and stops replies.
 
-The socket consumer, the JSON API and manage.py commands all call `start`, `regenerate` and
-`stop`. A started reply runs as a task of this process's `Worker`, never inside its caller, so a
+The socket consumer, the JSON API and manage.py commands all call `start`, `edit`, `regenerate`
+and `stop`. A started reply runs as a task of this process's `Worker`, never inside its caller, so a
 closed tab or a finished HTTP request changes nothing. Whatever ends a reply (its last token, a
 stop, an upstream error, the deadline, a shutdown), it ends in `Worker.finish`: the text so far
 is published, saved once and announced. A final save that fails is retried until the database
@@ -44,7 +44,7 @@ from .llm.providers.simulator import stop_in_process_simulator
 from .models import LLMModel, Message
 from .models import Provider as CatalogProvider
 from .parts import Part, parts_view
-from .realtime import final_save, housekeeping, liveness, local
+from .realtime import fairness, final_save, housekeeping, liveness, local
 from .realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 from .realtime.recovery import FinalState
 from .tools.loop import Record, ToolStepsExceeded, respond_with_tools
@@ -91,11 +91,54 @@ async def start(
     return started
 
 
-async def regenerate(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None) -> ReplyStart:
-    """Replace the conversation's last reply with a new streamed one, once per request_id."""
+async def regenerate(
+    *,
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    request_id: str | None,
+    message_id: uuid.UUID | str | None = None,
+) -> ReplyStart:
+    """Stream a new sibling of a reply on the branch shown (the last unless `message_id` names
+    another), once per request_id; the earlier reply stays as another branch."""
     worker = await get_worker()
     asked_at = worker.broadcaster.clock()
     started = await database_sync_to_async(replies.reply_regenerate)(
+        user=user, conversation_id=conversation_id, request_id=request_id, worker=worker.channel, message_id=message_id
+    )
+    worker.begin(started, request_id, asked_at=asked_at)
+    return started
+
+
+async def edit(
+    *,
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    message_id: uuid.UUID | str,
+    content: str,
+    request_id: str,
+) -> ReplyStart:
+    """Save a sibling of a user message on the branch shown with new text, and stream a reply to it."""
+    worker = await get_worker()
+    asked_at = worker.broadcaster.clock()
+    started = await database_sync_to_async(replies.reply_edit)(
+        user=user,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        content=content,
+        request_id=request_id,
+        worker=worker.channel,
+    )
+    worker.begin(started, request_id, asked_at=asked_at)
+    return started
+
+
+async def continue_reply(
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None
+) -> ReplyStart:
+    """Stream more of the conversation's interrupted last reply, after its saved text, once per request_id."""
+    worker = await get_worker()
+    asked_at = worker.broadcaster.clock()
+    started = await database_sync_to_async(replies.reply_continue)(
         user=user, conversation_id=conversation_id, request_id=request_id, worker=worker.channel
     )
     worker.begin(started, request_id, asked_at=asked_at)
@@ -259,6 +302,7 @@ class Worker:
         self.running: dict[str, Running] = {}  # every reply not yet saved, finishing ones included
         self.closing = asyncio.Event()  # set by shutdown: final saves stop retrying and hand off
         self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
+        self.ledger = fairness.Ledger(broadcaster.redis)  # per-user fair-use counts of this process's sockets
 
     def spawn(self, job, name: str) -> asyncio.Task:
         """Run `job` as a task of the worker's, in a context of its own: a task outlives its caller,
@@ -276,6 +320,7 @@ class Worker:
         self.spawn(reports.report_loop(self), "parley-console-reports")
         if self.broadcaster.redis is not None:
             self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
+            self.spawn(self.ledger.renew_loop(), "parley-socket-leases")
 
     def begin(
         self,
@@ -291,14 +336,23 @@ class Worker:
             return  # the caller answers a retry with what the first request created
         reply = started.reply
         group = conversation_group(reply.conversation_id)
+        replaces = started.replaces  # the first new message takes the place of the one it branches from
         if started.user_message is not None:
-            created = protocol.created_frame(protocol.message_payload(started.user_message), request_id)
+            created = protocol.created_frame(protocol.message_payload(started.user_message), request_id, replaces)
             self.broadcaster.publish(group, frame_message(created, created=str(started.user_message.id)))
-        created = protocol.created_frame(protocol.message_payload(reply), request_id, started.replaces)
-        self.broadcaster.publish(group, frame_message(created, created=str(reply.id), opens=str(reply.id)))
+            replaces = None
+        created = protocol.created_frame(protocol.message_payload(reply), request_id, replaces)
+        if started.continues:  # sockets that saw it end follow it again, from its saved seq
+            markers = {"reopens": str(reply.id), "seq": str(reply.seq)}
+        else:
+            markers = {"created": str(reply.id), "opens": str(reply.id)}
+        self.broadcaster.publish(group, frame_message(created, **markers))
         live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty, asked_at)
         running = Running(reply, live, started.model, dataclasses.replace(reply_options(started), **(sampling or {})))
         running.prompt = [str(turn.get("content") or "") for turn in started.history]
+        if started.continues:
+            live.resume(reply.content, reply.seq)
+            running.parts = list(reply.parts or [])
         self.running[running.live.id_str] = running
         running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")
 

@@ -10,7 +10,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from . import failures
+from . import failures, storage_limits
 
 
 class ApiError(Exception):
@@ -64,6 +64,8 @@ def api_view(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[
                 return view(request, *args, **kwargs)
             except ApiError as error:
                 return error_response(error.status, error.message, **error.extra)
+            except storage_limits.QuotaExceeded as error:
+                return error_response(429, error.detail, code=error.code)
             except Exception as error:  # a service down is a 503 in words, anything else a real 500
                 detail = failures.unavailable_detail(error)
                 if detail is None:

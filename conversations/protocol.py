@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,15 @@ if TYPE_CHECKING:
 
 REQUEST_ID_MAX = 100
 ATTACHMENTS_MAX = 100  # a frame-level bound; PARLEY_UPLOAD_MAX_FILES is the real limit, checked on send
-CLIENT_TYPES = ("message.send", "generation.stop", "message.regenerate", "sync")
+CLIENT_TYPES = (
+    "message.send",
+    "generation.stop",
+    "message.regenerate",
+    "message.continue",
+    "message.edit",
+    "branch.select",
+    "sync",
+)
 # NUL and the other C0 control characters but tab, line feed and carriage return: no keyboard
 # types them, PostgreSQL cannot store NUL at all, and the rest only hide text from readers.
 FORBIDDEN_CHARACTERS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -40,6 +49,7 @@ class ClientFrame:
     type: str
     content: str = ""
     request_id: str | None = None
+    message_id: str | None = None  # message.edit, branch.select, message.regenerate (extension)
     attachments: tuple[str, ...] = ()  # upload ids (extension of message.send)
     model: int | None = None  # message.send: a catalog model id for this one reply
 
@@ -69,7 +79,14 @@ def client_frame(data: dict[str, Any]) -> ClientFrame:
         attachments = _attachments(data, request_id)
         content = _content(data, request_id, optional=bool(attachments))
         model = _model(data, request_id)
-        return ClientFrame(frame_type, content, _required(request_id), attachments=attachments, model=model)
+        return ClientFrame(frame_type, content, _required(request_id, frame_type), attachments=attachments, model=model)
+    if frame_type == "message.edit":
+        message_id = _message_id(data, request_id, required=True)
+        return ClientFrame(frame_type, _content(data, request_id), _required(request_id, frame_type), message_id)
+    if frame_type == "branch.select":
+        return ClientFrame(frame_type, request_id=request_id, message_id=_message_id(data, request_id, required=True))
+    if frame_type == "message.regenerate":
+        return ClientFrame(frame_type, request_id=request_id, message_id=_message_id(data, request_id))
     return ClientFrame(frame_type, request_id=request_id)
 
 
@@ -100,10 +117,23 @@ def request_id_of(text: str) -> str | None:
     return echoable(data.get("request_id")) if isinstance(data, dict) else None
 
 
-def _required(request_id: str | None) -> str:
+def _required(request_id: str | None, frame_type: str) -> str:
     if request_id is None:
-        raise ProtocolError("invalid_field", "message.send needs a request_id.")
+        raise ProtocolError("invalid_field", f"{frame_type} needs a request_id.")
     return request_id
+
+
+def _message_id(data: dict[str, Any], request_id: str | None, *, required: bool = False) -> str | None:
+    """A message's id in its canonical form, so it compares equal to the ids the server sends."""
+    value = data.get("message_id")
+    if value is None and not required:
+        return None
+    try:
+        if isinstance(value, str) and len(value) <= 36:
+            return str(uuid.UUID(value))
+    except ValueError:
+        pass
+    raise ProtocolError("invalid_field", "message_id must be the id of a message.", request_id)
 
 
 def _attachments(data: dict[str, Any], request_id: str | None) -> tuple[str, ...]:
@@ -160,6 +190,10 @@ def message_payload(message: Message) -> dict[str, Any]:
     """A message object exactly as protocol v1 defines it."""
     return {
         "id": str(message.id),
+        "parent_id": str(message.parent_id) if message.parent_id else None,
+        "sibling_index": message.sibling_index,
+        "sibling_count": message.sibling_count,
+        "sibling_ids": list(message.sibling_ids) or [str(message.id)],
         "role": message.role,
         "content": message.content,
         "parts": parts_view(message.parts, message.content),

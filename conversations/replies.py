@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from . import quotas, selectors
+from . import quotas, selectors, storage_limits, tree
 from .attachments.services import AttachmentRefused, attachment_part, refs_by_message, uploads_claim
 from .models import ApiCall, Conversation, LLMModel, Message, Regeneration, Upload, UsageRecord
 from .parts import parts_view, text_part
@@ -57,6 +57,7 @@ class ReplyStart:
     user_message: Message | None = None
     replaces: str | None = None
     duplicate: bool = False
+    continues: bool = False  # the reply is an interrupted one streaming again, after its saved text
 
 
 def reply_start(
@@ -69,7 +70,8 @@ def reply_start(
     model_id: int | None = None,
     attachments: tuple[str, ...] = (),
 ) -> ReplyStart:
-    """Save the user's message and an empty streaming reply, unless this request_id already did.
+    """Save the user's message at the end of the branch shown and an empty streaming reply to it,
+    unless this request_id already did.
 
     `model_id` picks the model for this one reply instead of the conversation's."""
     with transaction.atomic(using=_database()):
@@ -77,24 +79,71 @@ def reply_start(
         if existing:
             return existing
         model = _reply_model(user, conversation, model_id)
+        _store_text(user, content)
         uploads = _claim(user, attachments, model)
-        position = turns[-1].position + 1 if turns else 0
-        user_message = Message(
-            conversation=conversation,
-            position=position,
-            role=Message.Role.USER,
-            content=content,
-            parts=([text_part(content)] if content else []) + [attachment_part(u) for u in uploads],
-            request_id=request_id,
-        )
-        reply = _new_reply(conversation, position + 1, request_id, worker, model)
-        _insert([user_message, reply])
+        path = tree.active_path(turns, conversation.active_leaf_id)
+        started = _branch(conversation, turns, path, content, request_id, worker, model, uploads=uploads)
         if uploads:
-            _attach(conversation, user_message, uploads)
-        _touch(conversation, first_message=content or uploads[0].name)
-        return ReplyStart(
-            reply=reply, history=_history(conversation, [*turns, user_message]), model=model, user_message=user_message
-        )
+            _attach(conversation, started.user_message, uploads)
+        return started
+
+
+def reply_edit(
+    *,
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    message_id: uuid.UUID | str,
+    content: str,
+    request_id: str,
+    worker: str,
+) -> ReplyStart:
+    """Save a sibling of a user message on the branch shown, with the new text, and stream a reply
+    to it; the edited message and everything after it stay in the tree as another branch."""
+    with transaction.atomic(using=_database()):
+        conversation, turns, existing = _open_request(user, conversation_id, request_id)
+        if existing:
+            return existing
+        path = tree.active_path(turns, conversation.active_leaf_id)
+        edited = _on_path(turns, path, message_id, Message.Role.USER, "edit")
+        model = _reply_model(user, conversation, None)
+        _store_text(user, content)
+        before = path[: path.index(edited)]
+        return _branch(conversation, turns, before, content, request_id, worker, model, replaces=edited)
+
+
+def _store_text(user: AbstractBaseUser, content: str) -> None:
+    """Refuse a message that would take its owner past their stored-bytes quota."""
+    try:
+        storage_limits.store(user=user, adding=storage_limits.text_bytes(content))
+    except storage_limits.QuotaExceeded as refusal:
+        raise ReplyRefused(refusal.code, refusal.detail) from None
+
+
+def _branch(conversation, turns, path, content, request_id, worker, model, *, uploads=(), replaces=None):
+    """A user message after `path` (a new branch when the path's end has children) and its reply."""
+    parent_id = path[-1].id if path else None
+    position = turns[-1].position + 1 if turns else 0
+    user_message = Message(
+        conversation=conversation,
+        parent_id=parent_id,
+        position=position,
+        role=Message.Role.USER,
+        content=content,
+        parts=([text_part(content)] if content else []) + [attachment_part(u) for u in uploads],
+        request_id=request_id,
+    )
+    reply = _new_reply(conversation, user_message.id, position + 1, request_id, worker, model)
+    _insert([user_message, reply])
+    _touch(conversation, leaf=reply.id, first_message=content or (uploads[0].name if uploads else ""))
+    tree.added_sibling(user_message, tree.sibling_ids(turns, parent_id))
+    tree.added_sibling(reply, ())
+    return ReplyStart(
+        reply=reply,
+        history=_history(conversation, [*path, user_message]),
+        model=model,
+        user_message=user_message,
+        replaces=str(replaces.id) if replaces else None,
+    )
 
 
 def _claim(user: AbstractBaseUser, attachments: tuple[str, ...], model: LLMModel) -> list[Upload]:
@@ -115,24 +164,77 @@ def _attach(conversation: Conversation, message: Message, uploads: list[Upload])
 
 
 def reply_regenerate(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None, worker: str
+    *,
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    request_id: str | None,
+    worker: str,
+    message_id: uuid.UUID | str | None = None,
 ) -> ReplyStart:
-    """Replace the last assistant reply with a new streaming one, once per request_id."""
+    """Add a new streaming sibling of an assistant reply on the branch shown (the last one unless
+    `message_id` names another), once per request_id; the earlier reply is kept."""
     request_id = request_id or uuid.uuid4().hex
     with transaction.atomic(using=_database()):
         conversation, turns, existing = _open_request(user, conversation_id, request_id, regenerate=True)
         if existing:
             return existing
-        if not turns or turns[-1].role != Message.Role.ASSISTANT:
+        path = tree.active_path(turns, conversation.active_leaf_id)
+        if message_id is not None:
+            previous = _on_path(turns, path, message_id, Message.Role.ASSISTANT, "regenerate")
+        elif path and path[-1].role == Message.Role.ASSISTANT:
+            previous = path[-1]
+        else:
             raise ReplyRefused("nothing_to_regenerate", "There is no assistant reply to regenerate.")
         model = _reply_model(user, conversation, None)
         Regeneration.objects.create(conversation=conversation, request_id=request_id)
-        last = turns.pop()
-        Message.objects.filter(id=last.id).delete()
-        reply = _new_reply(conversation, last.position, request_id, worker, model)
-        reply.save(force_insert=True)
-        _touch(conversation)
-        return ReplyStart(reply=reply, history=_history(conversation, turns), model=model, replaces=str(last.id))
+        before = path[: path.index(previous)]
+        reply = _new_reply(conversation, previous.parent_id, turns[-1].position + 1, request_id, worker, model)
+        _insert([reply])
+        _touch(conversation, leaf=reply.id)
+        tree.added_sibling(reply, tree.sibling_ids(turns, previous.parent_id))
+        return ReplyStart(reply=reply, history=_history(conversation, before), model=model, replaces=str(previous.id))
+
+
+def _on_path(turns: list[Turn], path: list[Turn], message_id: uuid.UUID | str, role: str, action: str) -> Turn:
+    """The message a request names, which must be one of `role` on the branch shown."""
+    target = next((turn for turn in path if str(turn.id) == str(message_id)), None)
+    if target is None and not any(str(turn.id) == str(message_id) for turn in turns):
+        raise ReplyRefused("invalid_field", "message_id names no message of this conversation.")
+    if target is None:
+        raise ReplyRefused(
+            "not_on_active_path",
+            f"That message is not on the branch being shown (it may have changed in another tab); cannot {action} it.",
+        )
+    if target.role != role:
+        whose = "your own" if role == Message.Role.USER else "assistant"
+        raise ReplyRefused("invalid_field", f"Only {whose} messages can be chosen to {action}.")
+    return target
+
+
+def reply_continue(
+    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None, worker: str
+) -> ReplyStart:
+    """Stream the rest of the last reply of the branch shown after an interruption, from its saved
+    text; once per request_id. The model is asked with that text as the reply's beginning."""
+    request_id = request_id or uuid.uuid4().hex
+    with transaction.atomic(using=_database()):
+        conversation, turns, existing = _open_request(user, conversation_id, request_id, regenerate=True)
+        if existing:
+            return existing
+        path = tree.active_path(turns, conversation.active_leaf_id)
+        last = path[-1] if path else None
+        if last is None or last.role != Message.Role.ASSISTANT or last.status != Status.INTERRUPTED:
+            raise ReplyRefused("nothing_to_continue", "Only an interrupted last reply can be continued.")
+        model = _reply_model(user, conversation, None)
+        Regeneration.objects.create(conversation=conversation, request_id=request_id)
+        reply = Message.objects.get(id=last.id)
+        reply.conversation = conversation  # the worker reads it (sampling, tools) on the event loop
+        reply.status, reply.error, reply.worker = Status.STREAMING, "", worker
+        reply.heartbeat_at, reply.finished_at = timezone.now(), None
+        reply.save(update_fields=["status", "error", "worker", "heartbeat_at", "finished_at"])
+        _touch(conversation, leaf=reply.id)
+        tree.annotate([reply], turns)
+        return ReplyStart(reply=reply, history=_history(conversation, path), model=model, continues=True)
 
 
 def reply_finish(
@@ -288,7 +390,7 @@ def _existing_request(turns: list[Turn], request_id: str) -> ReplyStart | None:
     user_message = next((t for t in turns if t.request_id == request_id and t.role == Message.Role.USER), None)
     reply = next((t for t in turns if t.request_id == request_id and t.role == Message.Role.ASSISTANT), None)
     if reply is None and user_message is not None:  # its reply was regenerated: answer with the replacement
-        reply = next((t for t in turns if t.position > user_message.position), None)
+        reply = next((t for t in turns if t.parent_id == user_message.id), None)
     if reply is None:
         return None
     first_message = Message.objects.get(id=user_message.id) if user_message else None
@@ -341,11 +443,19 @@ def _refuse_if_over_budget(user: AbstractBaseUser) -> None:
         raise ReplyRefused("quota_exceeded", reason)
 
 
-def _new_reply(conversation: Conversation, position: int, request_id: str, worker: str, model: LLMModel) -> Message:
+def _new_reply(
+    conversation: Conversation,
+    parent_id: uuid.UUID | None,
+    position: int,
+    request_id: str,
+    worker: str,
+    model: LLMModel,
+) -> Message:
     """An unsaved streaming reply, named after the upstream model it asks for."""
     now = timezone.now()
     return Message(
         conversation=conversation,
+        parent_id=parent_id,
         position=position,
         role=Message.Role.ASSISTANT,
         status=Status.STREAMING,
@@ -358,15 +468,16 @@ def _new_reply(conversation: Conversation, position: int, request_id: str, worke
     )
 
 
-def _touch(conversation: Conversation, first_message: str = "") -> None:
-    """Bump recency, and name a new chat after its first message."""
+def _touch(conversation: Conversation, *, leaf: uuid.UUID, first_message: str = "") -> None:
+    """Bump recency, show the branch ending at the new reply, and name a new chat after its first message."""
     alias = _database()
-    conversation.updated_at = timezone.now()
+    conversation.updated_at, conversation.active_leaf_id = timezone.now(), leaf
     params = [_prepared(Conversation, "updated_at", conversation.updated_at, alias)]
-    statement = _statements(alias).touch
+    params.append(_prepared(Conversation, "active_leaf", leaf, alias))
+    statement = _statements(alias).touch_leaf
     if first_message and conversation.title == "New chat":
         conversation.title = " ".join(first_message.split())[:TITLE_FROM_MESSAGE] or "New chat"
-        statement = _statements(alias).touch_titled
+        statement = _statements(alias).touch_leaf_titled
         params.append(conversation.title)
     with connections[alias].cursor() as cursor:
         cursor.execute(statement, [*params, _prepared(Conversation, "id", conversation.id, alias)])
@@ -396,7 +507,7 @@ def _history(conversation: Conversation, turns: list[Turn | Message]) -> list[di
 LOCK_FIELDS = tuple(
     f.attname
     for f in Conversation._meta.concrete_fields
-    if f.name in {"title", "system_prompt", "model", "temperature", "has_attachments"}
+    if f.name in {"title", "system_prompt", "model", "temperature", "has_attachments", "active_leaf"}
 )
 
 
@@ -404,6 +515,7 @@ class Turn(NamedTuple):
     """The columns of a conversation's messages that starting a reply needs."""
 
     id: uuid.UUID
+    parent_id: uuid.UUID | None
     position: int
     role: str
     status: str
@@ -427,7 +539,9 @@ def _lock_conversation(conversation_id: uuid.UUID, owner_id) -> Conversation | N
         row = cursor.fetchone()
     if row is None:
         return None
-    return Conversation.from_db(alias, ["id", "owner_id", *LOCK_FIELDS], [conversation_id, owner_id, *row])
+    conversation = Conversation.from_db(alias, ["id", "owner_id", *LOCK_FIELDS], [conversation_id, owner_id, *row])
+    conversation.active_leaf_id = _uuid(conversation.active_leaf_id)
+    return conversation
 
 
 def _read_turns(conversation_id: uuid.UUID) -> list[Turn]:
@@ -435,7 +549,7 @@ def _read_turns(conversation_id: uuid.UUID) -> list[Turn]:
     alias = _database()
     with connections[alias].cursor() as cursor:
         cursor.execute(_statements(alias).turns, [_prepared(Message, "conversation", conversation_id, alias)])
-        return [Turn(_uuid(row[0]), *row[1:]) for row in cursor.fetchall()]
+        return [Turn(_uuid(row[0]), _uuid(row[1]), *row[2:]) for row in cursor.fetchall()]
 
 
 def _streaming_count(owner_id) -> int:
@@ -469,7 +583,8 @@ class Statements(NamedTuple):
     streaming_count: str
     insert: str  # its VALUES rows are added per call
     touch: str
-    touch_titled: str
+    touch_leaf: str
+    touch_leaf_titled: str
     finish: str
     checkpoint: str
 
@@ -504,6 +619,7 @@ def _statements(alias: str) -> Statements:
             "finished_at",
         )
     )
+    touched = f"{name(Conversation, 'updated_at')} = %s, {name(Conversation, 'active_leaf')} = %s"
     return Statements(
         lock=f"SELECT {fields} FROM {c} JOIN {u} ON {u}.{owner_pk} = {c}.{name(Conversation, 'owner')} "
         f"WHERE {c}.{name(Conversation, 'id')} = %s AND {c}.{name(Conversation, 'owner')} = %s{lock}",
@@ -515,7 +631,8 @@ def _statements(alias: str) -> Statements:
         f"WHERE {name(ApiCall, 'owner')} = %s AND {name(ApiCall, 'expires_at')} > %s)",
         insert=f"INSERT INTO {m} ({columns}) VALUES ",
         touch=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s WHERE {name(Conversation, 'id')} = %s",
-        touch_titled=f"UPDATE {c} SET {name(Conversation, 'updated_at')} = %s, {name(Conversation, 'title')} = %s "
+        touch_leaf=f"UPDATE {c} SET {touched} WHERE {name(Conversation, 'id')} = %s",
+        touch_leaf_titled=f"UPDATE {c} SET {touched}, {name(Conversation, 'title')} = %s "
         f"WHERE {name(Conversation, 'id')} = %s",
         finish=f"UPDATE {m} SET {finished} WHERE {name(Message, 'id')} = %s AND {name(Message, 'status')} = %s",
         checkpoint=f"UPDATE {m} SET {name(Message, 'content')} = %s, {name(Message, 'seq')} = %s, "
@@ -528,5 +645,7 @@ def _prepared(model, field: str, value, alias: str):
     return model._meta.get_field(field).get_db_prep_value(value, connections[alias])
 
 
-def _uuid(value) -> uuid.UUID:
-    return value if isinstance(value, uuid.UUID) else uuid.UUID(value)  # SQLite returns hex text
+def _uuid(value):
+    if value is None or isinstance(value, uuid.UUID):
+        return value
+    return uuid.UUID(value)  # SQLite returns hex text

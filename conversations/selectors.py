@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
+from . import tree
 from .catalog.environment import ensure_catalog
 from .models import Conversation, LLMModel, Message, ServerProcess, UsageRecord
+from .tree import Node
+
+NODE_FIELDS = ("id", "parent_id", "position", "status")
 
 
 def conversation_list(*, user: AbstractBaseUser, search: str = "") -> QuerySet[Conversation]:
@@ -31,6 +35,20 @@ def conversation_get(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str
         return None
 
 
+class ConversationState(NamedTuple):
+    """What a client is shown: the branch shown, root first, and the ids of replies streaming on
+    other branches (their frames are not about anything this client shows)."""
+
+    conversation: Conversation
+    messages: list[Message]
+    elsewhere: frozenset[str]
+
+
+def message_tree(*, conversation: Conversation) -> list[Node]:
+    """Every message's place in the tree, without its text."""
+    return list(conversation.messages.order_by("position").values_list(*NODE_FIELDS, named=True))
+
+
 def conversation_get_any(*, conversation_id: uuid.UUID | str) -> Conversation | None:
     """Any user's conversation with this id: for operators only (the live console), never for owners."""
     try:
@@ -40,16 +58,49 @@ def conversation_get_any(*, conversation_id: uuid.UUID | str) -> Conversation | 
 
 
 def message_list(*, conversation: Conversation) -> list[Message]:
-    """A conversation's messages in order."""
-    return list(conversation.messages.order_by("position"))
+    """The branch shown, root first, each message annotated with its siblings."""
+    return active_branch(conversation, message_tree(conversation=conversation))
 
 
-def conversation_with_messages(
-    *, user: AbstractBaseUser, conversation_id: uuid.UUID | str
-) -> tuple[Conversation, list[Message]] | None:
-    """The user's conversation and its messages, read together (one trip to a worker thread)."""
+def message_list_all(*, conversation: Conversation) -> list[Message]:
+    """Every message of every branch, in creation order, each annotated with its siblings."""
+    messages = list(conversation.messages.order_by("position"))
+    tree.annotate(messages, messages)
+    return messages
+
+
+def active_branch(conversation: Conversation, nodes: list[Node]) -> list[Message]:
+    path = [node.id for node in tree.active_path(nodes, conversation.active_leaf_id)]
+    rows = conversation.messages.in_bulk(path)
+    messages = [rows[message_id] for message_id in path]
+    tree.annotate(messages, nodes)
+    return messages
+
+
+def conversation_with_messages(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str) -> ConversationState | None:
+    """The user's conversation and its branch shown, read together (one trip to a worker thread)."""
     conversation = conversation_get(user=user, conversation_id=conversation_id)
-    return None if conversation is None else (conversation, message_list(conversation=conversation))
+    if conversation is None:
+        return None
+    nodes = message_tree(conversation=conversation)
+    messages = active_branch(conversation, nodes)
+    shown = {message.id for message in messages}
+    elsewhere = frozenset(str(n.id) for n in nodes if n.status == Message.Status.STREAMING and n.id not in shown)
+    return ConversationState(conversation, messages, elsewhere)
+
+
+def streaming_elsewhere(*, conversation: Conversation, shown: list[Message]) -> frozenset[str]:
+    """Replies streaming in the conversation but not among the messages shown."""
+    streaming = conversation.messages.filter(status=Message.Status.STREAMING).exclude(id__in=[m.id for m in shown])
+    return frozenset(str(message_id) for message_id in streaming.values_list("id", flat=True))
+
+
+def with_siblings(messages: list[Message]) -> list[Message]:
+    """Annotate messages read on their own (a swept reply, say) with their siblings."""
+    for message in messages:
+        nodes = Message.objects.filter(conversation_id=message.conversation_id, parent_id=message.parent_id)
+        tree.annotate([message], list(nodes.values_list(*NODE_FIELDS, named=True)))
+    return messages
 
 
 def conversation_with_messages_any(*, conversation_id: uuid.UUID | str) -> tuple[Conversation, list[Message]] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -10,13 +11,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from . import generation, protocol, replies
+from . import generation, protocol, replies, selectors, storage_limits, tree
 from .models import Conversation, LLMModel, Message, ServerProcess
-from .realtime.broadcast import publish_after_commit
+from .realtime.broadcast import publish_after_commit, resync_after_commit
 
 TITLE_MAX = Conversation._meta.get_field("title").max_length
+QUOTA_FIELDS = ("title", "system_prompt")  # the editable fields that count toward PARLEY_MAX_STORED_BYTES_PER_USER
 
 
+@transaction.atomic
 def conversation_create(
     *,
     owner: AbstractBaseUser,
@@ -25,12 +28,12 @@ def conversation_create(
     system_prompt: str = "",
     temperature: float | None = None,
 ) -> Conversation:
+    """Create it within the owner's limits (storage_limits.py), or raise QuotaExceeded."""
+    storage_limits.allow_new_conversation(user=owner)
+    title = title.strip() or "New chat"
+    storage_limits.store(user=owner, adding=storage_limits.text_bytes(title, system_prompt))
     return Conversation.objects.create(
-        owner=owner,
-        title=title.strip() or "New chat",
-        model=model,
-        system_prompt=system_prompt,
-        temperature=temperature,
+        owner=owner, title=title, model=model, system_prompt=system_prompt, temperature=temperature
     )
 
 
@@ -42,6 +45,8 @@ def conversation_create_with_turns(
     first = next((turn["content"] for turn in turns if turn["role"] == "user"), "")
     title = " ".join(first.split())[: replies.TITLE_FROM_MESSAGE]
     conversation = conversation_create(owner=owner, title=title, model=model, system_prompt=system_prompt)
+    written = storage_limits.text_bytes(*(turn["content"] for turn in turns if turn["role"] == "user"))
+    storage_limits.store(user=owner, adding=written)
     Message.objects.bulk_create(
         Message(conversation=conversation, position=position, role=turn["role"], content=turn["content"])
         for position, turn in enumerate(turns)
@@ -49,15 +54,22 @@ def conversation_create_with_turns(
     return conversation
 
 
+@transaction.atomic
 def conversation_update(*, conversation: Conversation, **fields: Any) -> Conversation:
     """Change the given editable fields (title, system_prompt, model, temperature) and bump `updated_at`;
-    every open tab hears of it through `conversation.updated`."""
+    every open tab hears of it through `conversation.updated`. Text counts toward the owner's quota."""
+    before = _stored_text_bytes(conversation, fields)
     for name, value in fields.items():
         setattr(conversation, name, value.strip() if name == "title" else value)
+    storage_limits.store(user=conversation.owner_id, adding=_stored_text_bytes(conversation, fields) - before)
     conversation.save(update_fields=[*fields, "updated_at"])
     frame = protocol.conversation_updated_frame(protocol.conversation_payload(conversation))
     publish_after_commit(conversation.id, frame)
     return conversation
+
+
+def _stored_text_bytes(conversation: Conversation, fields: dict[str, Any]) -> int:
+    return storage_limits.text_bytes(*(getattr(conversation, name) for name in fields if name in QUOTA_FIELDS))
 
 
 @transaction.atomic
@@ -65,10 +77,31 @@ def conversation_delete(*, conversation: Conversation) -> None:
     """Delete it, stop its running reply on whichever process runs it, and close its sockets' view."""
     conversation_id = conversation.id
     streaming = list(conversation.messages.filter(status=Message.Status.STREAMING))
+    freed = storage_limits.conversation_bytes(conversation)
     conversation.delete()
+    storage_limits.store(user=conversation.owner_id, adding=-freed)
     for reply in streaming:
         generation.stop_after_commit(reply)
     publish_after_commit(conversation_id, protocol.conversation_deleted_frame(str(conversation_id)))
+
+
+@transaction.atomic
+def branch_select(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str, message_id: str) -> None:
+    """Show the branch through this message (down to its newest leaf) in every open tab.
+
+    The conversation row is locked like a reply start locks it, so a select and a start in two
+    processes apply one after the other. Choosing a branch is viewing: `updated_at` stays.
+    """
+    conversation = selectors.conversation_get(user=user, conversation_id=conversation_id)
+    if conversation is None:
+        raise generation.Refused("not_found", "This conversation does not exist.")
+    conversation = Conversation.objects.select_for_update().get(id=conversation.id)
+    nodes = selectors.message_tree(conversation=conversation)
+    leaf = tree.newest_leaf(nodes, uuid.UUID(message_id))
+    if leaf is None:
+        raise generation.Refused("invalid_field", "message_id names no message of this conversation.")
+    Conversation.objects.filter(id=conversation.id).update(active_leaf=leaf.id)
+    resync_after_commit(conversation.id)
 
 
 def server_process_heartbeat(

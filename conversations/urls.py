@@ -14,6 +14,7 @@ urlpatterns = [
     path("api/conversations/<str:conversation_id>/", api.conversation_detail, name="api-conversation"),
     path("api/conversations/<str:conversation_id>/messages/", api.conversation_messages, name="api-messages"),
     path("api/conversations/<str:conversation_id>/regenerate/", api.conversation_regenerate, name="api-regenerate"),
+    path("api/conversations/<str:conversation_id>/continue/", api.conversation_continue, name="api-continue"),
     path("api/conversations/<str:conversation_id>/stop/", api.conversation_stop, name="api-stop"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics_endpoint.metrics, name="metrics"),

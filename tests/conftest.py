@@ -103,14 +103,23 @@ def bob_client(bob) -> Client:
 
 @pytest.fixture
 def make_conversation(db) -> MakeConversation:
-    """Create a conversation with messages given as (role, content) or (role, content, {field: value})."""
+    """Create a conversation with one chain of messages given as (role, content) or (role, content, {field: value})."""
 
     def make(owner, title: str = "A chat", messages: Sequence[tuple] = (), **fields) -> Conversation:
         conversation = Conversation.objects.create(owner=owner, title=title, **fields)
+        parent = None
         for position, (role, content, *extra) in enumerate(messages):
-            Message.objects.create(
-                conversation=conversation, position=position, role=role, content=content, **(extra[0] if extra else {})
+            parent = Message.objects.create(
+                conversation=conversation,
+                parent=parent,
+                position=position,
+                role=role,
+                content=content,
+                **(extra[0] if extra else {}),
             )
+        if parent is not None:
+            Conversation.objects.filter(id=conversation.id).update(active_leaf=parent)
+            conversation.refresh_from_db()
         return conversation
 
     return make
@@ -149,6 +158,24 @@ def redis_url() -> str:
     except (redis.RedisError, OSError) as error:
         pytest.fail(f"Redis at {url} is unreachable ({error}); run the suite with scripts/test.", pytrace=False)
     return url
+
+
+@pytest.fixture(autouse=True)
+def fair_use_counts_reset() -> None:
+    """Per-user fair-use counts live in Redis, keyed by user id, and SQLite reuses ids from test to
+    test: each test starts with the budgets of a new user (conversations/realtime/fairness.py)."""
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        return
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        keys = list(client.scan_iter("parley:fair:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    except (redis.RedisError, OSError):
+        pass  # tests that need Redis fail on their own, with a clearer message
+    finally:
+        client.close()
 
 
 def pytest_collection_modifyitems(config, items: list[pytest.Item]) -> None:

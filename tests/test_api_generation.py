@@ -63,13 +63,15 @@ async def test_stop_ends_the_reply_with_its_text_kept_and_busy_is_a_conflict(api
     assert (nothing.status_code, nothing.json()["code"]) == (409, "not_generating")
 
 
-async def test_regenerate_replaces_the_last_reply(api, chat, worker):
+async def test_regenerate_adds_a_sibling_in_place_of_the_last_reply(api, chat, worker):
     first = (await post(api, chat, "messages", {"content": FAST, "request_id": "r1"})).json()["reply"]["id"]
     await ended(worker, first)
     response = await post(api, chat, "regenerate", {"request_id": "g1"})
     assert response.status_code == 202 and response.json()["replaces"] == first
-    await ended(worker, response.json()["reply"]["id"])
-    assert not await Message.objects.filter(id=first).aexists()
+    reply = await ended(worker, response.json()["reply"]["id"])
+    assert await Message.objects.filter(id=first).aexists()  # kept as the other branch
+    assert str(reply.parent_id) == response.json()["reply"]["parent_id"]
+    assert response.json()["reply"]["sibling_count"] == 2
 
 
 @pytest.mark.parametrize(

@@ -125,6 +125,7 @@ replaced = {
     "light_application_queue": daphne.server.asyncio is not asyncio,
     "light_channel_queues": pubsub.asyncio is not asyncio,
     "direct_socket_writes": tcp.Port.transport is not tcp.Server,
+    "slow_client_limits": daphne.server.HTTPFactory.__module__ == "chatsite.compat",
 }
 print(json.dumps({"applied": sorted(compat.applied), "replaced": sorted(k for k, v in replaced.items() if v)}))
 """
@@ -244,3 +245,24 @@ async def test_a_message_published_on_the_group_channel_reaches_a_group_member(l
 
 async def test_no_group_channel_name_on_other_releases(layer, fake_channels_version):
     assert compat.group_channel_name(layer, "room") is None
+
+
+# --- channels-redis: releasing a finished consumer's channel ---------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not compat.verified("channels-redis"), reason="does nothing on other releases")
+async def test_a_channel_left_subscribed_is_released_once(layer, redis_url):
+    channel = await layer.new_channel()  # subscribed, and no receive will ever be cancelled on it
+    assert await compat.release_channel(layer, channel) is True
+    assert await compat.release_channel(layer, channel) is False  # already released: nothing to do
+    client = aioredis.from_url(redis_url)
+    try:
+        assert not [name for name in await client.pubsub_channels() if name.decode().endswith(channel)]
+    finally:
+        await client.aclose()
+
+
+async def test_no_channel_is_released_on_other_releases(layer, fake_channels_version):
+    channel = await layer.new_channel()
+    assert await compat.release_channel(layer, channel) is False

@@ -18,6 +18,7 @@ from conversations.catalog.environment import ensure_catalog
 from conversations.llm.simulator.script import MODEL_NAME, markdown_reply
 from conversations.models import ApiCall, ApiToken, Budget, Conversation, LLMModel, Message, Provider, UsageRecord
 from conversations.openai_api.calls import Call
+from conversations.openai_api.persisted import follow
 from conversations.openai_api.watch import get_watcher
 
 pytestmark = [
@@ -426,3 +427,22 @@ async def test_a_busy_conversation_is_409(api, alice, worker):
     assert_error(await post(api, body(), **{"X-Parley-Conversation": str(chat.id)}), 409, "busy")
     await generation.stop(user=alice, conversation_id=chat.id)
     await reader.rest()
+
+
+async def test_a_saved_call_whose_final_frame_was_lost_ends_from_the_database(alice, settings, worker):
+    settings.PARLEY_STALE_AFTER = 0.2  # how long the call waits in silence before it asks the database
+    chat = await Conversation.objects.acreate(owner=alice)
+    reply = await Message.objects.acreate(
+        conversation=chat, position=0, role="assistant", content="done", status="complete"
+    )
+    call = Call(MODEL_NAME, "token")
+    channel = await worker.layer.new_channel("test.")  # joined to no group: nothing will ever arrive
+    reply_id = str(reply.id)
+    call.producer = asyncio.ensure_future(follow(call, worker.layer, "test-group", channel, reply_id))
+    text, end = await asyncio.wait_for(call.collect(), 10)
+    assert (text, end.finish_reason, end.error) == ("done", "stop", None)
+    await reply.adelete()
+    gone = Call(MODEL_NAME, "token")
+    gone.producer = asyncio.ensure_future(follow(gone, worker.layer, "test-group", channel, reply_id))
+    _, end = await asyncio.wait_for(gone.collect(), 10)
+    assert end.error["code"] == "reply_failed"

@@ -112,6 +112,6 @@ def test_a_regenerate_is_done_once_per_request_id_even_after_a_later_one(started
     replies.reply_finish(reply=two.reply, content="third", seq=1, status="complete")
     before = list(answered_conversation.messages.values_list("id", "content"))
     retried = regenerate("g1")
-    assert retried.duplicate and retried.reply.id == two.reply.id
+    assert retried.duplicate and retried.reply.id == one.reply.id  # kept as a sibling, so answered with itself
     assert list(answered_conversation.messages.values_list("id", "content")) == before
     assert before[-1][1] == "third"

@@ -17,3 +17,9 @@ def test_explicit_choices_are_kept():
     assert "--websocket-max-message-size" not in arguments
     assert DEFAULT_APPLICATION not in arguments
     assert arguments.count("other.asgi:app") == 1
+
+
+def test_the_websocket_handshake_is_bounded():
+    arguments = daphne_arguments(["-p", "8000"], 4096, handshake_timeout=7)
+    assert arguments[arguments.index("--websocket_connect_timeout") + 1] == "7"
+    assert "--websocket_connect_timeout=3" in daphne_arguments(["--websocket_connect_timeout=3"], 4096)

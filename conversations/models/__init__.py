@@ -5,7 +5,9 @@ from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
 from .mcp import McpServer
 from .operations import ServerProcess
+from .sharing import ShareLink
 from .sso import ExternalIdentity
+from .storage import StorageUsage
 from .uploads import Upload
 from .usage import Budget, UsageRecord
 
@@ -21,6 +23,8 @@ __all__ = [
     "Provider",
     "Regeneration",
     "ServerProcess",
+    "ShareLink",
+    "StorageUsage",
     "Upload",
     "UsageRecord",
 ]

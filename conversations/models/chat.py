@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class Conversation(models.Model):
@@ -33,6 +33,8 @@ class Conversation(models.Model):
     has_attachments = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=False)
+    # The end of the branch being shown (conversations/tree.py); null means the newest message.
+    active_leaf = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
         ordering = ["-updated_at"]
@@ -43,7 +45,12 @@ class Conversation(models.Model):
 
 
 class Message(models.Model):
-    """One turn of a conversation; assistant turns also carry their generation's record."""
+    """One turn of a conversation; assistant turns also carry their generation's record.
+
+    Messages form a tree through `parent`: an edit or a regenerate adds a sibling, and nothing is
+    ever replaced. `position` is the order of creation within the conversation, so a child always
+    comes after its parent and siblings are ordered by it.
+    """
 
     class Role(models.TextChoices):
         SYSTEM = "system"
@@ -59,7 +66,9 @@ class Message(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
-    # Order within the conversation; timestamps can tie, positions cannot.
+    # The message this one answers or follows; null for the first message of a branch from the top.
+    parent = models.ForeignKey("self", null=True, blank=True, on_delete=models.CASCADE, related_name="children")
+    # Order of creation within the conversation; timestamps can tie, positions cannot.
     position = models.PositiveIntegerField()
     role = models.CharField(max_length=16, choices=Role.choices)
     content = models.TextField(blank=True)
@@ -94,6 +103,7 @@ class Message(models.Model):
         ordering = ["conversation", "position"]
         constraints = [
             models.UniqueConstraint(fields=["conversation", "position"], name="msg_unique_position"),
+            models.CheckConstraint(condition=~Q(parent=F("id")), name="msg_not_own_parent"),
             models.UniqueConstraint(
                 fields=["conversation", "role", "request_id"],
                 condition=~Q(request_id=""),
@@ -108,8 +118,16 @@ class Message(models.Model):
             ),
         ]
 
+    # Its place among its parent's children, set by whoever read the tree (conversations/tree.py).
+    sibling_index = 0
+    sibling_ids: tuple[str, ...] = ()
+
     def __str__(self) -> str:
         return f"{self.role}: {self.content[:60]}"
+
+    @property
+    def sibling_count(self) -> int:
+        return len(self.sibling_ids) or 1
 
     @property
     def usage(self) -> dict[str, Any] | None:
@@ -125,7 +143,7 @@ class Message(models.Model):
 
 
 class Regeneration(models.Model):
-    """A `message.regenerate` request id already handled in a conversation.
+    """A `message.regenerate` (or `message.continue`) request id already handled in a conversation.
 
     A regenerated reply carries its request id only until the next regeneration deletes it, so
     without this record a retried regenerate arriving after a later one would start a new reply.

@@ -16,11 +16,12 @@ import json
 import logging
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from .. import generation, selectors, services
+from .. import generation, protocol, selectors, services
 from ..llm.base import Usage
-from ..models import ApiToken, Conversation, LLMModel
+from ..models import ApiToken, Conversation, LLMModel, Message
 from ..realtime.broadcast import conversation_group
 from .calls import Call, End, failure
 from .errors import OpenAIError
@@ -91,7 +92,14 @@ async def follow(call: Call, layer, group: str, channel: str, reply_id: str) -> 
     sent, seq = 0, 0  # characters already on the call; the last delta forwarded
     try:
         while True:
-            event = await layer.receive(channel)
+            try:
+                async with asyncio.timeout(settings.PARLEY_STALE_AFTER):
+                    event = await layer.receive(channel)
+            except TimeoutError:  # quiet for long: the final frame may have been lost (pub/sub drops)
+                message = await database_sync_to_async(finished_reply)(reply_id)
+                if message is None:
+                    continue
+                event = {"type": "chat.frame", "done": reply_id, "frame": json.dumps({"message": message})}
             if event.get("type") == "chat.delta" and event.get("id") == reply_id:
                 if event["seq"] == seq + 1:
                     text = json.loads(event["frame"])["delta"]
@@ -109,6 +117,15 @@ async def follow(call: Call, layer, group: str, channel: str, reply_id: str) -> 
                 return
     finally:
         await asyncio.shield(layer.group_discard(group, channel))
+
+
+def finished_reply(reply_id: str) -> dict | None:
+    """The saved reply as `message.completed` carries it once it is no longer streaming (a failure
+    if it is gone), or None while it streams."""
+    reply = Message.objects.filter(id=reply_id).first()
+    if reply is None:
+        return {"content": "", "status": "failed", "error": "The reply was deleted before it finished."}
+    return None if reply.status == Message.Status.STREAMING else protocol.message_payload(reply)
 
 
 def final(message: dict) -> End:

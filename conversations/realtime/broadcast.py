@@ -130,6 +130,13 @@ class LiveReply:
         self.first_token_at: float | None = None  # when its first text arrived, on the same clock
         self.tokens = 0  # text chunks published so far (the live console's count), added per flush
 
+    def resume(self, content: str, seq: int) -> None:
+        """Go on from saved text (a continued reply): its next delta is seq + 1, and the first flush
+        rewrites its resume state whole, which may have expired since."""
+        self.parts = ([content] + [""] * (seq - 1)) if content else [""] * seq  # one part per delta, as ever
+        self.seq = len(self.parts)
+        self.live_stale = True
+
     def append(self, text: str) -> None:
         if not text:
             return
@@ -421,5 +428,18 @@ def publish_after_commit(conversation_id: Any, frame: str) -> None:
             async_to_sync(get_channel_layer().group_send)(conversation_group(conversation_id), frame_message(frame))
         except Exception:  # the change is saved; open tabs catch up on their next snapshot
             logger.exception("Could not notify sockets of conversation %s", conversation_id)
+
+    transaction.on_commit(send)
+
+
+def resync_after_commit(conversation_id: Any) -> None:
+    """Once the change commits, have every socket on the conversation send its client a fresh
+    snapshot: each builds its own, with the live text and seq bookkeeping that socket needs."""
+
+    def send() -> None:
+        try:
+            async_to_sync(get_channel_layer().group_send)(conversation_group(conversation_id), {"type": "chat.resync"})
+        except Exception:  # the change is saved; open tabs catch up on their next snapshot
+            logger.exception("Could not ask the sockets of conversation %s to resync", conversation_id)
 
     transaction.on_commit(send)

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 from redis import asyncio as aioredis
 
-from .. import metrics, replies
+from .. import metrics, replies, selectors
 from ..models import Message
 from . import liveness, recovery
 
@@ -80,7 +80,7 @@ async def sweep(
         if saved is not None:
             logger.info("Recovered reply %s as %s with %d characters", reply.id, final.status, len(final.content))
             await recovery.forget(redis, reply.id)
-            recovered.append(saved)
+            recovered += await database_sync_to_async(selectors.with_siblings)([saved])  # for its frame
     return recovered
 
 

@@ -224,7 +224,7 @@ async def test_per_user_cap_is_enforced(connect, conversation, alice, settings):
     await first.send(type="generation.stop")
 
 
-async def test_regenerate_replaces_the_last_reply(connect, conversation, alice):
+async def test_regenerate_adds_a_sibling_in_place_of_the_last_reply(connect, conversation, alice):
     _, socket = await connect(alice, conversation.id)
     await socket.receive()
     _, first = await stream_reply(socket)
@@ -233,8 +233,10 @@ async def test_regenerate_replaces_the_last_reply(connect, conversation, alice):
     created = frames[0]
     assert created["type"] == "message.created" and created["replaces"] == first["id"]
     assert frames[-1]["message"]["status"] == "complete"
+    assert created["message"]["parent_id"] == first["parent_id"]
+    assert (created["message"]["sibling_index"], created["message"]["sibling_count"]) == (1, 2)
     ids = await sync_to_async(lambda: list(conversation.messages.values_list("id", flat=True)))()
-    assert len(ids) == 2 and first["id"] not in {str(i) for i in ids}
+    assert len(ids) == 3 and first["id"] in {str(i) for i in ids}  # the earlier reply is kept
 
 
 async def test_regenerate_without_a_reply_is_an_error(connect, conversation, alice):
@@ -286,8 +288,8 @@ async def test_flood_is_rate_limited(connect, conversation, alice, settings):
     settings.PARLEY_WS_RATE = 5.0
     _, socket = await connect(alice, conversation.id)
     await socket.receive()
-    for _ in range(20):
-        await socket.send(type="sync")
+    for _ in range(20):  # syncs would be folded (fairness.SnapshotPacer): every stop is answered
+        await socket.send(type="generation.stop")
     codes = [(await socket.receive()).get("code") for _ in range(20)]
     assert codes.count("rate_limited") >= 10
 

@@ -81,7 +81,7 @@ def test_large_frames_to_a_slow_reader_arrive_whole_and_in_order(big_chat, redis
     owner, chat = big_chat
     client = Client()
     client.force_login(owner)
-    server = ServerProcess(live_env(REDIS_URL=redis_url)).start()
+    server = ServerProcess(live_env(REDIS_URL=redis_url, PARLEY_SYNC_INTERVAL="0")).start()  # no folding
     try:
         sock = open_without_reading(server, chat.id, client.cookies["sessionid"].value)
         for _ in range(3):

@@ -97,3 +97,15 @@ async def test_a_rate_limited_frame_is_answered_with_its_request_id(connect, ali
     await socket.send(type="generation.stop", request_id="s2")
     answers = {(frame["code"], frame["request_id"]) for frame in [await socket.receive(), await socket.receive()]}
     assert answers == {("not_generating", "s1"), ("rate_limited", "s2")}
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_refused_sync_echoes_its_request_id(connect, alice, bob):
+    conversation = await sync_to_async(Conversation.objects.create)(owner=alice, title="clean")
+    _, socket = await connect(alice, conversation.id)
+    await socket.receive()
+    conversation.owner = bob
+    await sync_to_async(conversation.save)()
+    await socket.send(type="sync", request_id="sync-1")
+    error = await socket.receive()
+    assert (error["code"], error["request_id"]) == ("not_found", "sync-1")

@@ -93,7 +93,8 @@ def collector(drawn: list, code: str):
 
 
 async def test_every_bad_frame_gets_one_error_and_the_socket_keeps_working(connect, conversation, alice, settings):
-    settings.PARLEY_WS_RATE = 1e9
+    settings.PARLEY_WS_RATE = settings.PARLEY_WS_USER_RATE = 1e9
+    settings.PARLEY_SYNC_INTERVAL, settings.PARLEY_SNAPSHOTS_PER_MINUTE = 0, 10**6  # a sync after each frame
     _, socket = await connect(alice, conversation.id)
     await socket.receive()
     wrong = []

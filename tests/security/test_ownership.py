@@ -54,12 +54,14 @@ async def test_a_strangers_frames_never_touch_another_conversation(connect, conv
     }
 
     answers = []
-    for frame_type in ("generation.stop", "message.regenerate", "sync"):
-        await socket_b.send(type=frame_type, request_id=f"b-{frame_type}", **foreign)
+    for frame_type in ("generation.stop", "message.regenerate", "message.edit", "branch.select", "sync"):
+        await socket_b.send(type=frame_type, request_id=f"b-{frame_type}", content="mine now", **foreign)
         answers.append(await socket_b.receive())
     assert [a.get("code") or a["type"] for a in answers] == [
         "not_generating",
-        "nothing_to_regenerate",
+        "invalid_field",  # the reply's id names no message of Bob's conversation
+        "invalid_field",
+        "invalid_field",
         "conversation.snapshot",
     ]
     assert answers[-1]["conversation"]["id"] == str(own.id) and answers[-1]["messages"] == []

@@ -32,6 +32,12 @@ export function listConversations({ q = "", url = null } = {}) {
   return request("GET", url || `/api/conversations/?q=${encodeURIComponent(q)}`);
 }
 
+export const listModels = () => request("GET", "/api/models/");
+export const updateConversation = (id, fields) => request("PATCH", `/api/conversations/${id}/`, fields);
 export const createConversation = (fields = {}) => request("POST", "/api/conversations/", fields);
 export const renameConversation = (id, title) => request("PATCH", `/api/conversations/${id}/`, { title });
 export const deleteConversation = (id) => request("DELETE", `/api/conversations/${id}/`);
+
+export const listShares = (id) => request("GET", `/api/conversations/${id}/shares/`);
+export const createShare = (id, fields) => request("POST", `/api/conversations/${id}/shares/`, fields);
+export const revokeShare = (shareId) => request("DELETE", `/api/shares/${shareId}/`);

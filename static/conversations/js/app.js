@@ -6,6 +6,7 @@ import * as api from "./api.js";
 import { Attachments } from "./attachments.js";
 import { Composer } from "./composer.js";
 import { showConnectionState, showLiveSync } from "./connection.js";
+import { ModelPicker, SettingsDialog } from "./models.js";
 import { setTrustedImageHosts } from "./render.js";
 import { Sidebar } from "./sidebar.js";
 import { ConversationSocket } from "./socket.js";
@@ -70,6 +71,49 @@ const sidebar = new Sidebar({
   },
 });
 
+const picker = new ModelPicker({ select: $("model-picker"), onPick: pickModel });
+const settings = new SettingsDialog({
+  dialog: $("settings-dialog"),
+  button: $("settings-open"),
+  prompt: $("settings-prompt"),
+  temperature: $("settings-temperature"),
+  onSave: saveSettings,
+});
+
+/** A new chat keeps the pick for its creation; an open one changes at once, for every tab. */
+async function pickModel(id) {
+  if (!app.id) {
+    picker.draft = id;
+    picker.show(null);
+    return;
+  }
+  try {
+    showConversation(await api.updateConversation(app.id, { model: id }));
+  } catch (error) {
+    toast(error.message);
+    picker.show(app.conversation.info);
+  }
+}
+
+async function saveSettings(fields) {
+  try {
+    showConversation(await api.updateConversation(app.id, fields));
+    return true;
+  } catch (error) {
+    toast(error.message);
+    return false;
+  }
+}
+
+/** The header's picker and settings follow the open conversation's own fields. */
+function showConversation(conversation) {
+  if (app.conversation.info && conversation && conversation.id === app.conversation.info.id) {
+    app.conversation.info = conversation;
+  }
+  picker.show(conversation);
+  settings.show(conversation);
+}
+
 function requestId() {
   return crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`;
 }
@@ -111,6 +155,8 @@ function newChat({ push = false } = {}) {
   $("thread").classList.remove("is-loading");
   sidebar.setActive(null);
   setTitle("");
+  picker.draft = null;
+  showConversation(null);
   onState("idle");
   composer.focus();
 }
@@ -135,7 +181,7 @@ async function send(content) {
   if (!app.id) {
     try {
       const title = (content.trim() || pending.parts.find((p) => p.name)?.name || "").split("\n")[0].slice(0, TITLE_LENGTH);
-      const created = await api.createConversation({ title });
+      const created = await api.createConversation(picker.draft === null ? { title } : { title, model: picker.draft });
       const conversation = app.conversation;
       sidebar.upsert(created, { moveToTop: true });
       open(created.id, { push: true });
@@ -160,6 +206,12 @@ async function send(content) {
 function flushOutbox() {
   for (const [rid, message] of app.conversation.pending) {
     app.socket.send({ type: "message.send", content: message.content, attachments: message.attachments, request_id: rid });
+  }
+}
+
+function continueReply() {
+  if (app.socket && app.socket.send({ type: "message.continue", request_id: requestId() })) {
+    composer.setState({ reason: "", generating: true });
   }
 }
 
@@ -188,6 +240,7 @@ function onFrame(frame) {
     thread.reset(app.conversation);
     setTitle(frame.conversation.title);
     sidebar.upsert(frame.conversation);
+    showConversation(frame.conversation);
     flushOutbox();
   } else {
     thread.patch(changes);
@@ -205,6 +258,7 @@ function onFrame(frame) {
 function renamedElsewhere(conversation) {
   setTitle(conversation.title);
   sidebar.upsert(conversation);
+  showConversation(conversation);
 }
 
 function deletedElsewhere(id) {
@@ -234,7 +288,8 @@ function onError(frame) {
     attachments.restore(pending.parts, pending.attachments); // a refused send loses nothing
   }
   toast(frame.detail || "Something went wrong.");
-  if (frame.code === "busy" || frame.code === "not_generating" || frame.code === "nothing_to_regenerate") requestSync();
+  if (frame.code === "rate_limited") app.syncing = false; // a refused sync may be asked again later
+  if (frame.code === "busy" || frame.code === "not_generating" || frame.code === "nothing_to_regenerate" || frame.code === "nothing_to_continue") requestSync();
   refreshComposer();
 }
 
@@ -278,6 +333,8 @@ $("messages").addEventListener("click", async (event) => {
   const action = target.dataset.action;
   if (action === "regenerate" || action === "retry") {
     regenerate();
+  } else if (action === "continue") {
+    continueReply();
   } else if (action === "copy-code" || action === "copy-message") {
     const text = action === "copy-code"
       ? target.closest(".code-block").querySelector("code").textContent
@@ -348,6 +405,7 @@ document.addEventListener("keydown", (event) => {
 // --- start ------------------------------------------------------------------------
 
 sidebar.load("");
+picker.load();
 if (config.conversationId) open(String(config.conversationId));
 else newChat();
 document.body.classList.add("is-ready");

@@ -4,6 +4,8 @@
 // (close code 1008: the session is gone, so retrying would never succeed), "closed".
 
 const SESSION_ENDED = 1008;
+const FAIR_USE = 4429; // refused by a per-user limit (too many sockets or reconnects): retry slowly
+const FAIR_USE_ATTEMPT = 5; // backoff attempt to resume from after FAIR_USE (8-15 s)
 const BASE_DELAY = 500; // ms before the first retry
 const MAX_DELAY = 15000; // ms cap on the wait between retries
 
@@ -13,8 +15,8 @@ export function backoffDelay(attempt, random = Math.random) {
 }
 
 export class ConversationSocket {
-  constructor(conversationId, { onFrame, onState }) {
-    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/conversations/${conversationId}/`;
+  constructor(conversationId, { onFrame, onState, path = `/ws/conversations/${conversationId}/` }) {
+    this.url = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${path}`;
     this.onFrame = onFrame;
     this.onState = onState;
     this.attempt = 0;
@@ -50,6 +52,7 @@ export class ConversationSocket {
         this.setState("ended");
         return;
       }
+      if (event.code === FAIR_USE) this.attempt = Math.max(this.attempt, FAIR_USE_ATTEMPT);
       this.scheduleRetry();
     });
   }

@@ -180,8 +180,12 @@ export class Thread {
       error.setAttribute("role", "note");
       foot.append(error);
     }
+    if (message.model) foot.append(el("span", "message-model", message.model));
     const actions = el("div", "message-actions");
     if (message.content) actions.append(button("copy-message", "Copy reply", "Copy"));
+    if (message.status === "interrupted" && message.content && this.conversation.lastAssistant === message) {
+      actions.append(button("continue", "Continue this reply from where it stopped", "Continue"));
+    }
     if (message.status === "failed" || message.status === "interrupted") {
       actions.append(button("retry", "Retry this reply", "Retry"));
     } else if (this.conversation.lastAssistant === message) {

@@ -1,0 +1,179 @@
+"""`python -m bench.soak --minutes 30`: mixed traffic on two Parley processes with faults every few
+minutes, reporting lost characters (target 0), RSS drift (target < 5%) and leaked Redis
+subscriptions (target 0). It runs on a private PostgreSQL and Redis; the report goes to stdout and,
+as JSON, to --out. The exit status is 0 only when every target is met.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import django
+import psycopg
+
+from ..procs import ROOT
+from .cluster import Cluster
+from .faults import BY_NAME, inject_every
+from .traffic import Tally, converse
+
+RSS_DRIFT_TARGET = 0.05
+SETTLE_DEADLINE = 30.0  # seconds for subscriptions to drain once the last socket closed
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=30.0, help="how long traffic runs")
+    parser.add_argument("--processes", type=int, default=2, help="Parley processes (the last one is killed)")
+    parser.add_argument("--users", type=int, default=3)
+    parser.add_argument("--conversations", type=int, default=3, help="conversations per user, each sending in turn")
+    parser.add_argument("--fault-every", type=float, default=180.0, help="seconds between faults")
+    parser.add_argument(
+        "--faults", default=",".join(BY_NAME), help=f"the rotation of faults, comma-separated ({', '.join(BY_NAME)})"
+    )
+    parser.add_argument("--max-words", type=int, default=300, help="longest reply, in words")
+    parser.add_argument(
+        "--stale-after", type=float, help="PARLEY_STALE_AFTER for the processes (Parley's default if not given)"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "soak-latest.json")
+    return parser.parse_args(argv)
+
+
+async def soak(args: argparse.Namespace) -> dict:
+    settings = {} if args.stale_after is None else {"PARLEY_STALE_AFTER": str(args.stale_after)}
+    cluster = await asyncio.to_thread(Cluster(args.processes, settings=settings).start)
+    try:
+        seeded = [await asyncio.to_thread(cluster.seed, args.conversations) for _ in range(args.users)]
+        subscriptions_before = await asyncio.to_thread(cluster.subscriptions)
+        loop = asyncio.get_running_loop()
+        duration = args.minutes * 60
+        until = loop.time() + duration
+        tally, faults, rss = Tally(), [], []
+        steady = cluster.processes[0]
+        sampler = asyncio.create_task(sample_rss(steady, rss, every=max(1.0, duration / 60)))
+        rotation = tuple(name for name in args.faults.split(",") if name)
+        injector = asyncio.create_task(inject_every(cluster, args.fault_every, until, faults, rotation))
+        users = [
+            converse(cluster, cookie, conversation, tally, until, seed=args.seed * 1000 + n, max_words=args.max_words)
+            for n, (cookie, conversation) in enumerate((c, conv) for c, convs in seeded for conv in convs)
+        ]
+        await asyncio.gather(*users)
+        await injector
+        sampler.cancel()
+        rss_end = steady.rss()
+        subscriptions_after = await settled_subscriptions(cluster, subscriptions_before)
+        replies = await asyncio.to_thread(saved_replies, cluster.postgres.url, tally)
+    finally:
+        await asyncio.to_thread(cluster.stop)
+    return report(args, tally, replies, faults, rss, rss_end, subscriptions_before, subscriptions_after)
+
+
+async def sample_rss(process, samples: list[int], every: float) -> None:
+    while True:
+        samples.append(process.rss())
+        await asyncio.sleep(every)
+
+
+async def settled_subscriptions(cluster: Cluster, baseline: dict[str, int]) -> dict[str, int]:
+    """Subscriptions once every socket's have drained, or what is left after SETTLE_DEADLINE."""
+    deadline = time.monotonic() + SETTLE_DEADLINE
+    while True:
+        held = await asyncio.to_thread(cluster.subscriptions)
+        if sum(held.values()) <= sum(baseline.values()) or time.monotonic() > deadline:
+            return held
+        await asyncio.sleep(0.5)
+
+
+def saved_replies(database_url: str, tally: Tally) -> dict[str, tuple[str, str]]:
+    """Each reply's status and text as saved."""
+    from conversations.models import Message
+
+    ids = [reply.id for reply in tally.replies]
+    query = f"SELECT id::text, status, content FROM {Message._meta.db_table} WHERE id::text = ANY(%s)"
+    with psycopg.connect(database_url) as connection:
+        return {row[0]: (row[1], row[2]) for row in connection.execute(query, [ids])}
+
+
+def common_prefix(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def report(args, tally, saved, faults, rss, rss_end, subscriptions_before, subscriptions_after) -> dict:
+    statuses: dict[str, int] = {}
+    lost = wrong = 0
+    for reply in tally.replies:
+        status, content = saved.get(reply.id, ("missing", ""))
+        statuses[status] = statuses.get(status, 0) + 1
+        lost += len(reply.shown) - common_prefix(reply.shown, content)  # shown to the user, then not saved
+        wrong += status == "complete" and content != reply.text
+    warm = rss[len(rss) // 10] if rss else rss_end  # after the first tenth: imports, pools and caches are built
+    drift = (rss_end - warm) / warm
+    leaked = max(0, sum(subscriptions_after.values()) - sum(subscriptions_before.values()))
+    left = sorted(set(subscriptions_after) - set(subscriptions_before))
+    return {
+        "minutes": args.minutes,
+        "processes": args.processes,
+        "conversations": args.users * args.conversations,
+        "replies": len(tally.replies),
+        "characters_shown": sum(len(reply.shown) for reply in tally.replies),
+        "statuses": statuses,
+        "refused_sends": tally.refused,
+        "reconnects": tally.reconnects,
+        "faults": faults,
+        "lost_characters": lost,
+        "complete_but_wrong_text": wrong,
+        "rss_warm_bytes": warm,
+        "rss_end_bytes": rss_end,
+        "rss_drift": round(drift, 4),
+        "subscriptions_before": sum(subscriptions_before.values()),
+        "subscriptions_after": sum(subscriptions_after.values()),
+        "leaked_subscriptions": leaked,
+        "channels_left_subscribed": left[:20],
+        "targets_met": lost == 0 and wrong == 0 and drift < RSS_DRIFT_TARGET and leaked == 0,
+    }
+
+
+def summary(result: dict) -> str:
+    faults = ", ".join(f"{f['fault']} ({f['seconds']} s)" for f in result["faults"]) or "none"
+    return "\n".join(
+        [
+            f"Soak: {result['minutes']} min, {result['processes']} processes, {result['conversations']} conversations",
+            f"Replies: {result['replies']} ({result['statuses']}), {result['characters_shown']} characters shown",
+            f"Refused sends: {result['refused_sends']}, reconnects: {result['reconnects']}",
+            f"Faults: {faults}",
+            f"Lost characters: {result['lost_characters']} (target 0); complete with wrong text: "
+            f"{result['complete_but_wrong_text']}",
+            f"RSS drift of the steady process: {result['rss_drift']:+.1%} "
+            f"({result['rss_warm_bytes'] / 2**20:.1f} -> {result['rss_end_bytes'] / 2**20:.1f} MiB; target < 5%)",
+            f"Redis subscriptions: {result['subscriptions_before']} before, {result['subscriptions_after']} after; "
+            f"leaked {result['leaked_subscriptions']} (target 0)",
+            f"Targets met: {'yes' if result['targets_met'] else 'NO'}",
+        ]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
+    django.setup()  # for the models' table names only: the soak never opens the app's database itself
+    args = parse(sys.argv[1:] if argv is None else argv)
+    if unknown := set(args.faults.split(",")) - set(BY_NAME) - {""}:
+        raise SystemExit(f"unknown faults: {', '.join(sorted(unknown))}")
+    result = asyncio.run(soak(args))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(summary(result))
+    return 0 if result["targets_met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
