@@ -4,6 +4,7 @@
 
 import * as api from "./api.js";
 import { Attachments } from "./attachments.js";
+import { openEditor } from "./branches.js";
 import { Composer } from "./composer.js";
 import { showConnectionState, showLiveSync } from "./connection.js";
 import { ModelPicker, SettingsDialog } from "./models.js";
@@ -333,6 +334,14 @@ $("messages").addEventListener("click", async (event) => {
   const action = target.dataset.action;
   if (action === "regenerate" || action === "retry") {
     regenerate();
+  } else if (action === "branch-select" && target.dataset.target) {
+    app.socket?.send({ type: "branch.select", message_id: target.dataset.target });
+  } else if (action === "edit") {
+    const item = target.closest(".message");
+    const message = app.conversation.get(item.dataset.id);
+    openEditor(item, message, (content) => {
+      app.socket?.send({ type: "message.edit", message_id: message.id, content, request_id: requestId() });
+    });
   } else if (action === "continue") {
     continueReply();
   } else if (action === "copy-code" || action === "copy-message") {

@@ -3,7 +3,7 @@
 // `apply(frame)` returns what changed so the view can patch only that:
 //   {reset}              the whole list changed (a snapshot)
 //   {added: [ids]}       new messages (also optimistic ones confirmed by the server)
-//   {removed: [ids]}     messages gone (a regenerated reply's predecessor)
+//   {removed: [ids]}     messages gone (the branch left when an edit or regenerate starts another)
 //   {updated: [ids]}     a message's text or status changed
 //   {sync: true}         a delta arrived after a gap: ask the server for a snapshot
 //   {renamed: true}      the conversation's title changed elsewhere
@@ -82,23 +82,13 @@ export class Conversation {
     return { reset: true };
   }
 
-  applyCreated({ message, request_id: requestId, replaces }) {
+  applyCreated({ message, request_id: requestId }) {
     const changes = { added: [], removed: [] };
-    let index = -1;
-    if (replaces) {
-      index = this.messages.findIndex((m) => m.id === replaces);
-      if (index >= 0) {
-        this.messages.splice(index, 1);
-        changes.removed.push(replaces);
-      }
-    }
     const pending = message.role === "user" && requestId ? this.pending.get(requestId) : null;
     if (pending) {
       this.pending.delete(requestId);
-      const at = this.messages.indexOf(pending);
-      this.messages.splice(at, 1);
+      this.messages = this.messages.filter((m) => m !== pending);
       changes.removed.push(pending.id);
-      if (index < 0) index = at;
     }
     const existing = this.get(message.id);
     if (existing) {
@@ -106,8 +96,16 @@ export class Conversation {
       if (message.seq >= existing.seq) Object.assign(existing, message);
       return { updated: [message.id], removed: changes.removed };
     }
-    if (index >= 0 && index <= this.messages.length) this.messages.splice(index, 0, { ...message });
-    else this.insertBeforePending({ ...message });
+    // The new message follows its parent: whatever the branch showed after the parent is left.
+    const parentAt = message.parent_id ? this.messages.findIndex((m) => m.id === message.parent_id) : -1;
+    if (message.parent_id && parentAt < 0) return { sync: true };
+    const kept = this.messages.slice(0, parentAt + 1);
+    for (const m of this.messages.slice(parentAt + 1)) {
+      if (m.status === "pending") kept.push(m);
+      else changes.removed.push(m.id);
+    }
+    this.messages = kept;
+    this.insertBeforePending({ ...message });
     changes.added.push(message.id);
     return changes;
   }

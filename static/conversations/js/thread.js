@@ -1,6 +1,7 @@
 // The message list. Patches only the messages that changed; a streaming reply is re-rendered
 // at most once per animation frame, and only its changed markdown blocks are rebuilt.
 
+import { branchControls } from "./branches.js";
 import { renderInto } from "./render.js";
 import { hasToolParts, leaveParts, renderParts, renderUserMessage } from "./parts.js";
 
@@ -147,6 +148,14 @@ export class Thread {
     item.dataset.status = message.status;
     this.renderBody(id, item);
     if (message.role === "assistant") this.renderFoot(message, item);
+    else this.renderBranch(message, item, item);
+  }
+
+  /** `‹ i/n ›` and Edit, rebuilt whenever the message changes. */
+  renderBranch(message, item, into) {
+    item.querySelector(".message-branch")?.remove();
+    const controls = branchControls(message);
+    if (controls) into.append(controls);
   }
 
   renderBody(id, item = this.nodes.get(id)) {
@@ -192,6 +201,7 @@ export class Thread {
       actions.append(button("regenerate", "Regenerate this reply", "Regenerate"));
     }
     foot.append(actions);
+    this.renderBranch(message, item, foot);
   }
 
   /** Regenerate belongs to the last reply only; empty state only when there is nothing. */
