@@ -358,6 +358,10 @@ PARLEY_TOOL_TIMEOUT = env_float("PARLEY_TOOL_TIMEOUT", 30.0)
 PARLEY_TOOL_THREADS = env_int("PARLEY_TOOL_THREADS", 8)
 # Longest tool result sent back to the model, in characters; longer results are cut with a note.
 PARLEY_TOOL_RESULT_MAX = env_int("PARLEY_TOOL_RESULT_MAX", 16000)
+# Seconds the MCP servers' tool lists are kept before they are listed again (a down server is retried then too).
+PARLEY_MCP_REFRESH = env_float("PARLEY_MCP_REFRESH", 60.0)
+# Seconds to connect to an MCP server and list its tools, and the HTTP timeout of its tool calls.
+PARLEY_MCP_TIMEOUT = env_float("PARLEY_MCP_TIMEOUT", 15.0)
 
 # --- Attachments (docs/attachments.md) ---
 # Largest file one upload may be, in bytes; larger gets 413.

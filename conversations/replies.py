@@ -82,10 +82,7 @@ def reply_start(
         _store_text(user, content)
         uploads = _claim(user, attachments, model)
         path = tree.active_path(turns, conversation.active_leaf_id)
-        started = _branch(conversation, turns, path, content, request_id, worker, model, uploads=uploads)
-        if uploads:
-            _attach(conversation, started.user_message, uploads)
-        return started
+        return _branch(conversation, turns, path, content, request_id, worker, model, uploads=uploads)
 
 
 def reply_edit(
@@ -134,6 +131,8 @@ def _branch(conversation, turns, path, content, request_id, worker, model, *, up
     )
     reply = _new_reply(conversation, user_message.id, position + 1, request_id, worker, model)
     _insert([user_message, reply])
+    if uploads:
+        _attach(conversation, user_message, uploads)  # before the history is read, which includes them
     _touch(conversation, leaf=reply.id, first_message=content or (uploads[0].name if uploads else ""))
     tree.added_sibling(user_message, tree.sibling_ids(turns, parent_id))
     tree.added_sibling(reply, ())
