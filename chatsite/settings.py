@@ -358,6 +358,10 @@ PARLEY_TOOL_TIMEOUT = env_float("PARLEY_TOOL_TIMEOUT", 30.0)
 PARLEY_TOOL_THREADS = env_int("PARLEY_TOOL_THREADS", 8)
 # Longest tool result sent back to the model, in characters; longer results are cut with a note.
 PARLEY_TOOL_RESULT_MAX = env_int("PARLEY_TOOL_RESULT_MAX", 16000)
+# Seconds the MCP servers' tool lists are kept before they are listed again (a down server is retried then too).
+PARLEY_MCP_REFRESH = env_float("PARLEY_MCP_REFRESH", 60.0)
+# Seconds to connect to an MCP server and list its tools, and the HTTP timeout of its tool calls.
+PARLEY_MCP_TIMEOUT = env_float("PARLEY_MCP_TIMEOUT", 15.0)
 
 # --- Attachments (docs/attachments.md) ---
 # Largest file one upload may be, in bytes; larger gets 413.
@@ -434,6 +438,11 @@ PARLEY_ENCRYPTION_KEY = env_list("PARLEY_ENCRYPTION_KEY")
 PROVIDER_KEY_ENVIRONMENT = os.environ
 # A TOML file of providers and models (docs/llm.md) loaded at start-up, as `manage.py load_models` does.
 PARLEY_MODELS_FILE = os.environ.get("PARLEY_MODELS_FILE", "")
+
+# The catalog model that writes chat titles, as "provider/name" (a cheap one); empty: each chat's own model.
+PARLEY_TASK_MODEL = os.environ.get("PARLEY_TASK_MODEL", "")
+# Seconds the task model has to write a title; past it the first message's first 60 characters stand.
+PARLEY_TITLE_TIMEOUT = env_float("PARLEY_TITLE_TIMEOUT", 20.0)
 
 # Defaults of the built-in simulator when it runs inside the app (LLM_PROVIDER=simulator, no LLM_BASE_URL).
 SIMULATOR_TOKENS_PER_SECOND = env_float("SIMULATOR_TOKENS_PER_SECOND", 40.0)

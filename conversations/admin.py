@@ -14,6 +14,7 @@ from django.urls import path
 from . import access_admin, catalog_admin, usage_admin  # noqa: F401  (register the tokens', catalog's and usage's admin)
 from .console import views as console_views
 from .exports import export_json, export_markdown
+from .mcp import admin as mcp_admin  # noqa: F401  (registers MCP servers)
 from .models import Conversation, ExternalIdentity, LLMModel, Message, ServerProcess
 
 RECORD_FIELDS = (

@@ -29,7 +29,7 @@ from redis import asyncio as aioredis
 
 from chatsite import compat
 
-from . import accounting, metrics, protocol, replies, selectors
+from . import accounting, metrics, protocol, replies, selectors, titles
 from .attachments import prompt as attachment_prompt
 from .catalog.environment import ensure_catalog
 from .catalog.loader import load_models_file
@@ -288,6 +288,7 @@ class Running:
     interrupted: bool = False  # stopped because the server is going away, not by a user
     parts: list[Part] = dataclasses.field(default_factory=list)  # saved at tool events (parts.py)
     prompt: list[str] = dataclasses.field(default_factory=list)  # the history's texts, to estimate usage by
+    first_message: str | None = None  # set for a conversation's first reply: it may name the chat
 
 
 class Worker:
@@ -353,6 +354,8 @@ class Worker:
         if started.continues:
             live.resume(reply.content, reply.seq)
             running.parts = list(reply.parts or [])
+        if started.user_message is not None and reply.position == 1:
+            running.first_message = started.user_message.content
         self.running[running.live.id_str] = running
         running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")
 
@@ -391,6 +394,31 @@ class Worker:
             metrics.REPLIES.labels(status=outcome.status).inc()
         if saved is not None:
             self.announce_finished(saved)
+            if running.first_message is not None and saved.status == Status.COMPLETE and saved.content:
+                self.spawn(self.name_chat(running, saved.content), f"parley-title-{live.id_str}")
+
+    async def name_chat(self, running: Running, reply_text: str) -> None:
+        """After a chat's first reply, the task model writes its title; every tab hears of it."""
+        conversation_id, first_message = running.reply.conversation_id, running.first_message or ""
+        try:
+            model = await database_sync_to_async(selectors.task_model)() or running.model
+            if model is None or not titles.automatic(running.reply.conversation.title, first_message):
+                return
+            provider = catalog_provider(model.provider)
+            title = await titles.ask_title(
+                provider, model.name, first_message, reply_text, settings.PARLEY_TITLE_TIMEOUT
+            )
+            if not title:
+                return
+            renamed = await database_sync_to_async(replies.reply_titled)(
+                conversation_id=conversation_id, first_message=first_message, title=title
+            )
+        except Exception:  # a title is a nicety: the first-message title stands
+            logger.exception("Writing the title of conversation %s failed", conversation_id)
+            return
+        if renamed is not None:
+            frame = protocol.conversation_updated_frame(protocol.conversation_payload(renamed))
+            self.broadcaster.publish(conversation_group(conversation_id), frame_message(frame))
 
     def announce_finished(self, reply: Message) -> None:
         completed = protocol.completed_frame(protocol.message_payload(reply))

@@ -28,7 +28,7 @@ from django.core.exceptions import ValidationError
 from django.db import connections, router, transaction
 from django.utils import timezone
 
-from . import quotas, selectors, storage_limits, tree
+from . import quotas, selectors, storage_limits, titles, tree
 from .attachments.services import AttachmentRefused, attachment_part, refs_by_message, uploads_claim
 from .models import ApiCall, Conversation, LLMModel, Message, Regeneration, Upload, UsageRecord
 from .parts import parts_view, text_part
@@ -132,7 +132,7 @@ def _branch(conversation, turns, path, content, request_id, worker, model, *, up
     reply = _new_reply(conversation, user_message.id, position + 1, request_id, worker, model)
     _insert([user_message, reply])
     if uploads:
-        _attach(conversation, user_message, uploads)  # before the history, which then looks for files
+        _attach(conversation, user_message, uploads)  # before the history is read, which includes them
     _touch(conversation, leaf=reply.id, first_message=content or (uploads[0].name if uploads else ""))
     tree.added_sibling(user_message, tree.sibling_ids(turns, parent_id))
     tree.added_sibling(reply, ())
@@ -295,6 +295,18 @@ def _charge(reply: Message) -> None:
         estimated=reply.usage_estimated,
         created_at=reply.finished_at,
     )
+
+
+def reply_titled(*, conversation_id: uuid.UUID, first_message: str, title: str) -> Conversation | None:
+    """Give a chat the title its task model wrote, unless someone chose a title meanwhile; the
+    conversation as saved, or None when it kept its title (or is gone)."""
+    with transaction.atomic(using=_database()):
+        conversation = Conversation.objects.select_for_update().filter(id=conversation_id).first()
+        if conversation is None or not titles.automatic(conversation.title, first_message):
+            return None
+        conversation.title = title
+        conversation.save(update_fields=["title", "updated_at"])
+        return conversation
 
 
 def reply_parts_save(*, reply_id: uuid.UUID, parts: list[dict]) -> None:

@@ -6,6 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet, Sum
@@ -144,6 +145,14 @@ def usable_model(*, user: AbstractBaseUser, model_id: object) -> LLMModel | None
         return models_for_user(user=user).get(id=int(model_id))
     except (LLMModel.DoesNotExist, ValueError):
         return None
+
+
+def task_model() -> LLMModel | None:
+    """The model that writes titles (PARLEY_TASK_MODEL, "provider/name"); None means each reply's own."""
+    provider, _, name = settings.PARLEY_TASK_MODEL.partition("/")
+    if not name:
+        return None
+    return LLMModel.objects.select_related("provider").filter(provider__name=provider, name=name).first()
 
 
 def default_model(*, user: AbstractBaseUser) -> LLMModel | None:

@@ -3,6 +3,7 @@
 from .api_access import ApiCall, ApiToken
 from .catalog import LLMModel, Provider
 from .chat import Conversation, Message, Regeneration
+from .mcp import McpServer
 from .operations import ServerProcess
 from .sharing import ShareLink
 from .sso import ExternalIdentity
@@ -17,6 +18,7 @@ __all__ = [
     "Conversation",
     "ExternalIdentity",
     "LLMModel",
+    "McpServer",
     "Message",
     "Provider",
     "Regeneration",

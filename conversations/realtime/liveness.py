@@ -5,6 +5,11 @@ at once, so it cannot tell a dead process from a live one that could not write. 
 refreshes `parley:worker:<channel>` in Redis every checkpoint interval, with PARLEY_STALE_AFTER as
 its TTL, whatever the database does. The orphan sweep takes a reply only when both its heartbeat is
 stale and its process's key has expired; when Redis cannot be asked, it takes nothing.
+
+Asking the process over its control channel instead would need a reply over pub/sub, which is at
+most once: a lost answer would read as a dead process, and every sweep would wait out a timeout
+per process. A key with a TTL is one MGET for all of them, and only a process that stopped
+running (or a Redis that lost its data) lets one expire.
 """
 
 from __future__ import annotations
