@@ -126,7 +126,7 @@ def test_a_bad_parley_tools_setting_names_the_problem(paths, problem):
         registry.load_tools(tuple(paths))
 
 
-async def test_tools_are_offered_only_to_models_the_catalog_flags(settings):
+async def test_tools_are_offered_only_to_models_the_catalog_flags(settings, db):  # db: MCP servers are rows
     settings.PARLEY_TOOLS = ["conversations.tools.examples.calculate"]
     assert list(await offered_tools(LLMModel(name="gpt-4o", tools=True))) == ["calculate"]
     assert await offered_tools(LLMModel(name="llama3.2", tools=False)) == {}
