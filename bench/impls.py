@@ -61,7 +61,9 @@ class World:
         size = max(connections, 1)
         return {
             "PARLEY_MAX_GENERATIONS_PER_USER": str(size),
-            "PARLEY_MAX_SOCKETS_PER_USER": str(size),
+            # Socket claims live in Redis under the user's id, and every run's throwaway database
+            # starts its ids at 1: a previous run's claims on that id lapse only with their lease.
+            "PARLEY_MAX_SOCKETS_PER_USER": str(size + 1000),
             "PARLEY_SNAPSHOTS_PER_MINUTE": str(size * 10),  # every connect takes one
             "PARLEY_WS_USER_RATE": str(size * 20),  # PARLEY_WS_RATE per socket
         }
