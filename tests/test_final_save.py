@@ -18,6 +18,7 @@ from django.db import OperationalError, connection
 from redis import asyncio as aioredis
 
 from conversations import generation
+from conversations.mcp import toolbox
 from conversations.models import Conversation, Message
 from conversations.realtime import housekeeping, recovery
 from conversations.realtime.recovery import FinalState
@@ -78,6 +79,8 @@ def saved(reply_id) -> Message:
 
 
 async def start(owner) -> tuple[str, asyncio.Task]:
+    toolbox.reset()
+    await toolbox.mcp_tools()  # read the MCP servers now: a stale cache would read them mid-outage
     conversation = await sync_to_async(Conversation.objects.create)(owner=owner, title="Outage")
     started = await generation.start(user=owner, conversation_id=conversation.id, content=SHORT, request_id="r1")
     reply_id = str(started.reply.id)
