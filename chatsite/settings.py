@@ -126,6 +126,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so live-server tests' daphne subprocesses see the same test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME") or str(BASE_DIR / ".test-db.sqlite3")}
+else:
+    # Seconds to wait for the database to accept a connection (libpq's connect_timeout, 2 at least;
+    # a ?connect_timeout= in DATABASE_URL wins): a server that accepts TCP and never answers, or a
+    # blackholed address, fails the start `unavailable` instead of hanging it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
