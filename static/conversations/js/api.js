@@ -28,8 +28,8 @@ async function request(method, url, body) {
   return data;
 }
 
-export function listConversations({ q = "", url = null } = {}) {
-  return request("GET", url || `/api/conversations/?q=${encodeURIComponent(q)}`);
+export function listConversations({ q = "", archived = false, url = null } = {}) {
+  return request("GET", url || `/api/conversations/?q=${encodeURIComponent(q)}${archived ? "&archived=1" : ""}`);
 }
 
 export const listModels = () => request("GET", "/api/models/");
