@@ -9,9 +9,16 @@ from django.utils import timezone
 
 from conversations.models import Conversation
 
-from .chat_page import echo, send, wait_for_status
+from .chat_page import echo, models_listed, send, wait_for_status
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+@pytest.fixture(autouse=True)
+def catalog_written(page):
+    """Every test here starts once the page has read the model list (chat_page.models_listed)."""
+    models_listed(page)
+
 
 TITLES = "() => [...document.querySelectorAll('#conversation-list .conv-link')].map(n => n.textContent)"
 

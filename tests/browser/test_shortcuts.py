@@ -5,9 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from .chat_page import conversation_id, echo, send, wait_for_status, wait_for_text, words
+from .chat_page import conversation_id, echo, models_listed, send, wait_for_status, wait_for_text, words
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(120)]
+
+
+@pytest.fixture(autouse=True)
+def catalog_written(page):
+    """Every test here starts once the page has read the model list (chat_page.models_listed)."""
+    models_listed(page)
+
 
 USER = ".message[data-role=user]"
 FOCUSED = "document.activeElement.id"
