@@ -33,6 +33,9 @@ class Conversation(models.Model):
     has_attachments = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=False)
+    # Bytes of imported replies, counted toward the owner's storage quota (generated replies are not)
+    # and given back when the conversation is deleted (storage_limits.py, imports/services.py).
+    imported_bytes = models.BigIntegerField(default=0)
     # The end of the branch being shown (conversations/tree.py); null means the newest message.
     active_leaf = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
