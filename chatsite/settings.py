@@ -313,7 +313,8 @@ PARLEY_SNAPSHOTS_PER_MINUTE = env_int("PARLEY_SNAPSHOTS_PER_MINUTE", 120)
 # Seconds between two `sync` answers on one socket; syncs in between are folded into one snapshot.
 PARLEY_SYNC_INTERVAL = env_float("PARLEY_SYNC_INTERVAL", 2.0)
 # Conversations one user may start per hour, and bytes of text (titles, system prompts, their own
-# messages, imported replies; not generated replies) one user may store; past either, writes are refused with 429 / quota_exceeded.
+# messages, imported replies; not generated replies) one user may store; past either, writes are
+# refused with 429 / quota_exceeded.
 PARLEY_MAX_CONVERSATIONS_PER_HOUR = env_int("PARLEY_MAX_CONVERSATIONS_PER_HOUR", 200)
 PARLEY_MAX_STORED_BYTES_PER_USER = env_int("PARLEY_MAX_STORED_BYTES_PER_USER", 100_000_000)
 # Seconds a socket frame or API call may wait on the database or Redis before it is answered
