@@ -16,7 +16,7 @@ from typing import Any
 
 from ..exports import fenced
 from ..parts import SEPARATOR
-from .shapes import ImportedConversation, ImportedMessage, ImportRejected, text, timestamp, title
+from .shapes import ImportedConversation, ImportedMessage, ImportRejected, flag, text, timestamp, title
 
 KEPT_ROLES = ("user", "assistant")
 HIDDEN_CONTENT = {"thoughts", "reasoning_recap", "user_editable_context", "model_editable_context", "system_error"}
@@ -44,6 +44,7 @@ def read_conversation(document: dict[str, Any], where: str) -> ImportedConversat
         messages=messages,
         active_leaf=merged_into.get(leaf, leaf),
         updated_at=timestamp(document.get("update_time"), f"{where}: update_time"),
+        archived=flag(document.get("is_archived"), f"{where}: is_archived"),
         skipped=sum(1 for node in mapping.values() if isinstance(node, dict) and node.get("message")) - len(kept),
     )
 

@@ -15,6 +15,7 @@ from .shapes import (
     ImportedMessage,
     ImportRejected,
     check_tree,
+    flag,
     optional_text,
     text,
     timestamp,
@@ -52,6 +53,8 @@ def read_conversation(document: dict[str, Any], where: str) -> ImportedConversat
         temperature=temperature(document.get("temperature"), where),
         model_name=optional_text(document.get("model_name"), f"{where}: model_name", limit=MODEL_MAX) or None,
         updated_at=timestamp(document.get("updated_at"), f"{where}: updated_at"),
+        pinned=flag(document.get("pinned"), f"{where}: pinned"),
+        archived=flag(document.get("archived"), f"{where}: archived"),
     )
 
 

@@ -50,6 +50,8 @@ def conversation_import(*, owner: AbstractBaseUser, imported: ImportedConversati
         temperature=imported.temperature,
         model=usable_model(owner, imported.model_name),
         imported_bytes=reply_bytes(imported),
+        pinned=imported.pinned,
+        archived=imported.archived,
     )
     messages = new_messages(conversation, imported.messages)
     Message.objects.bulk_create(messages)

@@ -63,6 +63,8 @@ class ImportedConversation:
     temperature: float | None = None
     model_name: str | None = None  # "provider/name" of a catalog model, used when this user may use it
     updated_at: datetime | None = None
+    pinned: bool = False
+    archived: bool = False
     skipped: int = 0  # messages of the file left out (hidden, system or tool messages of ChatGPT)
 
 
@@ -108,6 +110,15 @@ def timestamp(value: Any, where: str) -> datetime | None:
     if parsed is None:
         raise ImportRejected(f"{where} is not an ISO 8601 time.")
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def flag(value: Any, where: str) -> bool:
+    """A true/false field; absent (null) is false."""
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ImportRejected(f"{where} must be true or false.")
+    return value
 
 
 def check_tree(messages: list[ImportedMessage], where: str) -> None:

@@ -28,7 +28,7 @@ def branched(alice) -> Conversation:
     first branch shown (not the newest)."""
     model = LLMModel.objects.create(provider=Provider.objects.create(name="acme", kind="simulator"), name="m-1")
     conversation = Conversation.objects.create(
-        owner=alice, title="Sums ∑", system_prompt="Be exact.", temperature=0.3, model=model
+        owner=alice, title="Sums ∑", system_prompt="Be exact.", temperature=0.3, model=model, pinned=True
     )
 
     def add(position, role, content, parent=None, **fields):
@@ -78,6 +78,7 @@ def test_an_export_imported_again_is_the_same_tree(alice, branched):
     shown = [m.content for m in selectors.message_list(conversation=imported)]
     assert shown == ["What is 6*7?", "Let me work that out.\n\nIt is 42.", "And 7*8?", "56"]
     assert again["model"] == branched.model_id and again["model_name"] == "acme/m-1"
+    assert again["pinned"] is True
 
 
 def test_the_export_all_zip_imports_every_conversation(alice, branched, make_conversation):

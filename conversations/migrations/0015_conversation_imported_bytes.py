@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('conversations', '0013_mcp_servers'),
+        ('conversations', '0014_conversation_pin_archive'),
     ]
 
     operations = [
