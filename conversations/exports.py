@@ -23,9 +23,10 @@ ARCHIVE_FORMAT = "parley.export"  # the `format` of the zip's manifest.json
 VERSION = 1
 
 
-def export_document(conversation: Conversation) -> dict[str, Any]:
-    """Every message of every branch in creation order (parents first), and the branch shown."""
-    messages = selectors.message_list_all(conversation=conversation)
+def export_document(conversation: Conversation, messages: list[Message] | None = None) -> dict[str, Any]:
+    """Every message of every branch in creation order (parents first), and the branch shown.
+    `messages`, when given, are `selectors.message_list_all`'s (one read for both exports)."""
+    messages = selectors.message_list_all(conversation=conversation) if messages is None else messages
     shown = tree.active_path(messages, conversation.active_leaf_id)
     return {
         "format": FORMAT,
@@ -44,17 +45,18 @@ def model_name(model_id: int | None) -> str | None:
     return f"{model.provider.name}/{model.name}" if model else None
 
 
-def export_json(conversation: Conversation) -> str:
-    return json.dumps(export_document(conversation), indent=2, ensure_ascii=False)
+def export_json(conversation: Conversation, messages: list[Message] | None = None) -> str:
+    return json.dumps(export_document(conversation, messages), indent=2, ensure_ascii=False)
 
 
-def export_markdown(conversation: Conversation) -> str:
+def export_markdown(conversation: Conversation, messages: list[Message] | None = None) -> str:
     """The branch shown as a transcript; the other branches are in the JSON export."""
+    messages = selectors.message_list_all(conversation=conversation) if messages is None else messages
     lines = [f"# {conversation.title}", "", f"- Owner: {conversation.owner.get_username()}"]
     lines += [f"- Created: {conversation.created_at.isoformat()}", ""]
     if conversation.system_prompt:
         lines += ["## System prompt", "", conversation.system_prompt, ""]
-    for message in selectors.message_list(conversation=conversation):
+    for message in tree.active_path(messages, conversation.active_leaf_id):
         heading = f"## {message.role.capitalize()}"
         if message.status != Message.Status.COMPLETE:
             heading += f" ({message.status})"
@@ -105,8 +107,9 @@ def export_archive(conversations: Iterable[Conversation]) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for conversation in conversations:
             stem = f"conversations/{file_stem(conversation)}"
-            archive.writestr(f"{stem}.json", export_json(conversation))
-            archive.writestr(f"{stem}.md", export_markdown(conversation))
+            messages = selectors.message_list_all(conversation=conversation)
+            archive.writestr(f"{stem}.json", export_json(conversation, messages))
+            archive.writestr(f"{stem}.md", export_markdown(conversation, messages))
             listed.append({"id": str(conversation.id), "title": conversation.title, "json": f"{stem}.json"})
         manifest = {
             "format": ARCHIVE_FORMAT,

@@ -13,6 +13,8 @@ from .. import selectors, storage_limits, tree
 from ..models import Conversation, LLMModel, Message
 from .shapes import ImportedConversation, ImportedMessage
 
+BATCH = 500  # messages per INSERT: bounded statements for long conversations
+
 
 @transaction.atomic
 def conversations_import(*, owner: AbstractBaseUser, conversations: list[ImportedConversation]) -> list[Conversation]:
@@ -54,16 +56,14 @@ def conversation_import(*, owner: AbstractBaseUser, imported: ImportedConversati
         archived=imported.archived,
     )
     messages = new_messages(conversation, imported.messages)
-    Message.objects.bulk_create(messages)
-    for message, source in zip(messages, imported.messages, strict=True):
-        message.created_at = source.created_at  # bulk_create stamped them with now (auto_now_add)
-    Message.objects.bulk_update(messages, ["created_at"], batch_size=500)
+    Message.objects.bulk_create(messages, batch_size=BATCH)
     ids = {source.key: message.id for message, source in zip(messages, imported.messages, strict=True)}
     leaf = tree.newest_leaf(messages, ids.get(imported.active_leaf)) if messages else None
-    Conversation.objects.filter(id=conversation.id).update(
-        active_leaf=leaf.id if leaf else None, updated_at=imported.updated_at or conversation.updated_at
+    conversation.active_leaf_id = leaf.id if leaf else None
+    conversation.updated_at = imported.updated_at or conversation.updated_at
+    Conversation.objects.filter(id=conversation.id).update(  # an update: save() would stamp updated_at now
+        active_leaf=conversation.active_leaf_id, updated_at=conversation.updated_at
     )
-    conversation.refresh_from_db()
     return conversation
 
 
@@ -85,6 +85,7 @@ def new_messages(conversation: Conversation, imported: list[ImportedMessage]) ->
                 role=source.role,
                 content=source.content,
                 parts=source.parts,
+                created_at=source.created_at,
                 status=source.status,
                 seq=source.seq,
                 error=source.error,
