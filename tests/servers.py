@@ -101,8 +101,15 @@ class ServerProcess:
             if output:
                 output.close()
         if wait:
-            self.wait_ready()
+            self.wait_started()
         return self
+
+    def wait_started(self) -> None:
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop(signal.SIGKILL)  # a server that never answered must not outlive its test, holding its database
+            raise
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -110,7 +117,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne exited with {self.process.returncode}")
             try:
-                httpx.get(f"{self.http_url}/healthz", timeout=1.0)
+                httpx.get(f"{self.http_url}/healthz", timeout=5.0)  # a slow answer still means it is up
                 return
             except httpx.TransportError:
                 time.sleep(0.1)

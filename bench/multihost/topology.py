@@ -123,7 +123,7 @@ class Topology:
         ]
         self.processes[number] = started
         for process in started:
-            process.wait_ready()
+            process.wait_started()
 
     def seed(self, conversations: int) -> list[dict[str, str]]:
         """That many users, each with one conversation and a session: [{"conversation", "session"}]."""
