@@ -14,11 +14,11 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .catalog.fetch import fetch_models
-from .llm.errors import LLMError
-from .models import LLMModel, McpServer, Provider
-from .tools.offered import server_entry
-from .tools.registry import configured_tools
+from ..llm.errors import LLMError
+from ..models import LLMModel, McpServer, Provider
+from ..tools.offered import server_entry
+from ..tools.registry import configured_tools
+from .fetch import fetch_models
 
 logger = logging.getLogger(__name__)
 
