@@ -79,8 +79,8 @@ async def test_a_conversation_without_tool_calls_sends_plain_turns(worker, alice
 @pytest.mark.db
 def test_the_migration_flags_conversations_whose_replies_called_tools(alice):
     before, after = (
-        [("conversations", "0014_conversation_pin_archive")],
-        [("conversations", "0015_tool_narrowing_and_replay")],
+        [("conversations", "0015_conversation_imported_bytes")],
+        [("conversations", "0016_tool_narrowing_and_replay")],
     )
     executor = MigrationExecutor(connection)
     executor.migrate(before)

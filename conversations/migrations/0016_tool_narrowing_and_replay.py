@@ -19,7 +19,7 @@ def flag_conversations_with_tool_calls(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("conversations", "0014_conversation_pin_archive"),
+        ("conversations", "0015_conversation_imported_bytes"),
     ]
 
     operations = [
