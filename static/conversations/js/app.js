@@ -383,6 +383,7 @@ function editLastMessage() {
 document.addEventListener("parley:renamed", (event) => {
   if (event.detail.id === app.id) setTitle(event.detail.title);
 });
+document.addEventListener("parley:imported", () => sidebar.load());
 
 document.addEventListener("parley:filed", (event) => {
   if (event.detail.id === app.id) showConversation(event.detail);
