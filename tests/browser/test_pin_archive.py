@@ -85,7 +85,7 @@ def test_the_menu_works_from_the_keyboard(page, alice):
     page.keyboard.press("ArrowDown")
     assert page.evaluate("document.activeElement.textContent") == "Archive"
     page.keyboard.press("Escape")
-    assert page.locator("[role=menu]").count() == 0
+    assert page.locator(".conv-menu-list").count() == 0
     assert page.evaluate("document.activeElement.classList.contains('conv-menu')")
     page.keyboard.press("Enter")
     page.keyboard.press("Enter")  # the first item: pin
@@ -157,3 +157,28 @@ def test_an_archived_chat_stays_readable_can_be_sent_to_and_unarchived_from_its_
     page.wait_for_selector("#archived-chip", state="hidden")
     shows(page, ["Old trip"])
     assert not Conversation.objects.get(id=chat.id).archived
+
+
+def test_the_header_menu_pins_and_archives_the_open_chat(page, alice):
+    chat, other = chats(alice, "Open chat", "Other chat")
+    Conversation.objects.filter(id=other.id).update(pinned=True)
+    page.goto(f"/c/{chat.id}/")
+    page.wait_for_selector("#connection[data-state=open]")
+    shows(page, ["Other chat", "Open chat"])
+
+    page.click("#menu-open")
+    page.get_by_role("menuitem", name="Pin to top").click()
+
+    page.locator(f".conv[data-id='{chat.id}'] .conv-pin-mark").wait_for()
+    shows(page, ["Open chat", "Other chat"])  # both pinned: the more recent first
+    page.click("#menu-open")
+    assert page.get_by_role("menuitem", name="Unpin").is_visible()
+    page.get_by_role("menuitem", name="Archive").click()
+
+    page.locator("#archived-chip").wait_for()
+    shows(page, ["Other chat"])
+    saved = Conversation.objects.get(id=chat.id)
+    assert saved.pinned and saved.archived
+    page.click("#menu-open")
+    page.get_by_role("menuitem", name="Unarchive").click()
+    shows(page, ["Open chat", "Other chat"])

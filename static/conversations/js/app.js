@@ -117,6 +117,8 @@ function showConversation(conversation) {
   picker.show(conversation);
   settings.show(conversation);
   $("archived-chip").hidden = !conversation?.archived;
+  $("menu-pin").textContent = conversation?.pinned ? "Unpin" : "Pin to top";
+  $("menu-archive").textContent = conversation?.archived ? "Unarchive" : "Archive";
 }
 
 function requestId() {
@@ -390,6 +392,9 @@ document.addEventListener("parley:filed", (event) => {
 });
 
 $("unarchive").addEventListener("click", () => sidebar.file(app.id, "unarchive"));
+// The header's conversation menu (transfer.js opens it) files the open chat like the sidebar's does.
+$("menu-pin").addEventListener("click", () => sidebar.file(app.id, app.conversation.info?.pinned ? "unpin" : "pin"));
+$("menu-archive").addEventListener("click", () => sidebar.file(app.id, app.conversation.info?.archived ? "unarchive" : "archive"));
 
 // --- sidebar on small screens, and shortcuts ----------------------------------------
 

@@ -23,13 +23,13 @@ export function toggleMenu(button, items, onPick) {
   closeOpenMenu();
   if (wasOpen) return;
   const node = document.createElement("div");
-  node.className = "conv-menu-list";
+  node.className = "menu-list conv-menu-list"; // the header menu's look (parley.css), placed under the row
   node.setAttribute("role", "menu");
   node.setAttribute("aria-label", button.getAttribute("aria-label"));
   for (const { action, label } of items) {
     const item = document.createElement("button");
     item.type = "button";
-    item.className = `conv-menu-item conv-menu-${action}`;
+    item.className = `menu-item conv-menu-${action}`;
     item.setAttribute("role", "menuitem");
     item.dataset.menuAction = action;
     item.textContent = label;
