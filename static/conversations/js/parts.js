@@ -36,11 +36,12 @@ function pretty(json) {
   }
 }
 
-const STATES = { running: "Running…", done: "Done", error: "Error", stopped: "Not finished" };
+const STATES = { writing: "Writing…", running: "Running…", done: "Done", error: "Error", stopped: "Not finished" };
 
-function toolState(result, streaming) {
+function toolState(call, result, streaming) {
   if (result) return result.is_error ? "error" : "done";
-  return streaming ? "running" : "stopped";
+  if (!streaming) return "stopped";
+  return call.streaming ? "writing" : "running"; // `streaming`: the model is still writing its arguments
 }
 
 function toolBlock(call, result, state) {
@@ -82,9 +83,10 @@ export function renderParts(body, message) {
       return;
     }
     const result = results.get(segment.id);
-    const key = `${segment.id}:${toolState(result, streaming)}`;
+    const state = toolState(segment, result, streaming);
+    const key = `${segment.id}:${state}:${state === "writing" ? segment.arguments.length : ""}`;
     if (node && node.dataset.key === key) return;
-    const block = toolBlock(segment, result, toolState(result, streaming));
+    const block = toolBlock(segment, result, state);
     block.dataset.kind = "tool";
     block.dataset.key = key;
     if (node && node.open) block.open = true; // keep a block the reader opened open
