@@ -325,6 +325,8 @@ PARLEY_MAX_GENERATIONS_PER_USER = env_int("PARLEY_MAX_GENERATIONS_PER_USER", 5)
 PARLEY_SHARE_MAX_VIEWERS = env_int("PARLEY_SHARE_MAX_VIEWERS", 50)
 # Conversations per API page.
 PARLEY_PAGE_SIZE = env_int("PARLEY_PAGE_SIZE", 50)
+# Searches (GET /api/search/) one user may make (count/period); more get 429.
+PARLEY_SEARCH_RATE = os.environ.get("PARLEY_SEARCH_RATE", "60/m")
 
 # --- Streaming -------------------------------------------------------------
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.urls import include, path
 
 from . import api, catalog_api, health, metrics_endpoint, usage_views, views
+from .search import api as search_api
 
 urlpatterns = [
     path("", include("conversations.attachments.urls")),
@@ -10,6 +11,7 @@ urlpatterns = [
     path("c/<uuid:conversation_id>/", views.chat, name="conversation"),
     path("usage/", usage_views.usage, name="usage"),
     path("api/models/", catalog_api.model_list, name="api-models"),
+    path("api/search/", search_api.search, name="api-search"),
     path("api/conversations/", api.conversation_collection, name="api-conversations"),
     path("api/conversations/<str:conversation_id>/", api.conversation_detail, name="api-conversation"),
     path("api/conversations/<str:conversation_id>/messages/", api.conversation_messages, name="api-messages"),
