@@ -48,12 +48,16 @@ def installed() -> bool:
 def matches(sql: str, expression: str, user: AbstractBaseUser, limit: int) -> dict[uuid.UUID, tuple[float, str]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [*MARKS, expression, user.pk, limit])
-        return {uuid.UUID(source_id): (rank, highlight.marked_html(text)) for source_id, rank, text in cursor.fetchall()}
+        return {
+            uuid.UUID(source_id): (rank, highlight.marked_html(text)) for source_id, rank, text in cursor.fetchall()
+        }
 
 
 def message_hits(user: AbstractBaseUser, expression: str, limit: int) -> list[Hit]:
     found = matches(MESSAGE_MATCHES, expression, user, limit)
-    rows = Message.objects.filter(id__in=found).values("id", "conversation_id", "conversation__title", "role", "created_at")
+    rows = Message.objects.filter(id__in=found).values(
+        "id", "conversation_id", "conversation__title", "role", "created_at"
+    )
     return [
         Hit(
             conversation_id=row["conversation_id"],

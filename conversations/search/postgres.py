@@ -11,11 +11,16 @@ from django.db.models.functions import Left, Replace
 
 from ..models import Conversation, Message
 from . import highlight
-from .hits import Hit, best_first
 from .highlight import UNTAG
+from .hits import Hit, best_first
 from .schema import CONFIG, INDEXED_CHARACTERS
 
-SNIPPET_OPTIONS = {"max_words": 30, "min_words": 12, "max_fragments": 2, "fragment_delimiter": f" {highlight.ELLIPSIS} "}
+SNIPPET_OPTIONS = {
+    "max_words": 30,
+    "min_words": 12,
+    "max_fragments": 2,
+    "fragment_delimiter": f" {highlight.ELLIPSIS} ",
+}
 
 
 def stored_vector(table: str) -> RawSQL:

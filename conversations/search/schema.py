@@ -87,7 +87,9 @@ def ensure_sqlite_index(cursor) -> bool:
         if fts in present and present.issuperset(triggers):
             continue
         if fts not in present:
-            cursor.execute(f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, source_id UNINDEXED, tokenize = '{TOKENIZER}')")
+            cursor.execute(
+                f"CREATE VIRTUAL TABLE {fts} USING fts5({column}, source_id UNINDEXED, tokenize = '{TOKENIZER}')"
+            )
         for name, body in triggers.items():
             if name not in present:
                 cursor.execute(f"CREATE TRIGGER {name} {body}")
