@@ -1,0 +1,58 @@
+"""The search migration indexes the messages and titles that already exist, on both databases."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from conversations.search import selectors
+
+pytestmark = pytest.mark.db
+
+BEFORE = [("conversations", "0013_mcp_servers")]
+
+
+def migrate(targets):
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(targets)
+    return executor.loader.project_state(targets).apps
+
+
+def latest():
+    return MigrationExecutor(connection).loader.graph.leaf_nodes()
+
+
+@pytest.fixture
+def migrator(transactional_db):
+    yield migrate
+    migrate(latest())
+
+
+def test_existing_messages_and_titles_are_found_after_migrating(migrator):
+    old = migrator(BEFORE)
+    User = old.get_model("auth", "User")
+    Conversation, Message = old.get_model("conversations", "Conversation"), old.get_model("conversations", "Message")
+    owner = User.objects.create(username="dora")
+    chat = Conversation.objects.create(owner=owner, title="Old lighthouse notes")
+    kept = Message.objects.create(
+        conversation=chat, position=0, role="user", content="the keeper's lamp", status="complete"
+    )
+
+    migrator(latest())
+
+    user = get_user_model().objects.get(username="dora")
+    hits = selectors.search_hits(user=user, text="lighthouse or lamp", limit=10)
+    assert sorted(str(hit.message_id) for hit in hits) == sorted(["None", str(kept.id)])
+
+
+def test_migrating_back_removes_the_indexes(migrator):
+    migrator(BEFORE)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT count(*) FROM information_schema.columns WHERE column_name = 'search_vector'")
+        else:
+            cursor.execute("SELECT count(*) FROM sqlite_master WHERE name LIKE '%\\_fts%' ESCAPE '\\'")
+        assert cursor.fetchone()[0] == 0
