@@ -11,7 +11,7 @@ from django.db import connection
 
 from ..models import Conversation, Message
 from . import highlight, terms
-from .hits import Hit, best_first
+from .hits import MESSAGE_FIELDS, TITLE_FIELDS, Hit, best_first, message_hit, title_hit
 from .schema import fts_table
 
 SNIPPET_TOKENS = 24  # words around the match in a message's snippet
@@ -39,7 +39,7 @@ TITLE_MATCHES = f"""
 
 
 def installed() -> bool:
-    """Whether migration 0014 could create the FTS5 tables (it cannot without FTS5)."""
+    """Whether migration 0015 could create the FTS5 tables (it cannot without FTS5)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM sqlite_master WHERE name = %s", [MESSAGES_FTS])
         return cursor.fetchone() is not None
@@ -55,38 +55,14 @@ def matches(sql: str, expression: str, user: AbstractBaseUser, limit: int) -> di
 
 def message_hits(user: AbstractBaseUser, expression: str, limit: int) -> list[Hit]:
     found = matches(MESSAGE_MATCHES, expression, user, limit)
-    rows = Message.objects.filter(id__in=found).values(
-        "id", "conversation_id", "conversation__title", "role", "created_at"
-    )
-    return [
-        Hit(
-            conversation_id=row["conversation_id"],
-            conversation_title=row["conversation__title"],
-            message_id=row["id"],
-            role=row["role"],
-            snippet=found[row["id"]][1],
-            rank=found[row["id"]][0],
-            created_at=row["created_at"],
-        )
-        for row in rows
-    ]
+    rows = Message.objects.filter(id__in=found).values(*MESSAGE_FIELDS)
+    return [message_hit(row, rank=found[row["id"]][0], snippet=found[row["id"]][1]) for row in rows]
 
 
 def title_hits(user: AbstractBaseUser, expression: str, limit: int) -> list[Hit]:
     found = matches(TITLE_MATCHES, expression, user, limit)
-    rows = Conversation.objects.filter(id__in=found).values("id", "title", "created_at")
-    return [
-        Hit(
-            conversation_id=row["id"],
-            conversation_title=row["title"],
-            message_id=None,
-            role=None,
-            snippet=found[row["id"]][1],
-            rank=found[row["id"]][0],
-            created_at=row["created_at"],
-        )
-        for row in rows
-    ]
+    rows = Conversation.objects.filter(id__in=found).values(*TITLE_FIELDS)
+    return [title_hit(row, rank=found[row["id"]][0], snippet=found[row["id"]][1]) for row in rows]
 
 
 def search(*, user: AbstractBaseUser, groups: list[terms.Group], limit: int) -> list[Hit]:

@@ -25,3 +25,33 @@ def best_first(title_hits: list[Hit], message_hits: list[Hit], limit: int) -> li
     """Titles and messages together, highest rank first, newest first among equals."""
     hits = sorted(title_hits + message_hits, key=lambda hit: hit.created_at, reverse=True)
     return sorted(hits, key=lambda hit: hit.rank, reverse=True)[:limit]
+
+
+MESSAGE_FIELDS = ("id", "conversation_id", "conversation__title", "role", "created_at")  # what message_hit reads
+TITLE_FIELDS = ("id", "title", "created_at")  # what title_hit reads
+
+
+def message_hit(row: dict, *, snippet: str, rank: float) -> Hit:
+    """A matching message, from its MESSAGE_FIELDS."""
+    return Hit(
+        conversation_id=row["conversation_id"],
+        conversation_title=row["conversation__title"],
+        message_id=row["id"],
+        role=row["role"],
+        snippet=snippet,
+        rank=rank,
+        created_at=row["created_at"],
+    )
+
+
+def title_hit(row: dict, *, snippet: str, rank: float) -> Hit:
+    """A conversation whose title matches, from its TITLE_FIELDS."""
+    return Hit(
+        conversation_id=row["id"],
+        conversation_title=row["title"],
+        message_id=None,
+        role=None,
+        snippet=snippet,
+        rank=rank,
+        created_at=row["created_at"],
+    )

@@ -12,7 +12,7 @@ from django.db.models.functions import Left, Replace
 from ..models import Conversation, Message
 from . import highlight
 from .highlight import UNTAG
-from .hits import Hit, best_first
+from .hits import MESSAGE_FIELDS, TITLE_FIELDS, Hit, best_first, message_hit, title_hit
 from .schema import CONFIG, INDEXED_CHARACTERS
 
 SNIPPET_OPTIONS = {
@@ -47,20 +47,9 @@ def message_hits(user: AbstractBaseUser, query: SearchQuery, limit: int) -> list
     rows = (
         Message.objects.filter(id__in=ranks)
         .annotate(snippet=headline("content", query, **SNIPPET_OPTIONS))
-        .values("id", "conversation_id", "conversation__title", "role", "created_at", "snippet")
+        .values(*MESSAGE_FIELDS, "snippet")
     )
-    return [
-        Hit(
-            conversation_id=row["conversation_id"],
-            conversation_title=row["conversation__title"],
-            message_id=row["id"],
-            role=row["role"],
-            snippet=highlight.marked_html(row["snippet"]),
-            rank=ranks[row["id"]],
-            created_at=row["created_at"],
-        )
-        for row in rows
-    ]
+    return [message_hit(row, snippet=highlight.marked_html(row["snippet"]), rank=ranks[row["id"]]) for row in rows]
 
 
 def title_hits(user: AbstractBaseUser, query: SearchQuery, limit: int) -> list[Hit]:
@@ -69,20 +58,9 @@ def title_hits(user: AbstractBaseUser, query: SearchQuery, limit: int) -> list[H
     rows = (
         Conversation.objects.filter(id__in=ranks)
         .annotate(snippet=headline("title", query, highlight_all=True))
-        .values("id", "title", "created_at", "snippet")
+        .values(*TITLE_FIELDS, "snippet")
     )
-    return [
-        Hit(
-            conversation_id=row["id"],
-            conversation_title=row["title"],
-            message_id=None,
-            role=None,
-            snippet=highlight.marked_html(row["snippet"]),
-            rank=ranks[row["id"]],
-            created_at=row["created_at"],
-        )
-        for row in rows
-    ]
+    return [title_hit(row, snippet=highlight.marked_html(row["snippet"]), rank=ranks[row["id"]]) for row in rows]
 
 
 def search(*, user: AbstractBaseUser, text: str, limit: int) -> list[Hit]:

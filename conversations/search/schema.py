@@ -1,5 +1,5 @@
 """The search indexes, which live beside the models rather than in them: PostgreSQL has no FTS5
-and SQLite no `tsvector`, and one model serves both. Installed by migration 0014; on SQLite
+and SQLite no `tsvector`, and one model serves both. Installed by migration 0015; on SQLite
 `ensure_sqlite_index` runs again after every `migrate` (apps.py), because Django rebuilds a table
 to alter it there, and a rebuilt table has lost its triggers.
 
@@ -31,7 +31,7 @@ TOKENIZER = "porter unicode61 remove_diacritics 2"  # SQLite's nearest equivalen
 INDEXED_CHARACTERS = 100_000
 # (table, text column): what is searchable.
 SOURCES = (("conversations_message", "content"), ("conversations_conversation", "title"))
-MIGRATION = ("conversations", "0014_message_search")
+MIGRATION = ("conversations", "0015_message_search")
 
 
 def fts_table(table: str) -> str:

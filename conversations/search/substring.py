@@ -12,7 +12,7 @@ from django.db.models import Q
 
 from ..models import Conversation, Message
 from . import highlight, terms
-from .hits import Hit, best_first
+from .hits import MESSAGE_FIELDS, TITLE_FIELDS, Hit, best_first, message_hit, title_hit
 
 
 def condition(groups: list[terms.Group], field: str) -> Q:
@@ -30,21 +30,10 @@ def message_hits(user: AbstractBaseUser, groups: list[terms.Group], limit: int) 
         Message.objects.filter(conversation__owner=user)
         .filter(condition(groups, "content"))
         .order_by("-created_at")
-        .values("id", "conversation_id", "conversation__title", "role", "created_at", "content")[:limit]
+        .values(*MESSAGE_FIELDS, "content")[:limit]
     )
     words = terms.words(groups)
-    return [
-        Hit(
-            conversation_id=row["conversation_id"],
-            conversation_title=row["conversation__title"],
-            message_id=row["id"],
-            role=row["role"],
-            snippet=highlight.mark_words(row["content"], words),
-            rank=0.0,
-            created_at=row["created_at"],
-        )
-        for row in rows
-    ]
+    return [message_hit(row, snippet=highlight.mark_words(row["content"], words), rank=0.0) for row in rows]
 
 
 def title_hits(user: AbstractBaseUser, groups: list[terms.Group], limit: int) -> list[Hit]:
@@ -52,21 +41,10 @@ def title_hits(user: AbstractBaseUser, groups: list[terms.Group], limit: int) ->
         Conversation.objects.filter(owner=user)
         .filter(condition(groups, "title"))
         .order_by("-created_at")
-        .values("id", "title", "created_at")[:limit]
+        .values(*TITLE_FIELDS)[:limit]
     )
     words = terms.words(groups)
-    return [
-        Hit(
-            conversation_id=row["id"],
-            conversation_title=row["title"],
-            message_id=None,
-            role=None,
-            snippet=highlight.mark_words(row["title"], words),
-            rank=0.0,
-            created_at=row["created_at"],
-        )
-        for row in rows
-    ]
+    return [title_hit(row, snippet=highlight.mark_words(row["title"], words), rank=0.0) for row in rows]
 
 
 def search(*, user: AbstractBaseUser, groups: list[terms.Group], limit: int) -> list[Hit]:

@@ -5,30 +5,12 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 from conversations.search import selectors
 
 pytestmark = pytest.mark.db
 
-BEFORE = [("conversations", "0013_mcp_servers")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-def latest():
-    return MigrationExecutor(connection).loader.graph.leaf_nodes()
-
-
-@pytest.fixture
-def migrator(transactional_db):
-    yield migrate
-    migrate(latest())
+BEFORE = [("conversations", "0014_conversation_pin_archive")]
 
 
 def test_existing_messages_and_titles_are_found_after_migrating(migrator):
@@ -41,7 +23,7 @@ def test_existing_messages_and_titles_are_found_after_migrating(migrator):
         conversation=chat, position=0, role="user", content="the keeper's lamp", status="complete"
     )
 
-    migrator(latest())
+    migrator()
 
     user = get_user_model().objects.get(username="dora")
     hits = selectors.search_hits(user=user, text="lighthouse or lamp", limit=10)
