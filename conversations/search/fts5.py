@@ -39,7 +39,7 @@ TITLE_MATCHES = f"""
 
 
 def installed() -> bool:
-    """Whether migration 0015 could create the FTS5 tables (it cannot without FTS5)."""
+    """Whether the `message_search` migration could create the FTS5 tables (it cannot without FTS5)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1 FROM sqlite_master WHERE name = %s", [MESSAGES_FTS])
         return cursor.fetchone() is not None

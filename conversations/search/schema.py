@@ -1,12 +1,12 @@
 """The search indexes, which live beside the models rather than in them: PostgreSQL has no FTS5
-and SQLite no `tsvector`, and one model serves both. Installed by migration 0015; on SQLite
-`ensure_sqlite_index` runs again after every `migrate` (apps.py), because Django rebuilds a table
+and SQLite no `tsvector`, and one model serves both. Installed by the `message_search` migration; on SQLite
+`ensure_sqlite_index` runs again after every `migrate` (signals.py), because Django rebuilds a table
 to alter it there, and a rebuilt table has lost its triggers.
 
 PostgreSQL: a STORED generated `search_vector` column per table, with a GIN index. The database
 keeps it current on every write path (services, `QuerySet.update`, `bulk_create`, imports, the
 admin) with no code of ours, and adding it computes it for every existing row. It is not a model
-field, so no query loads it unless it asks (messages.py). Only the first INDEXED_CHARACTERS of a
+field, so no query loads it unless it asks (postgres.py). Only the first INDEXED_CHARACTERS of a
 text are indexed: a `tsvector` is limited to 1 MB, and an over-long reply must never fail to save.
 PostgreSQL's parser drops anything shaped like an HTML tag, and the text inside `<script>`, which
 would hide code from search; so every `<` is followed by UNTAG first (the snippet does the same).
@@ -31,7 +31,7 @@ TOKENIZER = "porter unicode61 remove_diacritics 2"  # SQLite's nearest equivalen
 INDEXED_CHARACTERS = 100_000
 # (table, text column): what is searchable.
 SOURCES = (("conversations_message", "content"), ("conversations_conversation", "title"))
-MIGRATION = ("conversations", "0015_message_search")
+MIGRATION = ("conversations", "0016_message_search")  # the one that installs them
 
 
 def fts_table(table: str) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
 
-from conversations.search import selectors
+from conversations.search import schema, selectors
 
 pytestmark = pytest.mark.db
 
-BEFORE = [("conversations", "0014_conversation_pin_archive")]
+BEFORE = MigrationLoader(None, ignore_no_migrations=True).get_migration(*schema.MIGRATION).dependencies
 
 
 def test_existing_messages_and_titles_are_found_after_migrating(migrator):

@@ -18,7 +18,7 @@ def uninstall(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("conversations", "0014_conversation_pin_archive"),
+        ("conversations", "0015_conversation_imported_bytes"),
     ]
 
     operations = [
