@@ -15,8 +15,6 @@ import redis
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
 from conversations.generation import get_worker, shut_down
@@ -125,22 +123,6 @@ def make_conversation(db) -> MakeConversation:
         return conversation
 
     return make
-
-
-def migrate_to(targets: list[tuple[str, str]] | None = None):
-    """Migrate the test database to `targets` (None: the latest) and return the models as they are there."""
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    targets = targets or executor.loader.graph.leaf_nodes()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture
-def migrator(transactional_db):
-    """`migrate_to`, inside a test; the database is at the latest migration again afterwards."""
-    yield migrate_to
-    migrate_to()
 
 
 @pytest.fixture

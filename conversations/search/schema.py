@@ -31,7 +31,7 @@ TOKENIZER = "porter unicode61 remove_diacritics 2"  # SQLite's nearest equivalen
 INDEXED_CHARACTERS = 100_000
 # (table, text column): what is searchable.
 SOURCES = (("conversations_message", "content"), ("conversations_conversation", "title"))
-MIGRATION = ("conversations", "0016_message_search")  # the one that installs them
+MIGRATION = ("conversations", "0017_message_search")  # the one that installs them
 
 
 def fts_table(table: str) -> str:

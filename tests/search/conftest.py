@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conversations.models import Message
+from tests.migrating import migrator  # noqa: F401  (a fixture, for test_migration.py)
 
 
 @pytest.fixture
