@@ -13,7 +13,8 @@ from django.contrib.auth.models import Group
 from django.test import AsyncClient
 from django.utils import timezone
 
-from conversations import generation, tokens
+from conversations import generation
+from conversations.tokens import services as tokens
 from conversations.catalog.environment import ensure_catalog
 from conversations.llm.simulator.script import MODEL_NAME, markdown_reply
 from conversations.models import ApiCall, ApiToken, Budget, Conversation, LLMModel, Message, Provider, UsageRecord

@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
-from conversations import tokens
+from conversations.tokens import services as tokens
 from conversations.llm.simulator.script import MODEL_NAME, markdown_reply
 from conversations.models import Conversation
 from tests.servers import running_servers

@@ -13,7 +13,8 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .. import accounting, quotas, selectors, tokens
+from .. import accounting, quotas, selectors
+from ..tokens import services as tokens
 from ..llm.base import Usage
 from ..models import ApiCall, ApiToken, LLMModel, Message, UsageRecord
 from .errors import OpenAIError

@@ -15,7 +15,8 @@ from collections import defaultdict
 
 from django.utils import timezone
 
-from .. import generation, tokens
+from .. import generation
+from ..tokens import services as tokens
 from ..models import ApiToken
 from .calls import Call, failure
 

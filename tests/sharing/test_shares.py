@@ -11,7 +11,9 @@ from django.conf import settings
 from django.test import Client
 
 from chatsite.asgi import application
-from conversations import generation, sharing
+from conversations import generation
+from conversations.sharing import selectors as shares
+from conversations.sharing import services as sharing
 from conversations.models import Conversation, ShareLink
 from tests.sockets import ORIGIN, Socket, session_cookie
 
@@ -190,7 +192,7 @@ async def test_revoking_closes_every_viewer_with_1008(alice, chat):
     viewers = [(await open_viewer(link.id))[1] for _ in range(2)]
     for viewer in viewers:
         await viewer.receive()
-    owned = await sync_to_async(sharing.share_get_owned)(user=alice, link_id=link.id)
+    owned = await sync_to_async(shares.share_get_owned)(user=alice, link_id=link.id)
     await sync_to_async(sharing.share_revoke)(link=owned)
     assert [await viewer.close_code() for viewer in viewers] == [1008, 1008]
     assert (await open_viewer(link.id))[0] is False

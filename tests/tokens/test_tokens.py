@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from conversations import tokens
+from conversations.tokens import services as tokens
 from conversations.models import ApiToken
 
 pytestmark = pytest.mark.db

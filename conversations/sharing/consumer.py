@@ -14,14 +14,16 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from . import protocol, selectors, sharing
-from .consumers import ConversationConsumer
-from .models import ShareLink
-from .protocol import ProtocolError
-from .realtime import local
-from .realtime.broadcast import conversation_group
-from .realtime.fairness import TokenBucket
-from .revocation import SESSION_ENDED
+from .. import protocol, selectors
+from ..consumers import ConversationConsumer
+from ..models import ShareLink
+from ..protocol import ProtocolError
+from ..realtime import local
+from ..realtime.broadcast import conversation_group
+from ..realtime.fairness import TokenBucket
+from ..revocation import SESSION_ENDED
+from . import selectors as shares
+from .services import share_group
 
 VIEWERS: Counter[str] = Counter()  # open viewer sockets per link, in this process
 HIDDEN_FRAMES = ('{"type":"conversation.updated"',)  # they carry the owner's system prompt
@@ -31,12 +33,12 @@ class ShareViewerConsumer(ConversationConsumer):
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.link_id = str(self.scope["url_route"]["kwargs"]["share_id"])
-        self.share_group = sharing.share_group(self.link_id)
+        self.share_group = share_group(self.link_id)
         await self.join(self.share_group)  # before reading the link: a revocation cannot slip past
-        link = await database_sync_to_async(sharing.share_get_active)(link_id=self.link_id)
+        link = await database_sync_to_async(shares.share_get_active)(link_id=self.link_id)
         if (
             link is None
-            or not sharing.may_view(link, self.user)
+            or not shares.may_view(link, self.user)
             or VIEWERS[self.link_id] >= settings.PARLEY_SHARE_MAX_VIEWERS
         ):
             await self.close()
@@ -87,11 +89,11 @@ class ShareViewerConsumer(ConversationConsumer):
 
 def share_state(link_id: str) -> selectors.ConversationState | None:
     """The link's conversation (its system prompt withheld) and the messages it shows; None once revoked."""
-    link = sharing.share_get_active(link_id=link_id)
+    link = shares.share_get_active(link_id=link_id)
     if link is None:
         return None
     conversation = link.conversation
     conversation.system_prompt = ""  # never saved: only what this viewer is sent
-    messages = sharing.share_messages(link=link)
+    messages = shares.share_messages(link=link)
     elsewhere = selectors.streaming_elsewhere(conversation=conversation, shown=messages)
     return selectors.ConversationState(conversation, messages, elsewhere)

@@ -1,4 +1,4 @@
-"""Personal API tokens: issue, authenticate and revoke.
+"""Personal API tokens: issue, authenticate and revoke; announce their end to every process.
 
 A token is `parley_` and 43 URL-safe characters (256 random bits). Only its SHA-256 digest is
 stored: a fast hash is enough for a secret with that much entropy, and it lets a request find its
@@ -19,12 +19,11 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from .models import ApiToken
+from ..models import ApiToken
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +49,6 @@ def token_create(*, owner: AbstractBaseUser, name: str, expires_in_days: int | N
         expires_at=expires_at,
     )
     return token, secret
-
-
-def token_list(*, owner: AbstractBaseUser) -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(owner=owner).order_by("-created_at")
 
 
 def token_revoke(*, owner: AbstractBaseUser, token_id: uuid.UUID | str) -> bool:

@@ -1,0 +1,43 @@
+"""Share links: what an owner has shared and what a viewer may see."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from .. import selectors
+from ..models import Conversation, Message, ShareLink
+
+
+def share_list(*, conversation: Conversation) -> QuerySet[ShareLink]:
+    return conversation.share_links.filter(revoked_at__isnull=True).order_by("-created_at")
+
+
+def share_get_owned(*, user, link_id: uuid.UUID | str) -> ShareLink | None:
+    """One of the user's own active links, or None."""
+    try:
+        return ShareLink.objects.get(id=link_id, conversation__owner=user, revoked_at__isnull=True)
+    except (ShareLink.DoesNotExist, ValidationError, ValueError):
+        return None
+
+
+def share_get_active(*, link_id: uuid.UUID | str) -> ShareLink | None:
+    """An active link with its conversation and owner, for a viewer."""
+    try:
+        return ShareLink.objects.select_related("conversation__owner").get(id=link_id, revoked_at__isnull=True)
+    except (ShareLink.DoesNotExist, ValidationError, ValueError):
+        return None
+
+
+def share_messages(*, link: ShareLink) -> list[Message]:
+    """What the link shows: the branch shown (live), or its messages up to the frozen position (snapshot)."""
+    messages = selectors.message_list(conversation=link.conversation)
+    if link.mode == ShareLink.Mode.SNAPSHOT:
+        messages = [message for message in messages if message.position <= link.upto_position]
+    return messages
+
+
+def may_view(link: ShareLink, user) -> bool:
+    return not link.login_required or bool(user and user.is_authenticated)
