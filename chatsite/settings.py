@@ -203,9 +203,14 @@ OIDC_USE_PKCE = True
 OIDC_TIMEOUT = env_float("PARLEY_OIDC_TIMEOUT", 10.0)
 OIDC_VERIFY_SSL = True
 LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+# Whether logging out of Parley also ends the session at the provider (RP-initiated logout, docs/sso.md).
+PARLEY_OIDC_PROVIDER_LOGOUT = env_bool("PARLEY_OIDC_PROVIDER_LOGOUT", False)
+OIDC_STORE_ID_TOKEN = PARLEY_OIDC_PROVIDER_LOGOUT  # the id_token_hint that logout sends to the provider
 if PARLEY_OIDC_ISSUER:
     AUTHENTICATION_BACKENDS.append("conversations.sso.backend.ParleyOIDCBackend")
     OIDC_AUTHENTICATE_CLASS = "conversations.sso.backend.ParleyOIDCRequestView"
+    if PARLEY_OIDC_PROVIDER_LOGOUT:
+        OIDC_OP_LOGOUT_URL_METHOD = "conversations.sso.logout.provider_logout_url"
 
 # Whether accounts may log in with a password (the site's and the admin's login); off leaves SSO only.
 PARLEY_PASSWORD_LOGIN = env_bool("PARLEY_PASSWORD_LOGIN", True)

@@ -6,11 +6,14 @@ from django.conf import settings
 from django.urls import path
 
 from . import accounts
+from .sso.logout import ParleyOIDCLogoutView
 
 urlpatterns = [
     path("login/", accounts.ParleyLoginView.as_view(), name="login"),
     path("signup/", accounts.signup, name="signup"),
 ]
+if settings.PARLEY_OIDC_PROVIDER_LOGOUT and settings.PARLEY_OIDC_ISSUER:  # ahead of django.contrib.auth's
+    urlpatterns.append(path("logout/", ParleyOIDCLogoutView.as_view(), name="logout"))
 if settings.PARLEY_PASSWORD_LOGIN:
     urlpatterns.append(path("password_reset/", accounts.RateLimitedPasswordResetView.as_view(), name="password_reset"))
 else:  # no password to reset or change

@@ -41,6 +41,7 @@ class Provider:
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}/o"
         self.redirect_uri = f"http://127.0.0.1:{parley_port}/oidc/callback/"
+        self.post_logout_redirect_uri = f"http://127.0.0.1:{parley_port}/accounts/login/"
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -65,6 +66,7 @@ class Provider:
             f"--client-id={CLIENT_ID}",
             f"--client-secret={CLIENT_SECRET}",
             f"--redirect-uri={self.redirect_uri}",
+            f"--post-logout-redirect-uri={self.post_logout_redirect_uri}",
             f"--users={json.dumps(users)}",
         )
 
@@ -225,13 +227,10 @@ def test_a_verified_email_links_to_the_existing_account_when_linking_is_on(provi
 # --- logout and password login -----------------------------------------------------------------------
 
 
-def test_logout_ends_the_session_and_closes_its_sockets(provider, parley):
-    provider.people({"username": "rowan", "email": "rowan@example.com"})
-    server = parley()
-    client = sso_login(server, "rowan")
-    conversation = Conversation.objects.create(owner=account_of("rowan"), title="Plans")
+def log_out_with_a_socket_open(server: ServerProcess, client: httpx.Client, username: str) -> httpx.Response:
+    """POST /accounts/logout/ while a socket of the session is open; the socket must close with 1008."""
+    conversation = Conversation.objects.create(owner=account_of(username), title="Plans")
     cookie = f"sessionid={client.cookies['sessionid']}"
-
     with ws_connect(
         f"{server.ws_url}/ws/conversations/{conversation.id}/",
         additional_headers={"Cookie": cookie, "Origin": server.http_url},
@@ -239,12 +238,54 @@ def test_logout_ends_the_session_and_closes_its_sockets(provider, parley):
         assert json.loads(socket.recv(timeout=10))["type"] == "conversation.snapshot"
         csrf = client.cookies["csrftoken"]
         logout = client.post("/accounts/logout/", headers={"X-CSRFToken": csrf, "Referer": server.http_url + "/"})
-        assert logout.url.path == "/accounts/login/"
         with pytest.raises(ConnectionClosed) as closed:
             while True:
                 socket.recv(timeout=10)
         assert closed.value.rcvd.code == SESSION_ENDED
     assert client.get("/api/conversations/").status_code == 401
+    return logout
+
+
+def visited_the_provider(response: httpx.Response, provider: Provider, path: str) -> bool:
+    return any(step.url.port == provider.port and step.url.path == path for step in response.history)
+
+
+def test_logout_ends_the_session_and_closes_its_sockets(provider, parley):
+    provider.people({"username": "rowan", "email": "rowan@example.com"})
+    server = parley()
+    client = sso_login(server, "rowan")
+
+    logout = log_out_with_a_socket_open(server, client, "rowan")
+
+    assert logout.url.path == "/accounts/login/" and not visited_the_provider(logout, provider, "/o/logout/")
+    again = client.get("/oidc/authenticate/?next=/")  # still signed in at the provider: no password asked
+    assert again.url.port == server.port and logged_in_as(client) == "rowan"
+
+
+def test_logout_can_end_the_session_at_the_provider_too(provider, parley):
+    provider.people({"username": "sage", "email": "sage@example.com"})
+    server = parley(PARLEY_OIDC_PROVIDER_LOGOUT="1")
+    client = sso_login(server, "sage")
+
+    logout = log_out_with_a_socket_open(server, client, "sage")
+
+    assert visited_the_provider(logout, provider, "/o/logout/")
+    assert logout.url == httpx.URL(provider.post_logout_redirect_uri)  # and back to Parley's login page
+    again = client.get("/oidc/authenticate/?next=/")
+    assert again.url.port == provider.port and again.url.path == "/accounts/login/"  # the provider asks again
+
+
+def test_a_password_session_logs_out_of_parley_only(provider, parley, alice, password):
+    server = parley(PARLEY_OIDC_PROVIDER_LOGOUT="1")
+    client = httpx.Client(base_url=server.http_url, follow_redirects=True, timeout=20.0)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', client.get("/accounts/login/").text).group(1)
+    client.post("/accounts/login/", data={"csrfmiddlewaretoken": token, "username": "alice", "password": password})
+    assert logged_in_as(client) == "alice"
+
+    logout = log_out_with_a_socket_open(server, client, "alice")
+
+    assert logout.url.path == "/accounts/login/" and logout.url.port == server.port
+    assert not visited_the_provider(logout, provider, "/o/logout/")
 
 
 def test_password_login_can_be_switched_off(provider, parley, alice, password):

@@ -43,4 +43,7 @@ OAUTH2_PROVIDER = {
     "OAUTH2_VALIDATOR_CLASS": "tests.oidc_provider.validator.ClaimsValidator",
     "SCOPES": {"openid": "OpenID Connect", "email": "Email address", "profile": "Profile and groups"},
     "PKCE_REQUIRED": True,
+    # RP-initiated logout: an ID token of the signed-in user ends the session here without a prompt.
+    "OIDC_RP_INITIATED_LOGOUT_ENABLED": True,
+    "OIDC_RP_INITIATED_LOGOUT_ALWAYS_PROMPT": False,
 }

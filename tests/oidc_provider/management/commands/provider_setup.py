@@ -14,9 +14,10 @@ class Command(BaseCommand):
         parser.add_argument("--client-id", required=True)
         parser.add_argument("--client-secret", required=True)
         parser.add_argument("--redirect-uri", required=True)
+        parser.add_argument("--post-logout-redirect-uri", default="")
         parser.add_argument("--users", required=True, help='[{"username", "password", "email", "groups": [...]}]')
 
-    def handle(self, *args, client_id, client_secret, redirect_uri, users, **options) -> None:
+    def handle(self, *args, client_id, client_secret, redirect_uri, post_logout_redirect_uri, users, **options) -> None:
         Application.objects.update_or_create(
             client_id=client_id,
             defaults={
@@ -24,6 +25,7 @@ class Command(BaseCommand):
                 "client_type": Application.CLIENT_CONFIDENTIAL,
                 "authorization_grant_type": Application.GRANT_AUTHORIZATION_CODE,
                 "redirect_uris": redirect_uri,
+                "post_logout_redirect_uris": post_logout_redirect_uri,
                 "algorithm": Application.RS256_ALGORITHM,
                 "skip_authorization": True,
                 "name": "Parley",
