@@ -59,8 +59,8 @@ def export_response(queryset: QuerySet[Conversation], render, extension: str, co
 
 @admin.register(Conversation)
 class ConversationAdmin(admin.ModelAdmin):
-    list_display = ("title", "owner", "model_label", "message_count", "created_at", "updated_at")
-    list_filter = ("messages__status", "messages__model", "owner", "created_at")
+    list_display = ("title", "owner", "model_label", "message_count", "pinned", "archived", "created_at", "updated_at")
+    list_filter = ("archived", "pinned", "messages__status", "messages__model", "owner", "created_at")
     search_fields = ("title", "messages__content")
     readonly_fields = ("id", "created_at", "updated_at")
     list_select_related = ("owner",)

@@ -16,6 +16,8 @@ from .protocol import conversation_payload, message_payload
 
 EDITABLE_FIELDS = {"title": services.TITLE_MAX, "system_prompt": 20_000}
 SETTING_FIELDS = {"model", "temperature"}  # checked by clean_settings, not as text
+FILING_FIELDS = ("pinned", "archived")  # true or false, checked by clean_filing
+ARCHIVED_FILTER = {"0": False, "false": False, "1": True, "true": True}  # GET ?archived=
 TEMPERATURE_RANGE = (0.0, 2.0)
 # Any other refusal conflicts with the conversation's state: 409.
 REFUSAL_STATUS = {
@@ -33,7 +35,7 @@ REFUSAL_STATUS = {
 def conversation_collection(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         data = read_json(request)
-        fields = {**clean_fields(data), **clean_settings(request, data)}
+        fields = {**clean_fields(data), **clean_settings(request, data), **clean_filing(data)}
         conversation = services.conversation_create(owner=request.user, **fields)
         return JsonResponse(conversation_payload(conversation), status=201)
     return JsonResponse(conversation_page(request))
@@ -46,9 +48,9 @@ def conversation_detail(request: HttpRequest, conversation_id: str) -> HttpRespo
         raise ApiError(404, "Conversation not found.")
     if request.method == "PATCH":
         data = read_json(request)
-        fields = {**clean_fields(data), **clean_settings(request, data)}
+        fields = {**clean_fields(data), **clean_settings(request, data), **clean_filing(data)}
         if not fields:
-            raise ApiError(400, "Nothing to change: send title, system_prompt, model or temperature.")
+            raise ApiError(400, "Nothing to change: send title, system_prompt, model, temperature, pinned or archived.")
         conversation = services.conversation_update(conversation=conversation, **fields)
         return JsonResponse(conversation_payload(conversation))
     if request.method == "DELETE":
@@ -58,11 +60,15 @@ def conversation_detail(request: HttpRequest, conversation_id: str) -> HttpRespo
 
 
 def conversation_page(request: HttpRequest) -> dict[str, Any]:
-    """One page of the user's conversations, newest first, with links to its neighbours."""
+    """One page of the user's unarchived conversations (`?archived=1`: archived ones), pinned first,
+    then newest, with links to its neighbours."""
     search = request.GET.get("q", "").strip()
     if protocol.has_forbidden_characters(search):
         raise ApiError(400, protocol.FORBIDDEN_DETAIL.format(name="q"), field="q", code="invalid")
-    conversations = selectors.conversation_list(user=request.user, search=search)
+    archived = ARCHIVED_FILTER.get(request.GET.get("archived", "0").lower())
+    if archived is None:
+        raise ApiError(400, "archived must be 1 (archived chats only) or 0 (the others).", field="archived")
+    conversations = selectors.conversation_list(user=request.user, search=search, archived=archived)
     paginator = Paginator(conversations, settings.PARLEY_PAGE_SIZE)
     try:
         number = int(request.GET.get("page", "1"))
@@ -94,7 +100,7 @@ def conversation_with_messages(conversation: Conversation) -> dict[str, Any]:
 
 def clean_fields(data: dict[str, Any]) -> dict[str, str]:
     """The editable fields of a request body, checked for type and length."""
-    unknown = set(data) - set(EDITABLE_FIELDS) - SETTING_FIELDS
+    unknown = set(data) - set(EDITABLE_FIELDS) - SETTING_FIELDS - set(FILING_FIELDS)
     if unknown:
         raise ApiError(400, f"Unknown field(s): {', '.join(sorted(unknown))}.")
     fields: dict[str, str] = {}
@@ -121,6 +127,17 @@ def clean_settings(request: HttpRequest, data: dict[str, Any]) -> dict[str, Any]
         fields["model"] = clean_model(request, data["model"])
     if "temperature" in data:
         fields["temperature"] = clean_temperature(data["temperature"])
+    return fields
+
+
+def clean_filing(data: dict[str, Any]) -> dict[str, bool]:
+    """`pinned` and `archived`, each true or false (not 1 or "yes": a typo must not file a chat)."""
+    fields: dict[str, bool] = {}
+    for name in FILING_FIELDS:
+        if name in data:
+            if not isinstance(data[name], bool):
+                raise ApiError(400, f"{name} must be true or false.", field=name)
+            fields[name] = data[name]
     return fields
 
 

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import uuid
 from typing import Any
+from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -37,11 +38,13 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
     elsewhere: frozenset[str] = frozenset()  # replies streaming on a branch this client is not shown
     later: asyncio.Task | None = None  # a folded `sync` answer waiting for its turn (SnapshotPacer)
     ledger: fairness.Ledger | None = None  # the user's fair-use counts, once connect() claimed a socket
+    watch_all = False  # `?watch=all`: also relay changes to the owner's other conversations (sidebars)
 
     async def connect(self) -> None:
         """Subscribe, then read the snapshot, so no delta published after the read can be missed."""
         self.user = self.scope.get("user")
         self.conversation_id = self.scope["url_route"]["kwargs"]["conversation_id"]
+        self.watch_all = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("watch") == ["all"]
         if self.user is None or not self.user.is_authenticated:
             await self.close()  # before accept: the handshake fails the same way for every reason
             return
@@ -304,6 +307,12 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
         """The branch shown changed (`branch.select`): every socket sends its client a new snapshot."""
         if self.accepted:
             await self.send_snapshot()
+
+    async def owner_conversation(self, event: dict[str, Any]) -> None:
+        """Another of the owner's conversations changed (realtime/owner_updates.py): for the sidebar.
+        A change to this socket's own conversation already came through its group."""
+        if self.accepted and self.watch_all and event["conversation_id"] != str(self.conversation_id):
+            await self.send(text_data=event["frame"])
 
     async def session_revoked(self, event: dict[str, Any]) -> None:
         await self.guard.on_revoked(event)

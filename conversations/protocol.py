@@ -219,6 +219,8 @@ def conversation_payload(conversation: Conversation) -> dict[str, Any]:
         "model": conversation.model_id,
         "system_prompt": conversation.system_prompt,
         "temperature": conversation.temperature,
+        "pinned": conversation.pinned,
+        "archived": conversation.archived,
         "created_at": conversation.created_at.isoformat(),
         "updated_at": conversation.updated_at.isoformat(),
     }

@@ -20,9 +20,10 @@ from .tree import Node
 NODE_FIELDS = ("id", "parent_id", "position", "status")
 
 
-def conversation_list(*, user: AbstractBaseUser, search: str = "") -> QuerySet[Conversation]:
-    """The user's conversations, most recently active first, optionally filtered by title."""
-    conversations = Conversation.objects.filter(owner=user).order_by("-updated_at")
+def conversation_list(*, user: AbstractBaseUser, search: str = "", archived: bool = False) -> QuerySet[Conversation]:
+    """The user's archived or unarchived conversations, pinned first and then most recently active,
+    optionally filtered by title."""
+    conversations = Conversation.objects.filter(owner=user, archived=archived).order_by("-pinned", "-updated_at")
     if search:
         conversations = conversations.filter(title__icontains=search)
     return conversations

@@ -13,10 +13,12 @@ from django.utils import timezone
 
 from . import generation, protocol, replies, selectors, storage_limits, tree
 from .models import Conversation, LLMModel, Message, ServerProcess
-from .realtime.broadcast import publish_after_commit, resync_after_commit
+from .realtime.broadcast import resync_after_commit
+from .realtime.owner_updates import announce_after_commit
 
 TITLE_MAX = Conversation._meta.get_field("title").max_length
 QUOTA_FIELDS = ("title", "system_prompt")  # the editable fields that count toward PARLEY_MAX_STORED_BYTES_PER_USER
+FILING_FIELDS = frozenset({"pinned", "archived"})  # the owner's filing, not activity: `updated_at` stays
 
 
 @transaction.atomic
@@ -27,13 +29,21 @@ def conversation_create(
     model: LLMModel | None = None,
     system_prompt: str = "",
     temperature: float | None = None,
+    pinned: bool = False,
+    archived: bool = False,
 ) -> Conversation:
     """Create it within the owner's limits (storage_limits.py), or raise QuotaExceeded."""
     storage_limits.allow_new_conversation(user=owner)
     title = title.strip() or "New chat"
     storage_limits.store(user=owner, adding=storage_limits.text_bytes(title, system_prompt))
     return Conversation.objects.create(
-        owner=owner, title=title, model=model, system_prompt=system_prompt, temperature=temperature
+        owner=owner,
+        title=title,
+        model=model,
+        system_prompt=system_prompt,
+        temperature=temperature,
+        pinned=pinned,
+        archived=archived,
     )
 
 
@@ -56,15 +66,17 @@ def conversation_create_with_turns(
 
 @transaction.atomic
 def conversation_update(*, conversation: Conversation, **fields: Any) -> Conversation:
-    """Change the given editable fields (title, system_prompt, model, temperature) and bump `updated_at`;
-    every open tab hears of it through `conversation.updated`. Text counts toward the owner's quota."""
+    """Change the given editable fields (title, system_prompt, model, temperature, pinned, archived);
+    every open tab of the owner hears of it through `conversation.updated`. Text counts toward the
+    owner's quota. Any change but pinning or archiving alone bumps `updated_at`."""
     before = _stored_text_bytes(conversation, fields)
     for name, value in fields.items():
         setattr(conversation, name, value.strip() if name == "title" else value)
     storage_limits.store(user=conversation.owner_id, adding=_stored_text_bytes(conversation, fields) - before)
-    conversation.save(update_fields=[*fields, "updated_at"])
+    activity = [] if FILING_FIELDS.issuperset(fields) else ["updated_at"]
+    conversation.save(update_fields=[*fields, *activity])
     frame = protocol.conversation_updated_frame(protocol.conversation_payload(conversation))
-    publish_after_commit(conversation.id, frame)
+    announce_after_commit(conversation_id=conversation.id, owner_id=conversation.owner_id, frame=frame)
     return conversation
 
 
@@ -82,7 +94,8 @@ def conversation_delete(*, conversation: Conversation) -> None:
     storage_limits.store(user=conversation.owner_id, adding=-freed)
     for reply in streaming:
         generation.stop_after_commit(reply)
-    publish_after_commit(conversation_id, protocol.conversation_deleted_frame(str(conversation_id)))
+    frame = protocol.conversation_deleted_frame(str(conversation_id))
+    announce_after_commit(conversation_id=conversation_id, owner_id=conversation.owner_id, frame=frame)
 
 
 @transaction.atomic

@@ -74,16 +74,17 @@ Connect = Callable[..., Awaitable[tuple[bool, object]]]
 
 @pytest.fixture
 async def connect(transactional_db) -> AsyncIterator[Connect]:
-    """Open a socket as a user (or anonymously), in a new session unless `cookie` names one;
-    returns (accepted, Socket or close code)."""
+    """Open a socket as a user (or anonymously), in a new session unless `cookie` names one, with an
+    optional query string ("watch=all"); returns (accepted, Socket or close code)."""
     opened: list[WebsocketCommunicator] = []
 
-    async def open_socket(user, conversation_id, origin: str = ORIGIN, cookie: str | None = None):
+    async def open_socket(user, conversation_id, origin: str = ORIGIN, cookie: str | None = None, query: str = ""):
         headers = [(b"origin", origin.encode())]
         if user is not None:
             cookie = cookie or await sync_to_async(session_cookie)(user)
             headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
-        communicator = WebsocketCommunicator(application, f"/ws/conversations/{conversation_id}/", headers)
+        path = f"/ws/conversations/{conversation_id}/" + (f"?{query}" if query else "")
+        communicator = WebsocketCommunicator(application, path, headers)
         accepted, detail = await communicator.connect(timeout=5)
         opened.append(communicator)
         return accepted, Socket(communicator) if accepted else detail

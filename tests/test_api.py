@@ -18,6 +18,7 @@ COLLECTION = "/api/conversations/"
 MESSAGE_KEYS = {"id", "role", "content", "status", "seq", "error", "model", "usage", "created_at", "parts"}
 MESSAGE_KEYS |= {"parent_id", "sibling_index", "sibling_count", "sibling_ids"}  # the tree (issue 16)
 CONVERSATION_KEYS = {"id", "title", "model", "system_prompt", "temperature", "created_at", "updated_at"}
+CONVERSATION_KEYS |= {"pinned", "archived"}  # filing (issue 16)
 
 
 def detail(conversation_id) -> str:

@@ -66,3 +66,6 @@ class ConsoleConsumer(AsyncWebsocketConsumer):
 
     async def session_revoked(self, event: dict[str, Any]) -> None:
         await self.guard.on_revoked(event)
+
+    async def owner_conversation(self, event: dict[str, Any]) -> None:
+        """The staff member's own chats changed (realtime/owner_updates.py): nothing the console shows."""

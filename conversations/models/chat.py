@@ -35,10 +35,18 @@ class Conversation(models.Model):
     updated_at = models.DateTimeField(auto_now=True, db_index=False)
     # The end of the branch being shown (conversations/tree.py); null means the newest message.
     active_leaf = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # Pinned chats head the owner's list; archived ones leave it for the archived view (docs/ui.md).
+    # Both are the owner's filing, not activity: changing them leaves `updated_at` alone.
+    pinned = models.BooleanField(default=False)
+    archived = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-updated_at"]
-        indexes = [models.Index(fields=["owner", "-updated_at"], name="conv_owner_recent")]
+        indexes = [
+            models.Index(fields=["owner", "-updated_at"], name="conv_owner_recent"),
+            # The sidebar's query: one owner's archived or unarchived chats, pinned first, then recent.
+            models.Index(fields=["owner", "archived", "-pinned", "-updated_at"], name="conv_owner_list"),
+        ]
 
     def __str__(self) -> str:
         return self.title
