@@ -14,13 +14,13 @@ from django.test import AsyncClient
 from django.utils import timezone
 
 from conversations import generation
-from conversations.tokens import services as tokens
 from conversations.catalog.environment import ensure_catalog
 from conversations.llm.simulator.script import MODEL_NAME, markdown_reply
 from conversations.models import ApiCall, ApiToken, Budget, Conversation, LLMModel, Message, Provider, UsageRecord
 from conversations.openai_api.calls import Call
 from conversations.openai_api.persisted import follow
 from conversations.openai_api.watch import get_watcher
+from conversations.tokens import services as tokens
 
 pytestmark = [
     pytest.mark.db,

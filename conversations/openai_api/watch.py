@@ -16,8 +16,8 @@ from collections import defaultdict
 from django.utils import timezone
 
 from .. import generation
-from ..tokens import services as tokens
 from ..models import ApiToken
+from ..tokens import services as tokens
 from .calls import Call, failure
 
 logger = logging.getLogger(__name__)

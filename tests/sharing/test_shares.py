@@ -12,9 +12,9 @@ from django.test import Client
 
 from chatsite.asgi import application
 from conversations import generation
+from conversations.models import Conversation, ShareLink
 from conversations.sharing import selectors as shares
 from conversations.sharing import services as sharing
-from conversations.models import Conversation, ShareLink
 from tests.sockets import ORIGIN, Socket, session_cookie
 
 pytestmark = pytest.mark.db

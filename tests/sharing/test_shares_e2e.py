@@ -8,8 +8,8 @@ import websockets
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
-from conversations.sharing import services as sharing
 from conversations.models import Conversation, ShareLink
+from conversations.sharing import services as sharing
 from tests.servers import running_servers
 from tests.wsclient import LiveSocket, ReplyView, login_cookie
 
