@@ -326,7 +326,7 @@ PARLEY_MAX_STORED_BYTES_PER_USER = env_int("PARLEY_MAX_STORED_BYTES_PER_USER", 1
 PARLEY_ANSWER_TIMEOUT = env_float("PARLEY_ANSWER_TIMEOUT", 10.0)
 # Concurrent generations one user may run across all conversations and processes.
 PARLEY_MAX_GENERATIONS_PER_USER = env_int("PARLEY_MAX_GENERATIONS_PER_USER", 5)
-# Viewer sockets one share link may have open in each process.
+# Viewer sockets one share link may have open, counted across processes through Redis.
 PARLEY_SHARE_MAX_VIEWERS = env_int("PARLEY_SHARE_MAX_VIEWERS", 50)
 # Conversations per API page.
 PARLEY_PAGE_SIZE = env_int("PARLEY_PAGE_SIZE", 50)

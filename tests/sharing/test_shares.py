@@ -174,7 +174,7 @@ async def test_a_snapshot_viewer_sees_only_what_was_there(alice, chat, worker):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("close_thread_connections")
-async def test_viewers_are_refused_without_a_login_a_link_or_room(alice, bob, chat, settings):
+async def test_viewers_are_refused_without_a_login_a_link_or_room(alice, bob, chat, settings, worker):
     login_link = await new_link(chat, login_required=True)
     assert (await open_viewer(login_link.id))[0] is False
     accepted, viewer = await open_viewer(login_link.id, user=bob)
@@ -187,7 +187,7 @@ async def test_viewers_are_refused_without_a_login_a_link_or_room(alice, bob, ch
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("close_thread_connections")
-async def test_revoking_closes_every_viewer_with_1008(alice, chat):
+async def test_revoking_closes_every_viewer_with_1008(alice, chat, worker):
     link = await new_link(chat)
     viewers = [(await open_viewer(link.id))[1] for _ in range(2)]
     for viewer in viewers:
