@@ -1,6 +1,6 @@
 """Monthly budgets: how much of one a user (or a group) has spent, and whether a new reply may start.
 
-`over_budget` runs inside the reply's start transaction (replies.py), after the owner's row is
+`over_budget` runs inside the reply's start transaction (replies/start.py), after the owner's row is
 locked, so two sends of one user cannot both slip past a budget; a group's budget row is locked too,
 so members of one group are counted one send at a time. A reply already running is never stopped
 by its own cost: only the next send is refused.

@@ -1,6 +1,6 @@
 """A new chat's title, written by a model after its first reply.
 
-The first 60 characters of the first message name a chat at once (replies.py); once the first reply
+The first 60 characters of the first message name a chat at once (replies/start.py); once the first reply
 is complete, the task model (PARLEY_TASK_MODEL, else the reply's own model) is asked for a short
 title. Reasoning blocks (`<think>…</think>`, as reasoning models emit) are stripped, and quotes,
 markdown and a "Title:" prefix removed. On any failure, or when the user renamed the chat meanwhile,

@@ -1,6 +1,6 @@
 """A conversation's messages as a tree: which branch is shown, and where each message sits among
 its siblings. Pure functions over anything with `id`, `parent_id` and `position`, so the reply
-start (replies.py), the reads (selectors.py) and the exports share one definition.
+start (replies/), the reads (selectors.py) and the exports share one definition.
 
 The branch shown is the path from a root to the conversation's active leaf. A leaf that is missing
 (a conversation from before trees, or one whose leaf was deleted) means the newest message; a

@@ -76,7 +76,11 @@ class ServerProcess:
     def start(self) -> ServerProcess:
         command = [sys.executable, "-m", "chatsite.server", "-b", "127.0.0.1", "-p", str(self.port)]
         self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop(signal.SIGKILL)  # a server that never answered must not outlive its test, holding its database
+            raise
         return self
 
     def wait_ready(self) -> None:
@@ -85,7 +89,7 @@ class ServerProcess:
             if self.process.poll() is not None:
                 raise RuntimeError(f"daphne exited with {self.process.returncode}")
             try:
-                httpx.get(f"{self.http_url}/healthz", timeout=1.0)
+                httpx.get(f"{self.http_url}/healthz", timeout=5.0)  # a slow answer still means it is up
                 return
             except httpx.TransportError:
                 time.sleep(0.1)

@@ -13,6 +13,8 @@ from django.core.management import call_command
 from django.test import AsyncClient
 
 from conversations import crypto, generation
+from conversations.llm import registry
+from conversations.llm.config import ProviderConfig
 from conversations.llm.errors import AuthenticationFailed
 from conversations.llm.listing import list_models
 from conversations.llm.simulator import start_simulator
@@ -116,7 +118,7 @@ async def test_a_key_that_cannot_be_decrypted_fails_the_reply_clearly(worker, al
 
 
 def provider_of(kind: str, base_url: str, api_key: str = "") -> object:
-    return generation.registry.get_provider(kind, generation.ProviderConfig(base_url=base_url, api_key=api_key))
+    return registry.get_provider(kind, ProviderConfig(base_url=base_url, api_key=api_key))
 
 
 async def test_an_openai_compatible_list_is_read_from_v1_models():

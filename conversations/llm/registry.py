@@ -1,7 +1,7 @@
 """Choose and build a provider by name: a short name or a dotted path to a class taking a `ProviderConfig`.
 
 The caller hands in the configuration (the app builds it from Django settings in
-`conversations/generation.py`), so this layer runs without Django. Providers are cached per
+`conversations/generation/config.py`), so this layer runs without Django. Providers are cached per
 distinct configuration: tests that change settings get a fresh provider, production builds one.
 """
 

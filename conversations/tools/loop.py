@@ -1,6 +1,6 @@
 """The tool loop of one reply: the model asks, the tools run, the results go back, the model goes on.
 
-It runs inside the reply's generation task (conversations/generation.py), so a stop cancels it
+It runs inside the reply's generation task (conversations/generation/worker.py), so a stop cancels it
 wherever it is: mid-stream, or while a tool runs. Each tool event is handed to `record`, which
 publishes and saves the reply's parts; the text of every step streams into the same live reply,
 a new step's text set apart from the last by `parts.SEPARATOR`.

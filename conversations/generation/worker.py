@@ -1,0 +1,285 @@
+"""A process's Worker: it runs each reply as a task of its own and ends every reply in `finish`.
+
+Whatever ends a reply (its last token, a stop, an upstream error, the deadline, a shutdown), the
+text so far is published, saved once and announced there. A final save that fails is retried
+until the database answers; a process that shuts down first hands the reply to the recovery
+path (realtime/recovery.py), which another process's sweep completes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import functools
+import logging
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from .. import metrics, protocol, replies, selectors, titles
+from ..attachments import prompt as attachment_prompt
+from ..console import reports
+from ..crypto import SecretUnreadable
+from ..llm.base import ChatMessage, Finish
+from ..llm.errors import DeadlineExceeded, LLMError
+from ..models import Message
+from ..parts import Part, parts_view
+from ..realtime import fairness, final_save, housekeeping, liveness, local
+from ..realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
+from ..realtime.recovery import FinalState
+from ..tools.loop import Record, ToolStepsExceeded, respond_with_tools
+from ..tools.offered import offered_tools
+from ..tools.schema import ToolContext
+from .config import catalog_provider, reply_options
+from .running import Outcome, Running, charged
+
+logger = logging.getLogger(__name__)
+Status = Message.Status
+ReplyStart = replies.ReplyStart
+INTERNAL_ERROR = "Parley failed while writing this reply; the text so far was kept."
+KEY_UNREADABLE = "This model's provider is misconfigured (its API key cannot be read); tell an administrator."
+STOP_WAIT = 5.0  # seconds a shutdown waits for the worker's loops to end once cancelled
+
+
+def stop_message(reply: Message) -> dict[str, str]:
+    """The control message that stops a reply on the process that runs it."""
+    return {"type": "generation.stop", "id": str(reply.id)}
+
+
+class Worker:
+    """This process's share of the streaming work: its running replies, their broadcaster, a
+    control channel other processes use to stop them, and the housekeeping loops."""
+
+    def __init__(self, layer: Any, broadcaster: Broadcaster, channel: str) -> None:
+        self.layer = layer
+        self.broadcaster = broadcaster
+        self.channel = channel  # stored on each reply so any process can stop it
+        self.redis = broadcaster.redis  # liveness and the recovery path's hand-offs, when the layer is Redis
+        self.running: dict[str, Running] = {}  # every reply not yet saved, finishing ones included
+        self.closing = asyncio.Event()  # set by shutdown: final saves stop retrying and hand off
+        self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
+        self.ledger = fairness.Ledger(broadcaster.redis)  # per-user fair-use counts of this process's sockets
+
+    def spawn(self, job, name: str) -> asyncio.Task:
+        """Run `job` as a task of the worker's, in a context of its own: a task outlives its caller,
+        and must not inherit a request's (asgiref's per-request thread executor, for one)."""
+        task = asyncio.get_running_loop().create_task(job, name=name, context=contextvars.Context())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        return task
+
+    def start(self) -> None:
+        self.broadcaster.task = self.spawn(self.broadcaster.run(), "parley-broadcaster")
+        self.spawn(self.control_loop(), "parley-control")
+        self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
+        self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
+        self.spawn(reports.report_loop(self), "parley-console-reports")
+        if self.broadcaster.redis is not None:
+            self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
+            self.spawn(self.ledger.renew_loop(), "parley-socket-leases")
+
+    def begin(
+        self,
+        started: ReplyStart,
+        request_id: str | None,
+        *,
+        asked_at: float | None = None,
+        sampling: dict[str, float | int] | None = None,
+    ) -> None:
+        """Announce a new reply and run it as a task of its own; `asked_at` (the broadcaster's clock)
+        starts its time to first token, `sampling` overrides its options."""
+        if started.duplicate:
+            return  # the caller answers a retry with what the first request created
+        reply = started.reply
+        group = conversation_group(reply.conversation_id)
+        replaces = started.replaces  # the first new message takes the place of the one it branches from
+        if started.user_message is not None:
+            created = protocol.created_frame(protocol.message_payload(started.user_message), request_id, replaces)
+            self.broadcaster.publish(group, frame_message(created, created=str(started.user_message.id)))
+            replaces = None
+        created = protocol.created_frame(protocol.message_payload(reply), request_id, replaces)
+        if started.continues:  # sockets that saw it end follow it again, from its saved seq
+            markers = {"reopens": str(reply.id), "seq": str(reply.seq)}
+        else:
+            markers = {"created": str(reply.id), "opens": str(reply.id)}
+        self.broadcaster.publish(group, frame_message(created, **markers))
+        live = LiveReply(reply.id, reply.conversation_id, self.broadcaster.mark_dirty, asked_at)
+        running = Running(reply, live, started.model, dataclasses.replace(reply_options(started), **(sampling or {})))
+        running.prompt = [str(turn.get("content") or "") for turn in started.history]
+        if started.continues:
+            live.resume(reply.content, reply.seq)
+            running.parts = list(reply.parts or [])
+        if started.user_message is not None and reply.position == 1:
+            running.first_message = started.user_message.content
+        self.running[running.live.id_str] = running
+        running.task = self.spawn(self.generate(running, started.history), f"parley-reply-{reply.id}")
+
+    async def generate(self, running: Running, history: list[dict[str, str]]) -> None:
+        """One reply's whole life: stream from the provider into its LiveReply, then finish."""
+        running.started = True
+        outcome = Outcome()
+        try:
+            if running.stopped:  # stopped before its first step
+                outcome.stopped(interrupted=running.interrupted)
+            else:
+                await stream(running, history, outcome, functools.partial(self.record_parts, running))
+        except asyncio.CancelledError:
+            outcome.stopped(interrupted=running.interrupted)
+        finally:
+            await asyncio.shield(self.finish(running, outcome))
+
+    async def finish(self, running: Running, outcome: Outcome) -> None:
+        """Publish the last text, save the final state once, then announce it."""
+        running.finishing = True
+        live = running.live
+        self.broadcaster.drain(live)
+        final = FinalState(
+            content=live.content,
+            seq=live.seq,
+            status=outcome.status,
+            error=outcome.error,
+            model=outcome.finish.model if outcome.finish else "",
+            parts=running.parts,
+            **charged(running, outcome),
+        )
+        try:
+            saved = await final_save.save(running.reply, final, redis=self.redis, closing=self.closing)
+        finally:
+            self.running.pop(live.id_str, None)
+            metrics.REPLIES.labels(status=outcome.status).inc()
+        if saved is not None:
+            self.announce_finished(saved)
+            if running.first_message is not None and saved.status == Status.COMPLETE and saved.content:
+                self.spawn(self.name_chat(running, saved.content), f"parley-title-{live.id_str}")
+
+    async def name_chat(self, running: Running, reply_text: str) -> None:
+        """After a chat's first reply, the task model writes its title; every tab hears of it."""
+        conversation_id, first_message = running.reply.conversation_id, running.first_message or ""
+        try:
+            model = await database_sync_to_async(selectors.task_model)() or running.model
+            if model is None or not titles.automatic(running.reply.conversation.title, first_message):
+                return
+            provider = catalog_provider(model.provider)
+            title = await titles.ask_title(
+                provider, model.name, first_message, reply_text, settings.PARLEY_TITLE_TIMEOUT
+            )
+            if not title:
+                return
+            renamed = await database_sync_to_async(replies.reply_titled)(
+                conversation_id=conversation_id, first_message=first_message, title=title
+            )
+        except Exception:  # a title is a nicety: the first-message title stands
+            logger.exception("Writing the title of conversation %s failed", conversation_id)
+            return
+        if renamed is not None:
+            frame = protocol.conversation_updated_frame(protocol.conversation_payload(renamed))
+            self.broadcaster.publish(conversation_group(conversation_id), frame_message(frame))
+
+    def announce_finished(self, reply: Message) -> None:
+        completed = protocol.completed_frame(protocol.message_payload(reply))
+        self.broadcaster.publish(
+            conversation_group(reply.conversation_id), frame_message(completed, done=str(reply.id))
+        )
+
+    async def record_parts(self, running: Running, new_parts: list[Part]) -> None:
+        """A tool event: the text before it goes out first, then the parts are saved and announced
+        (saved before announced, so a snapshot that misses them is followed by their frame)."""
+        live = running.live
+        self.broadcaster.drain(live)
+        running.parts = [*parts_view(running.parts, live.content), *new_parts]
+        await database_sync_to_async(replies.reply_parts_save)(reply_id=running.reply.id, parts=running.parts)
+        self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.parts)))
+
+    async def stop(self, reply: Message) -> None:
+        """Stop a reply wherever it runs: here directly, elsewhere through its process's channel."""
+        if not self.stop_local(str(reply.id)) and reply.worker:
+            await self.layer.send(reply.worker, stop_message(reply))
+
+    def stop_local(self, reply_id: str, *, interrupted: bool = False) -> bool:
+        running = self.running.get(reply_id)
+        if running is None:
+            return False
+        if running.finishing:
+            return True  # its text is complete; only its save is left, and a stop must not cut that
+        running.stopped = True
+        running.interrupted = running.interrupted or interrupted
+        if running.started and not running.task.cancelling():  # a second cancel would cut the upstream close
+            running.task.cancel()
+        return True
+
+    async def live_state(self, reply_id: str) -> tuple[str, int] | None:
+        running = self.running.get(reply_id)
+        if running is not None:
+            return running.live.content, running.live.seq
+        return await self.broadcaster.read_live(reply_id)
+
+    async def control_loop(self) -> None:
+        while True:
+            message = await self.layer.receive(self.channel)
+            if message.get("type") == "generation.stop":
+                self.stop_local(message.get("id", ""))
+
+    async def shutdown(self, *, interrupted: bool) -> None:
+        """Stop every running reply (saved as cancelled, or interrupted when the server goes away),
+        publish what is left, then stop the loops. Final saves still failing hand off to the
+        recovery path, and this process stops vouching for itself so a sweep takes them up."""
+        self.closing.set()
+        reply_tasks = [running.task for running in self.running.values()]
+        for reply_id in list(self.running):
+            self.stop_local(reply_id, interrupted=interrupted)
+        await asyncio.gather(*reply_tasks, return_exceptions=True)
+        if self.redis is not None:
+            await housekeeping.redis_step(liveness.forget, self.redis, self.channel)
+        await self.broadcaster.close()
+        for task in self.tasks:
+            task.cancel()
+        if self.tasks:
+            _, stuck = await asyncio.wait(self.tasks, timeout=STOP_WAIT)
+            for task in stuck:
+                logger.warning("Task %s ignored its cancellation at shutdown", task.get_name())
+
+
+async def stream(running: Running, history: list[ChatMessage], outcome: Outcome, record: Record) -> None:
+    """Feed the provider's text into the live reply, within the deadline; record how it ended."""
+    try:
+        async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
+            outcome.finish = await respond(running, history, record)
+    except TimeoutError:
+        metrics.UPSTREAM_ERRORS.labels(provider=running.model.provider.name, code="deadline").inc()
+        outcome.failed(DeadlineExceeded().user_message)
+    except ToolStepsExceeded as error:
+        outcome.failed(error.user_message)
+    except LLMError as error:
+        logger.info("Reply %s failed upstream: %s", running.live.id, error)
+        metrics.UPSTREAM_ERRORS.labels(
+            provider=running.model.provider.name, code=metrics.upstream_error_code(error)
+        ).inc()
+        outcome.failed(error.user_message)
+    except SecretUnreadable as error:
+        logger.error("Reply %s: provider %s: %s", running.live.id, running.model.provider.name, error)
+        outcome.failed(KEY_UNREADABLE)
+    except Exception:
+        logger.exception("Reply %s failed", running.live.id)
+        outcome.failed(INTERNAL_ERROR)
+
+
+async def respond(running: Running, history: list[ChatMessage], record: Record) -> Finish:
+    """The model's answer; for a model offered tools, through the tool loop (conversations/tools/)."""
+    provider = catalog_provider(running.model.provider)
+    history = await attachment_prompt.resolve(history, vision=running.model.vision)
+    tools = await offered_tools(running.model)
+    if not tools:
+        return await provider.stream_to(history, running.options, running.live.append)
+    reply = running.reply
+    return await respond_with_tools(
+        provider,
+        history,
+        running.options,
+        running.live,
+        tools=tools,
+        context=ToolContext(user_id=reply.conversation.owner_id, conversation_id=reply.conversation_id),
+        record=record,
+        max_steps=settings.PARLEY_TOOL_MAX_STEPS,
+    )

@@ -1,0 +1,34 @@
+"""The database side of a reply's life: start (start.py), edit, regenerate and continue
+(branches.py), then parts, checkpoints, the final save and recovery (ending.py). The statements
+every reply runs are SQL in sql.py; everything else uses the ORM."""
+
+from __future__ import annotations
+
+from .branches import reply_continue, reply_edit, reply_regenerate
+from .ending import (
+    INTERRUPTED_ERROR,
+    replies_checkpoint,
+    replies_stale,
+    reply_finish,
+    reply_parts_save,
+    reply_recover,
+    reply_titled,
+)
+from .start import TITLE_FROM_MESSAGE, ReplyRefused, ReplyStart, reply_start
+
+__all__ = [
+    "INTERRUPTED_ERROR",
+    "TITLE_FROM_MESSAGE",
+    "ReplyRefused",
+    "ReplyStart",
+    "replies_checkpoint",
+    "replies_stale",
+    "reply_continue",
+    "reply_edit",
+    "reply_finish",
+    "reply_parts_save",
+    "reply_recover",
+    "reply_regenerate",
+    "reply_start",
+    "reply_titled",
+]
