@@ -15,8 +15,8 @@ class ShareLinkAdmin(admin.ModelAdmin):
     list_display = ("id", "conversation", "mode", "login_required", "show_owner", "created_at", "revoked_at")
     list_filter = ("mode", "login_required", "revoked_at")
     search_fields = ("conversation__title", "conversation__owner__username")
-    readonly_fields = ("conversation", "mode", "upto_position", "created_at", "revoked_at")
-    fields = ("conversation", "mode", "login_required", "show_owner", "upto_position", "created_at", "revoked_at")
+    readonly_fields = ("conversation", "mode", "upto_message", "created_at", "revoked_at")
+    fields = ("conversation", "mode", "login_required", "show_owner", "upto_message", "created_at", "revoked_at")
     actions = ("revoke",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:

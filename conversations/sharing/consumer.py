@@ -113,5 +113,7 @@ def share_state(link_id: str) -> selectors.ConversationState | None:
     conversation = link.conversation
     conversation.system_prompt = ""  # never saved: only what this viewer is sent
     messages = shares.share_messages(link=link)
+    if link.mode == ShareLink.Mode.SNAPSHOT:  # nothing newer than the snapshot, not even that it exists
+        return selectors.ConversationState(conversation, messages, frozenset())
     elsewhere = selectors.streaming_elsewhere(conversation=conversation, shown=messages)
     return selectors.ConversationState(conversation, messages, elsewhere)

@@ -32,11 +32,11 @@ def share_get_active(*, link_id: uuid.UUID | str) -> ShareLink | None:
 
 
 def share_messages(*, link: ShareLink) -> list[Message]:
-    """What the link shows: the branch shown (live), or its messages up to the frozen position (snapshot)."""
-    messages = selectors.message_list(conversation=link.conversation)
+    """What the link shows: the branch shown (live), or the path down to the message it froze at
+    (snapshot), which later edits, branches and branch switches leave as it was."""
     if link.mode == ShareLink.Mode.SNAPSHOT:
-        messages = [message for message in messages if message.position <= link.upto_position]
-    return messages
+        return selectors.message_path(conversation=link.conversation, leaf_id=link.upto_message_id)
+    return selectors.message_list(conversation=link.conversation)
 
 
 def may_view(link: ShareLink, user) -> bool:

@@ -13,6 +13,7 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 from django.utils import timezone
 
+from .. import selectors
 from ..models import Conversation, Message, ShareLink
 
 logger = logging.getLogger(__name__)
@@ -23,13 +24,15 @@ def share_group(link_id) -> str:
 
 
 def share_create(*, conversation: Conversation, mode: str, login_required: bool, show_owner: bool) -> ShareLink:
-    """A new link; a snapshot freezes at the conversation's last finished message."""
+    """A new link; a snapshot freezes at the last finished message of the branch shown."""
     upto = None
     if mode == ShareLink.Mode.SNAPSHOT:
-        last = conversation.messages.exclude(status=Message.Status.STREAMING).order_by("-position").first()
-        upto = last.position if last else -1
+        finished = [
+            m for m in selectors.message_list(conversation=conversation) if m.status != Message.Status.STREAMING
+        ]
+        upto = finished[-1] if finished else None
     return ShareLink.objects.create(
-        conversation=conversation, mode=mode, login_required=login_required, show_owner=show_owner, upto_position=upto
+        conversation=conversation, mode=mode, login_required=login_required, show_owner=show_owner, upto_message=upto
     )
 
 
