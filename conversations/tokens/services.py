@@ -3,7 +3,8 @@
 A token is `parley_` and 43 URL-safe characters (256 random bits). Only its SHA-256 digest is
 stored: a fast hash is enough for a secret with that much entropy, and it lets a request find its
 token with one indexed lookup. Every revocation, expiry edit or deletion, from the settings page,
-the admin or code, is announced to every process, which ends that token's streams at once.
+the admin or code, is announced to every process, which ends that token's streams at once, or
+moves their expiry timers to the token's new expiry.
 """
 
 from __future__ import annotations
@@ -78,24 +79,31 @@ def token_authenticate(secret: str) -> ApiToken | None:
     return token
 
 
-def announce(token_id: uuid.UUID) -> None:
-    """Tell every process that this token may no longer be used (after the caller's commit)."""
+def announce(token: ApiToken, *, deleted: bool = False) -> None:
+    """Tell every process what became of this token (after the caller's commit): ended, or usable
+    until its expiry, which may have moved (openai_api/watch.py)."""
+    event = {
+        "type": "token.changed",
+        "id": str(token.id),
+        "active": not deleted and token.is_active(),
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+    }
 
     def send() -> None:
         try:
-            async_to_sync(get_channel_layer().group_send)(TOKEN_GROUP, {"type": "token.ended", "id": str(token_id)})
+            async_to_sync(get_channel_layer().group_send)(TOKEN_GROUP, event)
         except Exception:  # streams still check the token's expiry; a dead layer must not break the write
-            logger.exception("Could not announce the end of API token %s", token_id)
+            logger.exception("Could not announce a change of API token %s", token.id)
 
     transaction.on_commit(send)
 
 
 @receiver(post_save, sender=ApiToken)
-def announce_ended_token(sender, instance: ApiToken, created: bool, **kwargs) -> None:
-    if not created and not instance.is_active():
-        announce(instance.id)
+def announce_changed_token(sender, instance: ApiToken, created: bool, **kwargs) -> None:
+    if not created:
+        announce(instance)
 
 
 @receiver(post_delete, sender=ApiToken)
 def announce_deleted_token(sender, instance: ApiToken, **kwargs) -> None:
-    announce(instance.id)
+    announce(instance, deleted=True)
