@@ -7,7 +7,7 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 
-from .. import selectors
+from .. import selectors, tree
 from ..models import Conversation, Message, ShareLink
 
 
@@ -37,6 +37,20 @@ def share_messages(*, link: ShareLink) -> list[Message]:
     if link.mode == ShareLink.Mode.SNAPSHOT:
         return selectors.message_path(conversation=link.conversation, leaf_id=link.upto_message_id)
     return selectors.message_list(conversation=link.conversation)
+
+
+def share_shows_message(*, link_id: uuid.UUID | str, user, message_id: uuid.UUID) -> bool:
+    """Whether an active link this user may view shows this message (so they may open its files);
+    read from the tree alone, without the messages' text."""
+    link = share_get_active(link_id=link_id)
+    if link is None or not may_view(link, user):
+        return False
+    nodes = selectors.message_tree(conversation=link.conversation)
+    if link.mode == ShareLink.Mode.SNAPSHOT:
+        shown = tree.path_to(nodes, link.upto_message_id)
+    else:
+        shown = tree.active_path(nodes, link.conversation.active_leaf_id)
+    return any(node.id == message_id for node in shown)
 
 
 def may_view(link: ShareLink, user) -> bool:
