@@ -4,12 +4,12 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from conversations import accounts
+from conversations.accounts import views as accounts
 
 urlpatterns = [
     *([] if settings.PARLEY_PASSWORD_LOGIN else [path("admin/login/", accounts.admin_login)]),
     path("admin/", admin.site.urls),
-    path("accounts/", include("conversations.account_urls")),
+    path("accounts/", include("conversations.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("settings/tokens/", include("conversations.tokens.urls")),
     path("v1/", include("conversations.openai_api.urls")),

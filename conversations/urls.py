@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from . import api, catalog_api, health, metrics_endpoint, usage_views, views
+from . import api, health, metrics_endpoint, views
+from .catalog import api as catalog_api
+from .usage import views as usage_views
 
 urlpatterns = [
     path("", include("conversations.attachments.urls")),

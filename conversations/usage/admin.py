@@ -12,10 +12,10 @@ from django.db.models.functions import TruncDate
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from . import quotas
-from .accounting import month_start
-from .models import Budget, UsageRecord
-from .usage_chart import daily_charts
+from .. import quotas
+from ..accounting import month_start
+from ..models import Budget, UsageRecord
+from .chart import daily_charts
 
 CHART_DAYS = 30
 NEAR = 0.8  # a budget this much used counts as near its limit

@@ -14,9 +14,9 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from .catalog.fetch import fetch_models
-from .llm.errors import LLMError
-from .models import LLMModel, Provider
+from ..llm.errors import LLMError
+from ..models import LLMModel, Provider
+from .fetch import fetch_models
 
 logger = logging.getLogger(__name__)
 

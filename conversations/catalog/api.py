@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from . import selectors
-from .http import api_view
-from .protocol import model_payload
+from .. import selectors
+from ..http import api_view
+from ..protocol import model_payload
 
 
 @api_view("GET")

@@ -1,7 +1,7 @@
 """Daily usage as an inline SVG bar chart: one stacked bar per day, one colour per model.
 
 Built server-side from aggregated rows, so the page needs no script and no charting library; the
-template draws the rectangles this module places (conversations/usage_chart.html).
+template draws the rectangles this module places (templates/conversations/usage_chart.html).
 """
 
 from __future__ import annotations

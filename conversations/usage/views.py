@@ -9,9 +9,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from . import quotas, selectors
-from .models import UsageRecord
-from .usage_chart import daily_charts
+from .. import quotas, selectors
+from ..models import UsageRecord
+from .chart import daily_charts
 
 DAYS = 30
 
