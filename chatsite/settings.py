@@ -318,7 +318,8 @@ PARLEY_SNAPSHOTS_PER_MINUTE = env_int("PARLEY_SNAPSHOTS_PER_MINUTE", 120)
 # Seconds between two `sync` answers on one socket; syncs in between are folded into one snapshot.
 PARLEY_SYNC_INTERVAL = env_float("PARLEY_SYNC_INTERVAL", 2.0)
 # Conversations one user may start per hour, and bytes of text (titles, system prompts, their own
-# messages; not replies) one user may store; past either, writes are refused with 429 / quota_exceeded.
+# messages, imported replies; not generated replies) one user may store; past either, writes are
+# refused with 429 / quota_exceeded.
 PARLEY_MAX_CONVERSATIONS_PER_HOUR = env_int("PARLEY_MAX_CONVERSATIONS_PER_HOUR", 200)
 PARLEY_MAX_STORED_BYTES_PER_USER = env_int("PARLEY_MAX_STORED_BYTES_PER_USER", 100_000_000)
 # Seconds a socket frame or API call may wait on the database or Redis before it is answered
@@ -328,6 +329,8 @@ PARLEY_ANSWER_TIMEOUT = env_float("PARLEY_ANSWER_TIMEOUT", 10.0)
 PARLEY_MAX_GENERATIONS_PER_USER = env_int("PARLEY_MAX_GENERATIONS_PER_USER", 5)
 # Viewer sockets one share link may have open, counted across processes through Redis.
 PARLEY_SHARE_MAX_VIEWERS = env_int("PARLEY_SHARE_MAX_VIEWERS", 50)
+# Largest file `POST /api/imports/` accepts, in bytes, and the most a zip may expand to (docs/export.md).
+PARLEY_IMPORT_MAX_BYTES = env_int("PARLEY_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 # Conversations per API page.
 PARLEY_PAGE_SIZE = env_int("PARLEY_PAGE_SIZE", 50)
 

@@ -29,6 +29,11 @@ def conversation_list(*, user: AbstractBaseUser, search: str = "", archived: boo
     return conversations
 
 
+def conversation_list_all(*, user: AbstractBaseUser) -> QuerySet[Conversation]:
+    """Every conversation of the user, whatever list or view hides some, oldest first: "export all"."""
+    return Conversation.objects.filter(owner=user).select_related("owner").order_by("created_at", "id")
+
+
 def conversation_get(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str) -> Conversation | None:
     """The user's conversation with this id, or None if it is missing or someone else's."""
     try:

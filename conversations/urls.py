@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from . import api, health, metrics_endpoint, views
+from . import api, health, metrics_endpoint, transfer_api, views
 from .catalog import api as catalog_api
 from .usage import views as usage_views
 
@@ -18,6 +18,15 @@ urlpatterns = [
     path("api/conversations/<str:conversation_id>/regenerate/", api.conversation_regenerate, name="api-regenerate"),
     path("api/conversations/<str:conversation_id>/continue/", api.conversation_continue, name="api-continue"),
     path("api/conversations/<str:conversation_id>/stop/", api.conversation_stop, name="api-stop"),
+    path(
+        "api/conversations/<str:conversation_id>/messages/<str:message_id>/edit/",
+        api.message_edit,
+        name="api-message-edit",
+    ),
+    path("api/conversations/<str:conversation_id>/branch/", api.branch_select, name="api-branch"),
+    path("api/conversations/<str:conversation_id>/export/", transfer_api.conversation_export, name="api-export"),
+    path("api/exports/", transfer_api.export_all, name="api-export-all"),
+    path("api/imports/", transfer_api.import_collection, name="api-imports"),
     path("healthz", health.healthz, name="healthz"),
     path("metrics", metrics_endpoint.metrics, name="metrics"),
 ]

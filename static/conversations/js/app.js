@@ -363,6 +363,7 @@ $("messages").addEventListener("click", async (event) => {
 document.addEventListener("parley:renamed", (event) => {
   if (event.detail.id === app.id) setTitle(event.detail.title);
 });
+document.addEventListener("parley:imported", () => sidebar.load());
 
 // --- sidebar on small screens, and shortcuts ----------------------------------------
 
