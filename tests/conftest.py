@@ -23,7 +23,7 @@ from conversations.models import Conversation, Message
 PASSWORD = "correct-horse-battery-staple"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
-pytest_plugins = ["tests.sockets"]  # socket fixtures shared by the realtime and security tests
+pytest_plugins = ["tests.sockets", "tests.migrating"]  # socket fixtures; the migration tests' migrator
 
 MakeConversation = Callable[..., Conversation]
 

@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.db
 
 BEFORE = [("conversations", "0011_storage_usage")]
 AFTER = [("conversations", "0012_message_tree")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture
-def migrator(transactional_db):
-    yield migrate
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
 
 
 def test_each_conversation_becomes_one_chain_with_its_last_message_shown(migrator):

@@ -3,26 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
 
 pytestmark = pytest.mark.db
 
-BEFORE = [("conversations", "0014_conversation_pin_archive")]
-AFTER = [("conversations", "0015_share_snapshot_message")]
-
-
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
-@pytest.fixture
-def migrator(transactional_db):
-    yield migrate
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+BEFORE = [("conversations", "0015_conversation_imported_bytes")]
+AFTER = [("conversations", "0016_share_snapshot_message")]
 
 
 def test_each_snapshot_is_anchored_at_the_last_message_it_showed(migrator):

@@ -34,7 +34,7 @@ def back_to_positions(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("conversations", "0014_conversation_pin_archive"),
+        ("conversations", "0015_conversation_imported_bytes"),
     ]
 
     operations = [
