@@ -378,8 +378,10 @@ PARLEY_UPLOAD_MAX_BYTES = env_int("PARLEY_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 PARLEY_UPLOAD_MAX_PER_MESSAGE = env_int("PARLEY_UPLOAD_MAX_PER_MESSAGE", 25 * 1024 * 1024)
 # Most attachments one message may carry.
 PARLEY_UPLOAD_MAX_FILES = env_int("PARLEY_UPLOAD_MAX_FILES", 10)
-# Seconds an upload no message uses is kept before `manage.py expire_uploads` deletes it.
+# Seconds an upload no message uses is kept before it is deleted (by the worker, or `manage.py expire_uploads`).
 PARLEY_UPLOAD_TTL = env_int("PARLEY_UPLOAD_TTL", 24 * 3600)
+# Seconds between each process's deletions of expired uploads (worker housekeeping); 0 leaves it to cron.
+PARLEY_UPLOAD_EXPIRE_INTERVAL = env_float("PARLEY_UPLOAD_EXPIRE_INTERVAL", 3600.0)
 # Largest image accepted, in pixels (width x height): a decompression bomb is refused before decoding.
 PARLEY_UPLOAD_MAX_PIXELS = env_int("PARLEY_UPLOAD_MAX_PIXELS", 40_000_000)
 # Most bytes a PDF's streams may expand to while its text is read (a zip bomb stops here).

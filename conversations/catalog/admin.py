@@ -15,7 +15,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from ..llm.errors import LLMError
-from ..models import LLMModel, Provider
+from ..models import LLMModel, McpServer, Provider
+from ..tools.offered import server_entry
+from ..tools.registry import configured_tools
 from .fetch import fetch_models
 
 logger = logging.getLogger(__name__)
@@ -59,6 +61,40 @@ class ProviderForm(forms.ModelForm):
         return data
 
 
+class LLMModelForm(forms.ModelForm):
+    """The model's tools as checkboxes: each PARLEY_TOOLS function and each registered MCP server."""
+
+    allowed_tools = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Tools offered",
+        help_text="Tick the tools and MCP servers this model is offered (when it can call tools); "
+        "none ticked offers all of them, including ones added later.",
+    )
+
+    class Meta:
+        model = LLMModel
+        fields = "__all__"
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["allowed_tools"].choices = tool_choices(self.instance.allowed_tools or [])
+
+
+def tool_choices(saved: list[str]) -> list[tuple[str, str]]:
+    """Local tools, then MCP servers (all of each one's tools), then saved entries neither names now,
+    kept so that saving the form never drops them silently."""
+    try:
+        local = [(name, f"{name} (PARLEY_TOOLS)") for name in configured_tools()]
+    except ImproperlyConfigured:  # reported by the system check parley.E003
+        local = []
+    names = McpServer.objects.values_list("name", flat=True)
+    servers = [(server_entry(name), f"every tool of the MCP server {name}") for name in names]
+    known = {value for value, _ in local + servers}
+    missing = [(entry, f"{entry} (not available now)") for entry in saved if entry not in known]
+    return local + servers + missing
+
+
 class LLMModelInline(admin.TabularInline):
     model = LLMModel
     extra = 0
@@ -98,8 +134,9 @@ class ProviderAdmin(admin.ModelAdmin):
 
 @admin.register(LLMModel)
 class LLMModelAdmin(admin.ModelAdmin):
+    form = LLMModelForm
     list_display = (
-        "display_name", "name", "provider", "enabled", "is_default", "vision", "tools",
+        "display_name", "name", "provider", "enabled", "is_default", "vision", "tools", "tools_offered",
         "input_per_mtok", "output_per_mtok", "groups",
     )  # fmt: skip
     list_editable = ("enabled",)
@@ -108,6 +145,12 @@ class LLMModelAdmin(admin.ModelAdmin):
     list_select_related = ("provider",)
     filter_horizontal = ("allowed_groups",)
     actions = ["enable", "disable"]
+
+    @admin.display(description="tools offered")
+    def tools_offered(self, model: LLMModel) -> str:
+        if not model.tools:
+            return "none"
+        return ", ".join(model.allowed_tools) or "all"
 
     @admin.display(description="groups")
     def groups(self, model: LLMModel) -> str:

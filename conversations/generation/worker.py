@@ -75,6 +75,7 @@ class Worker:
         self.spawn(self.control_loop(), "parley-control")
         self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
+        self.spawn(housekeeping.expire_uploads_loop(), "parley-expire-uploads")
         self.spawn(reports.report_loop(self), "parley-console-reports")
         if self.broadcaster.redis is not None:
             self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
@@ -189,7 +190,9 @@ class Worker:
         live = running.live
         self.broadcaster.drain(live)
         running.parts = [*parts_view(running.parts, live.content), *new_parts]
-        await database_sync_to_async(replies.reply_parts_save)(reply_id=running.reply.id, parts=running.parts)
+        await database_sync_to_async(replies.reply_parts_save)(
+            reply_id=running.reply.id, conversation_id=running.reply.conversation_id, parts=running.parts
+        )
         self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.parts)))
 
     async def stop(self, reply: Message) -> None:

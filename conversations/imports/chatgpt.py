@@ -35,10 +35,12 @@ def read_conversation(document: dict[str, Any], where: str) -> ImportedConversat
     parents = {key: node_parent(key, node, mapping, where) for key, node in mapping.items()}
     check_acyclic(parents, where)
     kept = {key: turn for key, node in mapping.items() if (turn := visible_turn(key, node, where)) is not None}
-    kept_parent = {key: nearest_kept(parents[key], parents, kept) for key in kept}
+    nearest: dict[str | None, str | None] = {None: None}
+    kept_parent = {key: nearest_kept(parents[key], parents, kept, nearest) for key in kept}
     messages, merged_into = merged_turns(kept, kept_parent)
     current = document.get("current_node")
-    leaf = nearest_kept(current, parents, kept) if isinstance(current, str) and current in mapping else None
+    in_mapping = isinstance(current, str) and current in mapping
+    leaf = nearest_kept(current, parents, kept, nearest) if in_mapping else None
     return ImportedConversation(
         title=title(document.get("title"), where),
         messages=messages,
@@ -74,10 +76,19 @@ def check_acyclic(parents: dict[str, str | None], where: str) -> None:
         done.update(path)
 
 
-def nearest_kept(key: str | None, parents: dict[str, str | None], kept: dict[str, Any]) -> str | None:
-    while key is not None and key not in kept:
+def nearest_kept(
+    key: str | None, parents: dict[str, str | None], kept: dict[str, Any], nearest: dict[str | None, str | None]
+) -> str | None:
+    """The node itself if kept, else its nearest kept ancestor; `nearest` remembers every answer, so
+    many kept children under a long run of left-out nodes walk that run once, not once each."""
+    walked = []
+    while key not in nearest and key not in kept:
+        walked.append(key)
         key = parents[key]
-    return key
+    found = key if key in kept else nearest[key]
+    for node in walked:
+        nearest[node] = found
+    return found
 
 
 def visible_turn(key: str, node: dict[str, Any], where: str) -> ImportedMessage | None:

@@ -32,6 +32,8 @@ class Conversation(models.Model):
     temperature = models.FloatField(null=True, blank=True, help_text="Sampling temperature; empty: the default.")
     # Some message has attachments: only then does starting a reply look up files for the prompt.
     has_attachments = models.BooleanField(default=False)
+    # Some reply called tools: only then does starting a reply read earlier replies' parts to replay the calls.
+    has_tool_calls = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=False)
     # Bytes of imported replies, counted toward the owner's storage quota (generated replies are not)

@@ -96,3 +96,16 @@ def test_the_whole_list_is_imported_as_one_file_or_a_zip(alice, export_bytes, tm
     imported = services.conversations_import(owner=alice, conversations=read(archive.read_bytes()))
 
     assert [c.title for c in imported] == ["Lisbon or Porto", "Quick sum"]
+
+
+@pytest.mark.timeout(30)  # walking the chain once per question took minutes
+def test_a_long_run_of_hidden_nodes_is_walked_once_not_once_per_turn_below_it():
+    """A file shaped to make a naive walk quadratic: 20,000 hidden nodes in a chain, 20,000 questions under it."""
+    hidden = {f"h{i}": {"parent": f"h{i - 1}" if i else None, "message": None} for i in range(20_000)}
+    question = {"author": {"role": "user"}, "content": {"content_type": "text", "parts": ["hi"]}}
+    questions = {f"q{i}": {"parent": "h19999", "message": question} for i in range(20_000)}
+    document = [{"title": "Deep", "mapping": {**hidden, **questions}, "current_node": "q0"}]
+
+    (conversation,) = reading.read_file(json.dumps(document).encode(), max_bytes=10**8)
+
+    assert len(conversation.messages) == 20_000 and all(m.parent is None for m in conversation.messages)
