@@ -1,4 +1,4 @@
-"""Running the project's migrations to a point and back, for the tests that prove a migration lossless."""
+"""Moving the test database between migrations, for the tests of data migrations."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 
-def migrate(targets):
-    """Migrate the test database to `targets`; the app registry as it stands there."""
+def migrate_to(targets: list[tuple[str, str]] | None = None):
+    """Migrate the test database to `targets` (None: the latest) and return the models as they are there."""
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
+    targets = targets or executor.loader.graph.leaf_nodes()
     executor.migrate(targets)
     return executor.loader.project_state(targets).apps
 
 
 @pytest.fixture
 def migrator(transactional_db):
-    """`migrate`, with the database put back on the latest migrations afterwards."""
-    yield migrate
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    """`migrate_to`, inside a test (import it into a conftest); the latest migration again afterwards."""
+    yield migrate_to
+    migrate_to()

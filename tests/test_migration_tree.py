@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import pytest
 
+from tests.migrating import migrate_to
+
 pytestmark = pytest.mark.db
 
 BEFORE = [("conversations", "0011_storage_usage")]
 AFTER = [("conversations", "0012_message_tree")]
+
+
+@pytest.fixture
+def migrator(transactional_db):
+    yield migrate_to
+    migrate_to()
 
 
 def test_each_conversation_becomes_one_chain_with_its_last_message_shown(migrator):

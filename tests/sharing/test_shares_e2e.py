@@ -28,12 +28,6 @@ STREAM = "!sim tokens=400 tps=200 ttft=0"
 
 
 @pytest.fixture
-def two_servers(transactional_db, redis_url):
-    with running_servers(2, REDIS_URL=redis_url) as servers:
-        yield servers
-
-
-@pytest.fixture
 def owner(transactional_db):
     return get_user_model().objects.create_user("erin", password="pw-erin-123")
 

@@ -6,8 +6,8 @@ import pytest
 
 pytestmark = pytest.mark.db
 
-BEFORE = [("conversations", "0016_tool_narrowing_and_replay")]
-AFTER = [("conversations", "0017_share_snapshot_message")]
+BEFORE = [("conversations", "0017_message_search")]
+AFTER = [("conversations", "0018_share_snapshot_message")]
 
 
 def test_each_snapshot_is_anchored_at_the_last_message_it_showed(migrator):

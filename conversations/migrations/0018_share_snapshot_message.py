@@ -34,7 +34,7 @@ def back_to_positions(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ("conversations", "0016_tool_narrowing_and_replay"),
+        ("conversations", "0017_message_search"),
     ]
 
     operations = [
