@@ -6,6 +6,13 @@ import { renderInto } from "./render.js";
 
 export const SEPARATOR = "\n\n";
 
+let fileQuery = ""; // on a share link's page, files are read through the link
+
+/** A share link's page reads its messages' files as the link's viewer: `?share=<link id>`. */
+export function readFilesThroughShare(shareId) {
+  fileQuery = `?share=${encodeURIComponent(shareId)}`;
+}
+
 export function partsView(stored, content) {
   const parts = stored || [];
   const covered = parts.filter((p) => p.type === "text").map((p) => p.text).join(SEPARATOR);
@@ -108,13 +115,14 @@ export function renderUserMessage(body, message) {
   if (!files.length) return;
   const list = el("div", "message-files");
   for (const part of files) {
+    const url = part.url + fileQuery;
     const link = el("a", part.type === "image" ? "message-image" : "message-file");
-    link.href = part.url;
+    link.href = url;
     link.target = "_blank";
     link.rel = "noopener";
     if (part.type === "image") {
       const image = el("img");
-      image.src = part.url;
+      image.src = url;
       image.alt = part.name;
       image.loading = "lazy";
       link.append(image);
