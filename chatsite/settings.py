@@ -333,6 +333,8 @@ PARLEY_SHARE_MAX_VIEWERS = env_int("PARLEY_SHARE_MAX_VIEWERS", 50)
 PARLEY_IMPORT_MAX_BYTES = env_int("PARLEY_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 # Conversations per API page.
 PARLEY_PAGE_SIZE = env_int("PARLEY_PAGE_SIZE", 50)
+# Searches (GET /api/search/) one user may make (count/period); more get 429.
+PARLEY_SEARCH_RATE = os.environ.get("PARLEY_SEARCH_RATE", "60/m")
 
 # --- Streaming -------------------------------------------------------------
 

@@ -18,6 +18,7 @@ class ConversationsConfig(AppConfig):
     def ready(self) -> None:
         from . import checks, revocation, tokens  # noqa: F401  (registers system checks and signal handlers)
         from .attachments import services  # noqa: F401  (deletes stored files with their uploads)
+        from .search import signals  # noqa: F401  (puts back SQLite's search triggers after migrate)
 
         if not settings.REDIS_URL and not is_reloader_parent():
             logger.info(

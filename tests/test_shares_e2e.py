@@ -10,18 +10,11 @@ from django.contrib.auth import get_user_model
 
 from conversations import sharing
 from conversations.models import Conversation, ShareLink
-from tests.servers import running_servers
 from tests.wsclient import LiveSocket, ReplyView, login_cookie
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180), pytest.mark.usefixtures("close_thread_connections")]
 
 STREAM = "!sim tokens=400 tps=200 ttft=0"
-
-
-@pytest.fixture
-def two_servers(transactional_db, redis_url):
-    with running_servers(2, REDIS_URL=redis_url) as servers:
-        yield servers
 
 
 @pytest.fixture

@@ -28,9 +28,11 @@ async function request(method, url, body) {
   return data;
 }
 
-export function listConversations({ q = "", url = null } = {}) {
-  return request("GET", url || `/api/conversations/?q=${encodeURIComponent(q)}`);
+export function listConversations({ url = null } = {}) {
+  return request("GET", url || "/api/conversations/");
 }
+
+export const search = (q) => request("GET", `/api/search/?q=${encodeURIComponent(q)}`);
 
 export const listModels = () => request("GET", "/api/models/");
 export const updateConversation = (id, fields) => request("PATCH", `/api/conversations/${id}/`, fields);

@@ -1,39 +1,24 @@
-// The conversation list: newest first, search by title, load more, rename in place, delete
-// after confirmation. Navigation itself is the app's job (onOpen).
+// The conversation list: newest first, load more, rename in place, delete after confirmation.
+// Navigation itself is the app's job (onOpen); searching is search.js's.
 
 import * as api from "./api.js";
 import { confirmDialog, toast } from "./ui.js";
 
-const SEARCH_DELAY = 250; // ms of quiet typing before searching
-
 export class Sidebar {
-  constructor({ list, empty, more, search, onOpen, onDeleted }) {
-    Object.assign(this, { list, empty, more, search, onOpen, onDeleted });
+  constructor({ list, empty, more, onOpen, onDeleted }) {
+    Object.assign(this, { list, empty, more, onOpen, onDeleted });
     this.activeId = null;
     this.nextUrl = null;
-    this.query = "";
-    this.timer = 0;
     this.loadToken = 0;
     this.deletedHere = new Set(); // ids this window deleted, so their broadcast is not news
-    search.addEventListener("input", () => {
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.load(search.value.trim()), SEARCH_DELAY);
-    });
-    search.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && search.value) {
-        search.value = "";
-        this.load("");
-      }
-    });
     more.addEventListener("click", () => this.loadMore());
     list.addEventListener("click", (event) => this.onClick(event));
   }
 
-  async load(query = this.query) {
-    this.query = query;
+  async load() {
     const token = ++this.loadToken;
     try {
-      const page = await api.listConversations({ q: query });
+      const page = await api.listConversations();
       if (token !== this.loadToken) return;
       this.list.replaceChildren(...page.results.map((c) => this.item(c)));
       this.nextUrl = page.next;
@@ -59,7 +44,6 @@ export class Sidebar {
   refresh() {
     this.more.hidden = !this.nextUrl;
     this.empty.hidden = this.list.children.length > 0;
-    this.empty.textContent = this.query ? "No chats match your search." : "No conversations yet.";
     for (const li of this.list.children) {
       const active = li.dataset.id === this.activeId;
       li.classList.toggle("is-active", active);
@@ -131,7 +115,6 @@ export class Sidebar {
         li.replaceWith((li = this.item(conversation)));
       }
     } else {
-      if (this.query) return;
       li = this.item(conversation);
       moveToTop = true;
     }
