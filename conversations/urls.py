@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from . import api, health, metrics_endpoint, transfer_api, views
 from .catalog import api as catalog_api
+from .search import api as search_api
 from .usage import views as usage_views
 
 urlpatterns = [
@@ -12,6 +13,7 @@ urlpatterns = [
     path("c/<uuid:conversation_id>/", views.chat, name="conversation"),
     path("usage/", usage_views.usage, name="usage"),
     path("api/models/", catalog_api.model_list, name="api-models"),
+    path("api/search/", search_api.search, name="api-search"),
     path("api/conversations/", api.conversation_collection, name="api-conversations"),
     path("api/conversations/<str:conversation_id>/", api.conversation_detail, name="api-conversation"),
     path("api/conversations/<str:conversation_id>/messages/", api.conversation_messages, name="api-messages"),

@@ -28,9 +28,11 @@ async function request(method, url, body) {
   return data;
 }
 
-export function listConversations({ q = "", archived = false, url = null } = {}) {
-  return request("GET", url || `/api/conversations/?q=${encodeURIComponent(q)}${archived ? "&archived=1" : ""}`);
+export function listConversations({ archived = false, url = null } = {}) {
+  return request("GET", url || `/api/conversations/${archived ? "?archived=1" : ""}`);
 }
+
+export const search = (q) => request("GET", `/api/search/?q=${encodeURIComponent(q)}`);
 
 export const listModels = () => request("GET", "/api/models/");
 export const updateConversation = (id, fields) => request("PATCH", `/api/conversations/${id}/`, fields);

@@ -9,6 +9,7 @@ import { Composer } from "./composer.js";
 import { showConnectionState, showLiveSync } from "./connection.js";
 import { ModelPicker, SettingsDialog } from "./models.js";
 import { setTrustedImageHosts } from "./render.js";
+import { SearchPanel } from "./search.js";
 import { Sidebar } from "./sidebar.js";
 import { installShortcuts } from "./shortcuts.js";
 import { ConversationSocket } from "./socket.js";
@@ -37,6 +38,8 @@ const app = {
   socketState: "idle",
   syncing: false,
   retryTimer: null, // resends messages answered `unavailable`
+  target: null, // a message to show once the conversation is in (a search result, `?message=`)
+  targetAsked: false, // branch.select was sent for it, because the branch shown did not hold it
 };
 
 const thread = new Thread({ scroller: $("thread"), list: $("messages"), empty: $("empty-state"), jump: $("jump") });
@@ -63,7 +66,6 @@ const sidebar = new Sidebar({
   list: $("conversation-list"),
   empty: $("list-empty"),
   more: $("load-more"),
-  search: $("search-input"),
   archivedToggle: $("archived-toggle"),
   heading: $("list-title"),
   onOpen: (id) => {
@@ -72,6 +74,18 @@ const sidebar = new Sidebar({
   },
   onDeleted: (id) => {
     if (id === app.id) newChat({ push: true });
+  },
+});
+
+new SearchPanel({
+  input: $("search-input"),
+  panel: $("search-results"),
+  list: $("search-list"),
+  status: $("search-status"),
+  nav: $("conversation-nav"),
+  onOpen: (id, messageId) => {
+    closeSidebar();
+    open(id, { push: true, message: messageId });
   },
 });
 
@@ -137,12 +151,20 @@ function setTitle(title) {
   document.title = title ? `${title} · Parley` : "Parley";
 }
 
-function open(id, { push = false } = {}) {
+/** Open a conversation; with `message`, at that message, on whichever branch holds it. */
+function open(id, { push = false, message = null } = {}) {
+  const url = message ? `/c/${id}/?message=${encodeURIComponent(message)}` : `/c/${id}/`;
+  if (push && location.pathname + location.search !== url) history.pushState({ id }, "", url);
+  app.target = message;
+  app.targetAsked = false;
+  if (id === app.id && app.socket && app.conversation.loaded) {
+    revealTarget();
+    return;
+  }
   if (app.socket) app.socket.close();
   app.id = id;
   app.conversation = new Conversation();
   app.syncing = false;
-  if (push && location.pathname !== `/c/${id}/`) history.pushState({ id }, "", `/c/${id}/`);
   thread.reset(app.conversation);
   $("thread").classList.add("is-loading");
   sidebar.setActive(id);
@@ -252,6 +274,7 @@ function onFrame(frame) {
     sidebar.upsert(frame.conversation);
     showConversation(frame.conversation);
     flushOutbox();
+    revealTarget();
   } else {
     thread.patch(changes);
   }
@@ -263,6 +286,20 @@ function onFrame(frame) {
     announce(message.error ? `${FINISHED_WORDS[message.status] || ""} ${message.error}` : FINISHED_WORDS[message.status] || "");
   }
   refreshComposer();
+}
+
+/** Scroll to the message asked for; off the branch shown, ask for its branch first (the answer
+ * is a snapshot, which comes back here). */
+function revealTarget() {
+  if (!app.target) return;
+  if (thread.reveal(app.target)) {
+    app.target = null;
+  } else if (!app.targetAsked) {
+    app.targetAsked = app.socket.send({ type: "branch.select", message_id: app.target });
+  } else {
+    toast("That message is no longer in this conversation.", "info");
+    app.target = null;
+  }
 }
 
 function renamedElsewhere(conversation) {
@@ -472,8 +509,8 @@ document.addEventListener("visibilitychange", () => {
 
 // --- start ------------------------------------------------------------------------
 
-sidebar.load("");
+sidebar.load();
 picker.load();
-if (config.conversationId) open(String(config.conversationId));
+if (config.conversationId) open(String(config.conversationId), { message: new URLSearchParams(location.search).get("message") });
 else newChat();
 document.body.classList.add("is-ready");

@@ -1,34 +1,20 @@
-// The conversation list: pinned first, then newest; search by title, load more, rename in place,
-// delete after confirmation, and a menu to pin or archive. A toggle swaps in the archived chats.
-// Navigation itself is the app's job (onOpen).
+// The conversation list: pinned first, then newest; load more, rename in place, delete after
+// confirmation, and a menu to pin or archive. A toggle swaps in the archived chats.
+// Navigation itself is the app's job (onOpen); searching is search.js's.
 
 import * as api from "./api.js";
 import { conversationItem } from "./conversation_item.js";
 import { toggleMenu } from "./conversation_menu.js";
 import { announce, confirmDialog, toast } from "./ui.js";
 
-const SEARCH_DELAY = 250; // ms of quiet typing before searching
-
 export class Sidebar {
-  constructor({ list, empty, more, search, archivedToggle, heading, onOpen, onDeleted }) {
-    Object.assign(this, { list, empty, more, search, archivedToggle, heading, onOpen, onDeleted });
+  constructor({ list, empty, more, archivedToggle, heading, onOpen, onDeleted }) {
+    Object.assign(this, { list, empty, more, archivedToggle, heading, onOpen, onDeleted });
     this.archived = false; // showing the archived chats instead of the others
     this.activeId = null;
     this.nextUrl = null;
-    this.query = "";
-    this.timer = 0;
     this.loadToken = 0;
     this.deletedHere = new Set(); // ids this window deleted, so their broadcast is not news
-    search.addEventListener("input", () => {
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.load(search.value.trim()), SEARCH_DELAY);
-    });
-    search.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && search.value) {
-        search.value = "";
-        this.load("");
-      }
-    });
     more.addEventListener("click", () => this.loadMore());
     list.addEventListener("click", (event) => this.onClick(event));
     archivedToggle.addEventListener("click", () => this.showArchived(!this.archived));
@@ -44,11 +30,10 @@ export class Sidebar {
     this.load();
   }
 
-  async load(query = this.query) {
-    this.query = query;
+  async load() {
     const token = ++this.loadToken;
     try {
-      const page = await api.listConversations({ q: query, archived: this.archived });
+      const page = await api.listConversations({ archived: this.archived });
       if (token !== this.loadToken) return;
       this.list.replaceChildren(...page.results.map((c) => conversationItem(c)));
       this.nextUrl = page.next;
@@ -74,8 +59,7 @@ export class Sidebar {
   refresh() {
     this.more.hidden = !this.nextUrl;
     this.empty.hidden = this.list.children.length > 0;
-    const kind = this.archived ? "archived chats" : "chats";
-    this.empty.textContent = this.query ? `No ${kind} match your search.` : this.archived ? "No archived chats." : "No conversations yet.";
+    this.empty.textContent = this.archived ? "No archived chats." : "No conversations yet.";
     for (const li of this.list.children) {
       const active = li.dataset.id === this.activeId;
       li.classList.toggle("is-active", active);
@@ -115,7 +99,7 @@ export class Sidebar {
     const li = this.find(conversation.id);
     if (li?.classList.contains("is-editing")) return;
     const belongs = Boolean(conversation.archived) === this.archived;
-    if (!belongs || (!li && this.query)) {
+    if (!belongs) {
       if (li) li.remove();
       this.refresh();
       return;
@@ -172,7 +156,6 @@ export class Sidebar {
         li.replaceWith((li = conversationItem(conversation)));
       }
     } else {
-      if (this.query) return;
       li = conversationItem(conversation);
       moveToTop = true;
     }
