@@ -65,7 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
+    "servestatic",  # before staticfiles: its `runserver` leaves static files to the middleware
     "django.contrib.staticfiles",
     "channels",
     "axes",
@@ -75,7 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",  # async: static files never hold a thread
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -257,7 +257,7 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "servestatic.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
@@ -327,7 +327,7 @@ PARLEY_MAX_STORED_BYTES_PER_USER = env_int("PARLEY_MAX_STORED_BYTES_PER_USER", 1
 PARLEY_ANSWER_TIMEOUT = env_float("PARLEY_ANSWER_TIMEOUT", 10.0)
 # Concurrent generations one user may run across all conversations and processes.
 PARLEY_MAX_GENERATIONS_PER_USER = env_int("PARLEY_MAX_GENERATIONS_PER_USER", 5)
-# Viewer sockets one share link may have open in each process.
+# Viewer sockets one share link may have open, counted across processes through Redis.
 PARLEY_SHARE_MAX_VIEWERS = env_int("PARLEY_SHARE_MAX_VIEWERS", 50)
 # Largest file `POST /api/imports/` accepts, in bytes, and the most a zip may expand to (docs/export.md).
 PARLEY_IMPORT_MAX_BYTES = env_int("PARLEY_IMPORT_MAX_BYTES", 20 * 1024 * 1024)

@@ -11,9 +11,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("conversations.accounts.urls")),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("settings/tokens/", include("conversations.token_urls")),
+    path("settings/tokens/", include("conversations.tokens.urls")),
     path("v1/", include("conversations.openai_api.urls")),
-    path("", include("conversations.share_urls")),
+    path("", include("conversations.sharing.urls")),
     *([path("oidc/", include("mozilla_django_oidc.urls"))] if settings.PARLEY_OIDC_ISSUER else []),
     path("", include("conversations.urls")),
 ]

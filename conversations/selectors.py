@@ -69,6 +69,21 @@ def message_list(*, conversation: Conversation) -> list[Message]:
     return active_branch(conversation, message_tree(conversation=conversation))
 
 
+def message_path(*, conversation: Conversation, leaf_id: Any) -> list[Message]:
+    """Root first, down to `leaf_id` and no further, annotated with the siblings that existed when
+    it was written (created no later than it), as a snapshot froze it; empty when it is missing."""
+    nodes = message_tree(conversation=conversation)
+    leaf = next((node for node in nodes if node.id == leaf_id), None)
+    if leaf is None:
+        return []
+    then = [node for node in nodes if node.position <= leaf.position]
+    path = [node.id for node in tree.path_to(then, leaf_id)]
+    rows = conversation.messages.in_bulk(path)
+    messages = [rows[message_id] for message_id in path]
+    tree.annotate(messages, then)
+    return messages
+
+
 def message_list_all(*, conversation: Conversation) -> list[Message]:
     """Every message of every branch, in creation order, each annotated with its siblings."""
     messages = list(conversation.messages.order_by("position"))

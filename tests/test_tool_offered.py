@@ -11,13 +11,14 @@ import re
 import pytest
 from asgiref.sync import sync_to_async
 
-from conversations import generation, tokens
+from conversations import generation
 from conversations.catalog.environment import ensure_catalog
 from conversations.catalog.loader import ModelsFileError, load_models
 from conversations.llm.base import ToolSpec
 from conversations.llm.simulator.script import MODEL_NAME
 from conversations.mcp import toolbox
 from conversations.models import Conversation, LLMModel, McpServer, Message
+from conversations.tokens import services as tokens
 from conversations.tools import registry
 from conversations.tools.offered import narrowed, offered_tools
 from conversations.tools.registry import Tool

@@ -171,3 +171,12 @@ def test_an_import_past_the_storage_quota_saves_nothing(alice_client, alice, set
 def test_import_needs_a_login_and_a_post(client, alice_client):
     assert post_import(client, CHATGPT.read_bytes()).status_code == 401
     assert alice_client.get("/api/imports/").status_code == 405
+
+
+def test_imported_messages_are_found_by_search(alice_client, bob_client):
+    post_import(alice_client, CHATGPT.read_bytes())
+
+    found = alice_client.get("/api/search/?q=tram").json()["results"]
+
+    assert [(hit["conversation_title"], hit["role"]) for hit in found] == [("Lisbon or Porto", "assistant")]
+    assert bob_client.get("/api/search/?q=tram").json()["results"] == []

@@ -31,6 +31,7 @@ from ..realtime.broadcast import Broadcaster, LiveReply, conversation_group, fra
 from ..realtime.recovery import FinalState
 from ..tools.loop import Record, ToolStepsExceeded, respond_with_tools
 from ..tools.offered import offered_tools
+from ..tools.preview import Show
 from ..tools.schema import ToolContext
 from .config import catalog_provider, reply_options
 from .running import Outcome, Running, charged
@@ -125,7 +126,11 @@ class Worker:
             if running.stopped:  # stopped before its first step
                 outcome.stopped(interrupted=running.interrupted)
             else:
-                await stream(running, history, outcome, functools.partial(self.record_parts, running))
+                record, show = (
+                    functools.partial(self.record_parts, running),
+                    functools.partial(self.show_calls, running),
+                )
+                await stream(running, history, outcome, record, show)
         except asyncio.CancelledError:
             outcome.stopped(interrupted=running.interrupted)
         finally:
@@ -195,6 +200,14 @@ class Worker:
         )
         self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.parts)))
 
+    def show_calls(self, running: Running, calls: list[Part]) -> None:
+        """Calls the model is still writing: announced after the text before them, not saved (a
+        snapshot meanwhile shows the saved parts, and the next such frame or the saved calls follow)."""
+        live = running.live
+        self.broadcaster.drain(live)
+        parts = [*parts_view(running.parts, live.content), *calls]
+        self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, parts)))
+
     async def stop(self, reply: Message) -> None:
         """Stop a reply wherever it runs: here directly, elsewhere through its process's channel."""
         if not self.stop_local(str(reply.id)) and reply.worker:
@@ -244,11 +257,11 @@ class Worker:
                 logger.warning("Task %s ignored its cancellation at shutdown", task.get_name())
 
 
-async def stream(running: Running, history: list[ChatMessage], outcome: Outcome, record: Record) -> None:
+async def stream(running: Running, history: list[ChatMessage], outcome: Outcome, record: Record, show: Show) -> None:
     """Feed the provider's text into the live reply, within the deadline; record how it ended."""
     try:
         async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
-            outcome.finish = await respond(running, history, record)
+            outcome.finish = await respond(running, history, record, show)
     except TimeoutError:
         metrics.UPSTREAM_ERRORS.labels(provider=running.model.provider.name, code="deadline").inc()
         outcome.failed(DeadlineExceeded().user_message)
@@ -268,7 +281,7 @@ async def stream(running: Running, history: list[ChatMessage], outcome: Outcome,
         outcome.failed(INTERNAL_ERROR)
 
 
-async def respond(running: Running, history: list[ChatMessage], record: Record) -> Finish:
+async def respond(running: Running, history: list[ChatMessage], record: Record, show: Show) -> Finish:
     """The model's answer; for a model offered tools, through the tool loop (conversations/tools/)."""
     provider = catalog_provider(running.model.provider)
     history = await attachment_prompt.resolve(history, vision=running.model.vision)
@@ -284,5 +297,7 @@ async def respond(running: Running, history: list[ChatMessage], record: Record) 
         tools=tools,
         context=ToolContext(user_id=reply.conversation.owner_id, conversation_id=reply.conversation_id),
         record=record,
+        show=show,
         max_steps=settings.PARLEY_TOOL_MAX_STEPS,
+        preview_interval=settings.PARLEY_FLUSH_INTERVAL,
     )

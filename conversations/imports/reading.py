@@ -62,9 +62,10 @@ def read_documents(document: Any, what: str) -> list[ImportedConversation]:
         elif chatgpt.is_chatgpt(item):
             conversations.append(chatgpt.read_conversation(item, where))
         else:
+            subject = f"{where} of {what[:1].lower()}{what[1:]}" if isinstance(document, list) else what
             raise ImportRejected(
-                f"{where} of {what.lower()} is neither a Parley export (format {parley.FORMAT!r}) nor a ChatGPT "
-                "conversation (with a mapping)."
+                f"{subject} is neither a Parley export (format {parley.FORMAT!r}) nor a ChatGPT conversation "
+                "(an object with a mapping)."
             )
     return conversations
 

@@ -54,6 +54,7 @@ def conversation_import(*, owner: AbstractBaseUser, imported: ImportedConversati
         imported_bytes=reply_bytes(imported),
         pinned=imported.pinned,
         archived=imported.archived,
+        has_tool_calls=any(part.get("type") == "tool_call" for m in imported.messages for part in m.parts or ()),
     )
     messages = new_messages(conversation, imported.messages)
     Message.objects.bulk_create(messages, batch_size=BATCH)

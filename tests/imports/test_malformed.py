@@ -65,8 +65,12 @@ def test_the_valid_documents_read():
         (b"\xff\xfe\x00", "not UTF-8"),
         (b"[" * 100_000, "too deeply"),
         (b"[]", "holds no conversations"),
-        (b'{"messages": []}', "neither a Parley export"),
-        (b"42", "neither a Parley export"),
+        (b'{"messages": []}', "The file is neither a Parley export"),
+        (b"42", "The file is neither a Parley export"),
+        (
+            b'[{"format": "parley.conversation", "version": 1, "messages": []}, 7]',
+            "Conversation 2 of the file is neither",
+        ),
     ],
 )
 def test_what_is_not_an_export_is_named(data, words):

@@ -78,6 +78,7 @@ def test_an_export_imported_again_is_the_same_tree(alice, branched):
     shown = [m.content for m in selectors.message_list(conversation=imported)]
     assert shown == ["What is 6*7?", "Let me work that out.\n\nIt is 42.", "And 7*8?", "56"]
     assert again["model"] == branched.model_id and again["model_name"] == "acme/m-1"
+    assert imported.has_tool_calls  # its later prompts replay the imported tool calls (docs/tools.md)
     assert again["pinned"] is True
 
 

@@ -7,14 +7,14 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from . import sharing
+from . import selectors as shares
 
 
 def share_view(request: HttpRequest, share_id) -> HttpResponse:
-    link = sharing.share_get_active(link_id=share_id)
+    link = shares.share_get_active(link_id=share_id)
     if link is None:
         raise Http404("This link does not exist or was revoked.")
-    if not sharing.may_view(link, request.user):
+    if not shares.may_view(link, request.user):
         return redirect_to_login(request.get_full_path())
     config = {
         "shareId": str(link.id),

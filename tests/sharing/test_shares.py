@@ -11,8 +11,10 @@ from django.conf import settings
 from django.test import Client
 
 from chatsite.asgi import application
-from conversations import generation, sharing
+from conversations import generation
 from conversations.models import Conversation, ShareLink
+from conversations.sharing import selectors as shares
+from conversations.sharing import services as sharing
 from tests.sockets import ORIGIN, Socket, session_cookie
 
 pytestmark = pytest.mark.db
@@ -172,7 +174,7 @@ async def test_a_snapshot_viewer_sees_only_what_was_there(alice, chat, worker):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("close_thread_connections")
-async def test_viewers_are_refused_without_a_login_a_link_or_room(alice, bob, chat, settings):
+async def test_viewers_are_refused_without_a_login_a_link_or_room(alice, bob, chat, settings, worker):
     login_link = await new_link(chat, login_required=True)
     assert (await open_viewer(login_link.id))[0] is False
     accepted, viewer = await open_viewer(login_link.id, user=bob)
@@ -185,12 +187,12 @@ async def test_viewers_are_refused_without_a_login_a_link_or_room(alice, bob, ch
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("close_thread_connections")
-async def test_revoking_closes_every_viewer_with_1008(alice, chat):
+async def test_revoking_closes_every_viewer_with_1008(alice, chat, worker):
     link = await new_link(chat)
     viewers = [(await open_viewer(link.id))[1] for _ in range(2)]
     for viewer in viewers:
         await viewer.receive()
-    owned = await sync_to_async(sharing.share_get_owned)(user=alice, link_id=link.id)
+    owned = await sync_to_async(shares.share_get_owned)(user=alice, link_id=link.id)
     await sync_to_async(sharing.share_revoke)(link=owned)
     assert [await viewer.close_code() for viewer in viewers] == [1008, 1008]
     assert (await open_viewer(link.id))[0] is False

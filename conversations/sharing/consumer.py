@@ -1,48 +1,47 @@
 """The viewer's socket of a share link: the chat socket's snapshot and resume rule, read-only.
 
 Viewers are refused before the handshake completes when the link is missing or revoked, needs a
-login they lack, or already has its cap of viewers in this process. They may only ask for a `sync`;
+login they lack, or already has its cap of viewers. The cap counts every process's viewers: each
+socket holds a seat leased in Redis by its process's fair-use ledger (realtime/fairness.py), which
+renews it, so the seats of a killed process lapse within a lease. They may only ask for a `sync`;
 every other frame is answered `read_only`. They join the link's group, where a revocation closes
 them with 1008 on every process. A snapshot link never subscribes to the conversation.
 """
 
 from __future__ import annotations
 
-from collections import Counter
+import uuid
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from . import protocol, selectors, sharing
-from .consumers import ConversationConsumer
-from .models import ShareLink
-from .protocol import ProtocolError
-from .realtime import local
-from .realtime.broadcast import conversation_group
-from .realtime.fairness import TokenBucket
-from .revocation import SESSION_ENDED
+from .. import generation, protocol, selectors
+from ..consumers import ConversationConsumer
+from ..models import ShareLink
+from ..protocol import ProtocolError
+from ..realtime import local
+from ..realtime.broadcast import conversation_group
+from ..realtime.fairness import Ledger, TokenBucket
+from ..revocation import SESSION_ENDED
+from . import selectors as shares
+from .services import share_group
 
-VIEWERS: Counter[str] = Counter()  # open viewer sockets per link, in this process
 HIDDEN_FRAMES = ('{"type":"conversation.updated"',)  # they carry the owner's system prompt
 
 
 class ShareViewerConsumer(ConversationConsumer):
+    seats: Ledger | None = None  # where this socket holds its seat among the link's viewers, once it has one
+
     async def connect(self) -> None:
         self.user = self.scope.get("user")
         self.link_id = str(self.scope["url_route"]["kwargs"]["share_id"])
-        self.share_group = sharing.share_group(self.link_id)
+        self.share_group = share_group(self.link_id)
         await self.join(self.share_group)  # before reading the link: a revocation cannot slip past
-        link = await database_sync_to_async(sharing.share_get_active)(link_id=self.link_id)
-        if (
-            link is None
-            or not sharing.may_view(link, self.user)
-            or VIEWERS[self.link_id] >= settings.PARLEY_SHARE_MAX_VIEWERS
-        ):
+        link = await database_sync_to_async(shares.share_get_active)(link_id=self.link_id)
+        if link is None or not shares.may_view(link, self.user) or not await self.take_seat():
             await self.close()
             return
-        VIEWERS[self.link_id] += 1
-        self.counted = True
         self.link, self.conversation_id = link, link.conversation_id
         if link.mode == ShareLink.Mode.LIVE:  # subscribe, then read: the resume rule
             self.group = conversation_group(self.conversation_id)
@@ -57,11 +56,27 @@ class ShareViewerConsumer(ConversationConsumer):
         await self.send_snapshot(state)
         self.accepted = True
 
+    async def take_seat(self) -> bool:
+        """One of the link's PARLEY_SHARE_MAX_VIEWERS seats, counted across processes."""
+        ledger = (await generation.get_worker()).ledger
+        self.seat = uuid.uuid4().hex
+        if not await ledger.claim_socket(viewers_key(self.link_id), self.seat, settings.PARLEY_SHARE_MAX_VIEWERS):
+            return False
+        self.seats = ledger
+        return True
+
+    async def give_back_seat(self) -> None:
+        seats, self.seats = self.seats, None
+        if seats is not None:
+            await seats.release_socket(viewers_key(self.link_id), self.seat)
+
+    async def leave_everything(self) -> None:
+        """However the socket ended (a handler that raised skips disconnect), its seat is given back."""
+        await self.give_back_seat()
+        await super().leave_everything()
+
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "counted", False):
-            VIEWERS[self.link_id] -= 1
-            if VIEWERS[self.link_id] <= 0:
-                del VIEWERS[self.link_id]
+        await self.give_back_seat()
         await self.leave(self.share_group)
         if hasattr(self, "group"):
             await self.leave_conversation()
@@ -85,13 +100,20 @@ class ShareViewerConsumer(ConversationConsumer):
         await self.close(code=SESSION_ENDED)
 
 
+def viewers_key(link_id: str) -> str:
+    """The ledger's key for a link's viewer seats (the ledger counts any key's sockets the same way)."""
+    return f"share:{link_id}"
+
+
 def share_state(link_id: str) -> selectors.ConversationState | None:
     """The link's conversation (its system prompt withheld) and the messages it shows; None once revoked."""
-    link = sharing.share_get_active(link_id=link_id)
+    link = shares.share_get_active(link_id=link_id)
     if link is None:
         return None
     conversation = link.conversation
     conversation.system_prompt = ""  # never saved: only what this viewer is sent
-    messages = sharing.share_messages(link=link)
+    messages = shares.share_messages(link=link)
+    if link.mode == ShareLink.Mode.SNAPSHOT:  # nothing newer than the snapshot, not even that it exists
+        return selectors.ConversationState(conversation, messages, frozenset())
     elsewhere = selectors.streaming_elsewhere(conversation=conversation, shown=messages)
     return selectors.ConversationState(conversation, messages, elsewhere)

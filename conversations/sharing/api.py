@@ -7,9 +7,11 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 
-from . import selectors, sharing
-from .http import ApiError, api_view, read_json
-from .models import ShareLink
+from .. import selectors
+from ..http import ApiError, api_view, read_json
+from ..models import ShareLink
+from . import selectors as shares
+from . import services
 
 
 @api_view("GET", "POST")
@@ -19,18 +21,18 @@ def conversation_shares(request: HttpRequest, conversation_id: str) -> HttpRespo
         raise ApiError(404, "Conversation not found.")
     if request.method == "POST":
         fields = share_fields(read_json(request))
-        link = sharing.share_create(conversation=conversation, **fields)
+        link = services.share_create(conversation=conversation, **fields)
         return JsonResponse(share_payload(request, link), status=201)
-    links = sharing.share_list(conversation=conversation)
+    links = shares.share_list(conversation=conversation)
     return JsonResponse({"results": [share_payload(request, link) for link in links]})
 
 
 @api_view("DELETE")
 def share_detail(request: HttpRequest, share_id: str) -> HttpResponse:
-    link = sharing.share_get_owned(user=request.user, link_id=share_id)
+    link = shares.share_get_owned(user=request.user, link_id=share_id)
     if link is None:
         raise ApiError(404, "Share link not found.")
-    sharing.share_revoke(link=link)
+    services.share_revoke(link=link)
     return HttpResponse(status=204)
 
 

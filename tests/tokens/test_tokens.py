@@ -11,8 +11,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from conversations import tokens
 from conversations.models import ApiToken
+from conversations.tokens import services as tokens
 
 pytestmark = pytest.mark.db
 

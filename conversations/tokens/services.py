@@ -1,9 +1,10 @@
-"""Personal API tokens: issue, authenticate and revoke.
+"""Personal API tokens: issue, authenticate and revoke; announce their end to every process.
 
 A token is `parley_` and 43 URL-safe characters (256 random bits). Only its SHA-256 digest is
 stored: a fast hash is enough for a secret with that much entropy, and it lets a request find its
 token with one indexed lookup. Every revocation, expiry edit or deletion, from the settings page,
-the admin or code, is announced to every process, which ends that token's streams at once.
+the admin or code, is announced to every process, which ends that token's streams at once, or
+moves their expiry timers to the token's new expiry.
 """
 
 from __future__ import annotations
@@ -19,12 +20,11 @@ from channels.layers import get_channel_layer
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from .models import ApiToken
+from ..models import ApiToken
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +50,6 @@ def token_create(*, owner: AbstractBaseUser, name: str, expires_in_days: int | N
         expires_at=expires_at,
     )
     return token, secret
-
-
-def token_list(*, owner: AbstractBaseUser) -> QuerySet[ApiToken]:
-    return ApiToken.objects.filter(owner=owner).order_by("-created_at")
 
 
 def token_revoke(*, owner: AbstractBaseUser, token_id: uuid.UUID | str) -> bool:
@@ -83,24 +79,31 @@ def token_authenticate(secret: str) -> ApiToken | None:
     return token
 
 
-def announce(token_id: uuid.UUID) -> None:
-    """Tell every process that this token may no longer be used (after the caller's commit)."""
+def announce(token: ApiToken, *, deleted: bool = False) -> None:
+    """Tell every process what became of this token (after the caller's commit): ended, or usable
+    until its expiry, which may have moved (openai_api/watch.py)."""
+    event = {
+        "type": "token.changed",
+        "id": str(token.id),
+        "active": not deleted and token.is_active(),
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+    }
 
     def send() -> None:
         try:
-            async_to_sync(get_channel_layer().group_send)(TOKEN_GROUP, {"type": "token.ended", "id": str(token_id)})
+            async_to_sync(get_channel_layer().group_send)(TOKEN_GROUP, event)
         except Exception:  # streams still check the token's expiry; a dead layer must not break the write
-            logger.exception("Could not announce the end of API token %s", token_id)
+            logger.exception("Could not announce a change of API token %s", token.id)
 
     transaction.on_commit(send)
 
 
 @receiver(post_save, sender=ApiToken)
-def announce_ended_token(sender, instance: ApiToken, created: bool, **kwargs) -> None:
-    if not created and not instance.is_active():
-        announce(instance.id)
+def announce_changed_token(sender, instance: ApiToken, created: bool, **kwargs) -> None:
+    if not created:
+        announce(instance)
 
 
 @receiver(post_delete, sender=ApiToken)
 def announce_deleted_token(sender, instance: ApiToken, **kwargs) -> None:
-    announce(instance.id)
+    announce(instance, deleted=True)
