@@ -21,6 +21,7 @@ searches join on the id.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from .highlight import UNTAG
 
@@ -29,8 +30,29 @@ logger = logging.getLogger(__name__)
 CONFIG = "english"  # PostgreSQL text-search configuration: English stemming and stop words
 TOKENIZER = "porter unicode61 remove_diacritics 2"  # SQLite's nearest equivalent
 INDEXED_CHARACTERS = 100_000
-# (table, text column): what is searchable.
-SOURCES = (("conversations_message", "content"), ("conversations_conversation", "title"))
+
+
+@dataclass(frozen=True)
+class Source:
+    """A searchable table: its text column, the columns whose update re-indexes a row, and which
+    rows are not indexed (yet), as SQL over `{row}` (empty, or `new.` in a trigger)."""
+
+    table: str
+    column: str
+    watched: str
+    skipped: str = ""
+
+    def indexed(self, row: str = "") -> str:
+        """A WHERE clause of the rows indexed, for SQLite."""
+        return f" WHERE NOT ({self.skipped.format(row=row)})" if self.skipped else ""
+
+
+SOURCES = (
+    # A reply is indexed once it ends: its checkpoints while it streams (every few seconds, the whole
+    # text so far) would otherwise tokenize it again each time (docs/performance.md).
+    Source("conversations_message", "content", "content, status", "{row}status = 'streaming'"),
+    Source("conversations_conversation", "title", "title"),
+)
 MIGRATION = ("conversations", "0017_message_search")  # the one that installs them
 
 
@@ -39,19 +61,21 @@ def fts_table(table: str) -> str:
 
 
 def postgres_install(cursor) -> None:
-    for table, column in SOURCES:
+    for source in SOURCES:
         untag = f"E'<\\{ord(UNTAG):03o}'"
-        document = f"replace(left(coalesce({column}, ''), {INDEXED_CHARACTERS}), '<', {untag})"
+        document = f"replace(left(coalesce({source.column}, ''), {INDEXED_CHARACTERS}), '<', {untag})"
+        vector = f"to_tsvector('{CONFIG}'::regconfig, {document})"
+        if source.skipped:
+            vector = f"CASE WHEN {source.skipped.format(row='')} THEN NULL ELSE {vector} END"
         cursor.execute(
-            f"ALTER TABLE {table} ADD COLUMN search_vector tsvector "
-            f"GENERATED ALWAYS AS (to_tsvector('{CONFIG}'::regconfig, {document})) STORED"
+            f"ALTER TABLE {source.table} ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ({vector}) STORED"
         )
-        cursor.execute(f"CREATE INDEX {table}_search ON {table} USING gin (search_vector)")
+        cursor.execute(f"CREATE INDEX {source.table}_search ON {source.table} USING gin (search_vector)")
 
 
 def postgres_uninstall(cursor) -> None:
-    for table, _ in SOURCES:
-        cursor.execute(f"ALTER TABLE {table} DROP COLUMN search_vector")  # drops its index too
+    for source in SOURCES:
+        cursor.execute(f"ALTER TABLE {source.table} DROP COLUMN search_vector")  # drops its index too
 
 
 def sqlite_has_fts5(cursor) -> bool:
@@ -59,15 +83,17 @@ def sqlite_has_fts5(cursor) -> bool:
     return bool(cursor.fetchone()[0])
 
 
-def sqlite_triggers(table: str, column: str) -> dict[str, str]:
-    fts = fts_table(table)
+def sqlite_triggers(source: Source) -> dict[str, str]:
+    table, column, fts = source.table, source.column, fts_table(source.table)
+    forget = f"DELETE FROM {fts} WHERE rowid = old.rowid AND source_id = old.id;"
+    index = (
+        f"INSERT OR REPLACE INTO {fts}(rowid, {column}, source_id) "
+        f"SELECT new.rowid, new.{column}, new.id{source.indexed('new.')};"
+    )
     return {
-        f"{fts}_insert": f"AFTER INSERT ON {table} BEGIN "
-        f"INSERT OR REPLACE INTO {fts}(rowid, {column}, source_id) VALUES (new.rowid, new.{column}, new.id); END",
-        f"{fts}_update": f"AFTER UPDATE OF {column} ON {table} BEGIN "
-        f"UPDATE {fts} SET {column} = new.{column} WHERE rowid = old.rowid AND source_id = old.id; END",
-        f"{fts}_delete": f"AFTER DELETE ON {table} BEGIN "
-        f"DELETE FROM {fts} WHERE rowid = old.rowid AND source_id = old.id; END",
+        f"{fts}_insert": f"AFTER INSERT ON {table} BEGIN {index} END",
+        f"{fts}_update": f"AFTER UPDATE OF {source.watched} ON {table} BEGIN {forget} {index} END",
+        f"{fts}_delete": f"AFTER DELETE ON {table} BEGIN {forget} END",
     }
 
 
@@ -81,9 +107,9 @@ def ensure_sqlite_index(cursor) -> bool:
     cursor.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")
     present = {row[0] for row in cursor.fetchall()}
     repaired = False
-    for table, column in SOURCES:
-        fts = fts_table(table)
-        triggers = sqlite_triggers(table, column)
+    for source in SOURCES:
+        table, column, fts = source.table, source.column, fts_table(source.table)
+        triggers = sqlite_triggers(source)
         if fts in present and present.issuperset(triggers):
             continue
         if fts not in present:
@@ -94,16 +120,18 @@ def ensure_sqlite_index(cursor) -> bool:
             if name not in present:
                 cursor.execute(f"CREATE TRIGGER {name} {body}")
         cursor.execute(f"DELETE FROM {fts}")
-        cursor.execute(f"INSERT INTO {fts}(rowid, {column}, source_id) SELECT rowid, {column}, id FROM {table}")
+        cursor.execute(
+            f"INSERT INTO {fts}(rowid, {column}, source_id) SELECT rowid, {column}, id FROM {table}{source.indexed()}"
+        )
         repaired = True
     return repaired
 
 
 def sqlite_uninstall(cursor) -> None:
-    for table, column in SOURCES:
-        for name in sqlite_triggers(table, column):
+    for source in SOURCES:
+        for name in sqlite_triggers(source):
             cursor.execute(f"DROP TRIGGER IF EXISTS {name}")
-        cursor.execute(f"DROP TABLE IF EXISTS {fts_table(table)}")
+        cursor.execute(f"DROP TABLE IF EXISTS {fts_table(source.table)}")
 
 
 def install(connection) -> None:

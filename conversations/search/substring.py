@@ -28,6 +28,7 @@ def condition(groups: list[terms.Group], field: str) -> Q:
 def message_hits(user: AbstractBaseUser, groups: list[terms.Group], limit: int) -> list[Hit]:
     rows = (
         Message.objects.filter(conversation__owner=user)
+        .exclude(status=Message.Status.STREAMING)  # indexed once it ends, as by the other engines (schema.py)
         .filter(condition(groups, "content"))
         .order_by("-created_at")
         .values(*MESSAGE_FIELDS, "content")[:limit]

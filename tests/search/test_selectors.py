@@ -101,6 +101,20 @@ def test_edits_and_deletes_reach_the_index(alice, make_conversation, engine):
     assert selectors.search_hits(user=alice, text="gliders", limit=10, engine_name=engine) == []
 
 
+@pytest.mark.parametrize("engine", engines())
+def test_a_reply_is_found_once_it_ends(alice, make_conversation, engine):
+    chat = make_conversation(
+        alice, messages=[("user", "tell me"), ("assistant", "about the ", {"status": "streaming"})]
+    )
+    reply = chat.messages.get(role="assistant")
+    Message.objects.filter(id=reply.id).update(content="about the nebula so far")  # a checkpoint
+    assert selectors.search_hits(user=alice, text="nebula", limit=10, engine_name=engine) == []
+    Message.objects.filter(id=reply.id).update(content="about the nebula, in full", status="complete")
+    hits = selectors.search_hits(user=alice, text="nebula", limit=10, engine_name=engine)
+    assert message_ids(hits) == [reply.id]
+    assert "in full" in hits[0].snippet
+
+
 def test_code_with_tags_is_searchable(alice, make_conversation):
     chat = make_conversation(alice, messages=[("assistant", "Wrap it: <script>setup()</script> then <div>")])
     hits = selectors.search_hits(user=alice, text="script", limit=10)
@@ -117,7 +131,7 @@ def test_limit_keeps_the_best(alice, make_conversation):
 def test_a_migrate_puts_back_triggers_a_rebuilt_table_lost(transactional_db, alice, make_conversation):
     chat = make_conversation(alice, messages=[("user", "before the rebuild")])
     with connection.cursor() as cursor:  # what Django's table rebuild does to them
-        for name in schema.sqlite_triggers("conversations_message", "content"):
+        for name in schema.sqlite_triggers(schema.SOURCES[0]):
             cursor.execute(f"DROP TRIGGER {name}")
         cursor.execute("DELETE FROM conversations_message_fts")
     Message.objects.create(conversation=chat, position=1, role="assistant", content="rebuild survivor")
