@@ -113,13 +113,24 @@ def full_message() -> str:
 
 
 def allow_new_conversation(*, user: AbstractBaseUser) -> None:
-    """Log a chat start, refusing the one past the hourly limit. Starts are counted, not the chats
-    that remain: deleting one does not give its start back. The caller holds the owner's
-    StorageUsage row (store), so two starts of one user are counted one after the other."""
+    allow_new_conversations(user=user, count=1)
+
+
+def allow_new_conversations(*, user: AbstractBaseUser, count: int) -> None:
+    """Log `count` chat starts (an import brings several), refusing them all if they would pass the
+    hourly limit. Starts are counted, not the chats that remain: deleting one does not give its
+    start back. The caller holds the owner's StorageUsage row (store), so two writes of one user
+    are counted one after the other."""
     limit = settings.PARLEY_MAX_CONVERSATIONS_PER_HOUR
     now = timezone.now()
     starts = ConversationCreation.objects.filter(user=user)
     starts.filter(created_at__lt=now - timedelta(hours=1)).delete()
-    if starts.count() >= limit:
+    started = starts.count()
+    if started + count > limit and count == 1:
         raise QuotaExceeded(f"You started {limit} chats in the last hour, the most allowed; try again later.")
-    ConversationCreation.objects.create(user=user, created_at=now)
+    if started + count > limit:
+        raise QuotaExceeded(
+            f"This import holds {count} chats, and you may start {limit} an hour ({started} in the last hour); "
+            "nothing was imported. Import fewer at once, or try again later."
+        )
+    ConversationCreation.objects.bulk_create(ConversationCreation(user=user, created_at=now) for _ in range(count))

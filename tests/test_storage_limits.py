@@ -150,7 +150,9 @@ def test_a_replys_tool_parts_count_and_a_continued_reply_counts_once(alice, make
 
     started = replies.reply_continue(user=alice, conversation_id=conversation.id, request_id="more", worker="w")
     assert StorageUsage.objects.get(user=alice).stored_bytes == len("tq")  # streaming again: counted at its end
-    replies.reply_finish(reply=started.reply, content="Before it is noon", seq=3, status="complete", parts=[call, result])
+    replies.reply_finish(
+        reply=started.reply, content="Before it is noon", seq=3, status="complete", parts=[call, result]
+    )
     usage.refresh_from_db()
     assert usage.stored_bytes == storage_limits.measured_bytes(alice.pk) == len("tq" + "Before it is noon") + tools
 

@@ -53,7 +53,10 @@ async def retry(running: Running, closing: asyncio.Event) -> None:
 
 
 async def save_newest(running: Running) -> None:
-    await database_sync_to_async(replies.reply_parts_save)(reply_id=running.reply.id, parts=running.parts)
+    reply = running.reply
+    await database_sync_to_async(replies.reply_parts_save)(
+        reply_id=reply.id, conversation_id=reply.conversation_id, parts=running.parts
+    )
 
 
 def failed(attempt: RetryCallState | None = None) -> None:

@@ -57,6 +57,7 @@ def reply_finish(
         )
         _charge(reply)
         _count_stored(reply)
+        _mark_tool_calls(reply.conversation_id, reply.parts)
     return reply
 
 
@@ -98,9 +99,19 @@ def reply_titled(*, conversation_id: uuid.UUID, first_message: str, title: str) 
         return conversation
 
 
-def reply_parts_save(*, reply_id: uuid.UUID, parts: list[dict]) -> None:
-    """Save a streaming reply's parts at a tool event, so a snapshot read anywhere shows them."""
-    Message.objects.filter(id=reply_id, status=Status.STREAMING).update(parts=parts)
+def reply_parts_save(*, reply_id: uuid.UUID, conversation_id: uuid.UUID, parts: list[dict]) -> None:
+    """Save a streaming reply's parts at a tool event, so a snapshot read anywhere shows them; the
+    conversation is marked as one whose later prompts replay tool calls (replies/start.py)."""
+    with transaction.atomic(using=database()):
+        Message.objects.filter(id=reply_id, status=Status.STREAMING).update(parts=parts)
+        _mark_tool_calls(conversation_id, parts)
+
+
+def _mark_tool_calls(conversation_id: uuid.UUID, parts: list[dict]) -> None:
+    """A conversation with a tool call replays its calls in later prompts (replies/start.py). The
+    final save marks it too: while the database was away, no parts save may have gone through."""
+    if any(part.get("type") == "tool_call" for part in parts):
+        Conversation.objects.filter(id=conversation_id, has_tool_calls=False).update(has_tool_calls=True)
 
 
 def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:
@@ -162,4 +173,5 @@ def reply_recover(
         reply.refresh_from_db()
         _charge(reply)
         _count_stored(reply)
+        _mark_tool_calls(reply.conversation_id, reply.parts)
     return reply
