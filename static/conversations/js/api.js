@@ -28,8 +28,8 @@ async function request(method, url, body) {
   return data;
 }
 
-export function listConversations({ url = null } = {}) {
-  return request("GET", url || "/api/conversations/");
+export function listConversations({ archived = false, url = null } = {}) {
+  return request("GET", url || `/api/conversations/${archived ? "?archived=1" : ""}`);
 }
 
 export const search = (q) => request("GET", `/api/search/?q=${encodeURIComponent(q)}`);
