@@ -28,7 +28,9 @@ from ..models import Message
 from ..parts import Part, parts_view
 from ..realtime import fairness, final_save, housekeeping, liveness, local
 from ..realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
+from ..realtime.owner_updates import owner_message
 from ..realtime.recovery import FinalState
+from ..revocation import user_group
 from ..tools.loop import Record, ToolStepsExceeded, respond_with_tools
 from ..tools.offered import offered_tools
 from ..tools.preview import Show
@@ -182,6 +184,7 @@ class Worker:
         if renamed is not None:
             frame = protocol.conversation_updated_frame(protocol.conversation_payload(renamed))
             self.broadcaster.publish(conversation_group(conversation_id), frame_message(frame))
+            self.broadcaster.publish(user_group(renamed.owner_id), owner_message(conversation_id, frame))
 
     def announce_finished(self, reply: Message) -> None:
         completed = protocol.completed_frame(protocol.message_payload(reply))

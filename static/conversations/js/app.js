@@ -11,6 +11,7 @@ import { ModelPicker, SettingsDialog } from "./models.js";
 import { setTrustedImageHosts } from "./render.js";
 import { SearchPanel } from "./search.js";
 import { Sidebar } from "./sidebar.js";
+import { installShortcuts } from "./shortcuts.js";
 import { ConversationSocket } from "./socket.js";
 import { Conversation } from "./stream.js";
 import { Thread } from "./thread.js";
@@ -65,6 +66,8 @@ const sidebar = new Sidebar({
   list: $("conversation-list"),
   empty: $("list-empty"),
   more: $("load-more"),
+  archivedToggle: $("archived-toggle"),
+  heading: $("list-title"),
   onOpen: (id) => {
     closeSidebar();
     open(id, { push: true });
@@ -127,6 +130,9 @@ function showConversation(conversation) {
   }
   picker.show(conversation);
   settings.show(conversation);
+  $("archived-chip").hidden = !conversation?.archived;
+  $("menu-pin").textContent = conversation?.pinned ? "Unpin" : "Pin to top";
+  $("menu-archive").textContent = conversation?.archived ? "Unarchive" : "Archive";
 }
 
 function requestId() {
@@ -162,7 +168,8 @@ function open(id, { push = false, message = null } = {}) {
   thread.reset(app.conversation);
   $("thread").classList.add("is-loading");
   sidebar.setActive(id);
-  app.socket = new ConversationSocket(id, { onFrame, onState });
+  // `?watch=all`: the owner's other chats' changes come too, so the sidebar stays current.
+  app.socket = new ConversationSocket(id, { onFrame, onState, path: `/ws/conversations/${id}/?watch=all` });
   refreshComposer();
   composer.focus();
 }
@@ -257,6 +264,8 @@ function onFrame(frame) {
   if (changes.sync) return requestSync();
   if (changes.renamed) return renamedElsewhere(frame.conversation);
   if (changes.deleted) return deletedElsewhere(frame.conversation_id);
+  if (changes.other) return sidebar.changed(changes.other);
+  if (changes.otherDeleted) return sidebar.forget(changes.otherDeleted);
   if (changes.reset) {
     app.syncing = false;
     $("thread").classList.remove("is-loading");
@@ -295,7 +304,7 @@ function revealTarget() {
 
 function renamedElsewhere(conversation) {
   setTitle(conversation.title);
-  sidebar.upsert(conversation);
+  sidebar.changed(conversation);
   showConversation(conversation);
 }
 
@@ -374,11 +383,7 @@ $("messages").addEventListener("click", async (event) => {
   } else if (action === "branch-select" && target.dataset.target) {
     app.socket?.send({ type: "branch.select", message_id: target.dataset.target });
   } else if (action === "edit") {
-    const item = target.closest(".message");
-    const message = app.conversation.get(item.dataset.id);
-    openEditor(item, message, (content) => {
-      app.socket?.send({ type: "message.edit", message_id: message.id, content, request_id: requestId() });
-    });
+    editMessage(target.closest(".message"));
   } else if (action === "continue") {
     continueReply();
   } else if (action === "copy-code" || action === "copy-message") {
@@ -397,10 +402,36 @@ $("messages").addEventListener("click", async (event) => {
   }
 });
 
+function editMessage(item) {
+  const message = app.conversation.get(item.dataset.id);
+  openEditor(item, message, (content) => {
+    app.socket?.send({ type: "message.edit", message_id: message.id, content, request_id: requestId() });
+  });
+}
+
+/** ↑ in the empty message box: edit the last message you sent on the branch shown. */
+function editLastMessage() {
+  const last = app.conversation.messages.findLast((m) => m.role === "user" && m.status !== "pending");
+  const item = last && $("messages").querySelector(`.message[data-id="${CSS.escape(last.id)}"]`);
+  if (!item) return false;
+  item.scrollIntoView({ block: "nearest" });
+  editMessage(item);
+  return true;
+}
+
 document.addEventListener("parley:renamed", (event) => {
   if (event.detail.id === app.id) setTitle(event.detail.title);
 });
 document.addEventListener("parley:imported", () => sidebar.load());
+
+document.addEventListener("parley:filed", (event) => {
+  if (event.detail.id === app.id) showConversation(event.detail);
+});
+
+$("unarchive").addEventListener("click", () => sidebar.file(app.id, "unarchive"));
+// The header's conversation menu (transfer.js opens it) files the open chat like the sidebar's does.
+$("menu-pin").addEventListener("click", () => sidebar.file(app.id, app.conversation.info?.pinned ? "unpin" : "pin"));
+$("menu-archive").addEventListener("click", () => sidebar.file(app.id, app.conversation.info?.archived ? "unarchive" : "archive"));
 
 // --- sidebar on small screens, and shortcuts ----------------------------------------
 
@@ -431,27 +462,54 @@ $("new-chat").addEventListener("click", (event) => {
   newChat({ push: true });
 });
 
-document.addEventListener("keydown", (event) => {
-  if (event.defaultPrevented) return;
-  const mod = event.ctrlKey || event.metaKey;
-  if (mod && event.shiftKey && event.key.toLowerCase() === "o") {
-    event.preventDefault();
-    newChat({ push: true });
-  } else if (mod && !event.shiftKey && event.key.toLowerCase() === "k") {
-    event.preventDefault();
-    if (window.matchMedia("(max-width: 800px)").matches) openSidebar();
-    $("search-input").focus();
-  } else if (event.key === "Escape" && $("app").dataset.sidebar === "open") {
+function focusSearch() {
+  if (window.matchMedia("(max-width: 800px)").matches) openSidebar();
+  $("search-input").focus();
+  $("search-input").select();
+  return true;
+}
+
+/** Esc closes the phone's sidebar, else stops the streaming reply; with neither, it does nothing here. */
+function escape() {
+  if ($("app").dataset.sidebar === "open") {
     closeSidebar();
     $("sidebar-open").focus();
-  } else if (event.key === "Escape" && app.conversation.streaming && !document.querySelector("dialog[open]")) {
-    stop();
+    return true;
   }
+  if (!app.conversation.streaming) return false;
+  stop();
+  return true;
+}
+
+function showShortcuts() {
+  $("shortcuts-dialog").showModal();
+  return true;
+}
+
+installShortcuts({
+  composerInput: $("composer-input"),
+  actions: {
+    newChat: () => {
+      closeSidebar();
+      newChat({ push: true });
+      return true;
+    },
+    search: focusSearch,
+    escape,
+    editLast: editLastMessage,
+    help: showShortcuts,
+  },
+});
+$("shortcuts-open").addEventListener("click", showShortcuts);
+
+// A tab with no chat open has no socket: its list catches up whenever it is looked at again.
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && !app.id) sidebar.load();
 });
 
 // --- start ------------------------------------------------------------------------
 
-sidebar.load("");
+sidebar.load();
 picker.load();
 if (config.conversationId) open(String(config.conversationId), { message: new URLSearchParams(location.search).get("message") });
 else newChat();
