@@ -47,13 +47,22 @@ def parse(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help="trace the steady process's heap (tracemalloc) and report what grew after the warm-up",
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment for the Parley processes, e.g. MALLOC_ARENA_MAX=2 (repeatable)",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "soak-latest.json")
     return parser.parse_args(argv)
 
 
 async def soak(args: argparse.Namespace) -> dict:
-    settings = {} if args.stale_after is None else {"PARLEY_STALE_AFTER": str(args.stale_after)}
+    settings = dict(pair.split("=", 1) for pair in args.env)
+    if args.stale_after is not None:
+        settings["PARLEY_STALE_AFTER"] = str(args.stale_after)
     cluster = Cluster(args.processes, settings=settings, trace=args.trace_memory)
     try:
         await asyncio.to_thread(cluster.start)
