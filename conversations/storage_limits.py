@@ -14,6 +14,7 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import BigIntegerField, F, Func, QuerySet, Sum
 from django.utils import timezone
@@ -95,7 +96,13 @@ def message_bytes(content: str, parts: list[Part] | None) -> int:
 def store_reply(*, user_id: int, adding: int) -> None:
     """Count a reply as it is saved finished, never refused: a running reply is not cut off by the
     quota, the next start is (allow_reply). Run in the transaction that saved it, so a first count
-    measured here includes it already."""
+    measured here includes it already.
+
+    The owner's row is locked first, as a reply start locks it before the count: the usage record's
+    foreign key is checked at commit (PostgreSQL's deferred constraints), so without this the
+    finish held the count and then waited for the owner while a start held the owner and waited
+    for the count, a deadlock the soak hit several times a minute."""
+    get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id).values_list("pk").first()
     if not StorageUsage.objects.filter(user_id=user_id).update(stored_bytes=F("stored_bytes") + adding):
         StorageUsage.objects.get_or_create(user_id=user_id, defaults={"stored_bytes": measured_bytes(user_id)})
 
