@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import BigIntegerField, F, Func, Sum
+from django.db.models import BigIntegerField, Case, F, Func, Q, Sum, Value, When
 from django.utils import timezone
 
 from .models import Conversation, Message, StorageUsage
@@ -61,6 +61,20 @@ def store(*, user: AbstractBaseUser | int, adding: int) -> None:
         raise QuotaExceeded(f"Your chats hold the most text allowed ({mb:g} MB); delete some to write more.")
     StorageUsage.objects.get_or_create(user_id=user_id, defaults={"stored_bytes": measured_bytes(user_id)})
     store(user=user_id, adding=adding)
+
+
+def store_all(*, adding: dict[int, int]) -> bool:
+    """Count bytes for several users in one UPDATE if every one of them stays within the limit;
+    False when one would not (or has no count yet), and the caller rolls the UPDATE back."""
+    adding = {user_id: size for user_id, size in adding.items() if size > 0}
+    if not adding:
+        return True
+    limit = settings.PARLEY_MAX_STORED_BYTES_PER_USER
+    fits = Q()
+    for user_id, size in adding.items():
+        fits |= Q(user_id=user_id, stored_bytes__lte=limit - size)
+    grows = Case(*(When(user_id=user_id, then=Value(size)) for user_id, size in adding.items()))
+    return StorageUsage.objects.filter(fits).update(stored_bytes=F("stored_bytes") + grows) == len(adding)
 
 
 def measured_bytes(user: AbstractBaseUser | int) -> int:

@@ -34,6 +34,7 @@ from ..tools.offered import offered_tools
 from ..tools.schema import ToolContext
 from .config import catalog_provider, reply_options
 from .running import Outcome, Running, charged
+from .starts import StartBatcher
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
@@ -61,6 +62,7 @@ class Worker:
         self.closing = asyncio.Event()  # set by shutdown: final saves stop retrying and hand off
         self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
         self.ledger = fairness.Ledger(broadcaster.redis)  # per-user fair-use counts of this process's sockets
+        self.starts = StartBatcher()  # reply starts, saved in batches (group commit)
 
     def spawn(self, job, name: str) -> asyncio.Task:
         """Run `job` as a task of the worker's, in a context of its own: a task outlives its caller,

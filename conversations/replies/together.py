@@ -1,0 +1,222 @@
+"""Starting many replies in one transaction (group commit), for the starts a process receives
+while its previous batch is being saved (generation/starts.py).
+
+Each start alone costs about ten round trips, each a hand-off between the event loop and the
+database thread, while its owner's row stays locked. A batch pays one lock of all its owners and
+conversations, one read of their turns, one count of streaming replies per owner, one INSERT and
+one UPDATE, so the lock is held once for all of them (docs/performance.md, "Starts that scale").
+
+Every start is decided exactly as `reply_start` decides it alone, in the order given: the counts
+are kept in memory as the batch admits its starts. A batch that cannot be decided that way (a
+conversation twice, a storage quota reached, a database error) is rolled back and each start runs
+alone, in order.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from .. import quotas, storage_limits, tree
+from ..models import ApiCall, Conversation, LLMModel, Message
+from .sql import Turn, database, insert
+from .start import (
+    ReplyRefused,
+    ReplyStart,
+    answer,
+    attach,
+    claim,
+    existing_request,
+    first_words,
+    new_pair,
+    refuse_at_cap,
+    refuse_if_over_budget,
+    refuse_if_streaming,
+    reply_model,
+    reply_start,
+    touched,
+)
+
+logger = logging.getLogger(__name__)
+Outcome = ReplyStart | Exception  # a refusal (ReplyRefused) or an error, raised to that start's caller alone
+
+
+@dataclass(frozen=True, slots=True)
+class StartRequest:
+    """One `reply_start` call, waiting to be saved with others."""
+
+    user: AbstractBaseUser
+    conversation_id: uuid.UUID | str
+    content: str
+    request_id: str
+    worker: str
+    model_id: int | None = None
+    attachments: tuple[str, ...] = ()
+
+
+class Undecided(Exception):
+    """The batch cannot decide its starts as they would be decided alone; they run alone instead."""
+
+
+def replies_start(requests: list[StartRequest]) -> list[Outcome]:
+    """Start each request's reply (or refuse it), in order: in one transaction when there are several."""
+    if len(requests) > 1:
+        try:
+            return _together(requests)
+        except (Undecided, DatabaseError) as reason:
+            logger.info("%s starts run one by one: %s", len(requests), reason or type(reason).__name__)
+    return [_alone(request) for request in requests]
+
+
+def _alone(request: StartRequest) -> Outcome:
+    try:
+        return reply_start(**{name: getattr(request, name) for name in StartRequest.__slots__})
+    except Exception as error:  # noqa: BLE001 - it belongs to this start's caller, not the batch's
+        return error
+
+
+@dataclass
+class _Batch:
+    """What the batch knows under its locks, and what it has admitted so far."""
+
+    conversations: dict[uuid.UUID, Conversation]
+    turns: dict[uuid.UUID, list[Turn]]
+    running: Counter  # streaming replies per owner, the batch's own included
+    budgets: bool  # whether any budget applies to an owner in the batch
+    refusals: dict = field(default_factory=dict)  # per owner: over budget (a ReplyRefused) or not (None)
+    models: dict = field(default_factory=dict)  # (owner, model asked, conversation's model) -> model or refusal
+    admitted: list = field(default_factory=list)  # (conversation, turns, path, pair, model, uploads, request)
+
+
+def _together(requests: list[StartRequest]) -> list[Outcome]:
+    ids = [_conversation_id(request) for request in requests]
+    if len({i for i in ids if i is not None}) < len([i for i in ids if i is not None]):
+        raise Undecided("a conversation twice")
+    with transaction.atomic(using=database()):
+        conversations = _lock([i for i in ids if i is not None])
+        owners = {conversation.owner_id for conversation in conversations.values()}
+        batch = _Batch(conversations, _turns(list(conversations)), _streaming(owners), bool(owners) and _budgets(owners))
+        outcomes: list[Outcome | int] = []
+        for request, conversation_id in zip(requests, ids, strict=True):
+            try:
+                outcomes.append(_admit(batch, request, conversation_id))
+            except ReplyRefused as refused:
+                outcomes.append(refused)
+        return _save(batch, outcomes)
+
+
+def _conversation_id(request: StartRequest) -> uuid.UUID | None:
+    try:
+        return Conversation._meta.pk.to_python(request.conversation_id)
+    except ValidationError:
+        return None  # a malformed id is missing
+
+
+def _lock(ids: list[uuid.UUID]) -> dict[uuid.UUID, Conversation]:
+    """The conversations, locked with their owners: owners first and in order, as a start alone does."""
+    fields = ("title", "system_prompt", "model", "temperature", "has_attachments", "active_leaf", "owner__id")
+    locked = (
+        Conversation.objects.filter(id__in=ids)
+        .select_related("owner")
+        .select_for_update(of=("owner", "self"))
+        .order_by("owner_id", "id")
+        .only(*fields)
+    )
+    return {conversation.id: conversation for conversation in locked}
+
+
+def _turns(ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Turn]]:
+    turns: dict[uuid.UUID, list[Turn]] = {conversation_id: [] for conversation_id in ids}
+    rows = Message.objects.filter(conversation__in=ids).order_by("position")
+    for conversation_id, *columns in rows.values_list("conversation_id", *Turn._fields):
+        turns[conversation_id].append(Turn(*columns))
+    return turns
+
+
+def _streaming(owners: set) -> Counter:
+    """Replies streaming per owner in every process, unsaved /v1/ calls counted alike (sql.streaming_count)."""
+    running: Counter = Counter()
+    replies = Message.objects.filter(status=Message.Status.STREAMING, conversation__owner__in=owners)
+    running.update(dict(replies.order_by().values_list("conversation__owner").annotate(n=Count("id"))))
+    calls = ApiCall.objects.filter(owner__in=owners, expires_at__gt=timezone.now())
+    running.update(dict(calls.order_by().values_list("owner").annotate(n=Count("id"))))
+    return running
+
+
+def _budgets(owners: set) -> bool:
+    return quotas.budgets_apply(user_ids=owners)
+
+
+def _admit(batch: _Batch, request: StartRequest, conversation_id: uuid.UUID | None) -> ReplyStart | int:
+    """Refuse the request, answer a retry, or admit it: then its place in `batch.admitted`."""
+    conversation = batch.conversations.get(conversation_id)
+    if conversation is None or conversation.owner_id != request.user.pk:
+        raise ReplyRefused("not_found", "This conversation does not exist.")
+    turns = batch.turns[conversation.id]
+    existing = existing_request(turns, request.request_id)
+    if existing is not None:
+        return existing
+    refuse_if_streaming(turns)
+    refuse_at_cap(batch.running[conversation.owner_id])
+    _refuse_if_over_budget(batch, request.user)
+    model = _model(batch, request, conversation)
+    uploads = claim(request.user, request.attachments, model)
+    path = tree.active_path(turns, conversation.active_leaf_id)
+    pair = new_pair(conversation, turns, path, request.content, request.request_id, request.worker, model, uploads)
+    batch.running[conversation.owner_id] += 1
+    batch.admitted.append((conversation, turns, path, pair, model, uploads, request))
+    return len(batch.admitted) - 1
+
+
+def _refuse_if_over_budget(batch: _Batch, user: AbstractBaseUser) -> None:
+    """Each owner's budgets once per batch: starts spend nothing, so the answer holds for all of them."""
+    if not batch.budgets:
+        return
+    if user.pk not in batch.refusals:
+        try:
+            refuse_if_over_budget(user)
+            batch.refusals[user.pk] = None
+        except ReplyRefused as refused:
+            batch.refusals[user.pk] = refused
+    if batch.refusals[user.pk] is not None:
+        raise batch.refusals[user.pk]
+
+
+def _model(batch: _Batch, request: StartRequest, conversation: Conversation) -> LLMModel:
+    """The reply's model, read once per owner and choice in a batch."""
+    key = (request.user.pk, request.model_id, conversation.model_id)
+    if key not in batch.models:
+        try:
+            batch.models[key] = reply_model(request.user, conversation, request.model_id)
+        except ReplyRefused as refused:
+            batch.models[key] = refused
+    if isinstance(batch.models[key], ReplyRefused):
+        raise batch.models[key]
+    return batch.models[key]
+
+
+def _save(batch: _Batch, outcomes: list) -> list[Outcome]:
+    """Count the admitted texts against their owners' storage, then save every pair at once."""
+    adding: Counter = Counter()
+    for _, _, _, pair, _, _, request in batch.admitted:
+        adding[request.user.pk] += storage_limits.text_bytes(request.content)
+    if not storage_limits.store_all(adding=dict(adding)):
+        raise Undecided("an owner's stored-text count is missing or near its limit")
+    insert([message for admitted in batch.admitted for message in admitted[3]])
+    for conversation, _, _, pair, _, uploads, request in batch.admitted:
+        if uploads:
+            attach(conversation, pair[0], uploads)
+        touched(conversation, leaf=pair[1].id, first_message=first_words(request.content, uploads))
+    if batch.admitted:
+        touching = [admitted[0] for admitted in batch.admitted]
+        Conversation.objects.bulk_update(touching, ["updated_at", "active_leaf", "title"])
+    started = [answer(c, turns, path, pair, model) for c, turns, path, pair, model, _, _ in batch.admitted]
+    return [started[outcome] if isinstance(outcome, int) else outcome for outcome in outcomes]
