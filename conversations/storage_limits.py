@@ -64,8 +64,9 @@ def store(*, user: AbstractBaseUser | int, adding: int) -> None:
 
 
 def store_all(*, adding: dict[int, int]) -> bool:
-    """Count bytes for several users in one UPDATE if every one of them stays within the limit;
-    False when one would not (or has no count yet), and the caller rolls the UPDATE back."""
+    """Count bytes for several users at once, in one UPDATE while each has a count and stays
+    within the limit (a user without a count yet gets one as `store` makes it); False when one
+    would pass the limit, and the caller rolls back what was counted."""
     adding = {user_id: size for user_id, size in adding.items() if size > 0}
     if not adding:
         return True
@@ -74,7 +75,18 @@ def store_all(*, adding: dict[int, int]) -> bool:
     for user_id, size in adding.items():
         fits |= Q(user_id=user_id, stored_bytes__lte=limit - size)
     grows = Case(*(When(user_id=user_id, then=Value(size)) for user_id, size in adding.items()))
-    return StorageUsage.objects.filter(fits).update(stored_bytes=F("stored_bytes") + grows) == len(adding)
+    updated = StorageUsage.objects.filter(fits).update(stored_bytes=F("stored_bytes") + grows)
+    if updated == len(adding):
+        return True
+    counted = set(StorageUsage.objects.filter(user_id__in=adding).values_list("user_id", flat=True))
+    if len(counted) > updated:
+        return False
+    try:
+        for user_id in adding.keys() - counted:
+            store(user=user_id, adding=adding[user_id])
+    except QuotaExceeded:
+        return False
+    return True
 
 
 def measured_bytes(user: AbstractBaseUser | int) -> int:

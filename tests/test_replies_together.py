@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -131,6 +132,43 @@ def test_a_batch_by_one_owner_costs_the_same_round_trips_whatever_its_size(alice
         chats = [make_conversation(alice) for _ in range(size)]
         with CaptureQueriesContext(connection) as queries:
             assert codes(replies.replies_start([request(alice, c, n) for n, c in enumerate(chats)])) == ["started"] * size
+        return len(queries)
+
+    assert round_trips(2) == round_trips(20)
+
+
+def test_owners_in_different_groups_get_the_models_their_groups_allow(alice, bob, make_conversation):
+    add_model("sim", "sim-a", is_default=True)
+    team_only = add_model("sim", "team-only", groups=("team",))
+    bob.groups.add(Group.objects.get(name="team"))
+    outcomes = replies.replies_start(
+        [
+            request(alice, make_conversation(alice), 1, model_id=team_only.id),
+            request(bob, make_conversation(bob), 2, model_id=team_only.id),
+            request(alice, make_conversation(alice), 3),
+        ]
+    )
+    assert codes(outcomes) == ["model_unavailable", "started", "started"]
+    assert (outcomes[1].model.name, outcomes[2].model.name) == ("team-only", "sim-a")
+
+
+def test_a_new_owners_first_start_in_a_batch_counts_what_they_stored_before(alice, bob, make_conversation):
+    StorageUsage.objects.create(user=alice, stored_bytes=0)
+    bobs = make_conversation(bob, title="Old")  # 3 bytes stored before any count
+    outcomes = replies.replies_start([request(alice, make_conversation(alice), 1, "abc"), request(bob, bobs, 2, "de")])
+    assert codes(outcomes) == ["started", "started"]
+    assert StorageUsage.objects.get(user=alice).stored_bytes == 3
+    assert StorageUsage.objects.get(user=bob).stored_bytes == 3 + 2
+
+
+def test_a_batch_by_many_owners_costs_the_same_round_trips_whatever_its_size(make_conversation):
+    add_model("sim", "sim-a", is_default=True)
+    def round_trips(size: int) -> int:
+        owners = [get_user_model().objects.create_user(f"u{size}-{n}") for n in range(size)]
+        StorageUsage.objects.bulk_create([StorageUsage(user=owner, stored_bytes=0) for owner in owners])
+        batch = [request(owner, make_conversation(owner), n) for n, owner in enumerate(owners)]
+        with CaptureQueriesContext(connection) as queries:
+            assert codes(replies.replies_start(batch)) == ["started"] * size
         return len(queries)
 
     assert round_trips(2) == round_trips(20)

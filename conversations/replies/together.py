@@ -19,6 +19,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
@@ -91,8 +92,9 @@ class _Batch:
     turns: dict[uuid.UUID, list[Turn]]
     running: Counter  # streaming replies per owner, the batch's own included
     budgets: bool  # whether any budget applies to an owner in the batch
+    groups: dict  # each owner's groups, which alone decide the models they may use
     refusals: dict = field(default_factory=dict)  # per owner: over budget (a ReplyRefused) or not (None)
-    models: dict = field(default_factory=dict)  # (owner, model asked, conversation's model) -> model or refusal
+    models: dict = field(default_factory=dict)  # (owner's groups, model asked, conversation's) -> model or refusal
     admitted: list = field(default_factory=list)  # (conversation, turns, path, pair, model, uploads, request)
 
 
@@ -103,7 +105,13 @@ def _together(requests: list[StartRequest]) -> list[Outcome]:
     with transaction.atomic(using=database()):
         conversations = _lock([i for i in ids if i is not None])
         owners = {conversation.owner_id for conversation in conversations.values()}
-        batch = _Batch(conversations, _turns(list(conversations)), _streaming(owners), bool(owners) and _budgets(owners))
+        batch = _Batch(
+            conversations,
+            _turns(list(conversations)),
+            _streaming(owners),
+            budgets=bool(owners) and quotas.budgets_apply(user_ids=owners),
+            groups=_groups(owners),
+        )
         outcomes: list[Outcome | int] = []
         for request, conversation_id in zip(requests, ids, strict=True):
             try:
@@ -151,8 +159,13 @@ def _streaming(owners: set) -> Counter:
     return running
 
 
-def _budgets(owners: set) -> bool:
-    return quotas.budgets_apply(user_ids=owners)
+def _groups(owners: set) -> dict:
+    """Each owner's group ids: owners in the same groups may use the same models (selectors.models_for_user)."""
+    memberships = get_user_model().groups.through.objects.filter(user__in=owners)
+    groups: dict = {owner: set() for owner in owners}
+    for owner, group in memberships.values_list("user", "group"):
+        groups[owner].add(group)
+    return {owner: frozenset(ids) for owner, ids in groups.items()}
 
 
 def _admit(batch: _Batch, request: StartRequest, conversation_id: uuid.UUID | None) -> ReplyStart | int:
@@ -191,8 +204,8 @@ def _refuse_if_over_budget(batch: _Batch, user: AbstractBaseUser) -> None:
 
 
 def _model(batch: _Batch, request: StartRequest, conversation: Conversation) -> LLMModel:
-    """The reply's model, read once per owner and choice in a batch."""
-    key = (request.user.pk, request.model_id, conversation.model_id)
+    """The reply's model, read once per set of groups and choice in a batch."""
+    key = (batch.groups[request.user.pk], request.model_id, conversation.model_id)
     if key not in batch.models:
         try:
             batch.models[key] = reply_model(request.user, conversation, request.model_id)
