@@ -32,7 +32,9 @@ def request(user, chat, n: int | str, content: str = "Hello there", **fields) ->
 
 
 def codes(outcomes) -> list[str]:
-    return [o.code if isinstance(o, ReplyRefused) else "started" if isinstance(o, ReplyStart) else repr(o) for o in outcomes]
+    return [
+        o.code if isinstance(o, ReplyRefused) else "started" if isinstance(o, ReplyStart) else repr(o) for o in outcomes
+    ]
 
 
 def streaming(user) -> int:
@@ -131,7 +133,9 @@ def test_a_batch_by_one_owner_costs_the_same_round_trips_whatever_its_size(alice
     def round_trips(size: int) -> int:
         chats = [make_conversation(alice) for _ in range(size)]
         with CaptureQueriesContext(connection) as queries:
-            assert codes(replies.replies_start([request(alice, c, n) for n, c in enumerate(chats)])) == ["started"] * size
+            assert (
+                codes(replies.replies_start([request(alice, c, n) for n, c in enumerate(chats)])) == ["started"] * size
+            )
         return len(queries)
 
     assert round_trips(2) == round_trips(20)
@@ -163,6 +167,7 @@ def test_a_new_owners_first_start_in_a_batch_counts_what_they_stored_before(alic
 
 def test_a_batch_by_many_owners_costs_the_same_round_trips_whatever_its_size(make_conversation):
     add_model("sim", "sim-a", is_default=True)
+
     def round_trips(size: int) -> int:
         owners = [get_user_model().objects.create_user(f"u{size}-{n}") for n in range(size)]
         StorageUsage.objects.bulk_create([StorageUsage(user=owner, stored_bytes=0) for owner in owners])

@@ -80,8 +80,21 @@ def replies_start(requests: list[StartRequest]) -> list[Outcome]:
 def _alone(request: StartRequest) -> Outcome:
     try:
         return reply_start(**{name: getattr(request, name) for name in StartRequest.__slots__})
-    except Exception as error:  # noqa: BLE001 - it belongs to this start's caller, not the batch's
+    except Exception as error:
         return error
+
+
+@dataclass(frozen=True, slots=True)
+class _Admitted:
+    """A start the batch admitted: what saving and answering it needs."""
+
+    request: StartRequest
+    conversation: Conversation
+    turns: list[Turn]
+    path: list[Turn]
+    pair: tuple[Message, Message]  # the user message and its streaming reply, unsaved
+    model: LLMModel
+    uploads: list
 
 
 @dataclass
@@ -95,7 +108,7 @@ class _Batch:
     groups: dict  # each owner's groups, which alone decide the models they may use
     refusals: dict = field(default_factory=dict)  # per owner: over budget (a ReplyRefused) or not (None)
     models: dict = field(default_factory=dict)  # (owner's groups, model asked, conversation's) -> model or refusal
-    admitted: list = field(default_factory=list)  # (conversation, turns, path, pair, model, uploads, request)
+    admitted: list[_Admitted] = field(default_factory=list)
 
 
 def _together(requests: list[StartRequest]) -> list[Outcome]:
@@ -185,7 +198,7 @@ def _admit(batch: _Batch, request: StartRequest, conversation_id: uuid.UUID | No
     path = tree.active_path(turns, conversation.active_leaf_id)
     pair = new_pair(conversation, turns, path, request.content, request.request_id, request.worker, model, uploads)
     batch.running[conversation.owner_id] += 1
-    batch.admitted.append((conversation, turns, path, pair, model, uploads, request))
+    batch.admitted.append(_Admitted(request, conversation, turns, path, pair, model, uploads))
     return len(batch.admitted) - 1
 
 
@@ -219,17 +232,17 @@ def _model(batch: _Batch, request: StartRequest, conversation: Conversation) -> 
 def _save(batch: _Batch, outcomes: list) -> list[Outcome]:
     """Count the admitted texts against their owners' storage, then save every pair at once."""
     adding: Counter = Counter()
-    for _, _, _, pair, _, _, request in batch.admitted:
-        adding[request.user.pk] += storage_limits.text_bytes(request.content)
+    for admitted in batch.admitted:
+        adding[admitted.request.user.pk] += storage_limits.text_bytes(admitted.request.content)
     if not storage_limits.store_all(adding=dict(adding)):
-        raise Undecided("an owner's stored-text count is missing or near its limit")
-    insert([message for admitted in batch.admitted for message in admitted[3]])
-    for conversation, _, _, pair, _, uploads, request in batch.admitted:
-        if uploads:
-            attach(conversation, pair[0], uploads)
-        touched(conversation, leaf=pair[1].id, first_message=first_words(request.content, uploads))
+        raise Undecided("an owner's stored-text count is near its limit")
+    insert([message for admitted in batch.admitted for message in admitted.pair])
+    for a in batch.admitted:
+        if a.uploads:
+            attach(a.conversation, a.pair[0], a.uploads)
+        touched(a.conversation, leaf=a.pair[1].id, first_message=first_words(a.request.content, a.uploads))
     if batch.admitted:
-        touching = [admitted[0] for admitted in batch.admitted]
+        touching = [admitted.conversation for admitted in batch.admitted]
         Conversation.objects.bulk_update(touching, ["updated_at", "active_leaf", "title"])
-    started = [answer(c, turns, path, pair, model) for c, turns, path, pair, model, _, _ in batch.admitted]
+    started = [answer(a.conversation, a.turns, a.path, a.pair, a.model) for a in batch.admitted]
     return [started[outcome] if isinstance(outcome, int) else outcome for outcome in outcomes]
