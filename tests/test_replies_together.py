@@ -41,10 +41,16 @@ def streaming(user) -> int:
     return Message.objects.filter(conversation__owner=user, status=Message.Status.STREAMING).count()
 
 
-def test_a_batch_saves_each_pair_names_new_chats_and_answers_in_order(alice, chats):
+def test_a_batch_saves_each_pair_names_new_chats_and_answers_in_order(alice, chats, make_conversation):
     StorageUsage.objects.create(user=alice, stored_bytes=0)
-    outcomes = replies.replies_start([request(alice, chat, n, f"Question {n}") for n, chat in enumerate(chats)])
-    assert codes(outcomes) == ["started"] * 4
+    named = make_conversation(alice, title="Kept", messages=[("user", "Earlier"), ("assistant", "Yes")])
+    batch = [request(alice, chat, n, f"Question {n}") for n, chat in enumerate(chats)]
+    outcomes = replies.replies_start([*batch, request(alice, named, 9, "More")])
+    assert codes(outcomes) == ["started"] * 5
+    named.refresh_from_db()
+    assert (named.title, named.active_leaf_id) == ("Kept", outcomes[4].reply.id)
+    assert [turn["content"] for turn in outcomes[4].history] == ["Earlier", "Yes", "More"]
+    outcomes = outcomes[:4]
     for n, (chat, started) in enumerate(zip(chats, outcomes, strict=True)):
         chat.refresh_from_db()
         assert (chat.title, chat.active_leaf_id) == (f"Question {n}", started.reply.id)
@@ -53,7 +59,7 @@ def test_a_batch_saves_each_pair_names_new_chats_and_answers_in_order(alice, cha
             ("user", "complete", f"Question {n}"),
             ("assistant", "streaming", ""),
         ]
-    assert StorageUsage.objects.get(user=alice).stored_bytes == sum(len(f"Question {n}") for n in range(4))
+    assert StorageUsage.objects.get(user=alice).stored_bytes == sum(len(f"Question {n}") for n in range(4)) + 4
 
 
 def test_a_batch_admits_exactly_up_to_the_cap_counting_running_replies_and_api_calls(alice, chats, settings):

@@ -23,7 +23,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, transaction
-from django.db.models import Count
+from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
 from .. import quotas, storage_limits, tree
@@ -229,6 +229,16 @@ def _model(batch: _Batch, request: StartRequest, conversation: Conversation) -> 
     return batch.models[key]
 
 
+def _touch(ids: list[uuid.UUID], titles: list[When]) -> None:
+    """One UPDATE for the batch: recency, each conversation's branch shown ending at its new reply
+    (its newest message), and the titles of new chats named after their first message."""
+    newest = Message.objects.filter(conversation=OuterRef("id")).order_by("-position").values("id")[:1]
+    fields = {"updated_at": timezone.now(), "active_leaf": Subquery(newest)}
+    if titles:
+        fields["title"] = Case(*titles, default=F("title"))
+    Conversation.objects.filter(id__in=ids).update(**fields)
+
+
 def _save(batch: _Batch, outcomes: list) -> list[Outcome]:
     """Count the admitted texts against their owners' storage, then save every pair at once."""
     adding: Counter = Counter()
@@ -237,12 +247,13 @@ def _save(batch: _Batch, outcomes: list) -> list[Outcome]:
     if not storage_limits.store_all(adding=dict(adding)):
         raise Undecided("an owner's stored-text count is near its limit")
     insert([message for admitted in batch.admitted for message in admitted.pair])
+    titles = []
     for a in batch.admitted:
         if a.uploads:
             attach(a.conversation, a.pair[0], a.uploads)
-        touched(a.conversation, leaf=a.pair[1].id, first_message=first_words(a.request.content, a.uploads))
+        if touched(a.conversation, leaf=a.pair[1].id, first_message=first_words(a.request.content, a.uploads)):
+            titles.append(When(id=a.conversation.id, then=Value(a.conversation.title)))
     if batch.admitted:
-        touching = [admitted.conversation for admitted in batch.admitted]
-        Conversation.objects.bulk_update(touching, ["updated_at", "active_leaf", "title"])
+        _touch([admitted.conversation.id for admitted in batch.admitted], titles)
     started = [answer(a.conversation, a.turns, a.path, a.pair, a.model) for a in batch.admitted]
     return [started[outcome] if isinstance(outcome, int) else outcome for outcome in outcomes]
