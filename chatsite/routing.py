@@ -6,7 +6,7 @@ from django.urls import path
 
 from conversations.console.consumer import ConsoleConsumer
 from conversations.consumers import ConversationConsumer
-from conversations.share_consumer import ShareViewerConsumer
+from conversations.sharing.consumer import ShareViewerConsumer
 
 websocket_urlpatterns = [
     path("ws/conversations/<uuid:conversation_id>/", ConversationConsumer.as_asgi()),

@@ -92,7 +92,7 @@ def store_all(*, adding: dict[int, int]) -> bool:
 def measured_bytes(user: AbstractBaseUser | int) -> int:
     """What the user stored before their count was kept: titles, system prompts, their own messages."""
     conversations = Conversation.objects.filter(owner=user).aggregate(
-        total=Sum(OctetLength("title")) + Sum(OctetLength("system_prompt"))
+        total=Sum(OctetLength("title")) + Sum(OctetLength("system_prompt")) + Sum("imported_bytes")
     )["total"]
     messages = Message.objects.filter(conversation__owner=user, role=Message.Role.USER).aggregate(
         total=Sum(OctetLength("content"))
@@ -103,11 +103,24 @@ def measured_bytes(user: AbstractBaseUser | int) -> int:
 def conversation_bytes(conversation: Conversation) -> int:
     """What deleting this conversation gives back."""
     messages = conversation.messages.filter(role=Message.Role.USER).aggregate(total=Sum(OctetLength("content")))
-    return text_bytes(conversation.title, conversation.system_prompt) + (messages["total"] or 0)
+    own = text_bytes(conversation.title, conversation.system_prompt) + conversation.imported_bytes
+    return own + (messages["total"] or 0)
 
 
 def allow_new_conversation(*, user: AbstractBaseUser) -> None:
+    allow_new_conversations(user=user, count=1)
+
+
+def allow_new_conversations(*, user: AbstractBaseUser, count: int) -> None:
+    """Refuse `count` new conversations (an import brings several) that would pass the hourly limit."""
     limit = settings.PARLEY_MAX_CONVERSATIONS_PER_HOUR
     since = timezone.now() - timedelta(hours=1)
-    if Conversation.objects.filter(owner=user, created_at__gte=since).count() >= limit:
+    started = Conversation.objects.filter(owner=user, created_at__gte=since).count()
+    if started + count <= limit:
+        return
+    if count == 1:
         raise QuotaExceeded(f"You started {limit} chats in the last hour, the most allowed; try again later.")
+    raise QuotaExceeded(
+        f"This import holds {count} chats, and you may start {limit} an hour ({started} in the last hour); "
+        "nothing was imported. Import fewer at once, or try again later."
+    )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 import redis
@@ -19,6 +19,7 @@ from django.test import Client
 
 from conversations.generation import get_worker, shut_down
 from conversations.models import Conversation, Message
+from tests.servers import ServerProcess, running_servers
 
 PASSWORD = "correct-horse-battery-staple"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -158,6 +159,19 @@ def redis_url() -> str:
     except (redis.RedisError, OSError) as error:
         pytest.fail(f"Redis at {url} is unreachable ({error}); run the suite with scripts/test.", pytrace=False)
     return url
+
+
+@pytest.fixture
+def server_env(redis_url) -> dict[str, str]:
+    """The settings of the live processes a test starts; a module overrides it to add its own."""
+    return {"REDIS_URL": redis_url}
+
+
+@pytest.fixture
+def two_servers(transactional_db, server_env) -> Iterator[list[ServerProcess]]:
+    """Two live daphne processes sharing the test database and Redis, stopped after the test."""
+    with running_servers(2, **server_env) as servers:
+        yield servers
 
 
 @pytest.fixture(autouse=True)

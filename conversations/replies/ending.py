@@ -91,9 +91,12 @@ def reply_titled(*, conversation_id: uuid.UUID, first_message: str, title: str) 
         return conversation
 
 
-def reply_parts_save(*, reply_id: uuid.UUID, parts: list[dict]) -> None:
-    """Save a streaming reply's parts at a tool event, so a snapshot read anywhere shows them."""
-    Message.objects.filter(id=reply_id, status=Status.STREAMING).update(parts=parts)
+def reply_parts_save(*, reply_id: uuid.UUID, conversation_id: uuid.UUID, parts: list[dict]) -> None:
+    """Save a streaming reply's parts at a tool event, so a snapshot read anywhere shows them; the
+    conversation is marked as one whose later prompts replay tool calls (replies/start.py)."""
+    with transaction.atomic(using=database()):
+        Message.objects.filter(id=reply_id, status=Status.STREAMING).update(parts=parts)
+        Conversation.objects.filter(id=conversation_id, has_tool_calls=False).update(has_tool_calls=True)
 
 
 def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:

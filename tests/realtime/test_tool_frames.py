@@ -65,11 +65,18 @@ async def test_every_tab_sees_the_call_then_its_result_as_parts(connect, convers
     for socket in (first, second):
         frames = await socket.receive_until("message.completed", timeout=20)
         parts_frames = [f["parts"] for f in frames if f["type"] == "message.parts"]
-        assert [[p["type"] for p in parts] for parts in parts_frames] == [
+        previews = [parts for parts in parts_frames if parts[-1].get("streaming")]
+        saved = [parts for parts in parts_frames if not parts[-1].get("streaming")]
+        assert previews and parts_frames[0] is previews[0]  # the call shows while the model writes it
+        for parts in previews:
+            assert [p["type"] for p in parts] == ["text", "tool_call"] and parts[1]["name"] == "held"
+            assert '{"note":"n"}'.startswith(parts[1]["arguments"])
+        assert [[p["type"] for p in parts] for parts in saved] == [
             ["text", "tool_call"],
             ["text", "tool_call", "tool_result"],
         ]
         final = frames[-1]["message"]
+        assert "streaming" not in final["parts"][1]
         assert [p["type"] for p in final["parts"]] == ["text", "tool_call", "tool_result", "text"]
         assert final["content"] == "Looking it up.\n\nTool result: released n."
 

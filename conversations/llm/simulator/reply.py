@@ -18,7 +18,7 @@ from .directives import Directives
 from .images import describe_images
 from .script import MODEL_NAME, markdown_reply, tokenize
 from .ticker import Ticker
-from .tools import SimulatedCall, tool_turn
+from .tools import SimulatedCall, recalled, tool_turn
 from .wire import DONE, LAST_CHUNK, ChunkEncoder, chunk, stream_head
 
 
@@ -43,6 +43,8 @@ def plan_reply(body: dict[str, Any], directives: Directives, defaults: Simulator
     """Merge server defaults, directives and the request's own limits into one plan."""
     d = directives
     calls, answer = tool_turn(body, d)
+    if d.recall and not calls:
+        answer = recalled(body)
     tokens: Sequence[str] = tokenize(d.echo_text) if d.echo else ()
     count = len(tokens) if d.echo else (d.tokens if d.tokens is not None else defaults.tokens)
     seen = describe_images(body) if answer is None and not calls and not d.echo else None
