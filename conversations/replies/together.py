@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from .. import quotas, storage_limits, tree
 from ..models import ApiCall, Conversation, LLMModel, Message
-from .sql import Turn, database, insert
+from .sql import LOCK_FIELDS, Turn, database, insert
 from .start import (
     ReplyRefused,
     ReplyStart,
@@ -143,13 +143,12 @@ def _conversation_id(request: StartRequest) -> uuid.UUID | None:
 
 def _lock(ids: list[uuid.UUID]) -> dict[uuid.UUID, Conversation]:
     """The conversations, locked with their owners: owners first and in order, as a start alone does."""
-    fields = ("title", "system_prompt", "model", "temperature", "has_attachments", "active_leaf", "owner__id")
     locked = (
         Conversation.objects.filter(id__in=ids)
         .select_related("owner")
         .select_for_update(of=("owner", "self"))
         .order_by("owner_id", "id")
-        .only(*fields)
+        .only(*LOCK_FIELDS, "owner__id")  # what a start alone reads (sql.py)
     )
     return {conversation.id: conversation for conversation in locked}
 
