@@ -64,7 +64,8 @@ def upload_content(request: HttpRequest, upload_id: str) -> HttpResponse:
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
+    # A viewer's browser asks again each time, so revoking the link takes the file away at once.
+    response["Cache-Control"] = "private, no-cache" if "share" in request.GET else "private, max-age=3600"
     return response
 
 

@@ -66,6 +66,7 @@ def test_a_live_links_viewers_open_its_files_with_the_owners_headers(shared):
     assert picture.status_code == 200 and picture["Content-Type"] == "image/png"
     assert picture["X-Content-Type-Options"] == "nosniff" and picture["Content-Security-Policy"].endswith("sandbox")
     assert not picture.get("Content-Disposition", "").startswith("attachment")
+    assert picture["Cache-Control"] == "private, no-cache"  # asked again each time: a revocation applies at once
     plan = read(viewer, files["plan"], live)
     assert plan.status_code == 200 and plan["Content-Type"] == "application/pdf"
     assert plan["Content-Disposition"].startswith("attachment") and plan["X-Content-Type-Options"] == "nosniff"
