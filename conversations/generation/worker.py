@@ -35,6 +35,7 @@ from ..tools.loop import Record, ToolStepsExceeded, respond_with_tools
 from ..tools.offered import offered_tools
 from ..tools.preview import Show
 from ..tools.schema import ToolContext
+from . import tool_parts
 from .config import catalog_provider, reply_options
 from .running import Outcome, Running, charged
 
@@ -194,13 +195,12 @@ class Worker:
 
     async def record_parts(self, running: Running, new_parts: list[Part]) -> None:
         """A tool event: the text before it goes out first, then the parts are saved and announced
-        (saved before announced, so a snapshot that misses them is followed by their frame)."""
+        (saved before announced, so a snapshot that misses them is followed by their frame; while
+        the database is away, announced at once and saved when it answers: tool_parts.py)."""
         live = running.live
         self.broadcaster.drain(live)
         running.parts, running.preview = [*parts_view(running.parts, live.content), *new_parts], None
-        await database_sync_to_async(replies.reply_parts_save)(
-            reply_id=running.reply.id, conversation_id=running.reply.conversation_id, parts=running.parts
-        )
+        await tool_parts.save(running, spawn=self.spawn, closing=self.closing)
         self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.parts)))
 
     def show_calls(self, running: Running, calls: list[Part]) -> None:
