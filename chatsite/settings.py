@@ -126,6 +126,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so live-server tests' daphne subprocesses see the same test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME") or str(BASE_DIR / ".test-db.sqlite3")}
+else:
+    # Seconds to wait for the database to accept a connection (libpq's connect_timeout, 2 at least;
+    # a ?connect_timeout= in DATABASE_URL wins): a server that accepts TCP and never answers, or a
+    # blackholed address, fails the start `unavailable` instead of hanging it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -317,9 +324,8 @@ PARLEY_WS_USER_RATE = env_float("PARLEY_WS_USER_RATE", 40.0)
 PARLEY_SNAPSHOTS_PER_MINUTE = env_int("PARLEY_SNAPSHOTS_PER_MINUTE", 120)
 # Seconds between two `sync` answers on one socket; syncs in between are folded into one snapshot.
 PARLEY_SYNC_INTERVAL = env_float("PARLEY_SYNC_INTERVAL", 2.0)
-# Conversations one user may start per hour, and bytes of text (titles, system prompts, their own
-# messages, imported replies; not generated replies) one user may store; past either, writes are
-# refused with 429 / quota_exceeded.
+# Conversations one user may start per hour (deleted ones count), and bytes of text (titles, system
+# prompts, messages and finished replies) one user may store; past either, 429 / quota_exceeded.
 PARLEY_MAX_CONVERSATIONS_PER_HOUR = env_int("PARLEY_MAX_CONVERSATIONS_PER_HOUR", 200)
 PARLEY_MAX_STORED_BYTES_PER_USER = env_int("PARLEY_MAX_STORED_BYTES_PER_USER", 100_000_000)
 # Seconds a socket frame or API call may wait on the database or Redis before it is answered

@@ -15,7 +15,7 @@ import redis
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
-from django.test import Client
+from django.test import AsyncClient, Client
 
 from conversations.generation import get_worker, shut_down
 from conversations.models import Conversation, Message
@@ -140,6 +140,20 @@ def answered_conversation(alice, make_conversation) -> Conversation:
         title="Trip to Lisbon",
         messages=[("user", "Where should I eat?"), ("assistant", "Try a pastelaria.", {"model": "sim-1"})],
     )
+
+
+@pytest.fixture
+async def api(alice) -> AsyncClient:
+    """Alice's async client, for the JSON API tests that start replies."""
+    client = AsyncClient()
+    await client.aforce_login(alice)
+    return client
+
+
+@pytest.fixture
+async def chat(alice) -> Conversation:
+    """Alice's empty conversation, made from async code."""
+    return await Conversation.objects.acreate(owner=alice, title="A chat")
 
 
 @pytest.fixture

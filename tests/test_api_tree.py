@@ -19,18 +19,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-async def api(alice) -> AsyncClient:
-    client = AsyncClient()
-    await client.aforce_login(alice)
-    return client
-
-
-@pytest.fixture
-async def chat(alice) -> Conversation:
-    return await Conversation.objects.acreate(owner=alice, title="A chat")
-
-
 async def post(client: AsyncClient, url: str, body: dict | None = None):
     return await client.post(url, body or {}, content_type="application/json")
 

@@ -183,3 +183,13 @@ def test_a_batch_by_many_owners_costs_the_same_round_trips_whatever_its_size(mak
         return len(queries)
 
     assert round_trips(2) == round_trips(20)
+
+
+def test_an_owner_whose_stored_text_reached_the_limit_is_refused_in_a_batch(alice, bob, make_conversation, settings):
+    settings.PARLEY_MAX_STORED_BYTES_PER_USER = 100
+    StorageUsage.objects.create(user=alice, stored_bytes=100)  # a finished reply took her to the limit
+    StorageUsage.objects.create(user=bob, stored_bytes=0)
+    batch = [request(alice, make_conversation(alice), 1, ""), request(bob, make_conversation(bob), 2)]
+    outcomes = replies.replies_start(batch)
+    assert codes(outcomes) == ["quota_exceeded", "started"]
+    assert "most text allowed" in outcomes[0].detail

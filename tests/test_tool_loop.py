@@ -14,7 +14,7 @@ from conversations.catalog.environment import ensure_catalog
 from conversations.llm.simulator.script import markdown_reply
 from conversations.models import Conversation, LLMModel, Message
 from conversations.tools import registry
-from tests.tool_fixtures import Gate
+from tests.tool_fixtures import Gate, stop_mid_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -125,15 +125,7 @@ async def test_several_rounds_each_run_and_go_back(worker, alice):
 
 
 async def test_stop_during_a_tool_call_ends_the_reply_cancelled_with_the_call_kept(worker, alice):
-    conversation = await new_conversation(alice)
-    content = '!sim tool=held:{"note":"x"} tps=0 ttft=0\nGo'
-    started = await generation.start(user=alice, conversation_id=conversation.id, content=content, request_id="r1")
-    await asyncio.wait_for(Gate.started.wait(), 10)
-    await generation.stop(user=alice, conversation_id=conversation.id)
-    running = worker.running.get(str(started.reply.id))
-    if running is not None:
-        await asyncio.wait_for(asyncio.gather(running.task, return_exceptions=True), 10)
-    reply = await saved(started.reply.id)
+    reply = await saved(await stop_mid_call(worker, alice, await new_conversation(alice)))
     assert reply.status == Message.Status.CANCELLED
     assert kinds(reply) == ["tool_call"] and reply.parts[0]["name"] == "held"
 

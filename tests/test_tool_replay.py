@@ -15,7 +15,7 @@ from conversations import generation
 from conversations.models import Conversation, Message
 from conversations.parts import UNFINISHED_CALL
 from conversations.tools import registry
-from tests.tool_fixtures import Gate
+from tests.tool_fixtures import Gate, stop_mid_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RECALL = "!sim recall=1 tps=0 ttft=0\nWhat did the tool say?"
@@ -55,14 +55,7 @@ async def test_a_follow_up_question_reaches_the_model_with_the_earlier_call_and_
 
 async def test_a_call_stopped_before_its_result_is_replayed_as_unfinished(worker, alice):
     conversation = await Conversation.objects.acreate(owner=alice, title="Tools")
-    content = '!sim tool=held:{"note":"x"} tps=0 ttft=0\nGo'
-    started = await generation.start(user=alice, conversation_id=conversation.id, content=content, request_id="r1")
-    await asyncio.wait_for(Gate.started.wait(), 10)
-    await generation.stop(user=alice, conversation_id=conversation.id)
-    running = worker.running.get(str(started.reply.id))
-    if running is not None:
-        await asyncio.wait_for(asyncio.gather(running.task, return_exceptions=True), 10)
-
+    await stop_mid_call(worker, alice, conversation)
     _, follow_up = await send(worker, alice, conversation, RECALL, "r2")
     assert follow_up.content == f'Earlier tool calls: held({{"note":"x"}}) returned {UNFINISHED_CALL}.'
 

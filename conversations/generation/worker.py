@@ -35,6 +35,7 @@ from ..tools.loop import Record, ToolStepsExceeded, respond_with_tools
 from ..tools.offered import offered_tools
 from ..tools.preview import Show
 from ..tools.schema import ToolContext
+from . import tool_parts
 from .config import catalog_provider, reply_options
 from .running import Outcome, Running, charged
 from .starts import StartBatcher
@@ -196,22 +197,26 @@ class Worker:
 
     async def record_parts(self, running: Running, new_parts: list[Part]) -> None:
         """A tool event: the text before it goes out first, then the parts are saved and announced
-        (saved before announced, so a snapshot that misses them is followed by their frame)."""
+        (saved before announced, so a snapshot that misses them is followed by their frame; while
+        the database is away, announced at once and saved when it answers: tool_parts.py)."""
         live = running.live
         self.broadcaster.drain(live)
-        running.parts = [*parts_view(running.parts, live.content), *new_parts]
-        await database_sync_to_async(replies.reply_parts_save)(
-            reply_id=running.reply.id, conversation_id=running.reply.conversation_id, parts=running.parts
-        )
+        running.parts, running.preview = [*parts_view(running.parts, live.content), *new_parts], None
+        await tool_parts.save(running, spawn=self.spawn, closing=self.closing)
         self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.parts)))
 
     def show_calls(self, running: Running, calls: list[Part]) -> None:
-        """Calls the model is still writing: announced after the text before them, not saved (a
-        snapshot meanwhile shows the saved parts, and the next such frame or the saved calls follow)."""
+        """Calls the model is still writing: announced after the text before them, and kept for this
+        process's snapshots (`preview_parts`) instead of saved."""
         live = running.live
         self.broadcaster.drain(live)
-        parts = [*parts_view(running.parts, live.content), *calls]
-        self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, parts)))
+        running.preview = [*parts_view(running.parts, live.content), *calls]
+        self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.preview)))
+
+    def preview_parts(self, reply_id: str) -> list[Part] | None:
+        """The parts last announced for a reply of this process while it writes a call, if any."""
+        running = self.running.get(reply_id)
+        return running.preview if running is not None else None
 
     async def stop(self, reply: Message) -> None:
         """Stop a reply wherever it runs: here directly, elsewhere through its process's channel."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,28 +19,19 @@ BATCH = 500  # messages per INSERT: bounded statements for long conversations
 def conversations_import(*, owner: AbstractBaseUser, conversations: list[ImportedConversation]) -> list[Conversation]:
     """Create every conversation with its whole tree; a quota passed raises QuotaExceeded and saves nothing.
 
-    New ids are given (the file's may exist here already). A conversation's `created_at` is the
-    import's time, so it counts toward PARLEY_MAX_CONVERSATIONS_PER_HOUR; its messages keep their times.
+    New ids are given (the file's may exist here already). Each conversation is a chat start logged
+    against PARLEY_MAX_CONVERSATIONS_PER_HOUR, made at the import's time; its messages keep their times.
     """
+    storage_limits.store(user=owner, adding=sum(stored_bytes(imported) for imported in conversations))  # locks
     storage_limits.allow_new_conversations(user=owner, count=len(conversations))
-    storage_limits.store(user=owner, adding=sum(stored_bytes(imported) for imported in conversations))
     return [conversation_import(owner=owner, imported=imported) for imported in conversations]
 
 
 def stored_bytes(imported: ImportedConversation) -> int:
-    """What the import adds to the owner's stored text: the counted fields and every imported reply."""
-    return storage_limits.text_bytes(
-        imported.title, imported.system_prompt, *(m.content for m in imported.messages if m.role == "user")
-    ) + reply_bytes(imported)
-
-
-def reply_bytes(imported: ImportedConversation) -> int:
-    """Replies, unlike generated ones, are the importer's own text: counted, with their tool parts."""
-    replies = [message for message in imported.messages if message.role != "user"]
-    return storage_limits.text_bytes(
-        *(message.content for message in replies),
-        *(json.dumps(message.parts, ensure_ascii=False) for message in replies if message.parts),
-    )
+    """What the import adds to the owner's stored text: the counted fields and every message, replies
+    with their tool parts, as storage_limits counts a chat's when it is deleted."""
+    messages = (storage_limits.message_bytes(message.content, message.parts) for message in imported.messages)
+    return storage_limits.text_bytes(imported.title, imported.system_prompt) + sum(messages)
 
 
 def conversation_import(*, owner: AbstractBaseUser, imported: ImportedConversation) -> Conversation:
@@ -51,7 +41,6 @@ def conversation_import(*, owner: AbstractBaseUser, imported: ImportedConversati
         system_prompt=imported.system_prompt,
         temperature=imported.temperature,
         model=usable_model(owner, imported.model_name),
-        imported_bytes=reply_bytes(imported),
         pinned=imported.pinned,
         archived=imported.archived,
         has_tool_calls=any(part.get("type") == "tool_call" for m in imported.messages for part in m.parts or ()),

@@ -36,9 +36,6 @@ class Conversation(models.Model):
     has_tool_calls = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=False)
-    # Bytes of imported replies, counted toward the owner's storage quota (generated replies are not)
-    # and given back when the conversation is deleted (storage_limits.py, imports/services.py).
-    imported_bytes = models.BigIntegerField(default=0)
     # The end of the branch being shown (conversations/tree.py); null means the newest message.
     active_leaf = models.ForeignKey("Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     # Pinned chats head the owner's list; archived ones leave it for the archived view (docs/ui.md).

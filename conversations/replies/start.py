@@ -165,6 +165,7 @@ def open_request(
     if existing is None:
         _refuse_if_busy(user, turns)
         refuse_if_over_budget(user)
+        refuse_if_storage_full(user)
     return conversation, turns, existing
 
 
@@ -233,6 +234,15 @@ def refuse_if_over_budget(user: AbstractBaseUser) -> None:
     reason = quotas.over_budget(user=user, now=timezone.now())
     if reason:
         raise ReplyRefused("quota_exceeded", reason)
+
+
+def refuse_if_storage_full(user: AbstractBaseUser) -> None:
+    """Replies count toward the stored-bytes quota once finished: one that took the user past it
+    ran to its end, and the next one is refused here."""
+    try:
+        storage_limits.allow_reply(user=user)
+    except storage_limits.QuotaExceeded as refusal:
+        raise ReplyRefused(refusal.code, refusal.detail) from None
 
 
 def new_reply(

@@ -106,6 +106,7 @@ class _Batch:
     running: Counter  # streaming replies per owner, the batch's own included
     budgets: bool  # whether any budget applies to an owner in the batch
     groups: dict  # each owner's groups, which alone decide the models they may use
+    full: set  # owners whose stored text had reached the limit when the batch began
     refusals: dict = field(default_factory=dict)  # per owner: over budget (a ReplyRefused) or not (None)
     models: dict = field(default_factory=dict)  # (owner's groups, model asked, conversation's) -> model or refusal
     admitted: list[_Admitted] = field(default_factory=list)
@@ -124,6 +125,7 @@ def _together(requests: list[StartRequest]) -> list[Outcome]:
             _streaming(owners),
             budgets=bool(owners) and quotas.budgets_apply(user_ids=owners),
             groups=_groups(owners),
+            full=storage_limits.full_users(user_ids=owners),
         )
         outcomes: list[Outcome | int] = []
         for request, conversation_id in zip(requests, ids, strict=True):
@@ -192,6 +194,8 @@ def _admit(batch: _Batch, request: StartRequest, conversation_id: uuid.UUID | No
     refuse_if_streaming(turns)
     refuse_at_cap(batch.running[conversation.owner_id])
     _refuse_if_over_budget(batch, request.user)
+    if conversation.owner_id in batch.full:  # as refuse_if_storage_full; the batch's own text is checked in _save
+        raise ReplyRefused(storage_limits.CODE, storage_limits.full_message())
     model = _model(batch, request, conversation)
     uploads = claim(request.user, request.attachments, model)
     path = tree.active_path(turns, conversation.active_leaf_id)

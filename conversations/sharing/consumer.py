@@ -3,9 +3,11 @@
 Viewers are refused before the handshake completes when the link is missing or revoked, needs a
 login they lack, or already has its cap of viewers. The cap counts every process's viewers: each
 socket holds a seat leased in Redis by its process's fair-use ledger (realtime/fairness.py), which
-renews it, so the seats of a killed process lapse within a lease. They may only ask for a `sync`;
-every other frame is answered `read_only`. They join the link's group, where a revocation closes
-them with 1008 on every process. A snapshot link never subscribes to the conversation.
+renews it, so the seats of a killed process lapse within a lease. They may only ask for a `sync`,
+which is folded and budgeted as on the owner's socket (one snapshot per PARLEY_SYNC_INTERVAL per
+socket, PARLEY_SNAPSHOTS_PER_MINUTE per viewer); every other frame is answered `read_only`. They
+join the link's group, where a revocation closes them with 1008 on every process. A snapshot link
+never subscribes to the conversation.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from .. import generation, protocol, selectors
-from ..consumers import ConversationConsumer
+from ..consumers import MINUTE, ConversationConsumer
 from ..models import ShareLink
 from ..protocol import ProtocolError
 from ..realtime import local
 from ..realtime.broadcast import conversation_group
-from ..realtime.fairness import Ledger, TokenBucket
+from ..realtime.fairness import Ledger, SnapshotPacer, TokenBucket
 from ..revocation import SESSION_ENDED
 from . import selectors as shares
 from .services import share_group
@@ -52,6 +54,7 @@ class ShareViewerConsumer(ConversationConsumer):
             await self.close()
             return
         self.bucket = TokenBucket(settings.PARLEY_WS_RATE)
+        self.pacer = SnapshotPacer(settings.PARLEY_SYNC_INTERVAL)
         await self.accept()
         await self.send_snapshot(state)
         self.accepted = True
@@ -76,6 +79,8 @@ class ShareViewerConsumer(ConversationConsumer):
         await super().leave_everything()
 
     async def disconnect(self, code: int) -> None:
+        if self.later is not None:
+            self.later.cancel()
         await self.give_back_seat()
         await self.leave(self.share_group)
         if hasattr(self, "group"):
@@ -84,7 +89,15 @@ class ShareViewerConsumer(ConversationConsumer):
     async def handle(self, frame: protocol.ClientFrame) -> None:
         if frame.type != "sync":
             raise ProtocolError("read_only", "This is a read-only shared view.", frame.request_id)
-        await self.send_snapshot()
+        await self.answer_sync(frame.request_id)
+
+    async def take_snapshot(self) -> bool:
+        """A `sync` answer from the viewer's PARLEY_SNAPSHOTS_PER_MINUTE budget: a logged-in viewer's
+        is their own (shared with their own chats' sockets), and a link's anonymous viewers share
+        the link's, so no number of them can make the server send more than that a minute."""
+        ledger = (await generation.get_worker()).ledger
+        viewer = self.user.pk if self.user is not None and self.user.is_authenticated else viewers_key(self.link_id)
+        return await ledger.take(viewer, "snapshots", MINUTE, settings.PARLEY_SNAPSHOTS_PER_MINUTE)
 
     async def read_state(self) -> selectors.ConversationState | None:
         return await database_sync_to_async(share_state)(self.link_id)

@@ -48,6 +48,25 @@ def test_the_menu_exports_the_open_chat_as_markdown_and_json_and_all_as_a_zip(pa
     assert page.errors == []
 
 
+def test_any_chat_in_the_sidebar_exports_from_its_own_menu(page, alice, make_conversation):
+    chat = make_conversation(alice, title="Not the open one", messages=[("user", "Olá"), ("assistant", "Bom dia")])
+    page.reload()
+    item = page.locator(f".conv[data-id='{chat.id}']")
+    item.hover()
+    item.locator(".conv-menu").click()
+    with page.expect_download() as info:
+        page.get_by_role("menuitem", name="Export as Markdown").click()
+
+    assert info.value.suggested_filename == f"not-the-open-one-{str(chat.id)[:8]}.md"
+    assert "## Assistant\n\nBom dia" in Path(info.value.path()).read_text()
+    item.hover()
+    item.locator(".conv-menu").click()
+    with page.expect_download() as info:
+        page.get_by_role("menuitem", name="Export as JSON").click()
+    assert json.loads(Path(info.value.path()).read_text())["title"] == "Not the open one"
+    assert page.errors == []
+
+
 def test_a_new_chat_offers_export_all_and_import_only(page):
     page.click("#menu-open")
     assert page.locator("#export-json").is_hidden() and page.locator("#export-markdown").is_hidden()

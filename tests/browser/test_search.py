@@ -59,6 +59,12 @@ def test_a_search_result_opens_its_conversation_at_that_message(page, branched_c
     assert page.text_content(f".message[data-id='{azores.id}'] .branch-position") == "2/2"
     assert Conversation.objects.get(id=chat.id).active_leaf_id == azores.id  # branch.select, for every tab
     assert page.evaluate("window.pwned") is None
+
+    lisbon = Message.objects.get(conversation=chat, content__startswith="Go to Lisbon")
+    page.fill("#search-input", "trams")  # in the conversation already open, on the branch no longer shown
+    page.click(f".search-hit[data-message='{lisbon.id}']")
+    page.locator(f".message.is-found[data-id='{lisbon.id}']").wait_for()
+    assert page.locator(f".message[data-id='{azores.id}']").count() == 0
     assert page.errors == []
 
 

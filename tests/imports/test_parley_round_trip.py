@@ -111,7 +111,8 @@ def test_imported_text_counts_toward_storage_and_deleting_gives_it_back(alice, b
     (imported,) = services.conversations_import(owner=alice, conversations=read(exports.export_json(branched).encode()))
     usage = StorageUsage.objects.get(user=alice)
 
-    assert imported.imported_bytes > 0  # the replies, which generated replies never count
+    replies = imported.messages.filter(role="assistant").values_list("content", "parts")
+    assert sum(storage_limits.message_bytes(content, parts) for content, parts in replies) > 0  # replies count
     assert usage.stored_bytes == storage_limits.measured_bytes(alice) > before
     conversation_services.conversation_delete(conversation=imported)
     usage.refresh_from_db()

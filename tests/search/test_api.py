@@ -85,3 +85,12 @@ def test_searching_too_fast_is_rate_limited(alice_client, settings):
     response = alice_client.get(URL, {"q": "x"})
     assert response.status_code == 429
     assert response.json()["code"] == "rate_limited"
+
+
+def test_titles_and_messages_come_best_first(alice_client, alice, make_conversation):
+    make_conversation(alice, title="Kites", messages=[("user", "kites kites kites"), ("assistant", "kites, once")])
+    make_conversation(alice, title="Other", messages=[("user", "a long note that mentions kites a single time only")])
+    results = alice_client.get(URL, {"q": "kites"}).json()["results"]
+    ranks = [result["rank"] for result in results]
+    assert len(results) == 4 and ranks == sorted(ranks, reverse=True)
+    assert {result["message_id"] is None for result in results} == {True, False}

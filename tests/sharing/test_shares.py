@@ -196,3 +196,49 @@ async def test_revoking_closes_every_viewer_with_1008(alice, chat, worker):
     await sync_to_async(sharing.share_revoke)(link=owned)
     assert [await viewer.close_code() for viewer in viewers] == [1008, 1008]
     assert (await open_viewer(link.id))[0] is False
+
+
+async def answered_at_once(viewer, request_id: str) -> dict:
+    """A frame a viewer gets answered at once (read_only), to learn what was sent before it."""
+    await viewer.send(type="generation.stop", request_id=request_id)
+    return await viewer.receive()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+async def test_a_viewers_syncs_inside_the_interval_are_folded_into_one_snapshot(chat, settings, worker):
+    """Before, each `sync` of a viewer re-sent the whole snapshot: the owner's socket's amplification."""
+    settings.PARLEY_SYNC_INTERVAL = 3600
+    accepted, viewer = await open_viewer((await new_link(chat)).id)
+    assert accepted and (await viewer.receive())["type"] == "conversation.snapshot"
+    for _ in range(5):
+        await viewer.send(type="sync")
+    assert (await viewer.receive())["type"] == "conversation.snapshot"
+    answer = await answered_at_once(viewer, "p1")
+    assert (answer["type"], answer["code"], answer["request_id"]) == ("error", "read_only", "p1")  # 4 folded
+    await viewer.close()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("close_thread_connections")
+async def test_a_links_anonymous_viewers_share_one_snapshot_budget_and_a_user_keeps_their_own(
+    bob, chat, settings, worker
+):
+    settings.PARLEY_SYNC_INTERVAL = 0
+    settings.PARLEY_SNAPSHOTS_PER_MINUTE = 2
+    worker.ledger.clock = worker.ledger.local.clock = lambda: 1_000_000.0  # no window ends mid-test
+    link = await new_link(chat)
+    anonymous = [(await open_viewer(link.id))[1] for _ in range(2)]
+    _, logged_in = await open_viewer(link.id, user=bob)
+    for viewer in (*anonymous, logged_in):
+        assert (await viewer.receive())["type"] == "conversation.snapshot"
+    for viewer in anonymous:  # 2 of the link's 2
+        await viewer.send(type="sync")
+        assert (await viewer.receive())["type"] == "conversation.snapshot"
+    await anonymous[0].send(type="sync", request_id="one-too-many")
+    refused = await anonymous[0].receive()
+    assert (refused["type"], refused["code"], refused["request_id"]) == ("error", "rate_limited", "one-too-many")
+    await logged_in.send(type="sync")  # bob's budget is his own
+    assert (await logged_in.receive())["type"] == "conversation.snapshot"
+    for viewer in (*anonymous, logged_in):
+        await viewer.close()

@@ -39,6 +39,8 @@ export const updateConversation = (id, fields) => request("PATCH", `/api/convers
 export const createConversation = (fields = {}) => request("POST", "/api/conversations/", fields);
 export const renameConversation = (id, title) => request("PATCH", `/api/conversations/${id}/`, { title });
 export const deleteConversation = (id) => request("DELETE", `/api/conversations/${id}/`);
+/** Where a chat downloads as `markdown` (the branch shown) or `json` (every branch); docs/export.md. */
+export const exportUrl = (id, format) => `/api/conversations/${id}/export/?format=${format}`;
 
 export const listShares = (id) => request("GET", `/api/conversations/${id}/shares/`);
 export const createShare = (id, fields) => request("POST", `/api/conversations/${id}/shares/`, fields);

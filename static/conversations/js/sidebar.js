@@ -1,11 +1,11 @@
 // The conversation list: pinned first, then newest; load more, rename in place, delete after
-// confirmation, and a menu to pin or archive. A toggle swaps in the archived chats.
+// confirmation, and a menu to pin, archive or export. A toggle swaps in the archived chats.
 // Navigation itself is the app's job (onOpen); searching is search.js's.
 
 import * as api from "./api.js";
 import { conversationItem } from "./conversation_item.js";
 import { toggleMenu } from "./conversation_menu.js";
-import { announce, confirmDialog, toast } from "./ui.js";
+import { announce, confirmDialog, download, toast } from "./ui.js";
 
 export class Sidebar {
   constructor({ list, empty, more, archivedToggle, heading, onOpen, onDeleted }) {
@@ -76,7 +76,15 @@ export class Sidebar {
     return [
       { action: pinned ? "unpin" : "pin", label: pinned ? "Unpin" : "Pin to top" },
       { action: archived ? "unarchive" : "archive", label: archived ? "Unarchive" : "Archive" },
+      { action: "export-markdown", label: "Export as Markdown" },
+      { action: "export-json", label: "Export as JSON" },
     ];
+  }
+
+  /** A pick from a chat's menu: a download, or filing it (pin, archive). */
+  pick(id, action) {
+    if (action.startsWith("export-")) download(api.exportUrl(id, action.slice("export-".length)));
+    else this.file(id, action);
   }
 
   /** Pin, unpin, archive or unarchive; every tab of the user hears of it (`conversation.updated`). */
@@ -133,7 +141,7 @@ export class Sidebar {
     const action = button?.dataset.action;
     if (action === "rename") this.rename(li);
     else if (action === "delete") this.remove(li);
-    else if (action === "menu") toggleMenu(button, this.menuItems(li), (picked) => this.file(li.dataset.id, picked));
+    else if (action === "menu") toggleMenu(button, this.menuItems(li), (picked) => this.pick(li.dataset.id, picked));
     else if (event.target.closest(".conv-link") && !event.metaKey && !event.ctrlKey && !event.shiftKey && event.button === 0) {
       event.preventDefault();
       this.onOpen(li.dataset.id);

@@ -78,8 +78,10 @@ $("import-form").addEventListener("submit", async (event) => {
     error.textContent = `This file is larger than ${config.importMaxBytes} bytes, the most an import may hold.`;
     return;
   }
-  $("import-submit").disabled = true;
-  error.textContent = "Importing…";
+  const submit = $("import-submit");
+  submit.disabled = true;
+  submit.textContent = "Importing…";
+  error.textContent = "";
   try {
     const result = await importConversations(file);
     dialog.close();
@@ -89,6 +91,7 @@ $("import-form").addEventListener("submit", async (event) => {
   } catch (failure) {
     error.textContent = failure.message;
   } finally {
-    $("import-submit").disabled = false;
+    submit.disabled = false;
+    submit.textContent = "Import";
   }
 });
