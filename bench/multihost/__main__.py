@@ -24,7 +24,6 @@ from pathlib import Path
 import django
 
 from ..procs import ROOT, raise_nofile
-from ..scenarios import Workload
 from .failover import Plan, run, summary
 from .network import Unavailable
 from .scale import ScalePlan
@@ -75,7 +74,7 @@ def failover(args: argparse.Namespace) -> int:
 
 
 def scale(args: argparse.Namespace) -> int:
-    work = Workload(tokens=args.tokens, tps=args.tps, ramp=args.ramp)
+    work = dataclasses.replace(ScalePlan().work, tokens=args.tokens, tps=args.tps, ramp=args.ramp)
     plan = ScalePlan(steps=tuple(args.steps), p99_ms=args.p99_ms, host_cpu=args.host_cpu, work=work)
     topology = Topology(settings={"PARLEY_LOG_LEVEL": "WARNING"})
     try:
