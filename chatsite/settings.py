@@ -65,7 +65,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
+    "servestatic",  # before staticfiles: its `runserver` leaves static files to the middleware
     "django.contrib.staticfiles",
     "channels",
     "axes",
@@ -75,7 +75,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "servestatic.middleware.ServeStaticMiddleware",  # async: static files never hold a thread
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -126,6 +126,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not memory, so live-server tests' daphne subprocesses see the same test database.
     DATABASES["default"]["TEST"] = {"NAME": os.environ.get("SQLITE_TEST_NAME") or str(BASE_DIR / ".test-db.sqlite3")}
+else:
+    # Seconds to wait for the database to accept a connection (libpq's connect_timeout, 2 at least;
+    # a ?connect_timeout= in DATABASE_URL wins): a server that accepts TCP and never answers, or a
+    # blackholed address, fails the start `unavailable` instead of hanging it.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -257,7 +264,7 @@ STORAGES = {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
             if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            else "servestatic.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
@@ -317,8 +324,8 @@ PARLEY_WS_USER_RATE = env_float("PARLEY_WS_USER_RATE", 40.0)
 PARLEY_SNAPSHOTS_PER_MINUTE = env_int("PARLEY_SNAPSHOTS_PER_MINUTE", 120)
 # Seconds between two `sync` answers on one socket; syncs in between are folded into one snapshot.
 PARLEY_SYNC_INTERVAL = env_float("PARLEY_SYNC_INTERVAL", 2.0)
-# Conversations one user may start per hour, and bytes of text (titles, system prompts, their own
-# messages; not replies) one user may store; past either, writes are refused with 429 / quota_exceeded.
+# Conversations one user may start per hour (deleted ones count), and bytes of text (titles, system
+# prompts, messages and finished replies) one user may store; past either, 429 / quota_exceeded.
 PARLEY_MAX_CONVERSATIONS_PER_HOUR = env_int("PARLEY_MAX_CONVERSATIONS_PER_HOUR", 200)
 PARLEY_MAX_STORED_BYTES_PER_USER = env_int("PARLEY_MAX_STORED_BYTES_PER_USER", 100_000_000)
 # Seconds a socket frame or API call may wait on the database or Redis before it is answered
@@ -326,10 +333,14 @@ PARLEY_MAX_STORED_BYTES_PER_USER = env_int("PARLEY_MAX_STORED_BYTES_PER_USER", 1
 PARLEY_ANSWER_TIMEOUT = env_float("PARLEY_ANSWER_TIMEOUT", 10.0)
 # Concurrent generations one user may run across all conversations and processes.
 PARLEY_MAX_GENERATIONS_PER_USER = env_int("PARLEY_MAX_GENERATIONS_PER_USER", 5)
-# Viewer sockets one share link may have open in each process.
+# Viewer sockets one share link may have open, counted across processes through Redis.
 PARLEY_SHARE_MAX_VIEWERS = env_int("PARLEY_SHARE_MAX_VIEWERS", 50)
+# Largest file `POST /api/imports/` accepts, in bytes, and the most a zip may expand to (docs/export.md).
+PARLEY_IMPORT_MAX_BYTES = env_int("PARLEY_IMPORT_MAX_BYTES", 20 * 1024 * 1024)
 # Conversations per API page.
 PARLEY_PAGE_SIZE = env_int("PARLEY_PAGE_SIZE", 50)
+# Searches (GET /api/search/) one user may make (count/period); more get 429.
+PARLEY_SEARCH_RATE = os.environ.get("PARLEY_SEARCH_RATE", "60/m")
 
 # --- Streaming -------------------------------------------------------------
 
@@ -375,8 +386,10 @@ PARLEY_UPLOAD_MAX_BYTES = env_int("PARLEY_UPLOAD_MAX_BYTES", 10 * 1024 * 1024)
 PARLEY_UPLOAD_MAX_PER_MESSAGE = env_int("PARLEY_UPLOAD_MAX_PER_MESSAGE", 25 * 1024 * 1024)
 # Most attachments one message may carry.
 PARLEY_UPLOAD_MAX_FILES = env_int("PARLEY_UPLOAD_MAX_FILES", 10)
-# Seconds an upload no message uses is kept before `manage.py expire_uploads` deletes it.
+# Seconds an upload no message uses is kept before it is deleted (by the worker, or `manage.py expire_uploads`).
 PARLEY_UPLOAD_TTL = env_int("PARLEY_UPLOAD_TTL", 24 * 3600)
+# Seconds between each process's deletions of expired uploads (worker housekeeping); 0 leaves it to cron.
+PARLEY_UPLOAD_EXPIRE_INTERVAL = env_float("PARLEY_UPLOAD_EXPIRE_INTERVAL", 3600.0)
 # Largest image accepted, in pixels (width x height): a decompression bomb is refused before decoding.
 PARLEY_UPLOAD_MAX_PIXELS = env_int("PARLEY_UPLOAD_MAX_PIXELS", 40_000_000)
 # Most bytes a PDF's streams may expand to while its text is read (a zip bomb stops here).

@@ -11,11 +11,14 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
-from . import access_admin, catalog_admin, usage_admin  # noqa: F401  (register the tokens', catalog's and usage's admin)
+from .catalog import admin as catalog_admin  # noqa: F401  (register the catalog's admin)
 from .console import views as console_views
 from .exports import export_json, export_markdown
 from .mcp import admin as mcp_admin  # noqa: F401  (registers MCP servers)
 from .models import Conversation, ExternalIdentity, LLMModel, Message, ServerProcess
+from .sharing import admin as sharing_admin  # noqa: F401  (registers share links)
+from .tokens import admin as tokens_admin  # noqa: F401  (registers API tokens)
+from .usage import admin as usage_admin  # noqa: F401  (register usage's admin)
 
 RECORD_FIELDS = (
     "status",

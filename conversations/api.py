@@ -201,6 +201,42 @@ def conversation_regenerate(request: HttpRequest, conversation_id: str) -> HttpR
 
 
 @api_view("POST")
+def message_edit(request: HttpRequest, conversation_id: str, message_id: str) -> HttpResponse:
+    """Edit a user message on the branch shown, as `message.edit` does: 202 with the new sibling, its
+    streaming reply and the id of the message it takes the place of; a retried request_id answers 200."""
+    frame = api_frame({**read_json(request), "type": "message.edit", "message_id": message_id})
+    started = run_generation(
+        generation.edit,
+        request,
+        conversation_id,
+        message_id=frame.message_id,
+        content=frame.content,
+        request_id=frame.request_id,
+    )
+    body = {
+        "user_message": message_payload(started.user_message),
+        "reply": message_payload(started.reply),
+        "replaces": started.replaces,
+    }
+    return JsonResponse(body, status=200 if started.duplicate else 202)
+
+
+@api_view("POST")
+def branch_select(request: HttpRequest, conversation_id: str) -> HttpResponse:
+    """Show the branch through `message_id`, as `branch.select` does: every socket on the conversation
+    gets a new snapshot, and the answer is the conversation with its new active path."""
+    frame = api_frame({**read_json(request), "type": "branch.select"})
+    try:
+        services.branch_select(user=request.user, conversation_id=conversation_id, message_id=frame.message_id)
+    except generation.Refused as refusal:
+        raise refused(refusal) from None
+    conversation = selectors.conversation_get(user=request.user, conversation_id=conversation_id)
+    if conversation is None:  # deleted since, by another tab
+        raise ApiError(404, "Conversation not found.", code="not_found")
+    return JsonResponse(conversation_with_messages(conversation))
+
+
+@api_view("POST")
 def conversation_continue(request: HttpRequest, conversation_id: str) -> HttpResponse:
     """Continue the interrupted last reply, as `message.continue` does: 202 with the reply, streaming again."""
     frame = api_frame({**read_json(request), "type": "message.continue"})
@@ -228,4 +264,9 @@ def run_generation(action, request: HttpRequest, conversation_id: str, **fields:
     try:
         return async_to_sync(failures.answer_within)(call, settings.PARLEY_ANSWER_TIMEOUT)
     except generation.Refused as refusal:
-        raise ApiError(REFUSAL_STATUS.get(refusal.code, 409), refusal.detail, code=refusal.code) from None
+        raise refused(refusal) from None
+
+
+def refused(refusal: generation.Refused) -> ApiError:
+    """The generation service's refusal as the API answers it: the protocol's code, and its HTTP status."""
+    return ApiError(REFUSAL_STATUS.get(refusal.code, 409), refusal.detail, code=refusal.code)

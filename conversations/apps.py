@@ -16,8 +16,10 @@ class ConversationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from . import checks, revocation, tokens  # noqa: F401  (registers system checks and signal handlers)
+        from . import checks, revocation  # noqa: F401  (registers system checks and signal handlers)
         from .attachments import services  # noqa: F401  (deletes stored files with their uploads)
+        from .search import signals  # noqa: F401  (puts back SQLite's search triggers after migrate)
+        from .tokens import services as tokens  # noqa: F401  (announces a token's end to every process)
 
         if not settings.REDIS_URL and not is_reloader_parent():
             logger.info(

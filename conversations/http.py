@@ -48,8 +48,11 @@ def read_json(request: HttpRequest) -> dict[str, Any]:
     return data
 
 
-def api_view(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Allow only `methods`, require login, and turn ApiError into a JSON error response."""
+def api_view(
+    *methods: str, anonymous: bool = False
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Allow only `methods`, require login (unless the view checks who may read, `anonymous`), and
+    turn ApiError into a JSON error response."""
 
     def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
@@ -58,7 +61,7 @@ def api_view(*methods: str) -> Callable[[Callable[..., HttpResponse]], Callable[
                 response = error_response(405, f"Method {request.method} is not allowed here.")
                 response["Allow"] = ", ".join(methods)
                 return response
-            if not request.user.is_authenticated:
+            if not anonymous and not request.user.is_authenticated:
                 return error_response(401, "Authentication required: log in first.")
             try:
                 return view(request, *args, **kwargs)

@@ -3,7 +3,8 @@
 `content` stays the plain text of a message (its text parts joined by a blank line), so protocol
 v1 clients keep working. While a reply streams, the stored parts are a prefix of the final list,
 kept up to date at each tool event; the text after them lives in `content`. `parts_view` joins
-the two the same way on the server and in the browser (static/conversations/js/parts.js).
+the two the same way on the server and in the browser (static/conversations/js/parts.js), and
+`replayed` turns a finished reply's parts back into the turns a model sent and was sent.
 Pure functions, no I/O. docs/protocol.md documents the shapes.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .llm.base import ToolCall, ToolResult
+from .llm.base import ChatMessage, ToolCall, ToolResult
 
 SEPARATOR = "\n\n"  # between the text of two steps of a reply, in `content`
 
@@ -52,3 +53,40 @@ def parts_view(stored: list[Part], content: str) -> list[Part]:
     if covered:
         tail = tail.removeprefix(SEPARATOR)
     return [*stored, text_part(tail)] if tail else list(stored)
+
+
+UNFINISHED_CALL = "This call did not finish: the reply was stopped before the tool answered."
+
+
+def replayed(parts: list[Part]) -> list[ChatMessage]:
+    """A reply's parts (from `parts_view`) as the turns of a later prompt: each step's text with the
+    calls it asked for, then one `tool` turn per call, then the text after the last step. A call that
+    never got a result (the reply was stopped mid-call) gets an error result: every format wants one."""
+    steps: list[tuple[list[str], list[ToolCall], dict[str, ToolResult]]] = [([], [], {})]
+    for part in parts:
+        text, calls, results = steps[-1]
+        kind = part.get("type")
+        if kind == "text":
+            if calls:
+                steps.append(([], [], {}))
+            steps[-1][0].append(part["text"])
+        elif kind == "tool_call":
+            if results:
+                steps.append(([], [], {}))
+            steps[-1][1].append(ToolCall(part["id"], part["name"], part.get("arguments") or "{}"))
+        elif kind == "tool_result":
+            results[part["call_id"]] = ToolResult(
+                part["call_id"], part["name"], part.get("content", ""), bool(part.get("is_error"))
+            )
+    turns: list[ChatMessage] = []
+    for text, calls, results in steps:
+        content = SEPARATOR.join(text)
+        if not calls:
+            if content:
+                turns.append({"role": "assistant", "content": content})
+            continue
+        turns.append({"role": "assistant", "content": content, "tool_calls": calls})
+        for call in calls:
+            result = results.get(call.id) or ToolResult(call.id, call.name, UNFINISHED_CALL, is_error=True)
+            turns.append({"role": "tool", "content": result.content, "tool_result": result})
+    return turns

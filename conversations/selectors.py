@@ -29,6 +29,11 @@ def conversation_list(*, user: AbstractBaseUser, search: str = "", archived: boo
     return conversations
 
 
+def conversation_list_all(*, user: AbstractBaseUser) -> QuerySet[Conversation]:
+    """Every conversation of the user, whatever list or view hides some, oldest first: "export all"."""
+    return Conversation.objects.filter(owner=user).select_related("owner").order_by("created_at", "id")
+
+
 def conversation_get(*, user: AbstractBaseUser, conversation_id: uuid.UUID | str) -> Conversation | None:
     """The user's conversation with this id, or None if it is missing or someone else's."""
     try:
@@ -62,6 +67,21 @@ def conversation_get_any(*, conversation_id: uuid.UUID | str) -> Conversation | 
 def message_list(*, conversation: Conversation) -> list[Message]:
     """The branch shown, root first, each message annotated with its siblings."""
     return active_branch(conversation, message_tree(conversation=conversation))
+
+
+def message_path(*, conversation: Conversation, leaf_id: Any) -> list[Message]:
+    """Root first, down to `leaf_id` and no further, annotated with the siblings that existed when
+    it was written (created no later than it), as a snapshot froze it; empty when it is missing."""
+    nodes = message_tree(conversation=conversation)
+    leaf = next((node for node in nodes if node.id == leaf_id), None)
+    if leaf is None:
+        return []
+    then = [node for node in nodes if node.position <= leaf.position]
+    path = [node.id for node in tree.path_to(then, leaf_id)]
+    rows = conversation.messages.in_bulk(path)
+    messages = [rows[message_id] for message_id in path]
+    tree.annotate(messages, then)
+    return messages
 
 
 def message_list_all(*, conversation: Conversation) -> list[Message]:

@@ -33,9 +33,9 @@ def conversation_create(
     archived: bool = False,
 ) -> Conversation:
     """Create it within the owner's limits (storage_limits.py), or raise QuotaExceeded."""
-    storage_limits.allow_new_conversation(user=owner)
     title = title.strip() or "New chat"
-    storage_limits.store(user=owner, adding=storage_limits.text_bytes(title, system_prompt))
+    storage_limits.store(user=owner, adding=storage_limits.text_bytes(title, system_prompt))  # locks the count
+    storage_limits.allow_new_conversation(user=owner)
     return Conversation.objects.create(
         owner=owner,
         title=title,
@@ -55,7 +55,7 @@ def conversation_create_with_turns(
     first = next((turn["content"] for turn in turns if turn["role"] == "user"), "")
     title = " ".join(first.split())[: replies.TITLE_FROM_MESSAGE]
     conversation = conversation_create(owner=owner, title=title, model=model, system_prompt=system_prompt)
-    written = storage_limits.text_bytes(*(turn["content"] for turn in turns if turn["role"] == "user"))
+    written = storage_limits.text_bytes(*(turn["content"] for turn in turns))
     storage_limits.store(user=owner, adding=written)
     Message.objects.bulk_create(
         Message(conversation=conversation, position=position, role=turn["role"], content=turn["content"])

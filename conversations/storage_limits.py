@@ -2,24 +2,27 @@
 (monthly spending budgets are quotas.py).
 
 The attack run stored 115 MB of text a minute through the API (2,000 conversations in 15 s, each
-with a 19 KB system prompt). What a user writes is counted in `StorageUsage` as it is written, so
-each check is one conditional UPDATE; replies are not counted, since the per-user generation cap,
-the deadline and LLM_MAX_TOKENS bound them already. A user's first check measures what they stored
-before the count existed.
+with a 19 KB system prompt). What a user stores is counted in `StorageUsage` as it is written, so
+each check is one conditional UPDATE. Replies count too, with their tool parts, once finished:
+a short prompt can ask for a long reply, so without them the quota bounded only the cheap side.
+A user's first check measures what they stored before the count existed.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import BigIntegerField, F, Func, Sum
+from django.db.models import BigIntegerField, F, Func, QuerySet, Sum
 from django.utils import timezone
 
-from .models import Conversation, Message, StorageUsage
+from .models import Conversation, ConversationCreation, Message, StorageUsage
+from .parts import Part
 
 CODE = "quota_exceeded"
+TOOL_PARTS = frozenset({"tool_call", "tool_result"})  # a message's parts that count beside its text
 
 
 class QuotaExceeded(Exception):
@@ -57,31 +60,77 @@ def store(*, user: AbstractBaseUser | int, adding: int) -> None:
     if usage.filter(stored_bytes__lte=limit - adding).update(stored_bytes=F("stored_bytes") + adding):
         return
     if usage.exists():
-        mb = limit / 1_000_000
-        raise QuotaExceeded(f"Your chats hold the most text allowed ({mb:g} MB); delete some to write more.")
+        raise QuotaExceeded(full_message())
     StorageUsage.objects.get_or_create(user_id=user_id, defaults={"stored_bytes": measured_bytes(user_id)})
     store(user=user_id, adding=adding)
 
 
 def measured_bytes(user: AbstractBaseUser | int) -> int:
-    """What the user stored before their count was kept: titles, system prompts, their own messages."""
+    """What the user stored before their count was kept: titles, system prompts, every message but
+    the replies still streaming."""
     conversations = Conversation.objects.filter(owner=user).aggregate(
         total=Sum(OctetLength("title")) + Sum(OctetLength("system_prompt"))
     )["total"]
-    messages = Message.objects.filter(conversation__owner=user, role=Message.Role.USER).aggregate(
-        total=Sum(OctetLength("content"))
-    )["total"]
-    return (conversations or 0) + (messages or 0)
+    return (conversations or 0) + messages_bytes(Message.objects.filter(conversation__owner=user))
 
 
 def conversation_bytes(conversation: Conversation) -> int:
     """What deleting this conversation gives back."""
-    messages = conversation.messages.filter(role=Message.Role.USER).aggregate(total=Sum(OctetLength("content")))
-    return text_bytes(conversation.title, conversation.system_prompt) + (messages["total"] or 0)
+    return text_bytes(conversation.title, conversation.system_prompt) + messages_bytes(conversation.messages.all())
+
+
+def messages_bytes(messages: QuerySet[Message]) -> int:
+    """The counted size of these messages: a reply counts once it is finished (store_reply)."""
+    rows = messages.exclude(status=Message.Status.STREAMING).values_list("content", "parts")
+    return sum(message_bytes(content, parts) for content, parts in rows.iterator())
+
+
+def message_bytes(content: str, parts: list[Part] | None) -> int:
+    """A message's text, and the tool calls and results among its parts as compact JSON (its text
+    parts repeat `content`, and its files count toward the upload limits instead)."""
+    tools = [part for part in parts or () if part.get("type") in TOOL_PARTS]
+    return text_bytes(content) + (text_bytes(json.dumps(tools, separators=(",", ":"))) if tools else 0)
+
+
+def store_reply(*, user_id: int, adding: int) -> None:
+    """Count a reply as it is saved finished, never refused: a running reply is not cut off by the
+    quota, the next start is (allow_reply). Run in the transaction that saved it, so a first count
+    measured here includes it already."""
+    if not StorageUsage.objects.filter(user_id=user_id).update(stored_bytes=F("stored_bytes") + adding):
+        StorageUsage.objects.get_or_create(user_id=user_id, defaults={"stored_bytes": measured_bytes(user_id)})
+
+
+def allow_reply(*, user: AbstractBaseUser) -> None:
+    """Refuse a new reply once the user's stored text has reached the limit (replies count too)."""
+    full = StorageUsage.objects.filter(user_id=user.pk, stored_bytes__gte=settings.PARLEY_MAX_STORED_BYTES_PER_USER)
+    if full.exists():
+        raise QuotaExceeded(full_message())
+
+
+def full_message() -> str:
+    mb = settings.PARLEY_MAX_STORED_BYTES_PER_USER / 1_000_000
+    return f"Your chats hold the most text allowed ({mb:g} MB); delete some to write more."
 
 
 def allow_new_conversation(*, user: AbstractBaseUser) -> None:
+    allow_new_conversations(user=user, count=1)
+
+
+def allow_new_conversations(*, user: AbstractBaseUser, count: int) -> None:
+    """Log `count` chat starts (an import brings several), refusing them all if they would pass the
+    hourly limit. Starts are counted, not the chats that remain: deleting one does not give its
+    start back. The caller holds the owner's StorageUsage row (store), so two writes of one user
+    are counted one after the other."""
     limit = settings.PARLEY_MAX_CONVERSATIONS_PER_HOUR
-    since = timezone.now() - timedelta(hours=1)
-    if Conversation.objects.filter(owner=user, created_at__gte=since).count() >= limit:
+    now = timezone.now()
+    starts = ConversationCreation.objects.filter(user=user)
+    starts.filter(created_at__lt=now - timedelta(hours=1)).delete()
+    started = starts.count()
+    if started + count > limit and count == 1:
         raise QuotaExceeded(f"You started {limit} chats in the last hour, the most allowed; try again later.")
+    if started + count > limit:
+        raise QuotaExceeded(
+            f"This import holds {count} chats, and you may start {limit} an hour ({started} in the last hour); "
+            "nothing was imported. Import fewer at once, or try again later."
+        )
+    ConversationCreation.objects.bulk_create(ConversationCreation(user=user, created_at=now) for _ in range(count))

@@ -57,6 +57,13 @@ def active_path(nodes: Sequence[N], leaf_id: Any) -> list[N]:
     """The branch shown, root first: from a root down to `leaf_id` extended to its newest leaf."""
     by_id = {node.id: node for node in nodes}
     leaf = newest_leaf(nodes, leaf_id) if leaf_id in by_id else newest_leaf(nodes)
+    return path_to(nodes, leaf.id) if leaf is not None else []
+
+
+def path_to(nodes: Sequence[N], leaf_id: Any) -> list[N]:
+    """Root first, down to `leaf_id` itself and no further (what a snapshot froze); empty when it is missing."""
+    by_id = {node.id: node for node in nodes}
+    leaf = by_id.get(leaf_id)
     path: list[N] = []
     seen: set[Any] = set()
     while leaf is not None and leaf.id not in seen:  # `seen` guards against a corrupt cycle

@@ -20,5 +20,7 @@ def chat(request: HttpRequest, conversation_id: str | None = None) -> HttpRespon
         "username": request.user.get_username(),
         "trustedImageHosts": settings.PARLEY_TRUSTED_IMAGE_HOSTS,
         "maxMessageBytes": settings.PARLEY_WS_MAX_FRAME,
+        "importMaxBytes": settings.PARLEY_IMPORT_MAX_BYTES,
     }
-    return render(request, "conversations/chat.html", {"parley_config": config})
+    import_max_mb = f"{settings.PARLEY_IMPORT_MAX_BYTES / 1_048_576:g}"
+    return render(request, "conversations/chat.html", {"parley_config": config, "import_max_mb": import_max_mb})

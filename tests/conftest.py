@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import pytest
 import redis
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
-from django.test import Client
+from django.test import AsyncClient, Client
 
 from conversations.generation import get_worker, shut_down
 from conversations.models import Conversation, Message
+from tests.servers import ServerProcess, running_servers
 
 PASSWORD = "correct-horse-battery-staple"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -142,6 +143,20 @@ def answered_conversation(alice, make_conversation) -> Conversation:
 
 
 @pytest.fixture
+async def api(alice) -> AsyncClient:
+    """Alice's async client, for the JSON API tests that start replies."""
+    client = AsyncClient()
+    await client.aforce_login(alice)
+    return client
+
+
+@pytest.fixture
+async def chat(alice) -> Conversation:
+    """Alice's empty conversation, made from async code."""
+    return await Conversation.objects.acreate(owner=alice, title="A chat")
+
+
+@pytest.fixture
 async def worker(close_thread_connections):
     """This event loop's generation worker, shut down after the test; asgiref's worker-thread
     database connection is closed after that, so the test database can be dropped."""
@@ -158,6 +173,19 @@ def redis_url() -> str:
     except (redis.RedisError, OSError) as error:
         pytest.fail(f"Redis at {url} is unreachable ({error}); run the suite with scripts/test.", pytrace=False)
     return url
+
+
+@pytest.fixture
+def server_env(redis_url) -> dict[str, str]:
+    """The settings of the live processes a test starts; a module overrides it to add its own."""
+    return {"REDIS_URL": redis_url}
+
+
+@pytest.fixture
+def two_servers(transactional_db, server_env) -> Iterator[list[ServerProcess]]:
+    """Two live daphne processes sharing the test database and Redis, stopped after the test."""
+    with running_servers(2, **server_env) as servers:
+        yield servers
 
 
 @pytest.fixture(autouse=True)

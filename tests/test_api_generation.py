@@ -16,18 +16,6 @@ ENDLESS = "!sim tokens=5000 tps=100 ttft=0"
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("close_thread_connections")]
 
 
-@pytest.fixture
-async def api(alice) -> AsyncClient:
-    client = AsyncClient()
-    await client.aforce_login(alice)
-    return client
-
-
-@pytest.fixture
-async def chat(alice) -> Conversation:
-    return await Conversation.objects.acreate(owner=alice, title="A chat")
-
-
 async def ended(worker, reply_id: str) -> Message:
     running = worker.running.get(reply_id)
     if running is not None:

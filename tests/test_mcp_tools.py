@@ -5,6 +5,7 @@ away (before a reply, or in the middle of one) is reported once and its tools ar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import subprocess
 import sys
@@ -13,6 +14,8 @@ import time
 import httpx
 import pytest
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from django.db import OperationalError, connection
 
 from conversations import generation
 from conversations.mcp import toolbox
@@ -101,9 +104,9 @@ async def test_an_mcp_tools_error_goes_back_to_the_model(worker, alice, mcp_serv
 
 
 async def test_a_server_going_away_mid_reply_becomes_an_error_result(worker, alice, mcp_server, tmp_path, settings):
-    """The SDK does not report a response stream that ends without an answer, so the call ends at
-    the tool timeout; either way the model is told and the reply completes."""
-    settings.PARLEY_TOOL_TIMEOUT = 3
+    """Killed mid-call, the server's broken response stream ends the call at once (not at the tool
+    timeout, which is set far beyond the wait here): the model is told and the reply completes."""
+    settings.PARLEY_TOOL_TIMEOUT = 600
     await register(mcp_server.url)
     conversation = await Conversation.objects.acreate(owner=alice, title="MCP")
     marker = tmp_path / "called"
@@ -118,6 +121,7 @@ async def test_a_server_going_away_mid_reply_becomes_an_error_result(worker, ali
     assert reply.status == Message.Status.COMPLETE
     assert [p["type"] for p in reply.parts] == ["tool_call", "tool_result", "text"]
     assert reply.parts[1]["is_error"] and reply.parts[1]["content"] in reply.content
+    assert "McpServerLost: the MCP server closed the connection before answering" in reply.parts[1]["content"]
 
 
 async def test_a_server_that_is_down_is_reported_once_and_its_tools_left_out(
@@ -134,3 +138,53 @@ async def test_a_server_that_is_down_is_reported_once_and_its_tools_left_out(
     warnings = [r for r in caplog.records if "calc" in r.getMessage() and "not answering" in r.getMessage()]
     assert len(warnings) == 1
     assert (await reload(McpServer, server.pk)).last_error
+
+
+class McpTableDown:
+    """An execute wrapper failing the statements that read the MCP servers while `down`: a database
+    blip exactly when the toolbox's list expires (the reply's own rows were written just before)."""
+
+    def __init__(self) -> None:
+        self.down = False
+        self.failures = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        if self.down and McpServer._meta.db_table in sql:
+            self.failures += 1
+            raise OperationalError("server closed the connection unexpectedly (injected)")
+        return execute(sql, params, many, context)
+
+
+@pytest.fixture
+async def mcp_table_down():
+    """Installed on the thread that runs the worker's database calls, as tests/test_final_save.py does."""
+    injected, stack = McpTableDown(), contextlib.ExitStack()
+    await database_sync_to_async(lambda: stack.enter_context(connection.execute_wrapper(injected)))()
+    yield injected
+    injected.down = False
+    await database_sync_to_async(stack.close)()
+
+
+async def test_a_database_blip_when_the_list_expires_serves_the_tools_listed_before(
+    worker, alice, mcp_server, mcp_table_down, settings, caplog
+):
+    await register(mcp_server.url)
+    settings.PARLEY_MCP_REFRESH = 0  # the list expires before every reply
+    add = '!sim tool=calc__add:{"a":2,"b":40} tps=0 ttft=0\nAdd them'
+    assert (await ask(worker, alice, add, "listed")).content == "Tool result: 42."
+    mcp_table_down.down = True
+    with caplog.at_level(logging.WARNING, logger="conversations.mcp.toolbox"):
+        reply = await ask(worker, alice, add, "during-the-blip")
+    assert mcp_table_down.failures  # the list was read again, and the read failed
+    assert (reply.status, reply.content) == (Message.Status.COMPLETE, "Tool result: 42.")
+    assert any("Could not read the MCP servers" in record.getMessage() for record in caplog.records)
+
+
+async def test_a_database_blip_before_any_list_offers_no_mcp_tools_and_the_reply_completes(
+    worker, alice, mcp_server, mcp_table_down
+):
+    await register(mcp_server.url)
+    mcp_table_down.down = True
+    reply = await ask(worker, alice, "!sim tool=calc__add:{} tokens=3 tps=0 ttft=0\nHi")
+    assert mcp_table_down.failures
+    assert reply.status == Message.Status.COMPLETE and [p["type"] for p in reply.parts] == ["text"]

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
-from django.db.migrations.executor import MigrationExecutor
+
+from tests.migrating import migrate_to
 
 pytestmark = pytest.mark.db
 
@@ -12,17 +12,10 @@ BEFORE = [("conversations", "0011_storage_usage")]
 AFTER = [("conversations", "0012_message_tree")]
 
 
-def migrate(targets):
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(targets)
-    return executor.loader.project_state(targets).apps
-
-
 @pytest.fixture
 def migrator(transactional_db):
-    yield migrate
-    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    yield migrate_to
+    migrate_to()
 
 
 def test_each_conversation_becomes_one_chain_with_its_last_message_shown(migrator):

@@ -13,13 +13,14 @@ from django.contrib.auth.models import Group
 from django.test import AsyncClient
 from django.utils import timezone
 
-from conversations import generation, tokens
+from conversations import generation
 from conversations.catalog.environment import ensure_catalog
 from conversations.llm.simulator.script import MODEL_NAME, markdown_reply
 from conversations.models import ApiCall, ApiToken, Budget, Conversation, LLMModel, Message, Provider, UsageRecord
 from conversations.openai_api.calls import Call
 from conversations.openai_api.persisted import follow
 from conversations.openai_api.watch import get_watcher
+from conversations.tokens import services as tokens
 
 pytestmark = [
     pytest.mark.db,
@@ -42,8 +43,8 @@ class Api:
     """An async test client sending one Authorization header (AsyncClient's own `headers` skips the scope).
 
     Each request runs in a ThreadSensitiveContext, as Django's ASGIHandler runs it under daphne (the
-    test handler does not): the sync middleware's thread is then the request's own, not the one the
-    generation worker's database calls share.
+    test handler does not): the request's thread-sensitive calls then get a thread of its own, not
+    the one the generation worker's database calls share.
     """
 
     def __init__(self, authorization: str | None, client: AsyncClient | None = None) -> None:
@@ -344,6 +345,40 @@ async def test_each_call_is_timed_to_end_when_its_token_expires(alice, worker):
     watcher.watch(late, token)
     _, end = await asyncio.wait_for(late.collect(), 10)
     assert end.error["code"] == "invalid_api_key"
+
+
+async def test_an_expiry_moved_earlier_ends_the_tokens_streams_then(api, alice, worker):
+    reader = Reader(await post(api, body(ENDLESS, stream=True)))
+    await reader.next()
+    token = await ApiToken.objects.aget(owner=alice)
+    token.expires_at = timezone.now() + timedelta(seconds=2)  # still usable: only the timer can end the stream
+    await token.asave()
+    rest = await asyncio.wait_for(reader.rest(), 30)
+    assert rest[-1]["error"]["code"] == "invalid_api_key" and "[DONE]" not in rest
+
+
+async def until_timed(call: Call, expected) -> None:
+    """Wait until the announced change reached the watcher and `expected(call.expiry)` holds."""
+    async with asyncio.timeout(10):
+        while True:
+            if expected(call.expiry):
+                return
+            await asyncio.sleep(0.01)  # the change arrives through the channel layer
+
+
+async def test_an_expiry_moved_later_or_cleared_moves_each_calls_timer(alice, worker):
+    token, _ = await sync_to_async(tokens.token_create)(owner=alice, name="brief", expires_in_days=1)
+    watcher, loop = await get_watcher(), asyncio.get_running_loop()
+    call = Call(MODEL_NAME, str(token.id))
+    watcher.watch(call, token)
+    token.expires_at = timezone.now() + timedelta(days=30)
+    await token.asave()
+    await until_timed(call, lambda timer: timer is not None and timer.when() - loop.time() > 29 * 86400)
+    token.expires_at = None
+    await token.asave()
+    await until_timed(call, lambda timer: timer is None)
+    assert not call.ended
+    watcher.forget(call)
 
 
 # --- saved calls ---------------------------------------------------------------------------

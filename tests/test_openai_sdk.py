@@ -10,9 +10,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
-from conversations import tokens
 from conversations.llm.simulator.script import MODEL_NAME, markdown_reply
 from conversations.models import Conversation
+from conversations.tokens import services as tokens
 from tests.servers import running_servers
 from tests.wsclient import LiveSocket, ReplyView, login_cookie
 

@@ -1,10 +1,12 @@
-"""A message's parts and its plain-text view: the stored prefix plus the text after it."""
+"""A message's parts and its plain-text view: the stored prefix plus the text after it; and a reply's
+parts replayed as the turns of a later prompt."""
 
 from __future__ import annotations
 
 import pytest
 
-from conversations.parts import parts_view, text_part
+from conversations.llm.base import ToolCall, ToolResult
+from conversations.parts import UNFINISHED_CALL, parts_view, replayed, text_part
 
 CALL = {"type": "tool_call", "id": "c1", "name": "clock", "arguments": "{}"}
 RESULT = {"type": "tool_result", "call_id": "c1", "name": "clock", "content": "10:00", "is_error": False}
@@ -31,3 +33,38 @@ def test_the_view_never_changes_the_stored_list():
     stored = [text_part("A"), CALL]
     parts_view(stored, "A\n\nmore")
     assert stored == [text_part("A"), CALL]
+
+
+CALL_A = {"type": "tool_call", "id": "c1", "name": "calculate", "arguments": '{"expression":"6*7"}'}
+CALL_B = {"type": "tool_call", "id": "c2", "name": "current_time", "arguments": "{}"}
+RESULT_A = {"type": "tool_result", "call_id": "c1", "name": "calculate", "content": "42", "is_error": False}
+RESULT_B = {"type": "tool_result", "call_id": "c2", "name": "current_time", "content": "boom", "is_error": True}
+
+
+def test_a_reply_with_two_steps_replays_as_the_turns_the_model_sent_and_was_sent():
+    parts = [text_part("Let me see."), CALL_A, CALL_B, RESULT_A, RESULT_B, text_part("It is 42."), CALL_A, RESULT_A]
+    parts += [text_part("Done.")]
+    a, b = ToolCall("c1", "calculate", '{"expression":"6*7"}'), ToolCall("c2", "current_time", "{}")
+    assert replayed(parts) == [
+        {"role": "assistant", "content": "Let me see.", "tool_calls": [a, b]},
+        {"role": "tool", "content": "42", "tool_result": ToolResult("c1", "calculate", "42")},
+        {"role": "tool", "content": "boom", "tool_result": ToolResult("c2", "current_time", "boom", is_error=True)},
+        {"role": "assistant", "content": "It is 42.", "tool_calls": [a]},
+        {"role": "tool", "content": "42", "tool_result": ToolResult("c1", "calculate", "42")},
+        {"role": "assistant", "content": "Done."},
+    ]
+
+
+def test_a_call_stopped_before_its_result_replays_with_an_error_result():
+    assert replayed([CALL_A]) == [
+        {"role": "assistant", "content": "", "tool_calls": [ToolCall("c1", "calculate", '{"expression":"6*7"}')]},
+        {
+            "role": "tool",
+            "content": UNFINISHED_CALL,
+            "tool_result": ToolResult("c1", "calculate", UNFINISHED_CALL, True),
+        },
+    ]
+
+
+def test_plain_text_replays_as_one_assistant_turn():
+    assert replayed([text_part("Hi")]) == [{"role": "assistant", "content": "Hi"}]

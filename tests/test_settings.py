@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import runpy
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
+from django.db import OperationalError
+from django.db.utils import ConnectionHandler
 
 ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = str(ROOT / "chatsite" / "settings.py")
@@ -127,7 +130,7 @@ def test_production_defaults_are_strict(monkeypatch):
     assert names["SESSION_COOKIE_SECURE"] and names["CSRF_COOKIE_SECURE"] and names["SECURE_SSL_REDIRECT"]
     assert names["SECURE_HSTS_SECONDS"] == 31536000
     assert "SECURE_PROXY_SSL_HEADER" not in names
-    assert names["STORAGES"]["staticfiles"]["BACKEND"].startswith("whitenoise.")
+    assert names["STORAGES"]["staticfiles"]["BACKEND"].startswith("servestatic.")
 
 
 def test_production_secret_key_is_required(monkeypatch):
@@ -167,6 +170,28 @@ def test_database_url_selects_postgresql(monkeypatch):
     assert database["ENGINE"] == "django.db.backends.postgresql"
     assert (database["HOST"], database["PORT"], database["NAME"]) == ("db.internal", 5433, "parley")
     assert "transaction_mode" not in database.get("OPTIONS", {})
+
+
+@pytest.mark.timeout(60)
+def test_a_database_that_never_answers_fails_the_connection_instead_of_hanging_it(monkeypatch, django_db_blocker):
+    """A PostgreSQL that accepts TCP and never speaks: the connection gives up after
+    DATABASE_CONNECT_TIMEOUT (without it, libpq waited forever and this test timed out)."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # the kernel accepts; nobody ever answers
+        port = silent.getsockname()[1]
+        names = load_settings(
+            monkeypatch, DATABASE_URL=f"postgres://parley:pw@127.0.0.1:{port}/parley", DATABASE_CONNECT_TIMEOUT="2"
+        )
+        assert names["DATABASES"]["default"]["OPTIONS"]["connect_timeout"] == 2
+        connection = ConnectionHandler({"default": names["DATABASES"]["default"]})["default"]
+        with django_db_blocker.unblock(), pytest.raises(OperationalError, match="timeout"):
+            connection.ensure_connection()
+
+
+def test_the_database_url_may_set_its_own_connect_timeout(monkeypatch):
+    names = load_settings(monkeypatch, DATABASE_URL="postgres://parley:pw@db.internal:5433/parley?connect_timeout=9")
+    assert names["DATABASES"]["default"]["OPTIONS"]["connect_timeout"] == 9
+    names = load_settings(monkeypatch, DATABASE_URL="postgres://parley:pw@db.internal:5433/parley")
+    assert names["DATABASES"]["default"]["OPTIONS"]["connect_timeout"] == 5
 
 
 def test_redis_url_selects_the_redis_channel_layer(monkeypatch):

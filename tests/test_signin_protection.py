@@ -13,7 +13,7 @@ from django.core import mail
 from django.db.models import F
 from django.test import Client
 
-from conversations.accounts import TOO_MANY_RESETS, TOO_MANY_SIGNUPS
+from conversations.accounts.views import TOO_MANY_RESETS, TOO_MANY_SIGNUPS
 from tests.test_settings import SECRET, load_settings
 
 LOGIN = "/accounts/login/"

@@ -67,9 +67,14 @@ async def test_the_task_model_names_the_chat_and_every_tab_hears_it(connect, wor
     conversation = await Conversation.objects.acreate(owner=alice)
     _, tab = await connect(alice, conversation.id)
     await tab.receive()
+    _, elsewhere = await connect(alice, (await Conversation.objects.acreate(owner=alice)).id, query="watch=all")
+    await elsewhere.receive()  # a tab on another chat, whose sidebar lists this one
     await first_reply(worker, alice, conversation)
     frames = await tab.receive_until("conversation.updated")
     assert frames[-1]["conversation"]["title"] == "Lisbon rainy dinner"
+    other = await elsewhere.receive()
+    assert (other["type"], other["conversation"]["id"]) == ("conversation.updated", str(conversation.id))
+    assert other["conversation"]["title"] == "Lisbon rainy dinner"
     assert (await Conversation.objects.aget(id=conversation.id)).title == "Lisbon rainy dinner"
     asked = task_server.requests[0]["json"]
     assert asked["model"] == "tiny" and "Where should we eat in Lisbon" in asked["messages"][-1]["content"]

@@ -11,9 +11,10 @@ from asgiref.sync import sync_to_async
 
 from conversations import generation
 from conversations.catalog.environment import ensure_catalog
+from conversations.llm.simulator.script import markdown_reply
 from conversations.models import Conversation, LLMModel, Message
 from conversations.tools import registry
-from tests.tool_fixtures import Gate
+from tests.tool_fixtures import Gate, stop_mid_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -124,15 +125,7 @@ async def test_several_rounds_each_run_and_go_back(worker, alice):
 
 
 async def test_stop_during_a_tool_call_ends_the_reply_cancelled_with_the_call_kept(worker, alice):
-    conversation = await new_conversation(alice)
-    content = '!sim tool=held:{"note":"x"} tps=0 ttft=0\nGo'
-    started = await generation.start(user=alice, conversation_id=conversation.id, content=content, request_id="r1")
-    await asyncio.wait_for(Gate.started.wait(), 10)
-    await generation.stop(user=alice, conversation_id=conversation.id)
-    running = worker.running.get(str(started.reply.id))
-    if running is not None:
-        await asyncio.wait_for(asyncio.gather(running.task, return_exceptions=True), 10)
-    reply = await saved(started.reply.id)
+    reply = await saved(await stop_mid_call(worker, alice, await new_conversation(alice)))
     assert reply.status == Message.Status.CANCELLED
     assert kinds(reply) == ["tool_call"] and reply.parts[0]["name"] == "held"
 
@@ -158,3 +151,27 @@ async def test_the_parts_are_saved_while_a_tool_runs(worker, alice):
     await asyncio.wait_for(asyncio.gather(worker.running[str(started.reply.id)].task, return_exceptions=True), 10)
     reply = await saved(started.reply.id)
     assert reply.parts[2]["content"] == "released y" and reply.content == "Checking.\n\nTool result: released y."
+
+
+async def test_a_sync_orm_tool_runs_while_other_replies_stream_and_none_loses_a_token(worker, alice, settings):
+    """Correctness only (docs/performance.md has the latency bench): every stream beside the tool ends
+    complete with exactly its text, and the tool's query answers."""
+    settings.PARLEY_MAX_GENERATIONS_PER_USER = 50
+    streams = []
+    for index in range(20):
+        conversation = await new_conversation(alice)
+        content = f"!sim tokens=60 seed={index} tps=20 ttft=0\nStream {index}"
+        streams.append(
+            await generation.start(user=alice, conversation_id=conversation.id, content=content, request_id="r")
+        )
+    tool_reply = await ask(worker, alice, "!sim tool=count_messages:{} tps=0 ttft=0\nHow many?")
+    assert any(str(started.reply.id) in worker.running for started in streams)  # the tool ran beside them
+    for started in streams:
+        running = worker.running.get(str(started.reply.id))
+        if running is not None:
+            await asyncio.wait_for(asyncio.gather(running.task, return_exceptions=True), 30)
+    assert tool_reply.status == Message.Status.COMPLETE and tool_reply.content == "Tool result: 2."
+    for index, started in enumerate(streams):
+        reply = await saved(started.reply.id)
+        assert reply.status == Message.Status.COMPLETE
+        assert reply.content == "".join(markdown_reply(index, 60))

@@ -55,3 +55,18 @@ def slow(seconds: float) -> str:
     """
     threading.Event().wait(seconds)
     return "done"
+
+
+async def stop_mid_call(worker, user, conversation) -> str:
+    """Send a message whose reply calls `held`, stop the reply while the tool runs, wait for its
+    save; the reply's id."""
+    from conversations import generation
+
+    content = '!sim tool=held:{"note":"x"} tps=0 ttft=0\nGo'
+    started = await generation.start(user=user, conversation_id=conversation.id, content=content, request_id="r1")
+    await asyncio.wait_for(Gate.started.wait(), 10)
+    await generation.stop(user=user, conversation_id=conversation.id)
+    running = worker.running.get(str(started.reply.id))
+    if running is not None:
+        await asyncio.wait_for(asyncio.gather(running.task, return_exceptions=True), 10)
+    return started.reply.id

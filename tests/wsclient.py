@@ -18,6 +18,15 @@ def login_cookie(user) -> str:
     return client.cookies["sessionid"].value
 
 
+async def sockets_past_snapshot(servers, owner, chat) -> list[LiveSocket]:
+    """A logged-in socket on every server for `chat`, each past its snapshot."""
+    cookie = await login_cookie(owner)
+    sockets = [await LiveSocket.open(server, chat.id, cookie) for server in servers]
+    for socket in sockets:
+        await socket.receive()
+    return sockets
+
+
 class LiveSocket:
     def __init__(self, connection: websockets.ClientConnection) -> None:
         self.connection = connection

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ import django
 import psycopg
 
 from ..procs import ROOT
+from . import memory
 from .cluster import Cluster
 from .faults import BY_NAME, inject_every
 from .traffic import Tally, converse
@@ -40,6 +42,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--stale-after", type=float, help="PARLEY_STALE_AFTER for the processes (Parley's default if not given)"
     )
+    parser.add_argument(
+        "--trace-memory",
+        action="store_true",
+        help="trace the steady process's heap (tracemalloc) and report what grew after the warm-up",
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "soak-latest.json")
     return parser.parse_args(argv)
@@ -47,8 +54,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 async def soak(args: argparse.Namespace) -> dict:
     settings = {} if args.stale_after is None else {"PARLEY_STALE_AFTER": str(args.stale_after)}
-    cluster = await asyncio.to_thread(Cluster(args.processes, settings=settings).start)
+    cluster = Cluster(args.processes, settings=settings, trace=args.trace_memory)
     try:
+        await asyncio.to_thread(cluster.start)
         seeded = [await asyncio.to_thread(cluster.seed, args.conversations) for _ in range(args.users)]
         subscriptions_before = await asyncio.to_thread(cluster.subscriptions)
         loop = asyncio.get_running_loop()
@@ -57,6 +65,8 @@ async def soak(args: argparse.Namespace) -> dict:
         tally, faults, rss = Tally(), [], []
         steady = cluster.processes[0]
         sampler = asyncio.create_task(sample_rss(steady, rss, every=max(1.0, duration / 60)))
+        if args.trace_memory:
+            warm_trace = asyncio.create_task(trace_after(steady, cluster.traces, 0, duration / 10))
         rotation = tuple(name for name in args.faults.split(",") if name)
         injector = asyncio.create_task(inject_every(cluster, args.fault_every, until, faults, rotation))
         users = [
@@ -67,17 +77,30 @@ async def soak(args: argparse.Namespace) -> dict:
         await injector
         sampler.cancel()
         rss_end = steady.rss()
+        growth = None
+        if args.trace_memory:
+            await warm_trace
+            await trace_after(steady, cluster.traces, 1, 0)
+            growth = await asyncio.to_thread(memory.heap_growth, cluster.traces, 0, 1)
         subscriptions_after = await settled_subscriptions(cluster, subscriptions_before)
         replies = await asyncio.to_thread(saved_replies, cluster.postgres.url, tally)
     finally:
         await asyncio.to_thread(cluster.stop)
-    return report(args, tally, replies, faults, rss, rss_end, subscriptions_before, subscriptions_after)
+    result = report(args, tally, replies, faults, rss, rss_end, subscriptions_before, subscriptions_after)
+    return result if growth is None else {**result, "heap_growth": growth}
 
 
 async def sample_rss(process, samples: list[int], every: float) -> None:
     while True:
         samples.append(process.rss())
         await asyncio.sleep(every)
+
+
+async def trace_after(process, folder: Path, number: int, seconds: float) -> None:
+    """After `seconds`, have the traced process write heap snapshot `number`, and wait for it."""
+    await asyncio.sleep(seconds)
+    process.process.send_signal(signal.SIGUSR2)
+    await asyncio.to_thread(memory.wait_for_snapshot, folder, number)
 
 
 async def settled_subscriptions(cluster: Cluster, baseline: dict[str, int]) -> dict[str, int]:
@@ -135,6 +158,7 @@ def report(args, tally, saved, faults, rss, rss_end, subscriptions_before, subsc
         "rss_warm_bytes": warm,
         "rss_end_bytes": rss_end,
         "rss_drift": round(drift, 4),
+        "rss_samples_mib": [round(sample / 2**20, 1) for sample in rss],
         "subscriptions_before": sum(subscriptions_before.values()),
         "subscriptions_after": sum(subscriptions_after.values()),
         "leaked_subscriptions": leaked,
@@ -158,8 +182,21 @@ def summary(result: dict) -> str:
             f"Redis subscriptions: {result['subscriptions_before']} before, {result['subscriptions_after']} after; "
             f"leaked {result['leaked_subscriptions']} (target 0)",
             f"Targets met: {'yes' if result['targets_met'] else 'NO'}",
+            *heap_summary(result.get("heap_growth")),
         ]
     )
+
+
+def heap_summary(growth: dict | None) -> list[str]:
+    if growth is None:
+        return []
+    before, after = growth["traced_before_bytes"] / 2**20, growth["traced_after_bytes"] / 2**20
+    lines = [f"Traced heap after the warm-up: {before:.1f} -> {after:.1f} MiB; grew most at:"]
+    for site in growth["sites"][:8]:
+        lines.append(f"  {site['bytes'] / 1024:+.0f} KiB in {site['blocks']:+d} blocks:")
+        lines += [f"    {line}" for line in site["traceback"]]
+    lines.append("Objects whose count grew most: " + ", ".join(f"{k} {v:+d}" for k, v in growth["types"].items()))
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:

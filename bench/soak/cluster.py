@@ -24,15 +24,17 @@ from tests.services import PrivatePostgres
 
 from ..procs import ROOT, free_port
 
-READY_TIMEOUT = 30.0
+SOAK_SECRET = "soak-only-secret-key-for-private-throwaway-processes-0123456789"
+READY_TIMEOUT = 60.0  # seconds; a start takes several on a loaded machine
 
 
 class Parley:
     """One `python -m chatsite.server` process; its output goes to a log file in the run's folder."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    def __init__(self, env: dict[str, str], log: Path, module: list[str] | None = None) -> None:
         self.env = env
         self.log = log
+        self.module = module or ["chatsite.server"]  # bench.soak.traced and its folder, to trace its heap
         self.port = free_port()
         self.process: subprocess.Popen | None = None
 
@@ -45,7 +47,7 @@ class Parley:
         return f"ws://127.0.0.1:{self.port}"
 
     def start(self) -> Parley:
-        command = [sys.executable, "-m", "chatsite.server", "-b", "127.0.0.1", "-p", str(self.port)]
+        command = [sys.executable, "-m", *self.module, "-b", "127.0.0.1", "-p", str(self.port)]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + READY_TIMEOUT
@@ -57,6 +59,7 @@ class Parley:
                 return self
             except httpx.TransportError:
                 time.sleep(0.1)
+        self.stop(signal.SIGKILL)
         raise RuntimeError(f"Parley did not answer within {READY_TIMEOUT} s; see {self.log}")
 
     def alive(self) -> bool:
@@ -78,7 +81,9 @@ class Parley:
 class Cluster:
     """PostgreSQL, Redis and `size` Parley processes, all private to this run."""
 
-    def __init__(self, size: int, workdir: Path | None = None, settings: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, size: int, workdir: Path | None = None, settings: dict[str, str] | None = None, trace: bool = False
+    ) -> None:
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="parley-soak-"))
         self.workdir.chmod(0o755)
         (self.workdir / "postgres").mkdir(exist_ok=True)
@@ -88,12 +93,18 @@ class Cluster:
         self.size = size
         self.settings = settings or {}  # Parley settings for every process, e.g. PARLEY_STALE_AFTER
         self.processes: list[Parley] = []
+        self.trace = trace  # the first process traces its heap into `traces` (bench/soak/traced.py)
 
     @property
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "chatsite.settings",
+            # As Parley ships: with DEBUG on, Django keeps each database connection's last 9,000
+            # queries (reply text included) in memory, which the soak's first runs measured as drift.
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": SOAK_SECRET,
+            "DJANGO_SECURE_SSL_REDIRECT": "0",
             "DATABASE_URL": self.postgres.url,
             "REDIS_URL": self.redis.url,
             "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -109,8 +120,13 @@ class Cluster:
         self.redis.start()
         subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=self.env, check=True)
         for number in range(self.size):
-            self.processes.append(Parley(self.env, self.workdir / f"parley-{number}.log").start())
+            module = ["bench.soak.traced", str(self.traces)] if self.trace and number == 0 else None
+            self.processes.append(Parley(self.env, self.workdir / f"parley-{number}.log", module).start())
         return self
+
+    @property
+    def traces(self) -> Path:
+        return self.workdir / "traces"
 
     def seed(self, conversations: int) -> tuple[str, list[str]]:
         """A user's session cookie and that many conversations of theirs."""

@@ -125,9 +125,10 @@ def uploads_expire() -> int:
     """Delete uploads no message took within PARLEY_UPLOAD_TTL; how many went."""
     stale = timezone.now() - timedelta(seconds=settings.PARLEY_UPLOAD_TTL)
     count = 0
-    for upload in Upload.objects.filter(message__isnull=True, created_at__lt=stale).iterator():
-        upload.delete()
-        count += 1
+    for upload_id in Upload.objects.filter(message__isnull=True, created_at__lt=stale).values_list("id", flat=True):
+        # asked again at deletion: a message may have taken it since (one process's send, another's expiry)
+        deleted, _ = Upload.objects.filter(id=upload_id, message__isnull=True).delete()
+        count += bool(deleted)
     return count
 
 

@@ -1,5 +1,6 @@
 """Uploading a file and reading it back: `POST /api/uploads/`, `GET|DELETE /api/uploads/<id>/`,
-`GET /api/uploads/<id>/content`. Only the owner reaches a file (see `may_view` for share links)."""
+`GET /api/uploads/<id>/content`. Only the owner reaches a file, and a share link's viewers the
+files of the messages the link shows (`may_view`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 
 from ..http import ApiError, api_view
 from ..models import Upload
+from ..sharing import selectors as shares
 from . import services
 from .sniff import Rejected, clean_name, prepare
 
@@ -47,9 +49,12 @@ def upload_detail(request: HttpRequest, upload_id: str) -> HttpResponse:
     return JsonResponse(upload_payload(upload))
 
 
-@api_view("GET")
+@api_view("GET", anonymous=True)
 def upload_content(request: HttpRequest, upload_id: str) -> HttpResponse:
-    """The file itself: images inline, anything else as a download; never sniffed by the browser."""
+    """The file itself: images inline, anything else as a download; never sniffed by the browser.
+    A share link's viewer, logged in or not, names the link: `?share=<link id>`."""
+    if not request.user.is_authenticated and "share" not in request.GET:
+        raise ApiError(401, "Authentication required: log in first.")
     upload = _visible_upload(request, upload_id)
     response = FileResponse(
         upload.file.open("rb"),
@@ -59,7 +64,8 @@ def upload_content(request: HttpRequest, upload_id: str) -> HttpResponse:
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=3600"
+    # A viewer's browser asks again each time, so revoking the link takes the file away at once.
+    response["Cache-Control"] = "private, no-cache" if "share" in request.GET else "private, max-age=3600"
     return response
 
 
@@ -68,9 +74,14 @@ def upload_payload(upload: Upload) -> dict:
 
 
 def may_view(request: HttpRequest, upload: Upload) -> bool:
-    """Who may read a file: its owner. Share links hook in here: a viewer of a shared conversation
-    may also read the files of its messages (upload.message.conversation)."""
-    return upload.owner_id == request.user.pk
+    """Who may read a file: its owner, and the viewers of an active share link (`?share=<link id>`)
+    that shows the file's message (a snapshot: only messages up to the one it froze at)."""
+    if request.user.is_authenticated and upload.owner_id == request.user.pk:
+        return True
+    link_id = request.GET.get("share")
+    if not link_id or upload.message_id is None:
+        return False
+    return shares.share_shows_message(link_id=link_id, user=request.user, message_id=upload.message_id)
 
 
 def _visible_upload(request: HttpRequest, upload_id: str) -> Upload:

@@ -1,1 +1,2 @@
-"""Filling and keeping the model catalog: from LLM_* settings, from a TOML file, from a provider's list."""
+"""The model catalog: filling it (from LLM_* settings, a TOML file, a provider's list), its admin,
+and `GET /api/models/`."""

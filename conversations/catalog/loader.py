@@ -23,7 +23,7 @@ from ..models import LLMModel, Provider
 PROVIDER_KEYS = {"name", "kind", "base_url", "api_key", "api_key_env", "headers"}
 MODEL_KEYS = {
     "provider", "name", "label", "context_window", "vision", "tools", "input_per_mtok", "output_per_mtok",
-    "enabled", "default", "groups", "position",
+    "enabled", "default", "groups", "position", "allowed_tools",
 }  # fmt: skip
 MODEL_FIELDS = {"default": "is_default"}  # file key -> model field, where they differ
 
@@ -162,6 +162,11 @@ def _model_fields(
     for key in ("input_per_mtok", "output_per_mtok"):
         if key in entry:
             fields[key] = _price(entry[key], f"{where}: {key}", problems)
+    if "allowed_tools" in entry:
+        allowed = entry["allowed_tools"]
+        if not isinstance(allowed, list) or not all(isinstance(name, str) and name for name in allowed):
+            problems.append(f"{where}: allowed_tools must be a list of tool names (or mcp:<server>)")
+        fields["allowed_tools"] = allowed
     groups = entry.get("groups")
     if groups is not None and (not isinstance(groups, list) or not all(isinstance(g, str) and g for g in groups)):
         problems.append(f"{where}: groups must be a list of group names")

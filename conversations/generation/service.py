@@ -141,3 +141,8 @@ def stop_after_commit(reply: Message) -> None:
 async def live_state(reply_id: str) -> tuple[str, int] | None:
     """A streaming reply's published text and seq, wherever it is being generated."""
     return await (await get_worker()).live_state(reply_id)
+
+
+async def preview_parts(reply_id: str) -> list[dict] | None:
+    """The parts announced with a call the model is still writing, for a reply of this process."""
+    return (await get_worker()).preview_parts(reply_id)

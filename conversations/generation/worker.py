@@ -28,10 +28,14 @@ from ..models import Message
 from ..parts import Part, parts_view
 from ..realtime import fairness, final_save, housekeeping, liveness, local
 from ..realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
+from ..realtime.owner_updates import owner_message
 from ..realtime.recovery import FinalState
+from ..revocation import user_group
 from ..tools.loop import Record, ToolStepsExceeded, respond_with_tools
 from ..tools.offered import offered_tools
+from ..tools.preview import Show
 from ..tools.schema import ToolContext
+from . import tool_parts
 from .config import catalog_provider, reply_options
 from .running import Outcome, Running, charged
 
@@ -75,6 +79,7 @@ class Worker:
         self.spawn(self.control_loop(), "parley-control")
         self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
+        self.spawn(housekeeping.expire_uploads_loop(), "parley-expire-uploads")
         self.spawn(reports.report_loop(self), "parley-console-reports")
         if self.broadcaster.redis is not None:
             self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
@@ -124,7 +129,11 @@ class Worker:
             if running.stopped:  # stopped before its first step
                 outcome.stopped(interrupted=running.interrupted)
             else:
-                await stream(running, history, outcome, functools.partial(self.record_parts, running))
+                record, show = (
+                    functools.partial(self.record_parts, running),
+                    functools.partial(self.show_calls, running),
+                )
+                await stream(running, history, outcome, record, show)
         except asyncio.CancelledError:
             outcome.stopped(interrupted=running.interrupted)
         finally:
@@ -176,6 +185,7 @@ class Worker:
         if renamed is not None:
             frame = protocol.conversation_updated_frame(protocol.conversation_payload(renamed))
             self.broadcaster.publish(conversation_group(conversation_id), frame_message(frame))
+            self.broadcaster.publish(user_group(renamed.owner_id), owner_message(conversation_id, frame))
 
     def announce_finished(self, reply: Message) -> None:
         completed = protocol.completed_frame(protocol.message_payload(reply))
@@ -185,12 +195,26 @@ class Worker:
 
     async def record_parts(self, running: Running, new_parts: list[Part]) -> None:
         """A tool event: the text before it goes out first, then the parts are saved and announced
-        (saved before announced, so a snapshot that misses them is followed by their frame)."""
+        (saved before announced, so a snapshot that misses them is followed by their frame; while
+        the database is away, announced at once and saved when it answers: tool_parts.py)."""
         live = running.live
         self.broadcaster.drain(live)
-        running.parts = [*parts_view(running.parts, live.content), *new_parts]
-        await database_sync_to_async(replies.reply_parts_save)(reply_id=running.reply.id, parts=running.parts)
+        running.parts, running.preview = [*parts_view(running.parts, live.content), *new_parts], None
+        await tool_parts.save(running, spawn=self.spawn, closing=self.closing)
         self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.parts)))
+
+    def show_calls(self, running: Running, calls: list[Part]) -> None:
+        """Calls the model is still writing: announced after the text before them, and kept for this
+        process's snapshots (`preview_parts`) instead of saved."""
+        live = running.live
+        self.broadcaster.drain(live)
+        running.preview = [*parts_view(running.parts, live.content), *calls]
+        self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.preview)))
+
+    def preview_parts(self, reply_id: str) -> list[Part] | None:
+        """The parts last announced for a reply of this process while it writes a call, if any."""
+        running = self.running.get(reply_id)
+        return running.preview if running is not None else None
 
     async def stop(self, reply: Message) -> None:
         """Stop a reply wherever it runs: here directly, elsewhere through its process's channel."""
@@ -241,11 +265,11 @@ class Worker:
                 logger.warning("Task %s ignored its cancellation at shutdown", task.get_name())
 
 
-async def stream(running: Running, history: list[ChatMessage], outcome: Outcome, record: Record) -> None:
+async def stream(running: Running, history: list[ChatMessage], outcome: Outcome, record: Record, show: Show) -> None:
     """Feed the provider's text into the live reply, within the deadline; record how it ended."""
     try:
         async with asyncio.timeout(settings.PARLEY_GENERATION_DEADLINE):
-            outcome.finish = await respond(running, history, record)
+            outcome.finish = await respond(running, history, record, show)
     except TimeoutError:
         metrics.UPSTREAM_ERRORS.labels(provider=running.model.provider.name, code="deadline").inc()
         outcome.failed(DeadlineExceeded().user_message)
@@ -265,7 +289,7 @@ async def stream(running: Running, history: list[ChatMessage], outcome: Outcome,
         outcome.failed(INTERNAL_ERROR)
 
 
-async def respond(running: Running, history: list[ChatMessage], record: Record) -> Finish:
+async def respond(running: Running, history: list[ChatMessage], record: Record, show: Show) -> Finish:
     """The model's answer; for a model offered tools, through the tool loop (conversations/tools/)."""
     provider = catalog_provider(running.model.provider)
     history = await attachment_prompt.resolve(history, vision=running.model.vision)
@@ -281,5 +305,7 @@ async def respond(running: Running, history: list[ChatMessage], record: Record) 
         tools=tools,
         context=ToolContext(user_id=reply.conversation.owner_id, conversation_id=reply.conversation_id),
         record=record,
+        show=show,
         max_steps=settings.PARLEY_TOOL_MAX_STEPS,
+        preview_interval=settings.PARLEY_FLUSH_INTERVAL,
     )

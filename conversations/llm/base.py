@@ -6,7 +6,8 @@ the text itself; the stream ends with exactly one `Finish`. The same stream is a
 as callbacks (`stream_to`), which the realtime path uses: no task wakes per delta.
 
 Tools are described to a provider (`Options.tools`) and the calls a model asks for come back on
-the `Finish`; running them and sending their results back is the caller's job (docs/tools.md).
+the `Finish` (and, while they stream, through `on_tool_calls`); running them and sending their
+results back is the caller's job (docs/tools.md).
 """
 
 from __future__ import annotations
@@ -93,6 +94,18 @@ class Finish:
 Event = str | Finish
 
 
+class StreamingCalls(Protocol):
+    """The tool calls of a reply as they stream in (`stream_to`'s `on_tool_calls` is handed this)."""
+
+    def named(self) -> int:
+        """How many calls have their name so far."""
+        ...
+
+    def so_far(self) -> tuple[ToolCall, ...]:
+        """Every call so far, its arguments as far as they arrived; a call may not have its name yet."""
+        ...
+
+
 class Provider(Protocol):
     """What `registry.get_provider()` returns."""
 
@@ -103,7 +116,12 @@ class Provider(Protocol):
         ...
 
     async def stream_to(
-        self, messages: Sequence[ChatMessage], options: Options, on_text: Callable[[str], None]
+        self,
+        messages: Sequence[ChatMessage],
+        options: Options,
+        on_text: Callable[[str], None],
+        on_tool_calls: Callable[[StreamingCalls], None] | None = None,
     ) -> Finish:
-        """The same stream: each text delta handed to `on_text`, the `Finish` returned."""
+        """The same stream: each text delta handed to `on_text`, the `Finish` returned; each tool-call
+        fragment (a call's id and name, a piece of its arguments) tells `on_tool_calls`, if given."""
         ...

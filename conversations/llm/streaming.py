@@ -16,7 +16,7 @@ from typing import ClassVar
 
 import httpx
 
-from .base import ChatMessage, Event, Finish, Options
+from .base import ChatMessage, Event, Finish, Options, StreamingCalls
 from .client import get_http_client, send_streaming
 from .config import ProviderConfig
 from .errors import LLMError, StreamInterrupted, UpstreamConnectError, UpstreamTimeout
@@ -60,7 +60,11 @@ class StreamingProvider:
             await asyncio.shield(response.aclose())  # a second stop must not interrupt the release
 
     async def stream_to(
-        self, messages: Sequence[ChatMessage], options: Options, on_text: Callable[[str], None]
+        self,
+        messages: Sequence[ChatMessage],
+        options: Options,
+        on_text: Callable[[str], None],
+        on_tool_calls: Callable[[StreamingCalls], None] | None = None,
     ) -> Finish:
         """`stream`, with each text delta handed to `on_text` as it is parsed; returns the Finish.
 
@@ -78,6 +82,7 @@ class StreamingProvider:
         try:
             with _partial_on_failure(parts):
                 feed = self._feed(options, deliver)
+                feed.reader.tools.on_change = on_tool_calls
                 push = response.extensions.get(PUSH)
                 return await (_pushed(push, feed) if push is not None else _read_into(response, feed))
         finally:

@@ -3,6 +3,10 @@
 A server that does not answer is reported once (a warning in the log, and `last_error` on its admin
 page) and its tools are left out until it answers again; a reply never waits on it more than once
 per refresh. Its tools are named `<server>__<tool>`, so two servers never collide.
+
+When the database cannot be read at a refresh, the tools listed before are served (none, if there
+were none yet) and the list is read again a few seconds later: a database blip must not fail the
+replies that happen to start when the list expires.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 
 from ..llm.base import ToolSpec
@@ -24,6 +29,7 @@ from .client import Endpoint, call_tool, list_tools
 
 logger = logging.getLogger(__name__)
 SEPARATOR = "__"
+UNREADABLE_RETRY = 5.0  # seconds before the servers are read again after the database failed to answer
 
 
 class RemoteTool:
@@ -55,7 +61,13 @@ class Toolbox:
         return self.tools
 
     async def refresh(self) -> None:
-        servers = await sync_to_async(list)(McpServer.objects.filter(enabled=True))
+        try:
+            servers = await sync_to_async(list)(McpServer.objects.filter(enabled=True))
+        except DatabaseError as error:
+            stale = len(self.tools)
+            logger.warning("Could not read the MCP servers (%s); serving the %d tools listed before", error, stale)
+            self.expires = self.clock() + min(settings.PARLEY_MCP_REFRESH, UNREADABLE_RETRY)
+            return
         listed = await asyncio.gather(*(self._server_tools(server) for server in servers))
         self.tools = {name: tool for tools in listed for name, tool in tools.items()}
         self.expires = self.clock() + settings.PARLEY_MCP_REFRESH
@@ -75,7 +87,8 @@ class Toolbox:
         name = f"{server.name}{SEPARATOR}{listed.name}"
         description = listed.description or f"{listed.name}, from the MCP server {server.name}."
         schema = listed.inputSchema or {"type": "object", "properties": {}}
-        return Tool(RemoteTool(endpoint, listed.name), ToolSpec(name, description, schema), is_async=True)
+        spec = ToolSpec(name, description, schema)
+        return Tool(RemoteTool(endpoint, listed.name), spec, is_async=True, server=server.name)
 
     async def _report_down(self, server: McpServer, error: BaseException) -> None:
         detail = _describe(error)
@@ -103,7 +116,11 @@ def _describe(error: BaseException) -> str:
 
 @sync_to_async
 def _save_status(server_id: int, error: str) -> None:
-    McpServer.objects.filter(pk=server_id).update(last_error=error, last_checked_at=timezone.now())
+    """Record a server's health for its admin page; a database that does not answer only costs the record."""
+    try:
+        McpServer.objects.filter(pk=server_id).update(last_error=error, last_checked_at=timezone.now())
+    except DatabaseError as failure:
+        logger.warning("Could not record the status of MCP server %s: %s", server_id, failure)
 
 
 _toolbox = Toolbox()

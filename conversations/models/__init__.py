@@ -7,7 +7,7 @@ from .mcp import McpServer
 from .operations import ServerProcess
 from .sharing import ShareLink
 from .sso import ExternalIdentity
-from .storage import StorageUsage
+from .storage import ConversationCreation, StorageUsage
 from .uploads import Upload
 from .usage import Budget, UsageRecord
 
@@ -16,6 +16,7 @@ __all__ = [
     "ApiToken",
     "Budget",
     "Conversation",
+    "ConversationCreation",
     "ExternalIdentity",
     "LLMModel",
     "McpServer",

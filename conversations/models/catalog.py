@@ -77,6 +77,11 @@ class LLMModel(models.Model):
     context_window = models.PositiveIntegerField(null=True, blank=True, help_text="In tokens, if known.")
     vision = models.BooleanField(default=False, help_text="Accepts images.")
     tools = models.BooleanField(default=False, help_text="Can call tools.")
+    # Names of the tools offered to it: a PARLEY_TOOLS function's name, an MCP server's name (all its
+    # tools) or <server>__<tool> (one of them). Empty offers every tool (conversations/tools/offered.py).
+    allowed_tools = models.JSONField(
+        default=list, blank=True, help_text="Only these tools and MCP servers are offered to it; none: all of them."
+    )
     input_per_mtok = models.DecimalField("input USD / M tokens", **PRICE)
     output_per_mtok = models.DecimalField("output USD / M tokens", **PRICE)
     enabled = models.BooleanField(default=True)

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 
 class Conversation(models.Model):
@@ -31,6 +32,8 @@ class Conversation(models.Model):
     temperature = models.FloatField(null=True, blank=True, help_text="Sampling temperature; empty: the default.")
     # Some message has attachments: only then does starting a reply look up files for the prompt.
     has_attachments = models.BooleanField(default=False)
+    # Some reply called tools: only then does starting a reply read earlier replies' parts to replay the calls.
+    has_tool_calls = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=False)
     # The end of the branch being shown (conversations/tree.py); null means the newest message.
@@ -100,7 +103,8 @@ class Message(models.Model):
     # provider reported none (`usage_estimated`).
     cost_usd = models.DecimalField(max_digits=16, decimal_places=8, null=True, blank=True)
     usage_estimated = models.BooleanField(default=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the row is built, not by auto_now_add, so an import can keep a message's own time.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Channel of the process generating this reply, and when it last proved it is alive.

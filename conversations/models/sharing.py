@@ -6,7 +6,7 @@ import uuid
 
 from django.db import models
 
-from .chat import Conversation
+from .chat import Conversation, Message
 
 
 class ShareLink(models.Model):
@@ -22,8 +22,9 @@ class ShareLink(models.Model):
     mode = models.CharField(max_length=10, choices=Mode.choices)
     login_required = models.BooleanField(default=True)
     show_owner = models.BooleanField(default=False, help_text="Show the owner's username to viewers.")
-    # Snapshot links show the messages up to this position (the last finished one when created).
-    upto_position = models.IntegerField(null=True, blank=True)
+    # A snapshot shows the path from the root down to this message (the branch shown's last finished
+    # message when it was taken) and nothing newer; empty when there was none, or it was deleted.
+    upto_message = models.ForeignKey(Message, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
 

@@ -13,9 +13,10 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from .. import accounting, quotas, selectors, tokens
+from .. import accounting, quotas, selectors
 from ..llm.base import Usage
 from ..models import ApiCall, ApiToken, LLMModel, Message, UsageRecord
+from ..tokens import services as tokens
 from .errors import OpenAIError
 
 LEASE_MARGIN = timedelta(seconds=30)  # a call's slot outlives its deadline by this, then frees itself

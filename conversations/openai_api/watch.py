@@ -2,8 +2,8 @@
 
 Each process listens on the channel-layer group `tokens.TOKEN_GROUP`, where every revocation,
 expiry change or deletion is announced, and cuts the calls it runs for that token. A token with an
-expiry also gets a timer per call. The listener runs as a task of the generation worker, so it
-starts and stops with the process's other loops.
+expiry also gets a timer per call, which an announced change moves to the new expiry. The listener
+runs as a task of the generation worker, so it starts and stops with the process's other loops.
 """
 
 from __future__ import annotations
@@ -12,11 +12,13 @@ import asyncio
 import logging
 import weakref
 from collections import defaultdict
+from datetime import datetime
 
 from django.utils import timezone
 
-from .. import generation, tokens
+from .. import generation
 from ..models import ApiToken
+from ..tokens import services as tokens
 from .calls import Call, failure
 
 logger = logging.getLogger(__name__)
@@ -34,8 +36,15 @@ class TokenWatcher:
 
     def watch(self, call: Call, token: ApiToken) -> None:
         self.calls[call.token_id].add(call)
-        if token.expires_at is not None:
-            delay = (token.expires_at - timezone.now()).total_seconds()
+        self.time(call, token.expires_at)
+
+    def time(self, call: Call, expires_at: datetime | None) -> None:
+        """Cut the call at `expires_at` (none: never), replacing the timer it had."""
+        if call.expiry is not None:
+            call.expiry.cancel()
+            call.expiry = None
+        if expires_at is not None:
+            delay = (expires_at - timezone.now()).total_seconds()
             call.expiry = asyncio.get_running_loop().call_later(max(delay, 0), self.cut, call)
 
     def forget(self, call: Call) -> None:
@@ -50,9 +59,14 @@ class TokenWatcher:
     def cut(self, call: Call) -> None:
         call.cut(failure(REVOKED, "invalid_api_key", status=401, kind="invalid_request_error"))
 
-    def token_ended(self, token_id: str) -> None:
-        for call in list(self.calls.get(token_id, ())):
-            self.cut(call)
+    def token_changed(self, event: dict) -> None:
+        """Cut the token's calls if it ended, else time them to its expiry as it is now."""
+        expires_at = datetime.fromisoformat(event["expires_at"]) if event.get("expires_at") else None
+        for call in list(self.calls.get(event.get("id", ""), ())):
+            if event.get("active"):
+                self.time(call, expires_at)
+            else:
+                self.cut(call)
 
     async def listen(self, layer) -> None:
         channel = await layer.new_channel("parley.api-tokens.")
@@ -64,8 +78,8 @@ class TokenWatcher:
                     async with asyncio.timeout(REJOIN_EVERY):
                         while True:
                             message = await layer.receive(channel)
-                            if message.get("type") == "token.ended":
-                                self.token_ended(message.get("id", ""))
+                            if message.get("type") == "token.changed":
+                                self.token_changed(message)
                 except TimeoutError:
                     continue
         finally:

@@ -2,7 +2,8 @@
 
 One user must not starve the others (docs/security.md). The per-socket token bucket alone let N
 sockets send N times as much, and a 15-byte `sync` re-sent a whole snapshot. These counts are per
-user and shared by every process through Redis, each in one script call; without Redis, or while
+user (the socket claims also count a share link's viewers, keyed by the link: sharing/consumer.py)
+and shared by every process through Redis, each in one script call; without Redis, or while
 it is down, each process counts alone (fail open to per-process limits, never to none).
 """
 

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 TRANSIENT = (OperationalError, InterfaceError)  # the database is unreachable: a retry can succeed
 FIRST_WAIT = 0.2  # seconds before the first retry, plus up to as much jitter; doubling up to MAX_WAIT
 MAX_WAIT = 5.0
+BACKOFF = wait_exponential_jitter(multiplier=FIRST_WAIT, max=MAX_WAIT, jitter=FIRST_WAIT)  # also for tool parts
 
 
 async def save(
@@ -37,7 +38,7 @@ async def save(
     """The saved reply; None when it was finished elsewhere already, or is left to the recovery path."""
     retrying = AsyncRetrying(
         retry=retry_if_exception_type(TRANSIENT),
-        wait=wait_exponential_jitter(multiplier=FIRST_WAIT, max=MAX_WAIT, jitter=FIRST_WAIT),
+        wait=BACKOFF,
         stop=lambda _: closing.is_set(),
         sleep=functools.partial(pause, closing),
         before_sleep=functools.partial(failed_once_more, redis, reply, final),

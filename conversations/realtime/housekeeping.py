@@ -5,6 +5,7 @@ the partial text of all its running replies in one statement, which also refresh
 in the database. Every process sweeps for streaming replies whose heartbeat went stale and whose
 process is gone, never its own running ones, and finishes each with the fullest text it can prove
 (recovery.py), so a crashed process costs no published text, and a database outage costs none.
+Every PARLEY_UPLOAD_EXPIRE_INTERVAL it also deletes the uploads no message took, so no cron is needed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.utils import timezone
 from redis import asyncio as aioredis
 
 from .. import metrics, replies, selectors
+from ..attachments.services import uploads_expire
 from ..models import Message
 from . import liveness, recovery
 
@@ -48,6 +50,17 @@ async def sweep_loop(worker: Worker) -> None:
         for reply in recovered or []:
             worker.announce_finished(reply)
         await asyncio.sleep(settings.PARLEY_STALE_AFTER / 2)
+
+
+async def expire_uploads_loop(sleep=asyncio.sleep) -> None:
+    """Delete expired unused uploads now and every PARLEY_UPLOAD_EXPIRE_INTERVAL; each process does
+    it (a row another process deleted first is simply gone), and 0 leaves it to cron."""
+    interval = settings.PARLEY_UPLOAD_EXPIRE_INTERVAL
+    while interval > 0:
+        expired = await guarded(database_sync_to_async(uploads_expire), "expire_uploads")
+        if expired:
+            logger.info("Deleted %d unused uploads past PARLEY_UPLOAD_TTL", expired)
+        await sleep(interval)
 
 
 async def sweep(

@@ -11,7 +11,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from .. import tree
+from .. import storage_limits, tree
 from ..models import Message, Regeneration
 from .sql import Turn, database, insert
 from .start import ReplyRefused, ReplyStart, branch, history, new_reply, open_request, reply_model, store_text, touch
@@ -107,6 +107,8 @@ def reply_continue(
         model = reply_model(user, conversation, None)
         Regeneration.objects.create(conversation=conversation, request_id=request_id)
         reply = Message.objects.get(id=last.id)
+        # Streaming again: its text counts anew, whole, when it is saved finished (storage_limits.store_reply).
+        storage_limits.store(user=user, adding=-storage_limits.message_bytes(reply.content, reply.parts))
         reply.conversation = conversation  # the worker reads it (sampling, tools) on the event loop
         reply.status, reply.error, reply.worker = Status.STREAMING, "", worker
         reply.heartbeat_at, reply.finished_at = timezone.now(), None

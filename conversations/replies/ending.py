@@ -1,5 +1,5 @@
 """The rest of a reply's life in the database: tool parts, checkpoints, the final save once with
-its charge, the title, and the orphan sweep's recovery.
+its charge and its stored bytes, the title, and the orphan sweep's recovery.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db import connections, transaction
 from django.utils import timezone
 
-from .. import titles
+from .. import storage_limits, titles
 from ..models import Conversation, Message, UsageRecord
 from ..parts import parts_view
 from .sql import database, prepared, statements
@@ -56,7 +56,15 @@ def reply_finish(
             statements(alias).touch, [params[-1], prepared(Conversation, "id", reply.conversation_id, alias)]
         )
         _charge(reply)
+        _count_stored(reply)
+        _mark_tool_calls(reply.conversation_id, reply.parts)
     return reply
+
+
+def _count_stored(reply: Message) -> None:
+    """The finished reply's text and tool parts count toward its owner's stored-bytes quota."""
+    adding = storage_limits.message_bytes(reply.content, reply.parts)
+    storage_limits.store_reply(user_id=reply.conversation.owner_id, adding=adding)
 
 
 def _charge(reply: Message) -> None:
@@ -91,9 +99,19 @@ def reply_titled(*, conversation_id: uuid.UUID, first_message: str, title: str) 
         return conversation
 
 
-def reply_parts_save(*, reply_id: uuid.UUID, parts: list[dict]) -> None:
-    """Save a streaming reply's parts at a tool event, so a snapshot read anywhere shows them."""
-    Message.objects.filter(id=reply_id, status=Status.STREAMING).update(parts=parts)
+def reply_parts_save(*, reply_id: uuid.UUID, conversation_id: uuid.UUID, parts: list[dict]) -> None:
+    """Save a streaming reply's parts at a tool event, so a snapshot read anywhere shows them; the
+    conversation is marked as one whose later prompts replay tool calls (replies/start.py)."""
+    with transaction.atomic(using=database()):
+        Message.objects.filter(id=reply_id, status=Status.STREAMING).update(parts=parts)
+        _mark_tool_calls(conversation_id, parts)
+
+
+def _mark_tool_calls(conversation_id: uuid.UUID, parts: list[dict]) -> None:
+    """A conversation with a tool call replays its calls in later prompts (replies/start.py). The
+    final save marks it too: while the database was away, no parts save may have gone through."""
+    if any(part.get("type") == "tool_call" for part in parts):
+        Conversation.objects.filter(id=conversation_id, has_tool_calls=False).update(has_tool_calls=True)
 
 
 def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:
@@ -136,21 +154,24 @@ def reply_recover(
     """Finish an orphaned reply for its dead process; None if it finished or checkpointed meanwhile.
     `parts` are the stored tool parts the text follows, as in `reply_finish`."""
     finished_at = timezone.now()
-    claimed = Message.objects.filter(id=reply.id, status=Status.STREAMING, heartbeat_at__lt=stale_before).update(
-        content=content,
-        parts=parts_view(parts, content),
-        seq=seq,
-        status=status,
-        error=error,
-        model=model or reply.model,
-        prompt_tokens=usage.prompt_tokens if usage else None,
-        completion_tokens=usage.completion_tokens if usage else None,
-        cost_usd=Decimal(cost_usd) if cost_usd is not None else None,
-        usage_estimated=estimated,
-        finished_at=finished_at,
-    )
-    if not claimed:
-        return None
-    reply.refresh_from_db()
-    _charge(reply)
+    with transaction.atomic(using=database()):  # claimed, charged and counted together, or not at all
+        claimed = Message.objects.filter(id=reply.id, status=Status.STREAMING, heartbeat_at__lt=stale_before).update(
+            content=content,
+            parts=parts_view(parts, content),
+            seq=seq,
+            status=status,
+            error=error,
+            model=model or reply.model,
+            prompt_tokens=usage.prompt_tokens if usage else None,
+            completion_tokens=usage.completion_tokens if usage else None,
+            cost_usd=Decimal(cost_usd) if cost_usd is not None else None,
+            usage_estimated=estimated,
+            finished_at=finished_at,
+        )
+        if not claimed:
+            return None
+        reply.refresh_from_db()
+        _charge(reply)
+        _count_stored(reply)
+        _mark_tool_calls(reply.conversation_id, reply.parts)
     return reply

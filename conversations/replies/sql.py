@@ -23,7 +23,7 @@ from ..models import ApiCall, Conversation, Message
 LOCK_FIELDS = tuple(
     f.attname
     for f in Conversation._meta.concrete_fields
-    if f.name in {"title", "system_prompt", "model", "temperature", "has_attachments", "active_leaf"}
+    if f.name in {"title", "system_prompt", "model", "temperature", "has_attachments", "has_tool_calls", "active_leaf"}
 )
 
 

@@ -20,8 +20,9 @@ from django.utils import timezone
 
 from .. import quotas, selectors, storage_limits, tree
 from ..attachments.services import AttachmentRefused, attachment_part, refs_by_message, uploads_claim
+from ..llm.base import ChatMessage
 from ..models import Conversation, LLMModel, Message, Upload
-from ..parts import text_part
+from ..parts import parts_view, replayed, text_part
 from .sql import Turn, database, insert, lock_conversation, prepared, read_turns, statements, streaming_count
 
 Status = Message.Status
@@ -148,6 +149,7 @@ def open_request(
     if existing is None:
         _refuse_if_busy(user, turns)
         _refuse_if_over_budget(user)
+        _refuse_if_storage_full(user)
     return conversation, turns, existing
 
 
@@ -209,6 +211,15 @@ def _refuse_if_over_budget(user: AbstractBaseUser) -> None:
         raise ReplyRefused("quota_exceeded", reason)
 
 
+def _refuse_if_storage_full(user: AbstractBaseUser) -> None:
+    """Replies count toward the stored-bytes quota once finished: one that took the user past it
+    ran to its end, and the next one is refused here."""
+    try:
+        storage_limits.allow_reply(user=user)
+    except storage_limits.QuotaExceeded as refusal:
+        raise ReplyRefused(refusal.code, refusal.detail) from None
+
+
 def new_reply(
     conversation: Conversation,
     parent_id: uuid.UUID | None,
@@ -251,17 +262,32 @@ def touch(conversation: Conversation, *, leaf: uuid.UUID, first_message: str = "
 
 def history(conversation: Conversation, turns: list[Turn | Message]) -> list[dict]:
     """The prompt for the model: system prompt, then every earlier turn that has text or files
-    (their contents are read later, in the reply's task: attachments/prompt.py)."""
+    (their contents are read later, in the reply's task: attachments/prompt.py); a reply that
+    called tools comes back as its calls and their results, so later questions can refer to them."""
     history: list[dict] = []
     if conversation.system_prompt:
         history.append({"role": "system", "content": conversation.system_prompt})
-    if not conversation.has_attachments:
+    tool_turns = _tool_turns(turns) if conversation.has_tool_calls else {}
+    if not conversation.has_attachments and not tool_turns:
         history += [{"role": turn.role, "content": turn.content} for turn in turns if turn.content]
         return history
     files = refs_by_message([turn.id for turn in turns if turn.role == Message.Role.USER])
     for turn in turns:
-        if turn.content or turn.id in files:
+        if turn.id in tool_turns:
+            history += tool_turns[turn.id]
+        elif turn.content or turn.id in files:
             history.append({"role": turn.role, "content": turn.content})
             if turn.id in files:
                 history[-1]["attachments"] = files[turn.id]
     return history
+
+
+def _tool_turns(turns: list[Turn | Message]) -> dict[uuid.UUID, list[ChatMessage]]:
+    """The replies among `turns` that called tools, each as the turns `parts.replayed` makes of it."""
+    replies = [turn.id for turn in turns if turn.role == Message.Role.ASSISTANT]
+    stored = Message.objects.filter(id__in=replies).exclude(parts=[]).values_list("id", "parts", "content")
+    return {
+        reply_id: replayed(parts_view(parts, content))
+        for reply_id, parts, content in stored
+        if any(part.get("type") == "tool_call" for part in parts)
+    }

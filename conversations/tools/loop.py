@@ -3,7 +3,8 @@
 It runs inside the reply's generation task (conversations/generation/worker.py), so a stop cancels it
 wherever it is: mid-stream, or while a tool runs. Each tool event is handed to `record`, which
 publishes and saves the reply's parts; the text of every step streams into the same live reply,
-a new step's text set apart from the last by `parts.SEPARATOR`.
+a new step's text set apart from the last by `parts.SEPARATOR`. While the model writes a call, it
+is shown through `show` (preview.py) before it is saved and run.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from ..llm.base import ChatMessage, Finish, Options, Provider, Usage
 from ..parts import SEPARATOR, Part, tool_call_part, tool_result_part
 from ..realtime.broadcast import LiveReply
+from .preview import CallPreview, Show
 from .registry import Tool
 from .runner import run_call
 from .schema import ToolContext
@@ -38,16 +40,23 @@ async def respond_with_tools(
     tools: dict[str, Tool],
     context: ToolContext,
     record: Record,
+    show: Show,
     max_steps: int,
+    preview_interval: float,
 ) -> Finish:
     """Stream steps until the model answers without asking for a tool; the last step's Finish,
-    with the usage of every step added up."""
+    with the usage of every step added up. Calls show (`show`) while the model writes them."""
     turns = list(history)
     options = dataclasses.replace(options, tools=tuple(tool.spec for tool in tools.values()))
     usage: list[Usage] = []
     for step in range(max_steps + 1):
         said: list[str] = []
-        finish = await provider.stream_to(turns, options, _step_text(live, said, new_step=step > 0))
+        preview = CallPreview(show, preview_interval)
+        try:
+            on_text = _step_text(live, said, new_step=step > 0)
+            finish = await provider.stream_to(turns, options, on_text, preview.changed)
+        finally:
+            preview.close()
         if finish.usage is not None:
             usage.append(finish.usage)
         if not finish.tool_calls:

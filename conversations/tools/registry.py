@@ -25,6 +25,7 @@ class Tool:
     spec: ToolSpec
     is_async: bool
     context_param: str | None = None  # the parameter that receives the ToolContext, if any
+    server: str = ""  # the MCP server it comes from; empty for a PARLEY_TOOLS function
 
     @property
     def name(self) -> str:

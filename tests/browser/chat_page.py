@@ -29,6 +29,12 @@ def log_in(page, username: str, password: str) -> None:
     page.wait_for_selector("body.is-ready")
 
 
+def models_listed(page) -> None:
+    """Wait for the page's model list. Reading it fills an empty catalog (catalog/environment.py), so
+    a test that ended before that write could have its database flushed under it (a deadlock)."""
+    page.wait_for_function("() => document.getElementById('model-picker').options.length > 0")
+
+
 def words(count: int, stem: str = "w") -> str:
     """Plain words with no markdown in them, so the rendered text equals the stored text."""
     return " ".join(f"{stem}{i:03d}" for i in range(count))

@@ -62,8 +62,11 @@ def test_sidebar_searches_renames_and_deletes_after_confirming(page, alice):
 
     page.keyboard.press("Control+k")
     assert page.evaluate("document.activeElement.id") == "search-input"
-    page.keyboard.type("recipe")
-    page.wait_for_function("() => document.querySelectorAll('.conv').length === 2")
+    page.keyboard.type("recipe")  # the two titles come back as search results, and Esc brings the list back
+    page.wait_for_function("() => document.querySelectorAll('.search-hit').length === 2")
+    assert set(page.locator(".search-hit-role").all_text_contents()) == {"Title"}
+    page.keyboard.press("Escape")
+    page.wait_for_selector("#conversation-nav", state="visible")
 
     target = Conversation.objects.get(title="Recipe ideas")
     item = rename_in_sidebar(page, target.id, "Sourdough notes")

@@ -31,6 +31,7 @@ class Watcher:
         self.view = ReplyView()
         self.shown_before: dict[str, str] = {}
         self.completed: dict[str, dict] = {}
+        self.parts: dict[str, list[dict]] = {}  # each reply's parts as its last `message.parts` frame gave them
         self.snapshotted = False
         self.changed = asyncio.Event()
         self.task = asyncio.get_running_loop().create_task(self.read())
@@ -49,6 +50,8 @@ class Watcher:
                     message_id = frame["message"]["id"]
                     self.shown_before[message_id] = self.view.messages.get(message_id, {}).get("content", "")
                     self.completed[message_id] = frame["message"]
+                if frame["type"] == "message.parts":
+                    self.parts[frame["message_id"]] = frame["parts"]
                 self.snapshotted |= frame["type"] == "conversation.snapshot"
                 self.view.apply(frame)
                 self.changed.set()
@@ -73,9 +76,11 @@ class Watcher:
             await self.socket.close()
 
 
-def saved_reply(database_url: str, reply_id: str) -> tuple[str, str, str]:
-    """The reply's status, content and error as saved, read straight from the private database."""
+def saved_reply(database_url: str, reply_id: str, *columns: str) -> tuple:
+    """The reply's status, content and error (or the `columns` named) as saved, read straight from
+    the private database."""
     table = Message._meta.db_table
+    names = ", ".join(columns or ("status", "content", "error"))
     with psycopg.connect(database_url, connect_timeout=5) as connection:
-        row = connection.execute(f"SELECT status, content, error FROM {table} WHERE id = %s", [reply_id]).fetchone()
+        row = connection.execute(f"SELECT {names} FROM {table} WHERE id = %s", [reply_id]).fetchone()
     return row

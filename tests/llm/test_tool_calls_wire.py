@@ -1,5 +1,6 @@
 """Tool calling in each wire format, against local servers sending the vendors' documented streams:
-the tools and the tool turns as each request encodes them, and the calls as each stream returns them."""
+the tools and the tool turns as each request encodes them, the calls as each stream returns them,
+and the calls as they stand while they stream (name first, then the arguments growing)."""
 
 from __future__ import annotations
 
@@ -28,10 +29,21 @@ HISTORY = [
 OPTIONS = Options("m", tools=(WEATHER,))
 
 
-async def run(provider, messages=HISTORY) -> tuple[list[str], object]:
+async def run(provider, messages=HISTORY, seen: list | None = None) -> tuple[list[str], object]:
+    """Stream a reply; `seen` collects the calls as they stood at each change, repeats left out."""
     texts: list[str] = []
-    finish = await provider.stream_to(messages, OPTIONS, texts.append)
+
+    def changed(calls) -> None:
+        now = calls.so_far()
+        if seen is not None and (not seen or seen[-1] != now):
+            seen.append(now)
+
+    finish = await provider.stream_to(messages, OPTIONS, texts.append, changed)
     return texts, finish
+
+
+def weather(call_id: str, arguments: str) -> ToolCall:
+    return ToolCall(call_id, "get_weather", arguments)
 
 
 def sse(payload: dict, event: str | None = None) -> bytes:
@@ -55,8 +67,15 @@ async def test_chat_completions_tools_out_and_streamed_calls_back(serve) -> None
         + b"data: [DONE]\n\n"
     )
     server = await serve(Reply(steps=split(body, 7)))
-    texts, finish = await run(OpenAIProvider(config(server.url)))
+    seen: list = []
+    texts, finish = await run(OpenAIProvider(config(server.url)), seen=seen)
     assert texts == [] and finish.reason == "tool_calls"
+    assert seen == [  # the name first, then the arguments as they grow, then the next call
+        (weather("call_abc", ""),),
+        (weather("call_abc", '{"lo'),),
+        (weather("call_abc", '{"location":"Lyon"}'),),
+        (weather("call_abc", '{"location":"Lyon"}'), weather("call_def", "")),
+    ]
     assert finish.tool_calls == (
         ToolCall("call_abc", "get_weather", '{"location":"Lyon"}'),
         ToolCall("call_def", "get_weather", "{}"),
@@ -104,8 +123,14 @@ async def test_anthropic_tool_use_blocks_out_and_streamed_input_json_back(serve)
         + anthropic("message_stop", {})
     )
     server = await serve(Reply(steps=split(body, 5)))
-    texts, finish = await run(AnthropicProvider(config(server.url)))
+    seen: list = []
+    texts, finish = await run(AnthropicProvider(config(server.url)), seen=seen)
     assert texts == ["Okay."] and finish.reason == "tool_use"
+    assert seen == [
+        (weather("toolu_01", ""),),
+        (weather("toolu_01", '{"location": "Ni'),),
+        (weather("toolu_01", '{"location": "Nice"}'),),
+    ]
     assert finish.tool_calls == (ToolCall("toolu_01", "get_weather", '{"location": "Nice"}'),)
     sent = server.requests[0]["json"]
     assert sent["tools"] == [
@@ -141,8 +166,10 @@ async def test_ollama_tools_out_and_whole_calls_back(serve) -> None:
         {"role": "assistant", "content": ""}, True, done_reason="stop", prompt_eval_count=9, eval_count=4
     )
     server = await serve(Reply(headers={"content-type": "application/x-ndjson"}, steps=split(body, 9)))
-    texts, finish = await run(OllamaProvider(config(server.url)))
+    seen: list = []
+    texts, finish = await run(OllamaProvider(config(server.url)), seen=seen)
     assert texts == []
+    assert seen == [(weather("call_0", ""),), (weather("call_0", '{"location": "Porto"}'),)]  # whole calls
     assert finish.tool_calls == (ToolCall("call_0", "get_weather", '{"location": "Porto"}'),)
     sent = server.requests[0]["json"]
     assert sent["tools"] == [{"type": "function", "function": {"name": "get_weather", **_described()}}]

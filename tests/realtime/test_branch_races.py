@@ -9,19 +9,12 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
 from conversations.models import Conversation, Message
-from tests.servers import running_servers
-from tests.wsclient import LiveSocket, login_cookie
+from tests.wsclient import LiveSocket, login_cookie, sockets_past_snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.db, pytest.mark.timeout(180)]
 
 FAST = "!sim tokens=40 tps=400 ttft=0"
 SLOW = "!sim tokens=200 tps=100 ttft=0"
-
-
-@pytest.fixture
-def two_servers(transactional_db, redis_url):
-    with running_servers(2, REDIS_URL=redis_url) as servers:
-        yield servers
 
 
 @pytest.fixture
@@ -32,14 +25,6 @@ def owner(transactional_db):
 @pytest.fixture
 def chat(owner):
     return Conversation.objects.create(owner=owner, title="Races")
-
-
-async def sockets_on(servers, owner, chat) -> list[LiveSocket]:
-    cookie = await login_cookie(owner)
-    sockets = [await LiveSocket.open(server, chat.id, cookie) for server in servers]
-    for socket in sockets:
-        await socket.receive()
-    return sockets
 
 
 async def answered(socket, content=FAST, request_id="r1") -> list[dict]:
@@ -75,7 +60,7 @@ async def settled_views(servers, owner, chat) -> list[list[tuple[str, str]]]:
 
 
 async def test_an_edit_and_a_regenerate_from_two_processes_start_one_reply(two_servers, owner, chat):
-    on_a, on_b = await sockets_on(two_servers, owner, chat)
+    on_a, on_b = await sockets_past_snapshot(two_servers, owner, chat)
     question, *_, reply = await answered(on_a, content=SLOW)  # both contenders stream for seconds
     await on_b.receive_until("message.completed")
 
@@ -94,7 +79,7 @@ async def test_an_edit_and_a_regenerate_from_two_processes_start_one_reply(two_s
 
 
 async def test_a_select_racing_an_edit_leaves_every_tab_on_the_same_branch(two_servers, owner, chat):
-    on_a, on_b = await sockets_on(two_servers, owner, chat)
+    on_a, on_b = await sockets_past_snapshot(two_servers, owner, chat)
     first = await answered(on_a, request_id="r1")
     await on_b.receive_until("message.completed")
     second = await answered(on_b, request_id="r2")
@@ -113,7 +98,7 @@ async def test_a_select_racing_an_edit_leaves_every_tab_on_the_same_branch(two_s
 
 
 async def test_a_select_on_one_process_switches_the_tab_on_the_other(two_servers, owner, chat):
-    on_a, on_b = await sockets_on(two_servers, owner, chat)
+    on_a, on_b = await sockets_past_snapshot(two_servers, owner, chat)
     first = await answered(on_a)
     await on_b.receive_until("message.completed")
     await on_a.send(type="message.edit", message_id=first[0]["message"]["id"], content=FAST, request_id="e1")

@@ -10,8 +10,8 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
 from conversations.models import Conversation, Message
-from tests.servers import ServerProcess, live_env, running_servers
-from tests.wsclient import LiveSocket, ReplyView, login_cookie
+from tests.servers import ServerProcess, live_env
+from tests.wsclient import LiveSocket, ReplyView, login_cookie, sockets_past_snapshot
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(180)]
 
@@ -19,14 +19,8 @@ STREAM = "!sim tokens=150 tps=150 ttft=0"
 
 
 @pytest.fixture
-def redis_env(redis_url):
+def server_env(redis_url):
     return {"REDIS_URL": redis_url, "PARLEY_CHECKPOINT_INTERVAL": "0.5", "PARLEY_STALE_AFTER": "3"}
-
-
-@pytest.fixture
-def two_servers(transactional_db, redis_env):
-    with running_servers(2, **redis_env) as servers:
-        yield servers
 
 
 @pytest.fixture
@@ -39,22 +33,13 @@ def chat(owner):
     return Conversation.objects.create(owner=owner, title="E2E")
 
 
-async def one_socket_on_each(servers, owner, chat) -> list[LiveSocket]:
-    """A logged-in socket on every server, each past its snapshot."""
-    cookie = await login_cookie(owner)
-    sockets = [await LiveSocket.open(server, chat.id, cookie) for server in servers]
-    for socket in sockets:
-        await socket.receive()
-    return sockets
-
-
 @sync_to_async
 def reply_row(chat) -> Message:
     return chat.messages.filter(role="assistant").order_by("-position").first()
 
 
 async def test_a_socket_on_another_process_sees_the_whole_reply(two_servers, owner, chat):
-    on_a, on_b = await one_socket_on_each(two_servers, owner, chat)
+    on_a, on_b = await sockets_past_snapshot(two_servers, owner, chat)
     await on_a.send(type="message.send", content=STREAM, request_id="x1")
     views = [ReplyView(), ReplyView()]
     for socket, view in zip((on_a, on_b), views, strict=True):
@@ -67,7 +52,7 @@ async def test_a_socket_on_another_process_sees_the_whole_reply(two_servers, own
 
 
 async def test_stop_sent_to_one_process_stops_the_other(two_servers, owner, chat):
-    on_a, on_b = await one_socket_on_each(two_servers, owner, chat)
+    on_a, on_b = await sockets_past_snapshot(two_servers, owner, chat)
     await on_a.send(type="message.send", content="!sim tokens=2000 tps=50 ttft=0", request_id="x1")
     await on_b.receive_until("message.delta")
     await on_b.send(type="generation.stop")
@@ -97,7 +82,7 @@ async def test_random_reconnects_on_either_process_never_lose_or_double_text(two
 
 
 async def test_killed_process_leaves_an_interrupted_reply_with_its_text(two_servers, owner, chat):
-    on_a, on_b = await one_socket_on_each(two_servers, owner, chat)
+    on_a, on_b = await sockets_past_snapshot(two_servers, owner, chat)
     await on_a.send(type="message.send", content="!sim tokens=3000 tps=40 ttft=0", request_id="x1")
     await asyncio.sleep(1.5)  # past a checkpoint
     two_servers[0].kill()
@@ -112,9 +97,9 @@ async def test_killed_process_leaves_an_interrupted_reply_with_its_text(two_serv
     [("fail=500", False), ("reset_after=10", True), ("stall_after=10", True)],
 )
 async def test_upstream_faults_end_as_failed_with_partial_text(
-    transactional_db, redis_env, owner, chat, directive, keeps_text
+    transactional_db, server_env, owner, chat, directive, keeps_text
 ):
-    server = ServerProcess(live_env(**redis_env, LLM_IDLE_TIMEOUT="1", LLM_MAX_ATTEMPTS="1")).start()
+    server = ServerProcess(live_env(**server_env, LLM_IDLE_TIMEOUT="1", LLM_MAX_ATTEMPTS="1")).start()
     try:
         cookie = await login_cookie(owner)
         socket = await LiveSocket.open(server, chat.id, cookie)
@@ -129,7 +114,7 @@ async def test_upstream_faults_end_as_failed_with_partial_text(
 
 
 async def test_a_graceful_shutdown_saves_running_replies_as_interrupted_at_once(two_servers, owner, chat):
-    on_a, on_b = await one_socket_on_each(two_servers, owner, chat)
+    on_a, on_b = await sockets_past_snapshot(two_servers, owner, chat)
     await on_a.send(type="message.send", content="!sim tokens=3000 tps=40 ttft=0", request_id="x1")
     await on_b.receive_until("message.delta")
     await asyncio.to_thread(two_servers[0].stop)  # SIGTERM, as a deploy would
@@ -140,8 +125,8 @@ async def test_a_graceful_shutdown_saves_running_replies_as_interrupted_at_once(
     assert (saved.status, saved.content) == ("interrupted", final["content"])
 
 
-async def test_a_restarted_process_recovers_orphans_without_any_socket(transactional_db, redis_env, owner, chat):
-    server = ServerProcess(live_env(**redis_env)).start()
+async def test_a_restarted_process_recovers_orphans_without_any_socket(transactional_db, server_env, owner, chat):
+    server = ServerProcess(live_env(**server_env)).start()
     cookie = await login_cookie(owner)
     socket = await LiveSocket.open(server, chat.id, cookie)
     await socket.receive()
@@ -149,7 +134,7 @@ async def test_a_restarted_process_recovers_orphans_without_any_socket(transacti
     await socket.receive_until("message.delta")
     await asyncio.sleep(1.0)  # past a checkpoint
     server.kill()
-    restarted = ServerProcess(live_env(**redis_env)).start()  # nobody connects to it
+    restarted = ServerProcess(live_env(**server_env)).start()  # nobody connects to it
     try:
         for _ in range(100):  # up to 20 s: PARLEY_STALE_AFTER is 3 s here
             reply = await reply_row(chat)

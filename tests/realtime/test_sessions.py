@@ -11,16 +11,10 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth import get_user_model
 
 from conversations.models import Conversation
-from tests.servers import ServerProcess, live_env, running_servers
+from tests.servers import ServerProcess, live_env
 from tests.wsclient import LiveSocket, login_cookie
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-def servers(transactional_db, redis_url):
-    with running_servers(2, REDIS_URL=redis_url) as running:
-        yield running
 
 
 @pytest.fixture
@@ -48,15 +42,15 @@ async def logged_in_http(server, cookie: str) -> httpx.AsyncClient:
     return client
 
 
-async def test_logout_closes_that_sessions_sockets_on_every_process(servers, dave, chat):
+async def test_logout_closes_that_sessions_sockets_on_every_process(two_servers, dave, chat):
     cookie, other_cookie = await login_cookie(dave), await login_cookie(dave)
-    sockets = [await LiveSocket.open(server, chat.id, cookie) for server in servers]
-    survivor = await LiveSocket.open(servers[1], chat.id, other_cookie)
+    sockets = [await LiveSocket.open(server, chat.id, cookie) for server in two_servers]
+    survivor = await LiveSocket.open(two_servers[1], chat.id, other_cookie)
     for socket in [*sockets, survivor]:
         await socket.receive()
-    client = await logged_in_http(servers[0], cookie)
+    client = await logged_in_http(two_servers[0], cookie)
     response = await client.post(
-        "/accounts/logout/", headers={"X-CSRFToken": client.cookies["csrftoken"], "Referer": servers[0].http_url}
+        "/accounts/logout/", headers={"X-CSRFToken": client.cookies["csrftoken"], "Referer": two_servers[0].http_url}
     )
     assert response.status_code in (200, 302)
     assert [await close_code(socket) for socket in sockets] == [1008, 1008]
@@ -65,9 +59,9 @@ async def test_logout_closes_that_sessions_sockets_on_every_process(servers, dav
     await client.aclose()
 
 
-async def test_password_change_closes_other_sessions_sockets(servers, dave, chat):
+async def test_password_change_closes_other_sessions_sockets(two_servers, dave, chat):
     cookie = await login_cookie(dave)
-    sockets = [await LiveSocket.open(server, chat.id, cookie) for server in servers]
+    sockets = [await LiveSocket.open(server, chat.id, cookie) for server in two_servers]
     for socket in sockets:
         await socket.receive()
 

@@ -65,11 +65,18 @@ async def test_every_tab_sees_the_call_then_its_result_as_parts(connect, convers
     for socket in (first, second):
         frames = await socket.receive_until("message.completed", timeout=20)
         parts_frames = [f["parts"] for f in frames if f["type"] == "message.parts"]
-        assert [[p["type"] for p in parts] for parts in parts_frames] == [
+        previews = [parts for parts in parts_frames if parts[-1].get("streaming")]
+        saved = [parts for parts in parts_frames if not parts[-1].get("streaming")]
+        assert previews and parts_frames[0] is previews[0]  # the call shows while the model writes it
+        for parts in previews:
+            assert [p["type"] for p in parts] == ["text", "tool_call"] and parts[1]["name"] == "held"
+            assert '{"note":"n"}'.startswith(parts[1]["arguments"])
+        assert [[p["type"] for p in parts] for parts in saved] == [
             ["text", "tool_call"],
             ["text", "tool_call", "tool_result"],
         ]
         final = frames[-1]["message"]
+        assert "streaming" not in final["parts"][1]
         assert [p["type"] for p in final["parts"]] == ["text", "tool_call", "tool_result", "text"]
         assert final["content"] == "Looking it up.\n\nTool result: released n."
 
@@ -94,3 +101,30 @@ async def test_a_socket_connecting_mid_tool_call_resumes_exactly(connect, conver
         tab.apply(frame, reply_id)
     assert view(tab.parts, tab.content) == tab.final["parts"]
     assert tab.content == tab.final["content"]
+
+
+async def test_a_socket_connecting_while_a_call_is_being_written_sees_it_as_the_other_tabs_do(
+    connect, conversation, alice
+):
+    """The model stalls halfway through a call's arguments: a late tab's snapshot shows the call as
+    far as the first tab's last `message.parts` frame, marked streaming; Stop then ends the reply."""
+    _, sender = await connect(alice, conversation.id)
+    await sender.receive_until("conversation.snapshot")
+    content = '!sim tool=held:{"note":"n"} tool_stall=1 echo=1 tps=0 ttft=0\nLooking it up.'
+    await sender.send(type="message.send", content=content, request_id="r1")
+    while True:  # until the first half of the arguments has been shown
+        frames = await sender.receive_until("message.parts", timeout=20)
+        shown = frames[-1]["parts"]
+        if shown[-1]["arguments"] == '{"note':
+            break
+    assert shown[-1]["streaming"] and shown[-1]["name"] == "held"
+    reply_id = frames[-1]["message_id"]
+
+    _, late = await connect(alice, conversation.id)
+    snapshot = (await late.receive_until("conversation.snapshot"))[-1]
+    reply = next(m for m in snapshot["messages"] if m["id"] == reply_id)
+    assert view(reply["parts"], reply["content"]) == shown
+
+    await sender.send(type="generation.stop")
+    final = (await late.receive_until("message.completed", timeout=20))[-1]["message"]
+    assert final["status"] == "cancelled" and final["content"] == "Looking it up."

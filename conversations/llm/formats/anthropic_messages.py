@@ -92,7 +92,7 @@ class AnthropicReader:
         self._reason: str | None = None
         self._prompt_tokens: int | None = None
         self._completion_tokens: int | None = None
-        self._tools = ToolCallBuffer()
+        self.tools = ToolCallBuffer()
 
     def read(self, event: str | None, data: str | bytes) -> str | None:
         if event == "ping":
@@ -102,7 +102,7 @@ class AnthropicReader:
         if kind == "content_block_delta":
             delta = payload.get("delta") or {}
             if delta.get("type") == "input_json_delta":
-                self._tools.add_arguments(payload.get("index", 0), delta.get("partial_json") or "")
+                self.tools.add_arguments(payload.get("index", 0), delta.get("partial_json") or "")
                 return None
             if delta.get("type") != "text_delta":
                 return None  # e.g. thinking_delta: not reply text
@@ -110,7 +110,7 @@ class AnthropicReader:
         if kind == "content_block_start":
             block = payload.get("content_block") or {}
             if block.get("type") == "tool_use":
-                self._tools.start(payload.get("index", 0), block.get("id"), block.get("name"))
+                self.tools.start(payload.get("index", 0), block.get("id"), block.get("name"))
         elif kind == "message_start":
             self._start(payload.get("message") or {})
         elif kind == "message_delta":
@@ -133,4 +133,4 @@ class AnthropicReader:
 
     def _finish(self) -> Finish:
         usage = Usage(self._prompt_tokens, self._completion_tokens)
-        return Finish(self._reason, self._model, usage, self._tools.calls())
+        return Finish(self._reason, self._model, usage, self.tools.calls())

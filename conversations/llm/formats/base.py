@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal, Protocol
 
 from ..base import ChatMessage, Finish, Options
 from ..errors import UpstreamProtocolError
+from .tool_calls import ToolCallBuffer
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class HTTPRequest:
 
 class EventReader(Protocol):
     finish: Finish | None
+    tools: ToolCallBuffer  # the tool calls streamed so far
 
     def read(self, event: str | None, data: str | bytes) -> str | None:
         """Return the text this event adds (None if none); set `finish` when the reply is complete."""

@@ -71,7 +71,7 @@ class ChatCompletionsReader:
         self._model = model
         self._reason: str | None = None
         self._usage: Usage | None = None
-        self._tools = ToolCallBuffer()
+        self.tools = ToolCallBuffer()
 
     def read(self, event: str | None, data: str | bytes) -> str | None:
         if data == "[DONE]":
@@ -99,12 +99,12 @@ class ChatCompletionsReader:
     def _read_tool_call(self, call: dict[str, Any]) -> None:
         index = call.get("index", 0)
         function = call.get("function") or {}
-        self._tools.start(index, call.get("id"), function.get("name"))
+        self.tools.start(index, call.get("id"), function.get("name"))
         if arguments := function.get("arguments"):
-            self._tools.add_arguments(index, arguments)
+            self.tools.add_arguments(index, arguments)
 
     def end(self) -> Finish | None:
         return self._finish() if self._reason else None
 
     def _finish(self) -> Finish:
-        return Finish(self._reason, self._model, self._usage, self._tools.calls())
+        return Finish(self._reason, self._model, self._usage, self.tools.calls())

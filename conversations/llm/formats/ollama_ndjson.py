@@ -62,7 +62,7 @@ class OllamaReader:
     def __init__(self, model: str) -> None:
         self.finish: Finish | None = None
         self._model = model
-        self._tools = ToolCallBuffer()
+        self.tools = ToolCallBuffer()
         self._calls = 0
 
     def read(self, event: str | None, data: str | bytes) -> str | None:
@@ -76,15 +76,15 @@ class OllamaReader:
         if line.get("done"):
             usage = Usage(line.get("prompt_eval_count"), line.get("eval_count"))
             model = line.get("model") or self._model
-            self.finish = Finish(line.get("done_reason"), model, usage, self._tools.calls())
+            self.finish = Finish(line.get("done_reason"), model, usage, self.tools.calls())
         return text
 
     def _read_tool_call(self, call: dict[str, Any]) -> None:
         function = call.get("function") or {}
         index, self._calls = self._calls, self._calls + 1
-        self._tools.start(index, call.get("id") or f"call_{index}", function.get("name"))
+        self.tools.start(index, call.get("id") or f"call_{index}", function.get("name"))
         arguments = function.get("arguments")
-        self._tools.add_arguments(index, arguments if isinstance(arguments, str) else json.dumps(arguments or {}))
+        self.tools.add_arguments(index, arguments if isinstance(arguments, str) else json.dumps(arguments or {}))
 
     def end(self) -> Finish | None:
         return None

@@ -18,7 +18,7 @@ from .directives import Directives
 from .images import describe_images
 from .script import MODEL_NAME, markdown_reply, tokenize
 from .ticker import Ticker
-from .tools import SimulatedCall, tool_turn
+from .tools import SimulatedCall, recalled, tool_turn
 from .wire import DONE, LAST_CHUNK, ChunkEncoder, chunk, stream_head
 
 
@@ -36,6 +36,7 @@ class ReplyPlan:
     include_usage: bool = False
     prompt_tokens: int = 0
     tool_calls: tuple[SimulatedCall, ...] = ()  # asked for after the tokens, instead of finishing
+    tool_stall: bool = False  # send each call's name and half its arguments, then stall
     model: str = MODEL_NAME  # the model the request named, reported back as a real server does
 
 
@@ -43,6 +44,8 @@ def plan_reply(body: dict[str, Any], directives: Directives, defaults: Simulator
     """Merge server defaults, directives and the request's own limits into one plan."""
     d = directives
     calls, answer = tool_turn(body, d)
+    if d.recall and not calls:
+        answer = recalled(body)
     tokens: Sequence[str] = tokenize(d.echo_text) if d.echo else ()
     count = len(tokens) if d.echo else (d.tokens if d.tokens is not None else defaults.tokens)
     seen = describe_images(body) if answer is None and not calls and not d.echo else None
@@ -71,6 +74,7 @@ def plan_reply(body: dict[str, Any], directives: Directives, defaults: Simulator
         include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
         prompt_tokens=sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or []),
         tool_calls=calls,
+        tool_stall=bool(d.tool_stall),
         model=body["model"] if isinstance(body.get("model"), str) and body["model"] else MODEL_NAME,
     )
 
@@ -135,6 +139,13 @@ class ReplyStream:
 
     def _finish(self) -> None:
         plan = self._plan
+        if plan.tool_stall and plan.tool_calls:  # half of each call, then nothing: a model stalled mid-call
+            calls = (
+                self._encoder.tool_call(i, c.id, c.name, c.arguments, first_half_only=True)
+                for i, c in enumerate(plan.tool_calls)
+            )
+            self._transport.write(chunk(b"".join(calls)))
+            return
         calls = b"".join(self._encoder.tool_call(i, c.id, c.name, c.arguments) for i, c in enumerate(plan.tool_calls))
         tail = calls + self._encoder.finish(plan.finish_reason)
         if plan.include_usage:

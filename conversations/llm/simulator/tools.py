@@ -29,6 +29,28 @@ def tool_turn(body: dict[str, Any], d: Directives) -> tuple[tuple[SimulatedCall,
     return (), " ".join(f"Tool result: {m.get('content', '')}." for m in results) or "No tool results."
 
 
+def recalled(body: dict[str, Any]) -> str:
+    """The earlier turns' tool calls and their results as the request carries them (Chat Completions
+    shape), so a test can see that a later question reaches the model with them."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    results = {m.get("tool_call_id"): m.get("content", "") for m in messages if m.get("role") == "tool"}
+    calls = [
+        call
+        for m in messages
+        if m.get("role") == "assistant"
+        for call in m.get("tool_calls") or []
+        if isinstance(call, dict)
+    ]
+    if not calls:
+        return "No earlier tool calls."
+    said = [
+        f"{(c.get('function') or {}).get('name')}({(c.get('function') or {}).get('arguments')}) "
+        f"returned {results.get(c.get('id'), 'nothing')}."
+        for c in calls
+    ]
+    return "Earlier tool calls: " + " ".join(said)
+
+
 def _call(spec: str, round_: int, index: int, malformed: int) -> SimulatedCall:
     name, _, arguments = spec.partition(":")
     arguments = arguments or "{}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from conversations.tokens import token_create
+from conversations.tokens.services import token_create
 
 
 class Command(BaseCommand):

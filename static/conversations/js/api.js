@@ -28,16 +28,33 @@ async function request(method, url, body) {
   return data;
 }
 
-export function listConversations({ q = "", url = null } = {}) {
-  return request("GET", url || `/api/conversations/?q=${encodeURIComponent(q)}`);
+export function listConversations({ archived = false, url = null } = {}) {
+  return request("GET", url || `/api/conversations/${archived ? "?archived=1" : ""}`);
 }
+
+export const search = (q) => request("GET", `/api/search/?q=${encodeURIComponent(q)}`);
 
 export const listModels = () => request("GET", "/api/models/");
 export const updateConversation = (id, fields) => request("PATCH", `/api/conversations/${id}/`, fields);
 export const createConversation = (fields = {}) => request("POST", "/api/conversations/", fields);
 export const renameConversation = (id, title) => request("PATCH", `/api/conversations/${id}/`, { title });
 export const deleteConversation = (id) => request("DELETE", `/api/conversations/${id}/`);
+/** Where a chat downloads as `markdown` (the branch shown) or `json` (every branch); docs/export.md. */
+export const exportUrl = (id, format) => `/api/conversations/${id}/export/?format=${format}`;
 
 export const listShares = (id) => request("GET", `/api/conversations/${id}/shares/`);
 export const createShare = (id, fields) => request("POST", `/api/conversations/${id}/shares/`, fields);
 export const revokeShare = (shareId) => request("DELETE", `/api/shares/${shareId}/`);
+
+/** Import a file (JSON or zip) as the request body itself; the server recognises the format. */
+export async function importConversations(file) {
+  const response = await fetch("/api/imports/", {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { Accept: "application/json", "X-CSRFToken": csrfToken(), "Content-Type": file.type || "application/octet-stream" },
+    body: file,
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new ApiError(response.status, data.error || `Import failed (${response.status}).`);
+  return data;
+}

@@ -9,7 +9,9 @@ import { Composer } from "./composer.js";
 import { showConnectionState, showLiveSync } from "./connection.js";
 import { ModelPicker, SettingsDialog } from "./models.js";
 import { setTrustedImageHosts } from "./render.js";
+import { SearchPanel } from "./search.js";
 import { Sidebar } from "./sidebar.js";
+import { installShortcuts } from "./shortcuts.js";
 import { ConversationSocket } from "./socket.js";
 import { Conversation } from "./stream.js";
 import { Thread } from "./thread.js";
@@ -33,9 +35,12 @@ const app = {
   id: null, // the open conversation's id, or null for a new chat
   conversation: new Conversation(),
   socket: null,
+  listSocket: null, // the conversation list's socket, while no chat is open
   socketState: "idle",
   syncing: false,
   retryTimer: null, // resends messages answered `unavailable`
+  target: null, // a message to show once the conversation is in (a search result, `?message=`)
+  targetAsked: false, // branch.select was sent for it, because the branch shown did not hold it
 };
 
 const thread = new Thread({ scroller: $("thread"), list: $("messages"), empty: $("empty-state"), jump: $("jump") });
@@ -62,13 +67,26 @@ const sidebar = new Sidebar({
   list: $("conversation-list"),
   empty: $("list-empty"),
   more: $("load-more"),
-  search: $("search-input"),
+  archivedToggle: $("archived-toggle"),
+  heading: $("list-title"),
   onOpen: (id) => {
     closeSidebar();
     open(id, { push: true });
   },
   onDeleted: (id) => {
     if (id === app.id) newChat({ push: true });
+  },
+});
+
+new SearchPanel({
+  input: $("search-input"),
+  panel: $("search-results"),
+  list: $("search-list"),
+  status: $("search-status"),
+  nav: $("conversation-nav"),
+  onOpen: (id, messageId) => {
+    closeSidebar();
+    open(id, { push: true, message: messageId });
   },
 });
 
@@ -113,6 +131,9 @@ function showConversation(conversation) {
   }
   picker.show(conversation);
   settings.show(conversation);
+  $("archived-chip").hidden = !conversation?.archived;
+  $("menu-pin").textContent = conversation?.pinned ? "Unpin" : "Pin to top";
+  $("menu-archive").textContent = conversation?.archived ? "Unarchive" : "Archive";
 }
 
 function requestId() {
@@ -131,16 +152,26 @@ function setTitle(title) {
   document.title = title ? `${title} · Parley` : "Parley";
 }
 
-function open(id, { push = false } = {}) {
+/** Open a conversation; with `message`, at that message, on whichever branch holds it. */
+function open(id, { push = false, message = null } = {}) {
+  const url = message ? `/c/${id}/?message=${encodeURIComponent(message)}` : `/c/${id}/`;
+  if (push && location.pathname + location.search !== url) history.pushState({ id }, "", url);
+  app.target = message;
+  app.targetAsked = false;
+  if (id === app.id && app.socket && app.conversation.loaded) {
+    revealTarget();
+    return;
+  }
   if (app.socket) app.socket.close();
+  unwatchList();
   app.id = id;
   app.conversation = new Conversation();
   app.syncing = false;
-  if (push && location.pathname !== `/c/${id}/`) history.pushState({ id }, "", `/c/${id}/`);
   thread.reset(app.conversation);
   $("thread").classList.add("is-loading");
   sidebar.setActive(id);
-  app.socket = new ConversationSocket(id, { onFrame, onState });
+  // `?watch=all`: the owner's other chats' changes come too, so the sidebar stays current.
+  app.socket = new ConversationSocket(id, { onFrame, onState, path: `/ws/conversations/${id}/?watch=all` });
   refreshComposer();
   composer.focus();
 }
@@ -148,6 +179,7 @@ function open(id, { push = false } = {}) {
 function newChat({ push = false } = {}) {
   if (app.socket) app.socket.close();
   app.socket = null;
+  watchList();
   app.id = null;
   app.conversation = new Conversation();
   app.conversation.loaded = true;
@@ -168,6 +200,24 @@ window.addEventListener("popstate", () => {
   if (id) open(id);
   else newChat();
 });
+
+/** With no chat open there is no chat socket: the list's own socket keeps the sidebar current. */
+function watchList() {
+  if (app.listSocket) return;
+  app.listSocket = new ConversationSocket(null, {
+    path: "/ws/conversations/",
+    onFrame: (frame) => {
+      if (frame.type === "conversation.updated") sidebar.changed(frame.conversation);
+      else if (frame.type === "conversation.deleted") sidebar.forget(frame.conversation_id);
+    },
+    onState: (state) => state === "ended" && onState("ended"),
+  });
+}
+
+function unwatchList() {
+  app.listSocket?.close();
+  app.listSocket = null;
+}
 
 // --- sending ------------------------------------------------------------------
 
@@ -235,6 +285,8 @@ function onFrame(frame) {
   if (changes.sync) return requestSync();
   if (changes.renamed) return renamedElsewhere(frame.conversation);
   if (changes.deleted) return deletedElsewhere(frame.conversation_id);
+  if (changes.other) return sidebar.changed(changes.other);
+  if (changes.otherDeleted) return sidebar.forget(changes.otherDeleted);
   if (changes.reset) {
     app.syncing = false;
     $("thread").classList.remove("is-loading");
@@ -243,6 +295,7 @@ function onFrame(frame) {
     sidebar.upsert(frame.conversation);
     showConversation(frame.conversation);
     flushOutbox();
+    revealTarget();
   } else {
     thread.patch(changes);
   }
@@ -256,9 +309,23 @@ function onFrame(frame) {
   refreshComposer();
 }
 
+/** Scroll to the message asked for; off the branch shown, ask for its branch first (the answer
+ * is a snapshot, which comes back here). */
+function revealTarget() {
+  if (!app.target) return;
+  if (thread.reveal(app.target)) {
+    app.target = null;
+  } else if (!app.targetAsked) {
+    app.targetAsked = app.socket.send({ type: "branch.select", message_id: app.target });
+  } else {
+    toast("That message is no longer in this conversation.", "info");
+    app.target = null;
+  }
+}
+
 function renamedElsewhere(conversation) {
   setTitle(conversation.title);
-  sidebar.upsert(conversation);
+  sidebar.changed(conversation);
   showConversation(conversation);
 }
 
@@ -337,11 +404,7 @@ $("messages").addEventListener("click", async (event) => {
   } else if (action === "branch-select" && target.dataset.target) {
     app.socket?.send({ type: "branch.select", message_id: target.dataset.target });
   } else if (action === "edit") {
-    const item = target.closest(".message");
-    const message = app.conversation.get(item.dataset.id);
-    openEditor(item, message, (content) => {
-      app.socket?.send({ type: "message.edit", message_id: message.id, content, request_id: requestId() });
-    });
+    editMessage(target.closest(".message"));
   } else if (action === "continue") {
     continueReply();
   } else if (action === "copy-code" || action === "copy-message") {
@@ -360,9 +423,36 @@ $("messages").addEventListener("click", async (event) => {
   }
 });
 
+function editMessage(item) {
+  const message = app.conversation.get(item.dataset.id);
+  openEditor(item, message, (content) => {
+    app.socket?.send({ type: "message.edit", message_id: message.id, content, request_id: requestId() });
+  });
+}
+
+/** ↑ in the empty message box: edit the last message you sent on the branch shown. */
+function editLastMessage() {
+  const last = app.conversation.messages.findLast((m) => m.role === "user" && m.status !== "pending");
+  const item = last && $("messages").querySelector(`.message[data-id="${CSS.escape(last.id)}"]`);
+  if (!item) return false;
+  item.scrollIntoView({ block: "nearest" });
+  editMessage(item);
+  return true;
+}
+
 document.addEventListener("parley:renamed", (event) => {
   if (event.detail.id === app.id) setTitle(event.detail.title);
 });
+document.addEventListener("parley:imported", () => sidebar.load());
+
+document.addEventListener("parley:filed", (event) => {
+  if (event.detail.id === app.id) showConversation(event.detail);
+});
+
+$("unarchive").addEventListener("click", () => sidebar.file(app.id, "unarchive"));
+// The header's conversation menu (transfer.js opens it) files the open chat like the sidebar's does.
+$("menu-pin").addEventListener("click", () => sidebar.file(app.id, app.conversation.info?.pinned ? "unpin" : "pin"));
+$("menu-archive").addEventListener("click", () => sidebar.file(app.id, app.conversation.info?.archived ? "unarchive" : "archive"));
 
 // --- sidebar on small screens, and shortcuts ----------------------------------------
 
@@ -393,28 +483,51 @@ $("new-chat").addEventListener("click", (event) => {
   newChat({ push: true });
 });
 
-document.addEventListener("keydown", (event) => {
-  if (event.defaultPrevented) return;
-  const mod = event.ctrlKey || event.metaKey;
-  if (mod && event.shiftKey && event.key.toLowerCase() === "o") {
-    event.preventDefault();
-    newChat({ push: true });
-  } else if (mod && !event.shiftKey && event.key.toLowerCase() === "k") {
-    event.preventDefault();
-    if (window.matchMedia("(max-width: 800px)").matches) openSidebar();
-    $("search-input").focus();
-  } else if (event.key === "Escape" && $("app").dataset.sidebar === "open") {
+function focusSearch() {
+  if (window.matchMedia("(max-width: 800px)").matches) openSidebar();
+  $("search-input").focus();
+  $("search-input").select();
+  return true;
+}
+
+/** Esc closes the phone's sidebar, else stops the streaming reply; with neither, it does nothing here. */
+function escape() {
+  if ($("app").dataset.sidebar === "open") {
     closeSidebar();
     $("sidebar-open").focus();
-  } else if (event.key === "Escape" && app.conversation.streaming && !document.querySelector("dialog[open]")) {
-    stop();
+    return true;
   }
+  if (!app.conversation.streaming) return false;
+  stop();
+  return true;
+}
+
+function showShortcuts() {
+  $("shortcuts-dialog").showModal();
+  return true;
+}
+
+installShortcuts({
+  composerInput: $("composer-input"),
+  actions: {
+    newChat: () => {
+      closeSidebar();
+      newChat({ push: true });
+      return true;
+    },
+    search: focusSearch,
+    escape,
+    editLast: editLastMessage,
+    help: showShortcuts,
+  },
 });
+$("shortcuts-open").addEventListener("click", showShortcuts);
+
 
 // --- start ------------------------------------------------------------------------
 
-sidebar.load("");
+sidebar.load();
 picker.load();
-if (config.conversationId) open(String(config.conversationId));
+if (config.conversationId) open(String(config.conversationId), { message: new URLSearchParams(location.search).get("message") });
 else newChat();
 document.body.classList.add("is-ready");

@@ -69,4 +69,5 @@ export function openEditor(item, message, onSave) {
   item.classList.add("is-editing");
   item.append(form);
   input.focus();
+  input.setSelectionRange(input.value.length, input.value.length);
 }

@@ -6,6 +6,13 @@ import { renderInto } from "./render.js";
 
 export const SEPARATOR = "\n\n";
 
+let fileQuery = ""; // on a share link's page, files are read through the link
+
+/** A share link's page reads its messages' files as the link's viewer: `?share=<link id>`. */
+export function readFilesThroughShare(shareId) {
+  fileQuery = `?share=${encodeURIComponent(shareId)}`;
+}
+
 export function partsView(stored, content) {
   const parts = stored || [];
   const covered = parts.filter((p) => p.type === "text").map((p) => p.text).join(SEPARATOR);
@@ -36,11 +43,12 @@ function pretty(json) {
   }
 }
 
-const STATES = { running: "Running…", done: "Done", error: "Error", stopped: "Not finished" };
+const STATES = { writing: "Writing…", running: "Running…", done: "Done", error: "Error", stopped: "Not finished" };
 
-function toolState(result, streaming) {
+function toolState(call, result, streaming) {
   if (result) return result.is_error ? "error" : "done";
-  return streaming ? "running" : "stopped";
+  if (!streaming) return "stopped";
+  return call.streaming ? "writing" : "running"; // `streaming`: the model is still writing its arguments
 }
 
 function toolBlock(call, result, state) {
@@ -82,9 +90,10 @@ export function renderParts(body, message) {
       return;
     }
     const result = results.get(segment.id);
-    const key = `${segment.id}:${toolState(result, streaming)}`;
+    const state = toolState(segment, result, streaming);
+    const key = `${segment.id}:${state}:${state === "writing" ? segment.arguments.length : ""}`;
     if (node && node.dataset.key === key) return;
-    const block = toolBlock(segment, result, toolState(result, streaming));
+    const block = toolBlock(segment, result, state);
     block.dataset.kind = "tool";
     block.dataset.key = key;
     if (node && node.open) block.open = true; // keep a block the reader opened open
@@ -106,13 +115,14 @@ export function renderUserMessage(body, message) {
   if (!files.length) return;
   const list = el("div", "message-files");
   for (const part of files) {
+    const url = part.url + fileQuery;
     const link = el("a", part.type === "image" ? "message-image" : "message-file");
-    link.href = part.url;
+    link.href = url;
     link.target = "_blank";
     link.rel = "noopener";
     if (part.type === "image") {
       const image = el("img");
-      image.src = part.url;
+      image.src = url;
       image.alt = part.name;
       image.loading = "lazy";
       link.append(image);

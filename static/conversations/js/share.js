@@ -2,6 +2,7 @@
 // link's read-only socket. A revoked link closes the socket with 1008: the page says so and stops.
 
 import { showConnectionState } from "./connection.js";
+import { readFilesThroughShare } from "./parts.js";
 import { setTrustedImageHosts } from "./render.js";
 import { ConversationSocket } from "./socket.js";
 import { Conversation } from "./stream.js";
@@ -9,6 +10,7 @@ import { Thread } from "./thread.js";
 
 const config = JSON.parse(document.getElementById("parley-config").textContent);
 setTrustedImageHosts(config.trustedImageHosts);
+readFilesThroughShare(config.shareId);
 
 const $ = (id) => document.getElementById(id);
 const conversation = new Conversation();

@@ -1,41 +1,41 @@
-// The conversation list: newest first, search by title, load more, rename in place, delete
-// after confirmation. Navigation itself is the app's job (onOpen).
+// The conversation list: pinned first, then newest; load more, rename in place, delete after
+// confirmation, and a menu to pin, archive or export. A toggle swaps in the archived chats.
+// Navigation itself is the app's job (onOpen); searching is search.js's.
 
 import * as api from "./api.js";
-import { confirmDialog, toast } from "./ui.js";
-
-const SEARCH_DELAY = 250; // ms of quiet typing before searching
+import { conversationItem } from "./conversation_item.js";
+import { toggleMenu } from "./conversation_menu.js";
+import { announce, confirmDialog, download, toast } from "./ui.js";
 
 export class Sidebar {
-  constructor({ list, empty, more, search, onOpen, onDeleted }) {
-    Object.assign(this, { list, empty, more, search, onOpen, onDeleted });
+  constructor({ list, empty, more, archivedToggle, heading, onOpen, onDeleted }) {
+    Object.assign(this, { list, empty, more, archivedToggle, heading, onOpen, onDeleted });
+    this.archived = false; // showing the archived chats instead of the others
     this.activeId = null;
     this.nextUrl = null;
-    this.query = "";
-    this.timer = 0;
     this.loadToken = 0;
     this.deletedHere = new Set(); // ids this window deleted, so their broadcast is not news
-    search.addEventListener("input", () => {
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.load(search.value.trim()), SEARCH_DELAY);
-    });
-    search.addEventListener("keydown", (event) => {
-      if (event.key === "Escape" && search.value) {
-        search.value = "";
-        this.load("");
-      }
-    });
     more.addEventListener("click", () => this.loadMore());
     list.addEventListener("click", (event) => this.onClick(event));
+    archivedToggle.addEventListener("click", () => this.showArchived(!this.archived));
   }
 
-  async load(query = this.query) {
-    this.query = query;
+  /** Swap the list between the archived chats and the others. */
+  showArchived(archived) {
+    this.archived = archived;
+    this.archivedToggle.setAttribute("aria-pressed", String(archived));
+    this.archivedToggle.textContent = archived ? "Back to chats" : "Archived";
+    this.heading.textContent = archived ? "Archived chats" : "Chats";
+    this.list.replaceChildren();
+    this.load();
+  }
+
+  async load() {
     const token = ++this.loadToken;
     try {
-      const page = await api.listConversations({ q: query });
+      const page = await api.listConversations({ archived: this.archived });
       if (token !== this.loadToken) return;
-      this.list.replaceChildren(...page.results.map((c) => this.item(c)));
+      this.list.replaceChildren(...page.results.map((c) => conversationItem(c)));
       this.nextUrl = page.next;
       this.refresh();
     } catch (error) {
@@ -48,7 +48,7 @@ export class Sidebar {
     try {
       const page = await api.listConversations({ url: this.nextUrl });
       const known = new Set([...this.list.children].map((li) => li.dataset.id));
-      this.list.append(...page.results.filter((c) => !known.has(c.id)).map((c) => this.item(c)));
+      this.list.append(...page.results.filter((c) => !known.has(c.id)).map((c) => conversationItem(c)));
       this.nextUrl = page.next;
       this.refresh();
     } catch (error) {
@@ -59,7 +59,7 @@ export class Sidebar {
   refresh() {
     this.more.hidden = !this.nextUrl;
     this.empty.hidden = this.list.children.length > 0;
-    this.empty.textContent = this.query ? "No chats match your search." : "No conversations yet.";
+    this.empty.textContent = this.archived ? "No archived chats." : "No conversations yet.";
     for (const li of this.list.children) {
       const active = li.dataset.id === this.activeId;
       li.classList.toggle("is-active", active);
@@ -69,48 +69,79 @@ export class Sidebar {
     }
   }
 
-  item(conversation) {
-    const li = document.createElement("li");
-    li.className = "conv";
-    li.dataset.id = conversation.id;
-    const link = document.createElement("a");
-    link.className = "conv-link";
-    link.href = `/c/${conversation.id}/`;
-    link.textContent = conversation.title || "Untitled";
-    link.title = conversation.title || "Untitled";
-    const actions = document.createElement("div");
-    actions.className = "conv-actions";
-    actions.append(
-      this.iconButton("rename", `Rename “${conversation.title}”`, "M4 20h4L19 9l-4-4L4 16v4zM14 6l4 4"),
-      this.iconButton("delete", `Delete “${conversation.title}”`, "M5 7h14M10 7V5h4v2M7 7l1 12h8l1-12"),
-    );
-    li.append(link, actions);
-    return li;
+  /** The menu's choices for this chat, as it stands. */
+  menuItems(li) {
+    const pinned = li.dataset.pinned === "true";
+    const archived = li.dataset.archived === "true";
+    return [
+      { action: pinned ? "unpin" : "pin", label: pinned ? "Unpin" : "Pin to top" },
+      { action: archived ? "unarchive" : "archive", label: archived ? "Unarchive" : "Archive" },
+      { action: "export-markdown", label: "Export as Markdown" },
+      { action: "export-json", label: "Export as JSON" },
+    ];
   }
 
-  iconButton(action, label, path) {
-    const node = document.createElement("button");
-    node.type = "button";
-    node.className = `icon-btn icon-btn-small conv-${action}`;
-    node.dataset.action = action;
-    node.setAttribute("aria-label", label);
-    node.title = action === "rename" ? "Rename" : "Delete";
-    const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
-    svg.setAttribute("viewBox", "0 0 24 24");
-    svg.setAttribute("aria-hidden", "true");
-    const shape = document.createElementNS("http://www.w3.org/2000/svg", "path");
-    shape.setAttribute("d", path);
-    svg.append(shape);
-    node.append(svg);
-    return node;
+  /** A pick from a chat's menu: a download, or filing it (pin, archive). */
+  pick(id, action) {
+    if (action.startsWith("export-")) download(api.exportUrl(id, action.slice("export-".length)));
+    else this.file(id, action);
+  }
+
+  /** Pin, unpin, archive or unarchive; every tab of the user hears of it (`conversation.updated`). */
+  async file(id, action) {
+    const fields = { pin: { pinned: true }, unpin: { pinned: false }, archive: { archived: true }, unarchive: { archived: false } }[action];
+    try {
+      const updated = await api.updateConversation(id, fields);
+      this.changed(updated);
+      document.dispatchEvent(new CustomEvent("parley:filed", { detail: updated }));
+      const words = { pin: "Chat pinned.", unpin: "Chat unpinned.", archive: "Chat archived.", unarchive: "Chat unarchived." };
+      announce(words[action]);
+      if (action === "archive" || action === "unarchive") toast(words[action], "info");
+    } catch (error) {
+      toast(`Could not change the chat: ${error.message}`);
+    }
+  }
+
+  /** A chat's fields changed (here, in another tab, or through the API): show it where it now belongs. */
+  changed(conversation) {
+    const li = this.find(conversation.id);
+    if (li?.classList.contains("is-editing")) return;
+    const belongs = Boolean(conversation.archived) === this.archived;
+    if (!belongs) {
+      if (li) li.remove();
+      this.refresh();
+      return;
+    }
+    const fresh = conversationItem(conversation);
+    if (li) li.replaceWith(fresh);
+    this.place(fresh);
+    this.refresh();
+  }
+
+  /** Put an item where the server's order would: pinned first, then by last activity. */
+  place(li) {
+    li.remove();
+    const rank = (node) => [node.dataset.pinned === "true" ? 1 : 0, Number(node.dataset.updated)];
+    const [pinned, updated] = rank(li);
+    const after = [...this.list.children].find((node) => {
+      const [otherPinned, otherUpdated] = rank(node);
+      return otherPinned < pinned || (otherPinned === pinned && otherUpdated < updated);
+    });
+    this.list.insertBefore(li, after || null);
+  }
+
+  find(id) {
+    return this.list.querySelector(`li[data-id="${CSS.escape(id)}"]`);
   }
 
   onClick(event) {
     const li = event.target.closest(".conv");
     if (!li) return;
-    const action = event.target.closest("[data-action]")?.dataset.action;
+    const button = event.target.closest("[data-action]");
+    const action = button?.dataset.action;
     if (action === "rename") this.rename(li);
     else if (action === "delete") this.remove(li);
+    else if (action === "menu") toggleMenu(button, this.menuItems(li), (picked) => this.pick(li.dataset.id, picked));
     else if (event.target.closest(".conv-link") && !event.metaKey && !event.ctrlKey && !event.shiftKey && event.button === 0) {
       event.preventDefault();
       this.onOpen(li.dataset.id);
@@ -122,20 +153,24 @@ export class Sidebar {
     this.refresh();
   }
 
-  /** Put a conversation at the top (new, or just written to), or update its title. */
+  /** Put a conversation at the top of its group, pinned or not (new, or just written to), or
+   * update its title; one that does not belong in the list shown (archived or not) stays out. */
   upsert(conversation, { moveToTop = false } = {}) {
-    let li = this.list.querySelector(`li[data-id="${CSS.escape(conversation.id)}"]`);
+    if (Boolean(conversation.archived) !== this.archived) return;
+    let li = this.find(conversation.id);
     if (li) {
       const link = li.querySelector(".conv-link");
       if (link && conversation.title && link.textContent !== conversation.title && !li.classList.contains("is-editing")) {
-        li.replaceWith((li = this.item(conversation)));
+        li.replaceWith((li = conversationItem(conversation)));
       }
     } else {
-      if (this.query) return;
-      li = this.item(conversation);
+      li = conversationItem(conversation);
       moveToTop = true;
     }
-    if (moveToTop && this.list.firstElementChild !== li) this.list.prepend(li);
+    if (moveToTop) {
+      li.dataset.updated = String(Date.now()); // the newest of its group
+      this.place(li);
+    }
     this.refresh();
   }
 

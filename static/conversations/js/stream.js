@@ -6,8 +6,10 @@
 //   {removed: [ids]}     messages gone (the branch left when an edit or regenerate starts another)
 //   {updated: [ids]}     a message's text or status changed
 //   {sync: true}         a delta arrived after a gap: ask the server for a snapshot
-//   {renamed: true}      the conversation's title changed elsewhere
+//   {renamed: true}      the conversation's own fields changed (title, pin, archive...) elsewhere
 //   {deleted: true}      the conversation was deleted elsewhere
+//   {other: {...}}       another conversation of the user changed (`?watch=all`): for the sidebar
+//   {otherDeleted: id}   another conversation of the user was deleted
 
 export class Conversation {
   constructor() {
@@ -65,13 +67,20 @@ export class Conversation {
       case "message.completed":
         return this.applyCompleted(frame);
       case "conversation.updated":
+        if (this.isOther(frame.conversation.id)) return { other: frame.conversation };
         this.info = frame.conversation;
         return { renamed: true };
       case "conversation.deleted":
+        if (this.isOther(frame.conversation_id)) return { otherDeleted: frame.conversation_id };
         return { deleted: true };
       default:
         return {};
     }
+  }
+
+  /** A frame about another of the user's conversations (the socket asked with `?watch=all`). */
+  isOther(id) {
+    return Boolean(this.info) && id !== this.info.id;
   }
 
   applySnapshot({ conversation, messages }) {

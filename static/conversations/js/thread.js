@@ -95,6 +95,20 @@ export class Thread {
     if (this.follow && !changes.delta) this.scrollToBottom();
   }
 
+  /** Scroll to a message and mark it (a search result opened); false when it is not shown. */
+  reveal(id) {
+    const item = this.nodes.get(id);
+    if (!item) return false;
+    for (const node of this.list.querySelectorAll(".is-found")) node.classList.remove("is-found");
+    item.classList.add("is-found");
+    item.tabIndex = -1;
+    item.scrollIntoView({ block: "center" });
+    item.focus({ preventScroll: true });
+    this.follow = this.atBottom();
+    this.jump.hidden = this.follow;
+    return true;
+  }
+
   add(message) {
     this.list.append(this.build(message));
     this.refreshChrome();

@@ -1,4 +1,4 @@
-// Small page-wide helpers: toasts, screen-reader announcements and the confirm dialog.
+// Small page-wide helpers: toasts, screen-reader announcements, the confirm dialog, downloads.
 
 const TOAST_MS = 4500;
 
@@ -59,4 +59,15 @@ export async function copyText(text) {
     area.remove();
     return ok;
   }
+}
+
+/** Download what `url` answers as an attachment (the server names the file). */
+export function download(url) {
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = "";
+  link.hidden = true;
+  document.body.append(link);
+  link.click();
+  link.remove();
 }
