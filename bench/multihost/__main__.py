@@ -17,6 +17,7 @@ import dataclasses
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 from pathlib import Path
@@ -66,11 +67,11 @@ def failover(args: argparse.Namespace) -> int:
         outcome = asyncio.run(run(topology, plan))
     finally:
         topology.stop()
-    result = {**dataclasses.asdict(outcome), "ok": outcome.ok, "workdir": str(topology.workdir)}
+    result = {**dataclasses.asdict(outcome), "ok": outcome.ok}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(summary(outcome))
-    return 0 if outcome.ok else 1
+    return finish(topology, outcome.ok)
 
 
 def scale(args: argparse.Namespace) -> int:
@@ -85,7 +86,16 @@ def scale(args: argparse.Namespace) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, default=str) + "\n")
     print(scale_summary(result))
-    return 0 if result["target_met"] else 1
+    return finish(topology, result["target_met"])
+
+
+def finish(topology: Topology, ok: bool) -> int:
+    """The run's folder goes when all went well; otherwise its logs stay for a look."""
+    if ok:
+        shutil.rmtree(topology.workdir, ignore_errors=True)
+        return 0
+    print(f"Logs of the processes, nginx and the simulator: {topology.workdir}")
+    return 1
 
 
 def ints(text: str) -> tuple[int, ...]:

@@ -5,6 +5,7 @@ the others complete untouched. The 300-conversation run is `python -m bench.mult
 
 from __future__ import annotations
 
+import fcntl
 import json
 import subprocess
 import sys
@@ -60,3 +61,17 @@ def test_a_balanced_target_reaches_nginx_by_address_with_the_page_origin_and_its
         "ssl": "ctx", "host": "10.77.0.2", "port": 443, "local_addr": ("10.77.0.101", 0),
     }  # fmt: skip
     assert Target("ws://127.0.0.1:8001/ws/x/").connection_options() == {}  # the one-host bench, as before
+
+
+@pytest.mark.integration
+def test_a_machine_that_cannot_build_the_topology_gets_a_reason_and_status_77(tmp_path: Path) -> None:
+    """While another run holds the topology's lock (held here), a run says why and exits 77: the smoke skips."""
+    from bench.multihost.network import LOCK
+
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # waits out a real run in progress
+        command = [sys.executable, "-m", "bench.multihost", "failover", "--conversations", "2"]
+        run = subprocess.run([*command, "--out", str(tmp_path / "out.json")], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == UNAVAILABLE, run.stderr[-2000:]
+    assert "multi-host topology unavailable: " in run.stderr and not (tmp_path / "out.json").exists()
