@@ -32,6 +32,7 @@ def test_losing_a_host_mid_stream_loses_no_reply(tmp_path: Path) -> None:
     assert sum(result["hosts"].values()) == 12 and lost > 0
     assert result["failures"] == []
     assert result["interrupted"] == result["resumed_exactly"] == result["continued"] == lost
+    assert set(result["continued_on"]) <= {"parley-h2", "parley-h3"} and result["continued_on"]  # never host 1
     assert result["completed_exactly"] == result["untouched"] == 12 - lost
     assert result["reconnects"] >= lost and result["ok"]
     assert "Result: ok" in run.stdout, run.stdout[-2000:]
