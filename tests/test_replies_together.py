@@ -171,12 +171,14 @@ def test_a_new_owners_first_start_in_a_batch_counts_what_they_stored_before(alic
     assert StorageUsage.objects.get(user=bob).stored_bytes == 3 + 2
 
 
-def test_a_batch_by_many_owners_costs_the_same_round_trips_whatever_its_size(make_conversation):
+@pytest.mark.parametrize("counted", [True, False], ids=["counted owners", "new owners"])
+def test_a_batch_by_many_owners_costs_the_same_round_trips_whatever_its_size(make_conversation, counted):
     add_model("sim", "sim-a", is_default=True)
 
     def round_trips(size: int) -> int:
         owners = [get_user_model().objects.create_user(f"u{size}-{n}") for n in range(size)]
-        StorageUsage.objects.bulk_create([StorageUsage(user=owner, stored_bytes=0) for owner in owners])
+        if counted:
+            StorageUsage.objects.bulk_create([StorageUsage(user=owner, stored_bytes=0) for owner in owners])
         batch = [request(owner, make_conversation(owner), n) for n, owner in enumerate(owners)]
         with CaptureQueriesContext(connection) as queries:
             assert codes(replies.replies_start(batch)) == ["started"] * size
