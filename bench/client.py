@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 import time
 from array import array
 from dataclasses import dataclass, field, fields
@@ -20,6 +21,19 @@ class Target:
     url: str
     cookie: str | None = None  # "sessionid=..." for Parley; baselines need none
     origin: str | None = None
+    # Through a load balancer (bench/multihost): its address for the URL's host name, the TLS
+    # context that trusts its certificate, and the client's own source address.
+    address: tuple[str, int] | None = None
+    tls: ssl.SSLContext | None = None
+    source: str | None = None
+
+    def connection_options(self) -> dict:
+        options: dict = {"ssl": self.tls} if self.tls else {}
+        if self.address:
+            options.update(host=self.address[0], port=self.address[1])
+        if self.source:
+            options["local_addr"] = (self.source, 0)
+        return options
 
 
 @dataclass(slots=True)
@@ -82,6 +96,7 @@ async def open_one(target: Target, timeout: float) -> ClientConnection:
             ping_interval=None,
             max_size=2**24,
             open_timeout=None,
+            **target.connection_options(),
         )
         first = json.loads(await ws.recv())
     if first.get("type") != "conversation.snapshot":

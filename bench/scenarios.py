@@ -26,6 +26,7 @@ class Workload:
     ramp: float = 1.0  # sends are spread evenly over this many seconds
     slack: float = 30.0  # seconds past the ideal reply time before a conversation times out
     connect_timeout: float = 60.0  # per connection, handshake plus snapshot
+    connect_concurrency: int = 200  # handshakes in flight at once
 
     def content(self) -> str:
         return f"!sim stamp=1 tokens={self.tokens} tps={self.tps:g} ttft={self.ttft:g}"
@@ -100,7 +101,7 @@ async def measure_active(server: Server, n: int, work: Workload, meters: Meters)
     idle = total(trees)
     tally = Tally()
     started = time.monotonic()
-    conns = await open_all(server.targets(n), tally, timeout=work.connect_timeout)
+    conns = await open_all(server.targets(n), tally, concurrency=work.connect_concurrency, timeout=work.connect_timeout)
     connect_s = time.monotonic() - started
     busy_before = core_busy()
     before = (total(trees).cpu, self_cpu(), meters.simulator.usage().cpu, meters.redis.seconds(), time.monotonic())

@@ -130,9 +130,7 @@ else:
     # Seconds to wait for the database to accept a connection (libpq's connect_timeout, 2 at least;
     # a ?connect_timeout= in DATABASE_URL wins): a server that accepts TCP and never answers, or a
     # blackholed address, fails the start `unavailable` instead of hanging it.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
-        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
-    )
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

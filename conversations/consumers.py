@@ -262,7 +262,7 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
             if payload["status"] == "streaming":
                 live = await generation.live_state(payload["id"])
                 if live is not None and live[1] >= payload["seq"]:
-                    payload.update(protocol.live_fields(message, *live))
+                    payload.update(protocol.live_fields(message, *live, await generation.preview_parts(payload["id"])))
                 self.seen[payload["id"]] = payload["seq"]
             elif payload["role"] == "assistant":
                 self.seen[payload["id"]] = FINISHED

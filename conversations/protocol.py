@@ -206,9 +206,10 @@ def message_payload(message: Message) -> dict[str, Any]:
     }
 
 
-def live_fields(message: Message, content: str, seq: int) -> dict[str, Any]:
-    """A streaming message's fields from its live text: the snapshot's view of a reply in progress."""
-    return {"content": content, "seq": seq, "parts": parts_view(message.parts, content)}
+def live_fields(message: Message, content: str, seq: int, preview: list[dict] | None = None) -> dict[str, Any]:
+    """A streaming message's fields from its live text: the snapshot's view of a reply in progress,
+    with the calls the model is still writing when this process runs it (`preview`)."""
+    return {"content": content, "seq": seq, "parts": parts_view(preview or message.parts, content)}
 
 
 def conversation_payload(conversation: Conversation) -> dict[str, Any]:

@@ -70,6 +70,12 @@ def budget_summaries(*, user: AbstractBaseUser, now: datetime) -> list[dict[str,
     return [{"state": state, "percent": round(state.share * 100), "resets": next_month_start(now)} for state in states]
 
 
+def budgets_apply(*, user_ids: set) -> bool:
+    """Whether any budget applies to any of these users: a batch of starts checks each owner's
+    budgets (locking them) only when some exist."""
+    return Budget.objects.filter(Q(user__in=user_ids) | Q(group__user__in=user_ids)).exists()
+
+
 def over_budget(*, user: AbstractBaseUser, now: datetime) -> str | None:
     """Why this user may not start a reply now (a used-up budget, and when it resets), or None."""
     for state in budget_states(user=user, now=now):

@@ -16,7 +16,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import BigIntegerField, F, Func, QuerySet, Sum
+from django.db.models import BigIntegerField, Case, F, Func, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from .models import Conversation, ConversationCreation, Message, StorageUsage
@@ -66,13 +66,52 @@ def store(*, user: AbstractBaseUser | int, adding: int) -> None:
     store(user=user_id, adding=adding)
 
 
+def store_all(*, adding: dict[int, int]) -> bool:
+    """Count bytes for several users at once, in one UPDATE while each stays below the limit;
+    users without a count yet get theirs measured together first. False when one would reach
+    the limit, and the caller rolls back what was counted."""
+    adding = {user_id: size for user_id, size in adding.items() if size > 0}
+    if not adding:
+        return True
+    updated = _grow(adding)
+    if updated == len(adding):
+        return True
+    counted = set(StorageUsage.objects.filter(user_id__in=adding).values_list("user_id", flat=True))
+    if len(counted) > updated:
+        return False
+    new = {user_id: adding[user_id] for user_id in adding.keys() - counted}
+    StorageUsage.objects.bulk_create(StorageUsage(user_id=u, stored_bytes=b) for u, b in measured_many(new).items())
+    return _grow(new) == len(new)
+
+
+def _grow(adding: dict[int, int]) -> int:
+    """Add each user's bytes where the count stays below the limit after it, so every start of a
+    batch was allowed (allow_reply); how many counts grew."""
+    limit = settings.PARLEY_MAX_STORED_BYTES_PER_USER
+    fits = Q()
+    for user_id, size in adding.items():
+        fits |= Q(user_id=user_id, stored_bytes__lt=limit - size)
+    grows = Case(*(When(user_id=user_id, then=Value(size)) for user_id, size in adding.items()))
+    return StorageUsage.objects.filter(fits).update(stored_bytes=F("stored_bytes") + grows)
+
+
 def measured_bytes(user: AbstractBaseUser | int) -> int:
-    """What the user stored before their count was kept: titles, system prompts, every message but
+    user_id = getattr(user, "pk", user)
+    return measured_many([user_id])[user_id]
+
+
+def measured_many(user_ids) -> dict[int, int]:
+    """What each user stored before their count was kept: titles, system prompts, every message but
     the replies still streaming."""
-    conversations = Conversation.objects.filter(owner=user).aggregate(
-        total=Sum(OctetLength("title")) + Sum(OctetLength("system_prompt"))
-    )["total"]
-    return (conversations or 0) + messages_bytes(Message.objects.filter(conversation__owner=user))
+    stored = dict.fromkeys(user_ids, 0)
+    conversations = Conversation.objects.filter(owner__in=stored).values("owner").order_by()
+    totals = conversations.annotate(total=Sum(OctetLength("title")) + Sum(OctetLength("system_prompt")))
+    for row in totals:
+        stored[row["owner"]] += row["total"] or 0
+    messages = Message.objects.filter(conversation__owner__in=stored).exclude(status=Message.Status.STREAMING)
+    for owner, content, parts in messages.values_list("conversation__owner", "content", "parts").iterator():
+        stored[owner] += message_bytes(content, parts)
+    return stored
 
 
 def conversation_bytes(conversation: Conversation) -> int:
@@ -112,6 +151,12 @@ def allow_reply(*, user: AbstractBaseUser) -> None:
     full = StorageUsage.objects.filter(user_id=user.pk, stored_bytes__gte=settings.PARLEY_MAX_STORED_BYTES_PER_USER)
     if full.exists():
         raise QuotaExceeded(full_message())
+
+
+def full_users(*, user_ids) -> set:
+    """Those of these users whose stored text has reached the limit: `allow_reply` for many at once."""
+    full = StorageUsage.objects.filter(user__in=user_ids, stored_bytes__gte=settings.PARLEY_MAX_STORED_BYTES_PER_USER)
+    return set(full.values_list("user", flat=True))
 
 
 def full_message() -> str:

@@ -83,7 +83,9 @@ async def connect(transactional_db) -> AsyncIterator[Connect]:
         if user is not None:
             cookie = cookie or await sync_to_async(session_cookie)(user)
             headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
-        path = f"/ws/conversations/{conversation_id}/" + (f"?{query}" if query else "")
+        # No conversation id: the conversation list's socket (`/ws/conversations/`).
+        path = "/ws/conversations/" + ("" if conversation_id is None else f"{conversation_id}/")
+        path += f"?{query}" if query else ""
         communicator = WebsocketCommunicator(application, path, headers)
         accepted, detail = await communicator.connect(timeout=5)
         opened.append(communicator)

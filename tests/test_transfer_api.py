@@ -147,9 +147,12 @@ def test_an_oversized_import_is_413_as_a_file_or_once_unzipped(alice_client, ali
     assert not Conversation.objects.filter(owner=alice).exists()
 
 
-def test_an_import_past_the_hourly_chat_limit_saves_nothing(alice_client, alice, settings, make_conversation):
+def test_an_import_past_the_hourly_chat_limit_saves_nothing(alice_client, alice, settings):
     settings.PARLEY_MAX_CONVERSATIONS_PER_HOUR = 2
-    make_conversation(alice, title="Earlier")
+    assert (
+        alice_client.post("/api/conversations/", {"title": "Earlier"}, content_type="application/json").status_code
+        == 201
+    )
 
     response = post_import(alice_client, CHATGPT.read_bytes())
 

@@ -37,6 +37,7 @@ class Outcome:
 
     plan: Plan
     hosts: dict[str, int] = field(default_factory=dict)  # replies generated per host before the cut
+    continued_on: dict[str, int] = field(default_factory=dict)  # host generating each continued reply
     seconds: dict[str, float] = field(default_factory=dict)
     interrupted: int = 0
     resumed_exactly: int = 0
@@ -53,6 +54,8 @@ class Outcome:
         return (
             not self.failures
             and expected_lost > 0
+            and f"parley-h{LOST_HOST}" not in self.continued_on
+            and sum(self.continued_on.values()) > 0
             and self.interrupted == self.resumed_exactly == self.continued == expected_lost
             and self.completed_exactly == self.untouched == others
         )
@@ -107,7 +110,7 @@ async def run(topology: Topology, plan: Plan) -> Outcome:
         await asyncio.to_thread(topology.kill, LOST_HOST)
         await phase(outcome, "ended", conversations, lambda c: c.status not in (None, "streaming"), since=cut_at)
         await check_ends(outcome, topology, conversations, lost)
-        await continue_lost(outcome, lost)
+        await continue_lost(outcome, topology.postgres.url, lost)
     finally:
         done.set()
         await asyncio.gather(*(close(c) for c in conversations))
@@ -165,12 +168,17 @@ def check_untouched(outcome: Outcome, c: Conversation, status: str, content: str
         outcome.failures.append(f"conversation {c.index}: {c.reconnects} reconnects, {c.gaps} seq gaps on a live host")
 
 
-async def continue_lost(outcome: Outcome, lost: list[Conversation]) -> None:
-    """Continue every interrupted reply from its saved text; it must stream on to `complete`."""
+async def continue_lost(outcome: Outcome, database_url: str, lost: list[Conversation]) -> None:
+    """Continue every interrupted reply from its saved text, on the host its socket now reaches;
+    it must stream on to `complete`."""
     saved_text = {c.reply_id: c.reply["content"] for c in lost}
     for c in lost:
         c.request_id = f"continue-{c.index}"
         await c.send(type="message.continue", request_id=c.request_id)
+    await phase(outcome, "continuing", lost, lambda c: c.status != "interrupted")
+    hosts = await asyncio.to_thread(reply_hosts, database_url, [c.reply_id for c in lost])
+    for name in hosts.values():  # only replies still streaming have a process: the rest finished already
+        outcome.continued_on[name] = outcome.continued_on.get(name, 0) + 1
     await phase(outcome, "continued", lost, lambda c: c.status == "complete")
     for c in lost:
         content = c.reply["content"]
@@ -187,7 +195,7 @@ def summary(outcome: Outcome) -> str:
             f"Multi-host failover: {outcome.plan.conversations} conversations, replies per host {outcome.hosts}",
             f"Host {LOST_HOST} cut and killed with {lost} replies streaming; phases (s): {outcome.seconds}",
             f"Interrupted: {outcome.interrupted}/{lost}; resumed on another host with exactly the saved text: "
-            f"{outcome.resumed_exactly}/{lost}; continued: {outcome.continued}/{lost}",
+            f"{outcome.resumed_exactly}/{lost}; continued: {outcome.continued}/{lost}, on {outcome.continued_on}",
             f"Elsewhere: complete with exactly their text {outcome.completed_exactly}, untouched "
             f"{outcome.untouched} of {outcome.plan.conversations - lost}; reconnects {outcome.reconnects}",
             *(f"FAILED: {failure}" for failure in outcome.failures[:20]),

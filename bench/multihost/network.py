@@ -84,11 +84,17 @@ class Network:
         """The host loses its network at once: nothing it sends or is sent arrives any more."""
         ip("-n", host_namespace(number), "link", "set", "eth0", "down")
 
+    @property
+    def held(self) -> bool:
+        return self.lock is not None
+
     def down(self) -> None:
+        """Remove the topology, only if this run built it: another run's stays untouched."""
+        if self.lock is None:
+            return
         remove_leftovers(self.hosts)
-        if self.lock is not None:
-            os.close(self.lock)
-            self.lock = None
+        os.close(self.lock)
+        self.lock = None
 
 
 def remove_leftovers(hosts: int) -> None:

@@ -143,6 +143,7 @@ class Topology:
             process.stop(signal.SIGKILL)
 
     def stop(self) -> None:
+        built = self.network.held
         self.balancer.stop()
         for processes in self.processes.values():
             for process in processes:
@@ -154,6 +155,8 @@ class Topology:
         self.network.down()
         for data in ("postgres", "redis", "media"):  # the logs stay, for a look after the run
             shutil.rmtree(self.workdir / data, ignore_errors=True)
+        if not built:  # it never started: nothing to look at
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
     def describe(self) -> str:
         lines = [f"run folder {self.workdir}", f"https://{SERVER_NAME} on 10.77.0.2:443 (nginx, CA in tls/)"]

@@ -23,6 +23,7 @@ from ..realtime import local
 from ..realtime.broadcast import Broadcaster
 from ..tools.runner import close_tool_threads
 from .config import provider_config
+from .starts import close_start_thread
 from .worker import Worker
 
 logger = logging.getLogger(__name__)
@@ -80,3 +81,4 @@ async def shut_down(*, interrupted: bool = False) -> None:
     await close_http_clients()
     await stop_in_process_simulator()
     await asyncio.to_thread(close_tool_threads)
+    await asyncio.to_thread(close_start_thread)

@@ -49,6 +49,7 @@ class Running:
     finishing: bool = False  # its stream ended and its final state is being saved: nothing left to stop
     interrupted: bool = False  # stopped because the server is going away, not by a user
     parts: list[Part] = dataclasses.field(default_factory=list)  # saved at tool events (parts.py)
+    preview: list[Part] | None = None  # the parts last announced with calls still being written, until they are saved
     parts_retry: asyncio.Task | None = None  # saving the parts again while the database is away (tool_parts.py)
     prompt: list[str] = dataclasses.field(default_factory=list)  # the history's texts, to estimate usage by
     first_message: str | None = None  # set for a conversation's first reply: it may name the chat

@@ -1,6 +1,7 @@
 """The generation service's entry points: start, edit, regenerate, continue and stop a reply.
 
-Each saves what the request changes in one transaction (replies/), then hands the reply to this
+Each saves what the request changes in one transaction (replies/; a send's with the other sends
+that arrive meanwhile, generation/starts.py), then hands the reply to this
 process's Worker, which runs it as a task of its own; a stop reaches the process that runs it.
 """
 
@@ -16,6 +17,7 @@ from django.db import transaction
 
 from .. import replies, selectors
 from ..models import Message
+from ..replies import StartRequest
 from .process import get_worker
 from .worker import stop_message
 
@@ -40,14 +42,16 @@ async def start(
     `sampling` (temperature, max_tokens) overrides its options (the /v1/ API passes its request's)."""
     worker = await get_worker()
     asked_at = worker.broadcaster.clock()
-    started = await database_sync_to_async(replies.reply_start)(
-        user=user,
-        conversation_id=conversation_id,
-        content=content,
-        request_id=request_id,
-        attachments=attachments,
-        worker=worker.channel,
-        model_id=model,
+    started = await worker.starts.start(
+        StartRequest(
+            user=user,
+            conversation_id=conversation_id,
+            content=content,
+            request_id=request_id,
+            attachments=attachments,
+            worker=worker.channel,
+            model_id=model,
+        )
     )
     worker.begin(started, request_id, asked_at=asked_at, sampling=sampling)
     return started
@@ -141,3 +145,8 @@ def stop_after_commit(reply: Message) -> None:
 async def live_state(reply_id: str) -> tuple[str, int] | None:
     """A streaming reply's published text and seq, wherever it is being generated."""
     return await (await get_worker()).live_state(reply_id)
+
+
+async def preview_parts(reply_id: str) -> list[dict] | None:
+    """The parts announced with a call the model is still writing, for a reply of this process."""
+    return (await get_worker()).preview_parts(reply_id)

@@ -38,6 +38,7 @@ from ..tools.schema import ToolContext
 from . import tool_parts
 from .config import catalog_provider, reply_options
 from .running import Outcome, Running, charged
+from .starts import StartBatcher
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
@@ -65,6 +66,7 @@ class Worker:
         self.closing = asyncio.Event()  # set by shutdown: final saves stop retrying and hand off
         self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
         self.ledger = fairness.Ledger(broadcaster.redis)  # per-user fair-use counts of this process's sockets
+        self.starts = StartBatcher()  # reply starts, saved in batches (group commit)
 
     def spawn(self, job, name: str) -> asyncio.Task:
         """Run `job` as a task of the worker's, in a context of its own: a task outlives its caller,
@@ -199,17 +201,22 @@ class Worker:
         the database is away, announced at once and saved when it answers: tool_parts.py)."""
         live = running.live
         self.broadcaster.drain(live)
-        running.parts = [*parts_view(running.parts, live.content), *new_parts]
+        running.parts, running.preview = [*parts_view(running.parts, live.content), *new_parts], None
         await tool_parts.save(running, spawn=self.spawn, closing=self.closing)
         self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.parts)))
 
     def show_calls(self, running: Running, calls: list[Part]) -> None:
-        """Calls the model is still writing: announced after the text before them, not saved (a
-        snapshot meanwhile shows the saved parts, and the next such frame or the saved calls follow)."""
+        """Calls the model is still writing: announced after the text before them, and kept for this
+        process's snapshots (`preview_parts`) instead of saved."""
         live = running.live
         self.broadcaster.drain(live)
-        parts = [*parts_view(running.parts, live.content), *calls]
-        self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, parts)))
+        running.preview = [*parts_view(running.parts, live.content), *calls]
+        self.broadcaster.publish(live.group, frame_message(protocol.parts_frame(live.id_str, running.preview)))
+
+    def preview_parts(self, reply_id: str) -> list[Part] | None:
+        """The parts last announced for a reply of this process while it writes a call, if any."""
+        running = self.running.get(reply_id)
+        return running.preview if running is not None else None
 
     async def stop(self, reply: Message) -> None:
         """Stop a reply wherever it runs: here directly, elsewhere through its process's channel."""

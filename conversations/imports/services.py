@@ -19,8 +19,8 @@ BATCH = 500  # messages per INSERT: bounded statements for long conversations
 def conversations_import(*, owner: AbstractBaseUser, conversations: list[ImportedConversation]) -> list[Conversation]:
     """Create every conversation with its whole tree; a quota passed raises QuotaExceeded and saves nothing.
 
-    New ids are given (the file's may exist here already). A conversation's `created_at` is the
-    import's time, so it counts toward PARLEY_MAX_CONVERSATIONS_PER_HOUR; its messages keep their times.
+    New ids are given (the file's may exist here already). Each conversation is a chat start logged
+    against PARLEY_MAX_CONVERSATIONS_PER_HOUR, made at the import's time; its messages keep their times.
     """
     storage_limits.store(user=owner, adding=sum(stored_bytes(imported) for imported in conversations))  # locks
     storage_limits.allow_new_conversations(user=owner, count=len(conversations))

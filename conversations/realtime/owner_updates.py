@@ -3,8 +3,9 @@
 A tab's sidebar lists all its owner's chats, but its socket follows one conversation's group. A
 change to a conversation itself (renamed, pinned, archived, deleted) is therefore published twice:
 to the conversation's group, as protocol v1 always did, and to the owner's group (`user.<pk>`,
-which every socket joins for session revocation). Sockets that asked for it (`?watch=all`) relay
-the owner's copy unless it is about their own conversation, which they hear of already.
+which every socket joins for session revocation). Chat sockets that asked for it (`?watch=all`)
+relay the owner's copy unless it is about their own conversation, which they hear of already; the
+conversation list's socket (list_consumer.py) relays every one; the console's ignores them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from .broadcast import publish_after_commit
 
 logger = logging.getLogger(__name__)
 
-EVENT_TYPE = "owner.conversation"  # handled by ConversationConsumer.owner_conversation
+EVENT_TYPE = "owner.conversation"  # the consumers' `owner_conversation` handlers
 
 
 def owner_message(conversation_id: Any, frame: str) -> dict[str, Any]:

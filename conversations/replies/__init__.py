@@ -1,4 +1,4 @@
-"""The database side of a reply's life: start (start.py), edit, regenerate and continue
+"""The database side of a reply's life: start (start.py; many at once, together.py), edit, regenerate and continue
 (branches.py), then parts, checkpoints, the final save and recovery (ending.py). The statements
 every reply runs are SQL in sql.py; everything else uses the ORM."""
 
@@ -15,14 +15,17 @@ from .ending import (
     reply_titled,
 )
 from .start import TITLE_FROM_MESSAGE, ReplyRefused, ReplyStart, reply_start
+from .together import StartRequest, replies_start
 
 __all__ = [
     "INTERRUPTED_ERROR",
     "TITLE_FROM_MESSAGE",
     "ReplyRefused",
     "ReplyStart",
+    "StartRequest",
     "replies_checkpoint",
     "replies_stale",
+    "replies_start",
     "reply_continue",
     "reply_edit",
     "reply_finish",

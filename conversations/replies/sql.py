@@ -48,6 +48,8 @@ def lock_conversation(conversation_id: uuid.UUID, owner_id) -> Conversation | No
     """The owner's conversation, its row and the owner's locked until commit; None if missing.
 
     Locking the owner's row as well serialises the per-user cap across all their conversations.
+    The owner's row is locked first (FOR UPDATE OF locks in the order it names), as a batch of
+    starts locks its owners before their conversations (together.py), so the two never deadlock.
     """
     alias = database()
     with connections[alias].cursor() as cursor:
@@ -117,7 +119,7 @@ def statements(alias: str) -> Statements:
     c, m, u = name(Conversation), name(Message), name(get_user_model())
     owner_pk = connection.ops.quote_name(get_user_model()._meta.pk.column)
     fields = ", ".join(f"{c}.{name(Conversation, field)}" for field in LOCK_FIELDS)
-    lock = f" FOR UPDATE OF {c}, {u}" if connection.features.has_select_for_update_of else ""
+    lock = f" FOR UPDATE OF {u}, {c}" if connection.features.has_select_for_update_of else ""
     columns = ", ".join(connection.ops.quote_name(field.column) for field in Message._meta.concrete_fields)
     finished = ", ".join(
         f"{name(Message, field)} = %s"

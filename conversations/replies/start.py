@@ -71,7 +71,7 @@ def reply_start(
             return existing
         model = reply_model(user, conversation, model_id)
         store_text(user, content)
-        uploads = _claim(user, attachments, model)
+        uploads = claim(user, attachments, model)
         path = tree.active_path(turns, conversation.active_leaf_id)
         return branch(conversation, turns, path, content, request_id, worker, model, uploads=uploads)
 
@@ -86,6 +86,16 @@ def store_text(user: AbstractBaseUser, content: str) -> None:
 
 def branch(conversation, turns, path, content, request_id, worker, model, *, uploads=(), replaces=None):
     """A user message after `path` (a new branch when the path's end has children) and its reply."""
+    pair = new_pair(conversation, turns, path, content, request_id, worker, model, uploads)
+    insert(list(pair))
+    if uploads:
+        attach(conversation, pair[0], uploads)  # before the history is read, which includes them
+    touch(conversation, leaf=pair[1].id, first_message=first_words(content, uploads))
+    return answer(conversation, turns, path, pair, model, replaces=replaces)
+
+
+def new_pair(conversation, turns, path, content, request_id, worker, model, uploads=()) -> tuple[Message, Message]:
+    """The unsaved user message after `path` and its streaming reply."""
     parent_id = path[-1].id if path else None
     position = turns[-1].position + 1 if turns else 0
     user_message = Message(
@@ -97,12 +107,18 @@ def branch(conversation, turns, path, content, request_id, worker, model, *, upl
         parts=([text_part(content)] if content else []) + [attachment_part(u) for u in uploads],
         request_id=request_id,
     )
-    reply = new_reply(conversation, user_message.id, position + 1, request_id, worker, model)
-    insert([user_message, reply])
-    if uploads:
-        _attach(conversation, user_message, uploads)  # before the history is read, which includes them
-    touch(conversation, leaf=reply.id, first_message=content or (uploads[0].name if uploads else ""))
-    tree.added_sibling(user_message, tree.sibling_ids(turns, parent_id))
+    return user_message, new_reply(conversation, user_message.id, position + 1, request_id, worker, model)
+
+
+def first_words(content: str, uploads) -> str:
+    """What a new chat is named after: its first message, else its first file."""
+    return content or (uploads[0].name if uploads else "")
+
+
+def answer(conversation, turns, path, pair, model, *, replaces=None) -> ReplyStart:
+    """The started reply of a saved pair, its place in the tree and the prompt it answers."""
+    user_message, reply = pair
+    tree.added_sibling(user_message, tree.sibling_ids(turns, user_message.parent_id))
     tree.added_sibling(reply, ())
     return ReplyStart(
         reply=reply,
@@ -113,7 +129,7 @@ def branch(conversation, turns, path, content, request_id, worker, model, *, upl
     )
 
 
-def _claim(user: AbstractBaseUser, attachments: tuple[str, ...], model: LLMModel) -> list[Upload]:
+def claim(user: AbstractBaseUser, attachments: tuple[str, ...], model: LLMModel) -> list[Upload]:
     if not attachments:
         return []
     try:
@@ -122,7 +138,7 @@ def _claim(user: AbstractBaseUser, attachments: tuple[str, ...], model: LLMModel
         raise ReplyRefused(refused.code, refused.detail) from None
 
 
-def _attach(conversation: Conversation, message: Message, uploads: list[Upload]) -> None:
+def attach(conversation: Conversation, message: Message, uploads: list[Upload]) -> None:
     """The uploads now belong to the message; the conversation is marked so prompts look for files."""
     Upload.objects.filter(id__in=[u.id for u in uploads]).update(message=message)
     if not conversation.has_attachments:
@@ -143,17 +159,17 @@ def open_request(
     if conversation is None:
         raise ReplyRefused("not_found", "This conversation does not exist.")
     turns = read_turns(conversation_id)
-    existing = _existing_request(turns, request_id)
+    existing = existing_request(turns, request_id)
     if existing is None and regenerate and conversation.regenerations.filter(request_id=request_id).exists():
         existing = _regenerated_since(turns)
     if existing is None:
         _refuse_if_busy(user, turns)
-        _refuse_if_over_budget(user)
-        _refuse_if_storage_full(user)
+        refuse_if_over_budget(user)
+        refuse_if_storage_full(user)
     return conversation, turns, existing
 
 
-def _existing_request(turns: list[Turn], request_id: str) -> ReplyStart | None:
+def existing_request(turns: list[Turn], request_id: str) -> ReplyStart | None:
     """A retried request gets the reply it started the first time, not a second one."""
     user_message = next((t for t in turns if t.request_id == request_id and t.role == Message.Role.USER), None)
     reply = next((t for t in turns if t.request_id == request_id and t.role == Message.Role.ASSISTANT), None)
@@ -172,9 +188,18 @@ def _regenerated_since(turns: list[Turn]) -> ReplyStart:
 
 
 def _refuse_if_busy(user: AbstractBaseUser, turns: list[Turn]) -> None:
+    refuse_if_streaming(turns)
+    refuse_at_cap(streaming_count(user.pk))
+
+
+def refuse_if_streaming(turns: list[Turn]) -> None:
+    """One reply at a time per conversation."""
     if any(turn.status == Status.STREAMING for turn in turns):
         raise ReplyRefused("busy", "A reply is already being generated in this conversation.")
-    running = streaming_count(user.pk)
+
+
+def refuse_at_cap(running: int) -> None:
+    """No new reply while the owner has PARLEY_MAX_GENERATIONS_PER_USER streaming."""
     if running >= settings.PARLEY_MAX_GENERATIONS_PER_USER:
         raise ReplyRefused(
             "limit_reached",
@@ -204,14 +229,14 @@ def reply_model(user: AbstractBaseUser, conversation: Conversation, model_id: in
     return model
 
 
-def _refuse_if_over_budget(user: AbstractBaseUser) -> None:
+def refuse_if_over_budget(user: AbstractBaseUser) -> None:
     """Past a monthly budget no new reply starts; one already running is never cut off by its cost."""
     reason = quotas.over_budget(user=user, now=timezone.now())
     if reason:
         raise ReplyRefused("quota_exceeded", reason)
 
 
-def _refuse_if_storage_full(user: AbstractBaseUser) -> None:
+def refuse_if_storage_full(user: AbstractBaseUser) -> None:
     """Replies count toward the stored-bytes quota once finished: one that took the user past it
     ran to its end, and the next one is refused here."""
     try:
@@ -248,16 +273,24 @@ def new_reply(
 def touch(conversation: Conversation, *, leaf: uuid.UUID, first_message: str = "") -> None:
     """Bump recency, show the branch ending at the new reply, and name a new chat after its first message."""
     alias = database()
-    conversation.updated_at, conversation.active_leaf_id = timezone.now(), leaf
+    titled = touched(conversation, leaf=leaf, first_message=first_message)
     params = [prepared(Conversation, "updated_at", conversation.updated_at, alias)]
     params.append(prepared(Conversation, "active_leaf", leaf, alias))
     statement = statements(alias).touch_leaf
-    if first_message and conversation.title == "New chat":
-        conversation.title = " ".join(first_message.split())[:TITLE_FROM_MESSAGE] or "New chat"
+    if titled:
         statement = statements(alias).touch_leaf_titled
         params.append(conversation.title)
     with connections[alias].cursor() as cursor:
         cursor.execute(statement, [*params, prepared(Conversation, "id", conversation.id, alias)])
+
+
+def touched(conversation: Conversation, *, leaf: uuid.UUID, first_message: str = "") -> bool:
+    """Set what `touch` saves on the instance; True when a new chat got its title from `first_message`."""
+    conversation.updated_at, conversation.active_leaf_id = timezone.now(), leaf
+    if first_message and conversation.title == "New chat":
+        conversation.title = " ".join(first_message.split())[:TITLE_FROM_MESSAGE] or "New chat"
+        return True
+    return False
 
 
 def history(conversation: Conversation, turns: list[Turn | Message]) -> list[dict]:

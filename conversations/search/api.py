@@ -53,6 +53,7 @@ def hit_payload(hit: Hit) -> dict[str, Any]:
     return {
         "conversation_id": str(hit.conversation_id),
         "conversation_title": hit.conversation_title,
+        "archived": hit.conversation_archived,  # archived chats are found too, and say so
         "message_id": None if hit.message_id is None else str(hit.message_id),
         "role": hit.role,
         "snippet": hit.snippet,

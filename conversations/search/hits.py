@@ -14,6 +14,7 @@ class Hit:
 
     conversation_id: uuid.UUID
     conversation_title: str
+    conversation_archived: bool
     message_id: uuid.UUID | None
     role: str | None
     snippet: str
@@ -27,15 +28,16 @@ def best_first(title_hits: list[Hit], message_hits: list[Hit], limit: int) -> li
     return sorted(hits, key=lambda hit: hit.rank, reverse=True)[:limit]
 
 
-MESSAGE_FIELDS = ("id", "conversation_id", "conversation__title", "role", "created_at")  # what message_hit reads
-TITLE_FIELDS = ("id", "title", "created_at")  # what title_hit reads
+MESSAGE_FIELDS = ("id", "conversation_id", "conversation__title", "conversation__archived", "role", "created_at")
+TITLE_FIELDS = ("id", "title", "archived", "created_at")  # what title_hit reads
 
 
 def message_hit(row: dict, *, snippet: str, rank: float) -> Hit:
-    """A matching message, from its MESSAGE_FIELDS."""
+    """A matching message, from its MESSAGE_FIELDS (what this function reads)."""
     return Hit(
         conversation_id=row["conversation_id"],
         conversation_title=row["conversation__title"],
+        conversation_archived=row["conversation__archived"],
         message_id=row["id"],
         role=row["role"],
         snippet=snippet,
@@ -49,6 +51,7 @@ def title_hit(row: dict, *, snippet: str, rank: float) -> Hit:
     return Hit(
         conversation_id=row["id"],
         conversation_title=row["title"],
+        conversation_archived=row["archived"],
         message_id=None,
         role=None,
         snippet=snippet,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from conversations.catalog.environment import ensure_catalog
 from tests.servers import ServerProcess, free_port, live_env
 
 from .chat_page import CHROMIUM, DESKTOP, launch_chromium, log_in
@@ -39,7 +40,11 @@ def live_server_process(django_db_setup, redis_url, tmp_path_factory) -> Iterato
 
 @pytest.fixture
 def server(live_server_process, transactional_db) -> ServerProcess:
-    """The live server, with this test's rows visible to it (transactional, not rolled back)."""
+    """The live server, with this test's rows visible to it (transactional, not rolled back).
+
+    The model catalog is filled here first: a page's first model list would otherwise write it
+    while the test's flush of the tables runs, and on PostgreSQL the two can lock each other."""
+    ensure_catalog()
     if live_server_process.process is None or live_server_process.process.poll() is not None:
         live_server_process.start()
     return live_server_process

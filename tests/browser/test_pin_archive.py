@@ -182,3 +182,19 @@ def test_the_header_menu_pins_and_archives_the_open_chat(page, alice):
     page.click("#menu-open")
     page.get_by_role("menuitem", name="Unarchive").click()
     shows(page, ["Open chat", "Other chat"])
+
+
+def test_a_tab_with_no_chat_open_follows_too(page, alice):
+    recent, old = chats(alice, "Recent", "Old")
+    page.reload()  # the new chat: no chat socket, the list's own socket instead
+    shows(page, ["Recent", "Old"])
+    there = open_tab(page.context, recent)
+
+    pick(there, old, "Pin to top")
+    shows(page, ["Old", "Recent"])
+    pick(there, old, "Archive")
+    shows(page, ["Recent"])
+    there.locator(f".conv[data-id='{recent.id}'] .conv-delete").click()
+    there.locator("#confirm-ok").click()
+
+    shows(page, [])

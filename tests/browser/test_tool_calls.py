@@ -53,3 +53,27 @@ def test_a_failing_tool_shows_as_an_error_and_the_reply_still_completes(page):
     block.locator("summary").click()
     assert "ZeroDivisionError" in block.locator(".tool-result").text_content()
     assert page.errors == []
+
+
+def test_a_call_shows_while_the_model_writes_it_and_after_a_reload(page):
+    """The simulator stalls halfway through the call's arguments: the page shows the call as being
+    written, with the arguments so far, before anything ran; a reload (a new snapshot) shows the same."""
+    send(page, '!sim tool=calculate:{"expression":"6*7"} tool_stall=1 ttft=0\nGo')
+    block = tool_block(page)
+    half = '{"expressi'  # the first half of {"expression":"6*7"}, as the simulator sends it
+    page.wait_for_function(
+        "half => [...document.querySelectorAll('.tool-args')].some(node => node.textContent === half)", arg=half
+    )
+    assert block.get_attribute("data-state") == "writing"
+    assert block.locator(".tool-state").text_content() == "Writing…"
+    assert block.locator(".tool-name").text_content() == "calculate"
+
+    page.reload()
+    page.wait_for_selector("body.is-ready")
+    block = tool_block(page)
+    block.wait_for()
+    assert block.get_attribute("data-state") == "writing"
+    assert block.locator(".tool-args").text_content() == half
+    page.click("#stop")
+    assert wait_for_status(page, "cancelled") == "cancelled"
+    assert page.errors == []

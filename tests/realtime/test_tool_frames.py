@@ -101,3 +101,30 @@ async def test_a_socket_connecting_mid_tool_call_resumes_exactly(connect, conver
         tab.apply(frame, reply_id)
     assert view(tab.parts, tab.content) == tab.final["parts"]
     assert tab.content == tab.final["content"]
+
+
+async def test_a_socket_connecting_while_a_call_is_being_written_sees_it_as_the_other_tabs_do(
+    connect, conversation, alice
+):
+    """The model stalls halfway through a call's arguments: a late tab's snapshot shows the call as
+    far as the first tab's last `message.parts` frame, marked streaming; Stop then ends the reply."""
+    _, sender = await connect(alice, conversation.id)
+    await sender.receive_until("conversation.snapshot")
+    content = '!sim tool=held:{"note":"n"} tool_stall=1 echo=1 tps=0 ttft=0\nLooking it up.'
+    await sender.send(type="message.send", content=content, request_id="r1")
+    while True:  # until the first half of the arguments has been shown
+        frames = await sender.receive_until("message.parts", timeout=20)
+        shown = frames[-1]["parts"]
+        if shown[-1]["arguments"] == '{"note':
+            break
+    assert shown[-1]["streaming"] and shown[-1]["name"] == "held"
+    reply_id = frames[-1]["message_id"]
+
+    _, late = await connect(alice, conversation.id)
+    snapshot = (await late.receive_until("conversation.snapshot"))[-1]
+    reply = next(m for m in snapshot["messages"] if m["id"] == reply_id)
+    assert view(reply["parts"], reply["content"]) == shown
+
+    await sender.send(type="generation.stop")
+    final = (await late.receive_until("message.completed", timeout=20))[-1]["message"]
+    assert final["status"] == "cancelled" and final["content"] == "Looking it up."

@@ -21,6 +21,7 @@ def test_results_carry_the_conversation_the_message_and_a_link_to_it(alice_clien
     assert result == {
         "conversation_id": str(chat.id),
         "conversation_title": "Trip",
+        "archived": False,
         "message_id": str(message.id),
         "role": "user",
         "snippet": result["snippet"],
@@ -30,6 +31,14 @@ def test_results_carry_the_conversation_the_message_and_a_link_to_it(alice_clien
     }
     assert "&lt;b&gt;<mark>lighthouse</mark>&lt;/b&gt;" in result["snippet"]
     assert isinstance(result["rank"], float)
+
+
+def test_archived_chats_are_found_and_say_so(alice_client, alice, make_conversation):
+    chat = make_conversation(alice, title="Old lighthouse trip", messages=[("user", "Which lighthouse first?")])
+    chat.archived = True
+    chat.save(update_fields=["archived"])
+    results = alice_client.get(URL, {"q": "lighthouse"}).json()["results"]
+    assert len(results) == 2 and all(result["archived"] for result in results)  # the title and the message
 
 
 def test_a_title_match_links_to_the_conversation(alice_client, alice, make_conversation):

@@ -29,6 +29,7 @@ _CASTS: dict[str, type] = {
     "tool_steps": int,
     "tool_malformed": int,
     "recall": int,
+    "tool_stall": int,
 }
 
 
@@ -49,6 +50,7 @@ class Directives:
     tools: tuple[str, ...] = ()  # `tool=name:{json}`, repeatable: calls to ask for when tools are offered
     tool_steps: int = 1  # rounds of tool calls before the final answer
     tool_malformed: int = 0  # send the calls' arguments cut short (invalid JSON)
+    tool_stall: int = 0  # send the calls' names and half their arguments, then nothing more
     recall: int = 0  # answer with the tool calls and results of earlier turns, as the request replays them
     line: str = ""  # the directive line(s) as sent: the key of the `fail_times` counter
     echo_text: str = ""  # the message text after the last directive line

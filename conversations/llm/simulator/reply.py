@@ -36,6 +36,7 @@ class ReplyPlan:
     include_usage: bool = False
     prompt_tokens: int = 0
     tool_calls: tuple[SimulatedCall, ...] = ()  # asked for after the tokens, instead of finishing
+    tool_stall: bool = False  # send each call's name and half its arguments, then stall
     model: str = MODEL_NAME  # the model the request named, reported back as a real server does
 
 
@@ -73,6 +74,7 @@ def plan_reply(body: dict[str, Any], directives: Directives, defaults: Simulator
         include_usage=bool((body.get("stream_options") or {}).get("include_usage")),
         prompt_tokens=sum(len(str(m.get("content", "")).split()) for m in body.get("messages") or []),
         tool_calls=calls,
+        tool_stall=bool(d.tool_stall),
         model=body["model"] if isinstance(body.get("model"), str) and body["model"] else MODEL_NAME,
     )
 
@@ -137,6 +139,13 @@ class ReplyStream:
 
     def _finish(self) -> None:
         plan = self._plan
+        if plan.tool_stall and plan.tool_calls:  # half of each call, then nothing: a model stalled mid-call
+            calls = (
+                self._encoder.tool_call(i, c.id, c.name, c.arguments, first_half_only=True)
+                for i, c in enumerate(plan.tool_calls)
+            )
+            self._transport.write(chunk(b"".join(calls)))
+            return
         calls = b"".join(self._encoder.tool_call(i, c.id, c.name, c.arguments) for i, c in enumerate(plan.tool_calls))
         tail = calls + self._encoder.finish(plan.finish_reason)
         if plan.include_usage:

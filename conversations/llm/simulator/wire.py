@@ -69,15 +69,16 @@ class ChunkEncoder:
         """`escaped` is the token already JSON-encoded (with its quotes)."""
         return self._token_prefix + escaped + self._token_suffix
 
-    def tool_call(self, index: int, call_id: str, name: str, arguments: str) -> bytes:
-        """A call as vendors stream it: id and name first, then the arguments in two fragments."""
+    def tool_call(self, index: int, call_id: str, name: str, arguments: str, *, first_half_only: bool = False) -> bytes:
+        """A call as vendors stream it: id and name first, then the arguments in two fragments
+        (only the first of them with `first_half_only`, for a model that stalls mid-call)."""
         half = len(arguments) // 2
         head = {"index": index, "id": call_id, "type": "function", "function": {"name": name, "arguments": ""}}
         pieces = [head] + [{"index": index, "function": {"arguments": a}} for a in (arguments[:half], arguments[half:])]
         return b"".join(
             f'data: {self._common},"choices":[{{"index":0,"delta":{{"tool_calls":[{json.dumps(p)}]}},'
             f'"finish_reason":null}}]}}\n\n'.encode()
-            for p in pieces
+            for p in pieces[: 2 if first_half_only else 3]
         )
 
     def finish(self, reason: str) -> bytes:

@@ -35,6 +35,7 @@ const app = {
   id: null, // the open conversation's id, or null for a new chat
   conversation: new Conversation(),
   socket: null,
+  listSocket: null, // the conversation list's socket, while no chat is open
   socketState: "idle",
   syncing: false,
   retryTimer: null, // resends messages answered `unavailable`
@@ -162,6 +163,7 @@ function open(id, { push = false, message = null } = {}) {
     return;
   }
   if (app.socket) app.socket.close();
+  unwatchList();
   app.id = id;
   app.conversation = new Conversation();
   app.syncing = false;
@@ -177,6 +179,7 @@ function open(id, { push = false, message = null } = {}) {
 function newChat({ push = false } = {}) {
   if (app.socket) app.socket.close();
   app.socket = null;
+  watchList();
   app.id = null;
   app.conversation = new Conversation();
   app.conversation.loaded = true;
@@ -197,6 +200,24 @@ window.addEventListener("popstate", () => {
   if (id) open(id);
   else newChat();
 });
+
+/** With no chat open there is no chat socket: the list's own socket keeps the sidebar current. */
+function watchList() {
+  if (app.listSocket) return;
+  app.listSocket = new ConversationSocket(null, {
+    path: "/ws/conversations/",
+    onFrame: (frame) => {
+      if (frame.type === "conversation.updated") sidebar.changed(frame.conversation);
+      else if (frame.type === "conversation.deleted") sidebar.forget(frame.conversation_id);
+    },
+    onState: (state) => state === "ended" && onState("ended"),
+  });
+}
+
+function unwatchList() {
+  app.listSocket?.close();
+  app.listSocket = null;
+}
 
 // --- sending ------------------------------------------------------------------
 
@@ -502,10 +523,6 @@ installShortcuts({
 });
 $("shortcuts-open").addEventListener("click", showShortcuts);
 
-// A tab with no chat open has no socket: its list catches up whenever it is looked at again.
-document.addEventListener("visibilitychange", () => {
-  if (!document.hidden && !app.id) sidebar.load();
-});
 
 // --- start ------------------------------------------------------------------------
 

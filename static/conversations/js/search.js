@@ -75,6 +75,7 @@ export class SearchPanel {
     const head = el("span", "search-hit-head");
     head.append(
       el("span", "search-hit-title", result.conversation_title || "Untitled"),
+      ...(result.archived ? [el("span", "search-hit-archived", "Archived")] : []),
       el("span", "search-hit-role", result.message_id ? ROLE_WORDS[result.role] || result.role : "Title"),
     );
     const snippet = el("span", "search-hit-snippet");

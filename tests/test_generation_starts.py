@@ -1,0 +1,94 @@
+"""Group commit of starts (generation/starts.py): one batch in flight, the starts that arrive
+meanwhile saved together next, and each start's outcome reaching its caller alone."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from conversations.generation.starts import BATCH_MAX, StartBatcher
+from conversations.replies import ReplyRefused, StartRequest
+
+
+class HeldSaves:
+    """A save that records its batches and, while `hold` is clear, waits: starts pile up meanwhile."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.hold = asyncio.Event()
+        self.hold.set()
+        self.entered = asyncio.Event()
+
+    async def __call__(self, requests: list[StartRequest]) -> list:
+        self.batches.append([r.request_id for r in requests])
+        self.entered.set()
+        await self.hold.wait()
+        return [ReplyRefused("busy", r.request_id) if r.content == "refuse" else r.request_id for r in requests]
+
+
+def request(n: int, content: str = "hi") -> StartRequest:
+    return StartRequest(user=None, conversation_id=f"c{n}", content=content, request_id=f"r{n}", worker="w")
+
+
+async def test_a_start_on_an_idle_process_is_saved_alone_at_once():
+    saves = HeldSaves()
+    assert await StartBatcher(saves).start(request(1)) == "r1"
+    assert saves.batches == [["r1"]]
+
+
+async def test_starts_arriving_while_a_batch_is_saved_go_together_in_the_next():
+    saves = HeldSaves()
+    batcher = StartBatcher(saves)
+    saves.hold.clear()
+    first = asyncio.ensure_future(batcher.start(request(0)))
+    await saves.entered.wait()
+    later = [asyncio.ensure_future(batcher.start(request(n))) for n in range(1, 5)]
+    saves.hold.set()
+    assert await asyncio.gather(first, *later) == ["r0", "r1", "r2", "r3", "r4"]
+    assert saves.batches == [["r0"], ["r1", "r2", "r3", "r4"]]
+
+
+async def test_a_burst_is_cut_into_batches_of_at_most_batch_max():
+    saves = HeldSaves()
+    batcher = StartBatcher(saves)
+    results = await asyncio.gather(*(batcher.start(request(n)) for n in range(BATCH_MAX + 5)))
+    assert results == [f"r{n}" for n in range(BATCH_MAX + 5)]
+    assert [len(batch) for batch in saves.batches] == [BATCH_MAX, 5]
+
+
+async def test_a_refusal_reaches_its_own_caller_only():
+    batcher = StartBatcher(HeldSaves())
+    outcomes = await asyncio.gather(
+        batcher.start(request(1)), batcher.start(request(2, "refuse")), return_exceptions=True
+    )
+    assert outcomes[0] == "r1" and isinstance(outcomes[1], ReplyRefused)
+
+
+async def test_a_failed_batch_fails_each_of_its_starts_and_the_next_batch_still_runs():
+    calls = []
+
+    async def failing_once(requests):
+        calls.append(len(requests))
+        if len(calls) == 1:
+            raise ConnectionError("database gone")
+        return [r.request_id for r in requests]
+
+    batcher = StartBatcher(failing_once)
+    outcomes = await asyncio.gather(batcher.start(request(1)), batcher.start(request(2)), return_exceptions=True)
+    assert [type(o) for o in outcomes] == [ConnectionError, ConnectionError]
+    assert await batcher.start(request(3)) == "r3"
+
+
+async def test_a_caller_that_goes_away_leaves_the_others_answered():
+    saves = HeldSaves()
+    batcher = StartBatcher(saves)
+    saves.hold.clear()
+    gone = asyncio.ensure_future(batcher.start(request(1)))
+    staying = asyncio.ensure_future(batcher.start(request(2)))
+    await saves.entered.wait()
+    gone.cancel()
+    saves.hold.set()
+    assert await staying == "r2"
+    with pytest.raises(asyncio.CancelledError):
+        await gone
