@@ -14,7 +14,6 @@ import json
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import BigIntegerField, Case, F, Func, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
@@ -120,7 +119,7 @@ def conversation_bytes(conversation: Conversation) -> int:
 
 
 def messages_bytes(messages: QuerySet[Message]) -> int:
-    """The counted size of these messages: a reply counts once it is finished (store_reply)."""
+    """The counted size of these messages: a reply counts once it is finished (store_replies)."""
     rows = messages.exclude(status=Message.Status.STREAMING).values_list("content", "parts")
     return sum(message_bytes(content, parts) for content, parts in rows.iterator())
 
@@ -132,17 +131,16 @@ def message_bytes(content: str, parts: list[Part] | None) -> int:
     return text_bytes(content) + (text_bytes(json.dumps(tools, separators=(",", ":"))) if tools else 0)
 
 
-def store_reply(*, user_id: int, adding: int) -> None:
-    """Count a reply as it is saved finished, never refused: a running reply is not cut off by the
-    quota, the next start is (allow_reply). Run in the transaction that saved it, so a first count
-    measured here includes it already.
-
-    The owner's row is locked first, as a reply start locks it before the count: the usage record's
-    foreign key is checked at commit (PostgreSQL's deferred constraints), so without this the
-    finish held the count and then waited for the owner while a start held the owner and waited
-    for the count, a deadlock the soak hit several times a minute."""
-    get_user_model().objects.select_for_update(no_key=True).filter(pk=user_id).values_list("pk").first()
-    if not StorageUsage.objects.filter(user_id=user_id).update(stored_bytes=F("stored_bytes") + adding):
+def store_replies(*, adding: dict[int, int]) -> None:
+    """Count replies as they are saved finished (bytes per owner id), never refused: a running reply
+    is not cut off by the quota, the next start is (allow_reply). Run in the transaction that saved
+    them, with their owners' rows locked first (replies/ending.py), so a first count measured here
+    includes them already."""
+    grows = Case(*(When(user_id=user_id, then=Value(size)) for user_id, size in adding.items()))
+    if StorageUsage.objects.filter(user_id__in=adding).update(stored_bytes=F("stored_bytes") + grows) == len(adding):
+        return
+    counted = set(StorageUsage.objects.filter(user_id__in=adding).values_list("user_id", flat=True))
+    for user_id in adding.keys() - counted:
         StorageUsage.objects.get_or_create(user_id=user_id, defaults={"stored_bytes": measured_bytes(user_id)})
 
 

@@ -22,8 +22,8 @@ from ..llm.providers.simulator import stop_in_process_simulator
 from ..realtime import local
 from ..realtime.broadcast import Broadcaster
 from ..tools.runner import close_tool_threads
+from .batches import close_start_thread
 from .config import provider_config
-from .starts import close_start_thread
 from .worker import Worker
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """The generation service's entry points: start, edit, regenerate, continue and stop a reply.
 
 Each saves what the request changes in one transaction (replies/; a send's with the other sends
-that arrive meanwhile, generation/starts.py), then hands the reply to this
+that arrive meanwhile, generation/batches.py), then hands the reply to this
 process's Worker, which runs it as a task of its own; a stop reaches the process that runs it.
 """
 
@@ -42,7 +42,7 @@ async def start(
     `sampling` (temperature, max_tokens) overrides its options (the /v1/ API passes its request's)."""
     worker = await get_worker()
     asked_at = worker.broadcaster.clock()
-    started = await worker.starts.start(
+    started = await worker.starts.submit(
         StartRequest(
             user=user,
             conversation_id=conversation_id,

@@ -36,9 +36,9 @@ from ..tools.offered import offered_tools
 from ..tools.preview import Show
 from ..tools.schema import ToolContext
 from . import tool_parts
+from .batches import finish_batches, start_batches
 from .config import catalog_provider, reply_options
 from .running import Outcome, Running, charged
-from .starts import StartBatcher
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
@@ -66,7 +66,8 @@ class Worker:
         self.closing = asyncio.Event()  # set by shutdown: final saves stop retrying and hand off
         self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
         self.ledger = fairness.Ledger(broadcaster.redis)  # per-user fair-use counts of this process's sockets
-        self.starts = StartBatcher()  # reply starts, saved in batches (group commit)
+        self.starts = start_batches()  # reply starts and final saves, saved in batches (group commit)
+        self.finishes = finish_batches()
 
     def spawn(self, job, name: str) -> asyncio.Task:
         """Run `job` as a task of the worker's, in a context of its own: a task outlives its caller,
@@ -156,7 +157,9 @@ class Worker:
             **charged(running, outcome),
         )
         try:
-            saved = await final_save.save(running.reply, final, redis=self.redis, closing=self.closing)
+            saved = await final_save.save(
+                running.reply, final, finish=self.finishes.submit, redis=self.redis, closing=self.closing
+            )
         finally:
             self.running.pop(live.id_str, None)
             metrics.REPLIES.labels(status=outcome.status).inc()

@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 
-from channels.db import database_sync_to_async
 from django.db import InterfaceError, OperationalError
 from redis import asyncio as aioredis
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential_jitter
@@ -33,9 +33,15 @@ BACKOFF = wait_exponential_jitter(multiplier=FIRST_WAIT, max=MAX_WAIT, jitter=FI
 
 
 async def save(
-    reply: Message, final: FinalState, *, redis: aioredis.Redis | None, closing: asyncio.Event
+    reply: Message,
+    final: FinalState,
+    *,
+    finish: Callable[[replies.ReplyEnd], Awaitable[Message | None]],
+    redis: aioredis.Redis | None,
+    closing: asyncio.Event,
 ) -> Message | None:
-    """The saved reply; None when it was finished elsewhere already, or is left to the recovery path."""
+    """The saved reply; None when it was finished elsewhere already, or is left to the recovery path.
+    `finish` saves it once (the worker's batches of final saves, generation/batches.py)."""
     retrying = AsyncRetrying(
         retry=retry_if_exception_type(TRANSIENT),
         wait=BACKOFF,
@@ -45,7 +51,7 @@ async def save(
         reraise=True,
     )
     try:
-        saved = await retrying(database_sync_to_async(replies.reply_finish), reply=reply, **final.fields())
+        saved = await retrying(finish, replies.ReplyEnd(reply=reply, **final.fields()))
     except Exception:
         logger.exception("Could not save the final state of reply %s; it is left to the recovery path", reply.id)
         metrics.DATABASE_ERRORS.labels(operation="reply_finish").inc()

@@ -7,7 +7,9 @@ from __future__ import annotations
 from .branches import reply_continue, reply_edit, reply_regenerate
 from .ending import (
     INTERRUPTED_ERROR,
+    ReplyEnd,
     replies_checkpoint,
+    replies_finish,
     replies_stale,
     reply_finish,
     reply_parts_save,
@@ -20,10 +22,12 @@ from .together import StartRequest, replies_start
 __all__ = [
     "INTERRUPTED_ERROR",
     "TITLE_FROM_MESSAGE",
+    "ReplyEnd",
     "ReplyRefused",
     "ReplyStart",
     "StartRequest",
     "replies_checkpoint",
+    "replies_finish",
     "replies_stale",
     "replies_start",
     "reply_continue",

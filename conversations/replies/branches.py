@@ -107,7 +107,7 @@ def reply_continue(
         model = reply_model(user, conversation, None)
         Regeneration.objects.create(conversation=conversation, request_id=request_id)
         reply = Message.objects.get(id=last.id)
-        # Streaming again: its text counts anew, whole, when it is saved finished (storage_limits.store_reply).
+        # Streaming again: its text counts anew, whole, when it is saved finished (storage_limits.store_replies).
         storage_limits.store(user=user, adding=-storage_limits.message_bytes(reply.content, reply.parts))
         reply.conversation = conversation  # the worker reads it (sampling, tools) on the event loop
         reply.status, reply.error, reply.worker = Status.STREAMING, "", worker

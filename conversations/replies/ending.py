@@ -4,77 +4,159 @@ its charge and its stored bytes, the title, and the orphan sweep's recovery.
 
 from __future__ import annotations
 
+import logging
 import uuid
+from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from django.db import connections, transaction
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from .. import storage_limits, titles
-from ..models import Conversation, Message, UsageRecord
+from ..models import Conversation, LLMModel, Message, UsageRecord
 from ..parts import parts_view
 from .sql import database, prepared, statements
 
+if TYPE_CHECKING:
+    from ..llm.base import Usage
+
+logger = logging.getLogger(__name__)
 Status = Message.Status
 INTERRUPTED_ERROR = "The server stopped while this reply was being written; the text so far was kept."
 
 
-def reply_finish(
-    *,
-    reply: Message,
-    content: str,
-    seq: int,
-    status: str,
-    error: str = "",
-    model: str = "",
-    usage=None,
-    parts=None,
-    cost_usd: str | None = None,
-    estimated: bool = False,
-) -> Message | None:
+@dataclass(frozen=True, slots=True)
+class ReplyEnd:
+    """One reply's final state, as `reply_finish` takes it, waiting to be saved with others."""
+
+    reply: Message
+    content: str
+    seq: int
+    status: str
+    error: str = ""
+    model: str = ""
+    usage: Usage | None = None
+    parts: list[dict] | None = None
+    cost_usd: str | None = None
+    estimated: bool = False
+
+
+def reply_finish(**end) -> Message | None:
     """Save a reply's final state, once, and charge its usage to its owner in the same transaction;
-    None when it was already finished elsewhere (the sweep)."""
-    reply.content, reply.seq, reply.status, reply.error = content, seq, status, error
-    reply.parts = parts_view(parts or [], content)  # the stored tool parts, then the text after them
-    reply.model = model or reply.model
+    None when it was already finished elsewhere (the sweep). Keywords as `ReplyEnd`'s fields."""
+    return _finished([ReplyEnd(**end)])[0]
+
+
+def replies_finish(ends: list[ReplyEnd]) -> list[Message | Exception | None]:
+    """Save many replies' final states in one transaction (group commit: generation/batches.py),
+    each as `reply_finish` would alone; a reply's error is its outcome, raised to its caller alone.
+
+    A batch costs the round trips of one reply: the owners locked, the replies still streaming
+    locked, their UPDATEs in one pipeline, the conversations bumped, the usage records inserted,
+    the stored bytes counted. A batch that fails other than by the database being away (one
+    reply's bad value, say) is rolled back and each reply saved alone, so only its own save fails.
+    """
+    try:
+        return list(_finished(ends))
+    except (OperationalError, InterfaceError):  # the database is away: every caller retries
+        raise
+    except DatabaseError:
+        logger.exception("%s final saves run one by one", len(ends))
+    return [_alone(end) for end in ends]
+
+
+def _alone(end: ReplyEnd) -> Message | Exception | None:
+    try:
+        return _finished([end])[0]
+    except DatabaseError as error:
+        return error
+
+
+def _apply(end: ReplyEnd, now: datetime) -> None:
+    reply, usage = end.reply, end.usage
+    reply.content, reply.seq, reply.status, reply.error = end.content, end.seq, end.status, end.error
+    reply.parts = parts_view(end.parts or [], end.content)  # the stored tool parts, then the text after them
+    reply.model = end.model or reply.model
     reply.prompt_tokens = usage.prompt_tokens if usage else None
     reply.completion_tokens = usage.completion_tokens if usage else None
-    reply.cost_usd = Decimal(cost_usd) if cost_usd is not None else None
-    reply.usage_estimated = estimated
-    reply.finished_at = timezone.now()
+    reply.cost_usd = Decimal(end.cost_usd) if end.cost_usd is not None else None
+    reply.usage_estimated = end.estimated
+    reply.finished_at = now
+
+
+def _finished(ends: list[ReplyEnd]) -> list[Message | None]:
+    now = timezone.now()
+    for end in ends:
+        _apply(end, now)
     alias = database()
-    params = [reply.content, reply.seq, reply.status, reply.error, reply.model, reply.prompt_tokens]
-    params += [reply.completion_tokens, prepared(Message, "cost_usd", reply.cost_usd, alias), estimated]
-    params += [prepared(Message, "parts", reply.parts, alias)]
-    params += [prepared(Message, "finished_at", reply.finished_at, alias)]
-    with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
-        cursor.execute(statements(alias).finish, [*params, prepared(Message, "id", reply.id, alias), Status.STREAMING])
-        if not cursor.rowcount:
-            return None
-        cursor.execute(
-            statements(alias).touch, [params[-1], prepared(Conversation, "id", reply.conversation_id, alias)]
-        )
-        _charge(reply)
-        _count_stored(reply)
-        _mark_tool_calls(reply.conversation_id, reply.parts)
-    return reply
+    ids = [end.reply.id for end in ends]
+    with transaction.atomic(using=alias):
+        _lock_owners({end.reply.conversation.owner_id for end in ends})
+        streaming = Message.objects.select_for_update().filter(id__in=ids, status=Status.STREAMING)
+        open_ids = set(streaming.values_list("id", flat=True))
+        saved = [end.reply for end in ends if end.reply.id in open_ids]
+        if saved:
+            with connections[alias].cursor() as cursor:
+                cursor.executemany(statements(alias).finish, [_finish_row(reply, alias) for reply in saved])
+            touched = Conversation.objects.filter(id__in={reply.conversation_id for reply in saved})
+            touched.update(updated_at=saved[0].finished_at)
+            _settle(saved)
+    return [end.reply if end.reply.id in open_ids else None for end in ends]
 
 
-def _count_stored(reply: Message) -> None:
-    """The finished reply's text and tool parts count toward its owner's stored-bytes quota."""
-    adding = storage_limits.message_bytes(reply.content, reply.parts)
-    storage_limits.store_reply(user_id=reply.conversation.owner_id, adding=adding)
+def _finish_row(reply: Message, alias: str) -> list:
+    """The parameters of `statements().finish` for one reply."""
+    return [
+        reply.content,
+        reply.seq,
+        reply.status,
+        reply.error,
+        reply.model,
+        reply.prompt_tokens,
+        reply.completion_tokens,
+        prepared(Message, "cost_usd", reply.cost_usd, alias),
+        reply.usage_estimated,
+        prepared(Message, "parts", reply.parts, alias),
+        prepared(Message, "finished_at", reply.finished_at, alias),
+        prepared(Message, "id", reply.id, alias),
+        Status.STREAMING,
+    ]
 
 
-def _charge(reply: Message) -> None:
-    """A usage record for the reply's owner: it outlives the conversation, so deleting a chat refunds nothing."""
-    if not (reply.prompt_tokens or reply.completion_tokens):
-        return
+def _lock_owners(owner_ids: set) -> None:
+    """The owners' rows, locked in order before anything else a finish writes, as a reply start locks
+    its owner before its conversation (sql.lock_conversation): the two never wait on each other in
+    a cycle, nor do two batches (storage_limits.store_replies)."""
+    owners = get_user_model().objects.select_for_update(no_key=True).filter(pk__in=owner_ids).order_by("pk")
+    list(owners.values_list("pk"))
+
+
+def _settle(saved: list[Message]) -> None:
+    """What finished replies owe, under their owners' locks: a usage record each, their stored bytes,
+    and the mark on conversations whose later prompts replay tool calls."""
+    charged = [reply for reply in saved if reply.prompt_tokens or reply.completion_tokens]
+    if charged:
+        asked = {reply.catalog_model_id for reply in charged} - {None}
+        kept = set(LLMModel.objects.filter(id__in=asked).values_list("id", flat=True)) if asked else set()
+        UsageRecord.objects.bulk_create(_usage(reply, kept) for reply in charged)
+    adding: Counter = Counter()
+    for reply in saved:
+        adding[reply.conversation.owner_id] += storage_limits.message_bytes(reply.content, reply.parts)
+    storage_limits.store_replies(adding=dict(adding))
+    _mark_tool_calls([reply.conversation_id for reply in saved if _has_tool_call(reply.parts)])
+
+
+def _usage(reply: Message, kept: set[int]) -> UsageRecord:
+    """The reply's usage record: it outlives the conversation, so deleting a chat refunds nothing, and
+    keeps the label of a model deleted since the reply started (`kept` are the models still there)."""
     model = reply.catalog_model if reply.catalog_model_id else None
-    UsageRecord.objects.create(
+    return UsageRecord(
         user_id=reply.conversation.owner_id,
-        model=model,
+        model=model if model is not None and model.id in kept else None,
         model_label=model.display_name if model else reply.model,
         upstream_model=reply.model,
         provider=model.provider.name if model else "",
@@ -104,14 +186,18 @@ def reply_parts_save(*, reply_id: uuid.UUID, conversation_id: uuid.UUID, parts: 
     conversation is marked as one whose later prompts replay tool calls (replies/start.py)."""
     with transaction.atomic(using=database()):
         Message.objects.filter(id=reply_id, status=Status.STREAMING).update(parts=parts)
-        _mark_tool_calls(conversation_id, parts)
+        _mark_tool_calls([conversation_id] if _has_tool_call(parts) else [])
 
 
-def _mark_tool_calls(conversation_id: uuid.UUID, parts: list[dict]) -> None:
+def _has_tool_call(parts: list[dict]) -> bool:
+    return any(part.get("type") == "tool_call" for part in parts)
+
+
+def _mark_tool_calls(conversation_ids: list[uuid.UUID]) -> None:
     """A conversation with a tool call replays its calls in later prompts (replies/start.py). The
     final save marks it too: while the database was away, no parts save may have gone through."""
-    if any(part.get("type") == "tool_call" for part in parts):
-        Conversation.objects.filter(id=conversation_id, has_tool_calls=False).update(has_tool_calls=True)
+    if conversation_ids:
+        Conversation.objects.filter(id__in=conversation_ids, has_tool_calls=False).update(has_tool_calls=True)
 
 
 def replies_checkpoint(*, states: list[tuple[uuid.UUID, str, int]]) -> None:
@@ -155,6 +241,7 @@ def reply_recover(
     `parts` are the stored tool parts the text follows, as in `reply_finish`."""
     finished_at = timezone.now()
     with transaction.atomic(using=database()):  # claimed, charged and counted together, or not at all
+        _lock_owners({reply.conversation.owner_id})
         claimed = Message.objects.filter(id=reply.id, status=Status.STREAMING, heartbeat_at__lt=stale_before).update(
             content=content,
             parts=parts_view(parts, content),
@@ -171,7 +258,5 @@ def reply_recover(
         if not claimed:
             return None
         reply.refresh_from_db()
-        _charge(reply)
-        _count_stored(reply)
-        _mark_tool_calls(reply.conversation_id, reply.parts)
+        _settle([reply])
     return reply

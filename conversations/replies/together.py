@@ -1,5 +1,5 @@
 """Starting many replies in one transaction (group commit), for the starts a process receives
-while its previous batch is being saved (generation/starts.py).
+while its previous batch is being saved (generation/batches.py).
 
 Each start alone costs about ten round trips, each a hand-off between the event loop and the
 database thread, while its owner's row stays locked. A batch pays one lock of all its owners and

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from conversations.generation.starts import BATCH_MAX, StartBatcher
+from conversations.generation.batches import START_BATCH_MAX, GroupCommit
 from conversations.replies import ReplyRefused, StartRequest
 
 
@@ -33,17 +33,17 @@ def request(n: int, content: str = "hi") -> StartRequest:
 
 async def test_a_start_on_an_idle_process_is_saved_alone_at_once():
     saves = HeldSaves()
-    assert await StartBatcher(saves).start(request(1)) == "r1"
+    assert await GroupCommit(saves, START_BATCH_MAX).submit(request(1)) == "r1"
     assert saves.batches == [["r1"]]
 
 
 async def test_starts_arriving_while_a_batch_is_saved_go_together_in_the_next():
     saves = HeldSaves()
-    batcher = StartBatcher(saves)
+    batcher = GroupCommit(saves, START_BATCH_MAX)
     saves.hold.clear()
-    first = asyncio.ensure_future(batcher.start(request(0)))
+    first = asyncio.ensure_future(batcher.submit(request(0)))
     await saves.entered.wait()
-    later = [asyncio.ensure_future(batcher.start(request(n))) for n in range(1, 5)]
+    later = [asyncio.ensure_future(batcher.submit(request(n))) for n in range(1, 5)]
     saves.hold.set()
     assert await asyncio.gather(first, *later) == ["r0", "r1", "r2", "r3", "r4"]
     assert saves.batches == [["r0"], ["r1", "r2", "r3", "r4"]]
@@ -51,16 +51,16 @@ async def test_starts_arriving_while_a_batch_is_saved_go_together_in_the_next():
 
 async def test_a_burst_is_cut_into_batches_of_at_most_batch_max():
     saves = HeldSaves()
-    batcher = StartBatcher(saves)
-    results = await asyncio.gather(*(batcher.start(request(n)) for n in range(BATCH_MAX + 5)))
-    assert results == [f"r{n}" for n in range(BATCH_MAX + 5)]
-    assert [len(batch) for batch in saves.batches] == [BATCH_MAX, 5]
+    batcher = GroupCommit(saves, START_BATCH_MAX)
+    results = await asyncio.gather(*(batcher.submit(request(n)) for n in range(START_BATCH_MAX + 5)))
+    assert results == [f"r{n}" for n in range(START_BATCH_MAX + 5)]
+    assert [len(batch) for batch in saves.batches] == [START_BATCH_MAX, 5]
 
 
 async def test_a_refusal_reaches_its_own_caller_only():
-    batcher = StartBatcher(HeldSaves())
+    batcher = GroupCommit(HeldSaves(), START_BATCH_MAX)
     outcomes = await asyncio.gather(
-        batcher.start(request(1)), batcher.start(request(2, "refuse")), return_exceptions=True
+        batcher.submit(request(1)), batcher.submit(request(2, "refuse")), return_exceptions=True
     )
     assert outcomes[0] == "r1" and isinstance(outcomes[1], ReplyRefused)
 
@@ -74,18 +74,18 @@ async def test_a_failed_batch_fails_each_of_its_starts_and_the_next_batch_still_
             raise ConnectionError("database gone")
         return [r.request_id for r in requests]
 
-    batcher = StartBatcher(failing_once)
-    outcomes = await asyncio.gather(batcher.start(request(1)), batcher.start(request(2)), return_exceptions=True)
+    batcher = GroupCommit(failing_once, START_BATCH_MAX)
+    outcomes = await asyncio.gather(batcher.submit(request(1)), batcher.submit(request(2)), return_exceptions=True)
     assert [type(o) for o in outcomes] == [ConnectionError, ConnectionError]
-    assert await batcher.start(request(3)) == "r3"
+    assert await batcher.submit(request(3)) == "r3"
 
 
 async def test_a_caller_that_goes_away_leaves_the_others_answered():
     saves = HeldSaves()
-    batcher = StartBatcher(saves)
+    batcher = GroupCommit(saves, START_BATCH_MAX)
     saves.hold.clear()
-    gone = asyncio.ensure_future(batcher.start(request(1)))
-    staying = asyncio.ensure_future(batcher.start(request(2)))
+    gone = asyncio.ensure_future(batcher.submit(request(1)))
+    staying = asyncio.ensure_future(batcher.submit(request(2)))
     await saves.entered.wait()
     gone.cancel()
     saves.hold.set()
