@@ -44,9 +44,12 @@ logger = logging.getLogger(__name__)
 LIVE_TTL = 3600  # seconds a reply's resume state outlives its last write
 TICKS_PER_WINDOW = 5
 LOAD_PERIOD = 0.1  # seconds of wall time over which the process's CPU use is sampled
-IDLE_BELOW = 0.3  # CPU use (share of one core) under which nothing is held
-BUSY_ABOVE = 0.7  # CPU use from which text is held for the whole window
-LATE_BUSY = 0.005  # seconds late the flush loop may run before text is held for the whole window
+IDLE_BELOW = 0.6  # CPU use (share of one core) under which nothing is held
+BUSY_ABOVE = 0.9  # CPU use from which text is held for the whole window
+# Seconds late the flush loop runs: under LATE_IDLE is an idle loop's own jitter (a sleep ends up to
+# 1 ms late, epoll's granularity), from LATE_BUSY on text is held for the whole window.
+LATE_IDLE = 0.002
+LATE_BUSY = 0.010
 GROUP_PREFIX = "conv."
 SCRIPT_BATCH = 1000  # entries per script call; a larger flush is split, in order, in one pipeline
 CLOSE_WAIT = 5.0  # seconds close() gives the flush loop to finish a flush under way
@@ -233,12 +236,13 @@ class Broadcaster:
 
     async def run(self) -> None:
         while not self.closing:
+            waiting = not self.wakeup.is_set()  # woken while it slept or flushed, the loop was not late
             await self.wakeup.wait()
             self.wakeup.clear()
             if not self.dirty and not self.outbox and not self.first_texts:
                 continue  # a shutdown flush took it all
             now = self.clock()
-            late = now - self.woken_at  # the loop's delay in resuming this task once woken
+            late = now - self.woken_at if waiting else 0.0  # the loop's delay in resuming this task once woken
             wait = self.next_flush_in()
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -269,7 +273,7 @@ class Broadcaster:
         self.load_sampled = (now, cpu)
         busy = (cpu - sampled_cpu) / (now - sampled_at)
         late, self.latest = self.latest, 0.0
-        load = max((busy - IDLE_BELOW) / (BUSY_ABOVE - IDLE_BELOW), late / LATE_BUSY)
+        load = max((busy - IDLE_BELOW) / (BUSY_ABOVE - IDLE_BELOW), (late - LATE_IDLE) / (LATE_BUSY - LATE_IDLE))
         self.hold = self.window * min(1.0, max(0.0, load))
         self.tick = self.hold / TICKS_PER_WINDOW
         self.wait_before_due = self.hold - self.tick

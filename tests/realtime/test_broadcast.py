@@ -127,7 +127,7 @@ async def test_the_next_flush_waits_for_the_oldest_text_but_never_less_than_a_ti
 
 @pytest.mark.parametrize(
     ("core_share", "hold"),
-    [(0.0, 0.0), (broadcast.IDLE_BELOW, 0.0), (0.5, WINDOW / 2), (broadcast.BUSY_ABOVE, WINDOW), (1.0, WINDOW)],
+    [(0.0, 0.0), (broadcast.IDLE_BELOW, 0.0), (0.75, WINDOW / 2), (broadcast.BUSY_ABOVE, WINDOW), (1.0, WINDOW)],
 )
 def test_the_hold_follows_the_processs_cpu_use(core_share, hold) -> None:
     clock, cpu = Clock(), CPUClock()
@@ -147,7 +147,8 @@ def test_the_load_is_measured_over_a_load_period_not_per_flush() -> None:
     broadcaster.adapt_hold()
     assert broadcaster.hold == 0
     clock.now += broadcast.LOAD_PERIOD * 0.6
-    broadcaster.adapt_hold()  # more than a period, busy half of it: 50% of a core
+    cpu.used += broadcast.LOAD_PERIOD * 0.3
+    broadcaster.adapt_hold()  # more than a period, busy three quarters of it: 75% of a core
     assert broadcaster.hold == pytest.approx(WINDOW / 2)
 
 
@@ -156,6 +157,7 @@ async def test_a_loop_that_gets_to_the_flush_late_makes_text_wait_for_the_window
     broadcaster = Broadcaster(layer, WINDOW, clock=clock, cpu_clock=CPUClock())  # no CPU used: only lateness tells
     reply, channel = await subscribed_reply(layer, broadcaster)
     broadcaster.task = asyncio.create_task(broadcaster.run())
+    await asyncio.sleep(0)  # the loop starts waiting for text
     try:
         reply.append("first")  # wakes the flush loop now...
         clock.now += 2 * broadcast.LOAD_PERIOD  # ...which resumes that much later, like a starved process
@@ -165,6 +167,26 @@ async def test_a_loop_that_gets_to_the_flush_late_makes_text_wait_for_the_window
                 break
             await asyncio.sleep(0)
         assert broadcaster.hold == WINDOW
+    finally:
+        await broadcaster.close()
+
+
+async def test_text_that_arrives_while_the_loop_is_busy_is_not_lateness(layer) -> None:
+    """Woken while it sleeps out a hold or waits on Redis, the loop was not late: counting that time
+    as lateness made an idle process hold every delta for the whole window."""
+    clock = Clock()
+    broadcaster = Broadcaster(layer, WINDOW, clock=clock, cpu_clock=CPUClock())  # no CPU used
+    reply, channel = await subscribed_reply(layer, broadcaster)
+    reply.append("first")  # the loop is not waiting yet, as when text comes during a flush
+    clock.now += 2 * broadcast.LOAD_PERIOD
+    broadcaster.task = asyncio.create_task(broadcaster.run())
+    try:
+        assert delta_text(await asyncio.wait_for(layer.receive(channel), 1)) == "first"
+        for _ in range(100):  # the loop adapts right after its flush
+            if broadcaster.load_sampled[0] == clock.now:
+                break
+            await asyncio.sleep(0)
+        assert broadcaster.load_sampled[0] == clock.now and broadcaster.hold == 0
     finally:
         await broadcaster.close()
 
