@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from conversations import replies
 from conversations.llm.base import Usage
 from conversations.models import Message, StorageUsage, UsageRecord
-from conversations.replies import ReplyEnd
+from conversations.replies import FinalState, ReplyEnd
 
 from .catalog import add_model
 
@@ -25,7 +25,7 @@ def start(user, conversation, n: int) -> Message:
 
 
 def end(reply: Message, text: str, **fields) -> ReplyEnd:
-    return ReplyEnd(reply=reply, content=text, seq=3, status="complete", usage=Usage(7, 11), **fields)
+    return ReplyEnd(reply, FinalState(content=text, seq=3, status="complete", usage=Usage(7, 11), **fields))
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ from ..parts import Part, cut_off, parts_view
 from ..realtime import fairness, final_save, housekeeping, liveness, local
 from ..realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 from ..realtime.owner_updates import owner_message
-from ..realtime.recovery import FinalState
+from ..replies import FinalState
 from ..revocation import user_group
 from ..tools.loop import Record, ToolStepsExceeded, respond_with_tools
 from ..tools.offered import offered_tools
