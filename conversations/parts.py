@@ -19,12 +19,18 @@ SEPARATOR = "\n\n"  # between the text of two steps of a reply, in `content`
 Part = dict[str, Any]
 
 
+def storable(text: str) -> str:
+    """Text without NUL, which PostgreSQL cannot store in text or JSON: a model's or a tool's output
+    that carries one (text pulled from a PDF, a binary page) would otherwise fail the reply's save."""
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 def text_part(text: str) -> Part:
     return {"type": "text", "text": text}
 
 
 def tool_call_part(call: ToolCall) -> Part:
-    return {"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments}
+    return {"type": "tool_call", "id": call.id, "name": storable(call.name), "arguments": storable(call.arguments)}
 
 
 def cut_off(parts: list[Part]) -> list[Part]:
@@ -43,8 +49,8 @@ def tool_result_part(result: ToolResult) -> Part:
     return {
         "type": "tool_result",
         "call_id": result.call_id,
-        "name": result.name,
-        "content": result.content,
+        "name": storable(result.name),
+        "content": storable(result.content),
         "is_error": result.is_error,
     }
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from conversations.llm.base import ToolCall, ToolResult
-from conversations.parts import UNFINISHED_CALL, cut_off, parts_view, replayed, text_part
+from conversations.parts import (
+    UNFINISHED_CALL,
+    cut_off,
+    parts_view,
+    replayed,
+    text_part,
+    tool_call_part,
+    tool_result_part,
+)
 
 CALL = {"type": "tool_call", "id": "c1", "name": "clock", "arguments": "{}"}
 RESULT = {"type": "tool_result", "call_id": "c1", "name": "clock", "content": "10:00", "is_error": False}
@@ -87,3 +95,9 @@ def test_a_partial_call_is_left_out_of_the_replay():
         {"role": "assistant", "content": "B"},
     ]
     assert replayed([text_part("Let me see."), partial]) == [{"role": "assistant", "content": "Let me see."}]
+
+
+def test_a_tools_call_and_result_keep_no_nul_which_postgresql_cannot_store():
+    call = tool_call_part(ToolCall("c1", "read_pdf", '{"path": "a\x00.pdf"}'))
+    result = tool_result_part(ToolResult("c1", "read_pdf", "page one\x00\x00page two"))
+    assert (call["arguments"], result["content"]) == ('{"path": "a.pdf"}', "page onepage two")
