@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 FINISHED = 2**62  # the seq recorded for finished replies, so their late deltas are ignored
 FAIR_USE = 4429  # close code of a socket refused by a per-user limit: retry later, not at once
 MINUTE = 60.0
+TOO_MANY_SNAPSHOTS = "Too many reloads and reconnects in the last minute; this tab retries shortly."
 
 
 class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, AsyncWebsocketConsumer):
@@ -79,14 +80,18 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
         if not await self.ledger.claim_socket(self.user.pk, self.claim, cap):
             detail = f"You already have {cap} connections open; close some tabs, then reload."
         elif not await self.take_snapshot():
-            detail = "Too many reloads and reconnects in the last minute; this tab retries shortly."
+            detail = TOO_MANY_SNAPSHOTS
         else:
             return True
         await self.leave_conversation()
-        await self.accept()  # to say why: a refused handshake cannot carry words
+        await self.refuse_fair_use(detail)
+        return False
+
+    async def refuse_fair_use(self, detail: str) -> None:
+        """Accept only to say why (a refused handshake cannot carry words), then close with FAIR_USE."""
+        await self.accept()
         await self.send(text_data=protocol.error_frame("limit_reached", detail))
         await self.close(code=FAIR_USE)
-        return False
 
     async def take_snapshot(self) -> bool:
         return await self.ledger.take(self.user.pk, "snapshots", MINUTE, settings.PARLEY_SNAPSHOTS_PER_MINUTE)

@@ -75,7 +75,8 @@ def markdown_part(part: dict[str, Any]) -> list[str]:
     if kind == "text":
         return [part["text"]]
     if kind == "tool_call":
-        return [f"**Tool call** `{part.get('name', '')}`", "", fenced(str(part.get("arguments", "")))]
+        cut = " (cut off while written)" if part.get("partial") else ""
+        return [f"**Tool call** `{part.get('name', '')}`{cut}", "", fenced(str(part.get("arguments", "")))]
     if kind == "tool_result":
         failed = " (failed)" if part.get("is_error") else ""
         return [f"**Tool result** `{part.get('name', '')}`{failed}", "", fenced(str(part.get("content", "")))]

@@ -19,20 +19,38 @@ SEPARATOR = "\n\n"  # between the text of two steps of a reply, in `content`
 Part = dict[str, Any]
 
 
+def storable(text: str) -> str:
+    """Text without NUL, which PostgreSQL cannot store in text or JSON: a model's or a tool's output
+    that carries one (text pulled from a PDF, a binary page) would otherwise fail the reply's save."""
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 def text_part(text: str) -> Part:
     return {"type": "text", "text": text}
 
 
 def tool_call_part(call: ToolCall) -> Part:
-    return {"type": "tool_call", "id": call.id, "name": call.name, "arguments": call.arguments}
+    return {"type": "tool_call", "id": call.id, "name": storable(call.name), "arguments": storable(call.arguments)}
+
+
+def cut_off(parts: list[Part]) -> list[Part]:
+    """The parts last shown while the model wrote calls, as a reply that ends there keeps them (a stop
+    keeps what every tab saw): each call being written stays, its arguments as shown, marked
+    `partial` instead of `streaming`; such a call was never run and is never replayed."""
+    return [
+        {**{key: value for key, value in part.items() if key != "streaming"}, "partial": True}
+        if part.get("streaming")
+        else part
+        for part in parts
+    ]
 
 
 def tool_result_part(result: ToolResult) -> Part:
     return {
         "type": "tool_result",
         "call_id": result.call_id,
-        "name": result.name,
-        "content": result.content,
+        "name": storable(result.name),
+        "content": storable(result.content),
         "is_error": result.is_error,
     }
 
@@ -61,11 +79,14 @@ UNFINISHED_CALL = "This call did not finish: the reply was stopped before the to
 def replayed(parts: list[Part]) -> list[ChatMessage]:
     """A reply's parts (from `parts_view`) as the turns of a later prompt: each step's text with the
     calls it asked for, then one `tool` turn per call, then the text after the last step. A call that
-    never got a result (the reply was stopped mid-call) gets an error result: every format wants one."""
+    never got a result (the reply was stopped mid-call) gets an error result: every format wants one.
+    A `partial` call (cut off while the model wrote it) is left out: the model never finished asking."""
     steps: list[tuple[list[str], list[ToolCall], dict[str, ToolResult]]] = [([], [], {})]
     for part in parts:
         text, calls, results = steps[-1]
         kind = part.get("type")
+        if part.get("partial"):
+            continue
         if kind == "text":
             if calls:
                 steps.append(([], [], {}))

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conversations.exports import export_json, export_markdown
+from conversations.exports import export_json, export_markdown, markdown_part
 
 pytestmark = pytest.mark.db
 
@@ -49,3 +49,8 @@ def test_markdown_of_an_empty_conversation_is_just_the_header(alice, make_conver
 
     assert text.splitlines()[:3] == ["# Empty", "", f"- Owner: {alice.username}"]
     assert "##" not in text
+
+
+def test_markdown_marks_a_call_cut_off_while_the_model_wrote_it():
+    part = {"type": "tool_call", "id": "c1", "name": "calculate", "arguments": '{"expr', "partial": True}
+    assert markdown_part(part)[:2] == ["**Tool call** `calculate` (cut off while written)", ""]

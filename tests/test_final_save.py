@@ -21,7 +21,7 @@ from conversations import generation
 from conversations.mcp import toolbox
 from conversations.models import Conversation, Message
 from conversations.realtime import housekeeping, recovery
-from conversations.realtime.recovery import FinalState
+from conversations.replies import FinalState
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.integration]
 

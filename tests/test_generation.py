@@ -93,3 +93,14 @@ async def test_stopping_someone_elses_conversation_reads_as_missing(worker, alic
     with pytest.raises(generation.Refused) as refusal:
         await generation.stop(user=alice, conversation_id=conversation.id)
     assert refusal.value.code == "not_generating"
+
+
+async def test_a_model_that_writes_nul_characters_still_has_its_reply_saved(worker, alice):
+    """PostgreSQL stores no NUL: a reply carrying one failed its every save, and was lost."""
+    conversation = await new_conversation(alice)
+    content = "!sim tokens=20 tps=500 ttft=0 nul=1"
+    started = await generation.start(user=alice, conversation_id=conversation.id, content=content, request_id="r1")
+    await finished(worker, str(started.reply.id))
+    reply = await saved(started.reply.id)
+    assert reply.status == Message.Status.COMPLETE and len(reply.content.split()) >= 10
+    assert "\x00" not in reply.content

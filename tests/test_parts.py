@@ -6,7 +6,15 @@ from __future__ import annotations
 import pytest
 
 from conversations.llm.base import ToolCall, ToolResult
-from conversations.parts import UNFINISHED_CALL, parts_view, replayed, text_part
+from conversations.parts import (
+    UNFINISHED_CALL,
+    cut_off,
+    parts_view,
+    replayed,
+    text_part,
+    tool_call_part,
+    tool_result_part,
+)
 
 CALL = {"type": "tool_call", "id": "c1", "name": "clock", "arguments": "{}"}
 RESULT = {"type": "tool_result", "call_id": "c1", "name": "clock", "content": "10:00", "is_error": False}
@@ -68,3 +76,28 @@ def test_a_call_stopped_before_its_result_replays_with_an_error_result():
 
 def test_plain_text_replays_as_one_assistant_turn():
     assert replayed([text_part("Hi")]) == [{"role": "assistant", "content": "Hi"}]
+
+
+def test_calls_being_written_when_a_reply_ends_are_kept_partial_and_the_rest_unchanged():
+    writing = {"type": "tool_call", "id": "c2", "name": "calculate", "arguments": '{"expr', "streaming": True}
+    shown = [text_part("A"), CALL_A, RESULT_A, text_part("B"), writing]
+    kept = cut_off(shown)
+    assert kept[:4] == shown[:4]
+    assert kept[4] == {"type": "tool_call", "id": "c2", "name": "calculate", "arguments": '{"expr', "partial": True}
+    assert shown[4]["streaming"]  # the list shown is not changed
+
+
+def test_a_partial_call_is_left_out_of_the_replay():
+    partial = {"type": "tool_call", "id": "c2", "name": "calculate", "arguments": '{"expr', "partial": True}
+    assert replayed([text_part("A"), CALL_A, RESULT_A, text_part("B"), partial]) == [
+        {"role": "assistant", "content": "A", "tool_calls": [ToolCall("c1", "calculate", '{"expression":"6*7"}')]},
+        {"role": "tool", "content": "42", "tool_result": ToolResult("c1", "calculate", "42")},
+        {"role": "assistant", "content": "B"},
+    ]
+    assert replayed([text_part("Let me see."), partial]) == [{"role": "assistant", "content": "Let me see."}]
+
+
+def test_a_tools_call_and_result_keep_no_nul_which_postgresql_cannot_store():
+    call = tool_call_part(ToolCall("c1", "read_pdf", '{"path": "a\x00.pdf"}'))
+    result = tool_result_part(ToolResult("c1", "read_pdf", "page one\x00\x00page two"))
+    assert (call["arguments"], result["content"]) == ('{"path": "a.pdf"}', "page onepage two")

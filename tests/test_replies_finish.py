@@ -3,14 +3,19 @@ as it would be alone, in the round trips of one."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
-from django.db import DatabaseError, connection
+from django.contrib.auth import get_user_model
+from django.db import DatabaseError, connection, connections, transaction
+from django.db.models import F
 from django.test.utils import CaptureQueriesContext
 
 from conversations import replies
 from conversations.llm.base import Usage
-from conversations.models import Message, StorageUsage, UsageRecord
-from conversations.replies import ReplyEnd
+from conversations.models import Conversation, Message, StorageUsage, UsageRecord
+from conversations.replies import FinalState, ReplyEnd
 
 from .catalog import add_model
 
@@ -25,7 +30,7 @@ def start(user, conversation, n: int) -> Message:
 
 
 def end(reply: Message, text: str, **fields) -> ReplyEnd:
-    return ReplyEnd(reply=reply, content=text, seq=3, status="complete", usage=Usage(7, 11), **fields)
+    return ReplyEnd(reply, FinalState(content=text, seq=3, status="complete", usage=Usage(7, 11), **fields))
 
 
 @pytest.fixture
@@ -96,3 +101,42 @@ def test_a_model_deleted_while_its_reply_streamed_keeps_the_reply_and_its_usage(
     assert Message.objects.get(id=saved.id).content == "Still here"
     record = UsageRecord.objects.get(message=saved)
     assert (record.model_id, record.model_label) == (None, "Short-lived")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="row locks: SQLite runs one writer at a time")
+@pytest.mark.django_db(transaction=True)
+def test_a_finish_waits_for_a_start_holding_the_owner_and_never_deadlocks_with_it(alice, make_conversation):
+    """A start locks the owner, then writes the conversation and the stored-bytes count. A finish
+    that wrote those first and then waited for the owner deadlocked with it (the soak hit it
+    several times a minute); a finish locks the owner first, so it only waits."""
+    conversation = make_conversation(alice)
+    reply = start(alice, conversation, 1)
+    finished: list = []
+    with transaction.atomic():  # the start's transaction, on this thread
+        get_user_model().objects.select_for_update().filter(pk=alice.pk).get()
+        finishing = threading.Thread(target=lambda: finished.append(_finish_on_own_connection(reply)))
+        finishing.start()
+        _wait_for_a_lock_wait()
+        Conversation.objects.filter(id=conversation.id).update(title="Touched by the start")
+        StorageUsage.objects.filter(user=alice).update(stored_bytes=F("stored_bytes") + 1)
+    finishing.join(10)
+    assert [m.content for m in finished] == ["Saved after the start"]
+
+
+def _finish_on_own_connection(reply: Message) -> Message | None:
+    try:
+        return replies.replies_finish([end(reply, "Saved after the start")])[0]
+    finally:
+        connections.close_all()
+
+
+def _wait_for_a_lock_wait() -> None:
+    """Until another session of this database waits for a row lock (the finish, for the owner)."""
+    deadline = time.monotonic() + 10
+    with connections["default"].cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute("SELECT count(*) FROM pg_locks WHERE NOT granted")  # live, unlike pg_stat_activity
+            if cursor.fetchone()[0]:
+                return
+            time.sleep(0.01)
+    raise AssertionError("the finish never waited for the owner's lock")

@@ -60,6 +60,29 @@ async def test_a_call_stopped_before_its_result_is_replayed_as_unfinished(worker
     assert follow_up.content == f'Earlier tool calls: held({{"note":"x"}}) returned {UNFINISHED_CALL}.'
 
 
+async def test_a_call_cut_off_while_the_model_wrote_it_is_kept_but_not_sent_to_the_model(worker, alice, monkeypatch):
+    conversation = await Conversation.objects.acreate(owner=alice, title="Tools")
+    half_shown, show_calls = asyncio.Event(), worker.show_calls
+
+    def showing(running, calls):
+        show_calls(running, calls)
+        if calls[-1]["arguments"] == '{"note':
+            half_shown.set()
+
+    monkeypatch.setattr(worker, "show_calls", showing)
+    content = '!sim tool=held:{"note":"x"} tool_stall=1 echo=1 tps=0 ttft=0\nLooking.'
+    started = await generation.start(user=alice, conversation_id=conversation.id, content=content, request_id="r1")
+    await asyncio.wait_for(half_shown.wait(), 10)
+    await generation.stop(user=alice, conversation_id=conversation.id)
+    await asyncio.wait_for(asyncio.gather(worker.running[str(started.reply.id)].task, return_exceptions=True), 10)
+    cut = await Message.objects.aget(id=started.reply.id)
+    assert [(p["type"], p.get("partial")) for p in cut.parts] == [("text", None), ("tool_call", True)]
+
+    started, follow_up = await send(worker, alice, conversation, RECALL, "r2")
+    assert follow_up.content == "No earlier tool calls."
+    assert started.history[1] == {"role": "assistant", "content": "Looking."}
+
+
 async def test_a_conversation_without_tool_calls_sends_plain_turns(worker, alice):
     conversation = await Conversation.objects.acreate(owner=alice, title="Plain")
     await send(worker, alice, conversation, "!sim tokens=3 tps=0 ttft=0\nHi", "r1")

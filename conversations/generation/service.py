@@ -66,13 +66,13 @@ async def regenerate(
 ) -> ReplyStart:
     """Stream a new sibling of a reply on the branch shown (the last unless `message_id` names
     another), once per request_id; the earlier reply stays as another branch."""
-    worker = await get_worker()
-    asked_at = worker.broadcaster.clock()
-    started = await database_sync_to_async(replies.reply_regenerate)(
-        user=user, conversation_id=conversation_id, request_id=request_id, worker=worker.channel, message_id=message_id
+    return await _saved_then_begun(
+        replies.reply_regenerate,
+        user=user,
+        conversation_id=conversation_id,
+        request_id=request_id,
+        message_id=message_id,
     )
-    worker.begin(started, request_id, asked_at=asked_at)
-    return started
 
 
 async def edit(
@@ -84,29 +84,31 @@ async def edit(
     request_id: str,
 ) -> ReplyStart:
     """Save a sibling of a user message on the branch shown with new text, and stream a reply to it."""
-    worker = await get_worker()
-    asked_at = worker.broadcaster.clock()
-    started = await database_sync_to_async(replies.reply_edit)(
+    return await _saved_then_begun(
+        replies.reply_edit,
         user=user,
         conversation_id=conversation_id,
         message_id=message_id,
         content=content,
         request_id=request_id,
-        worker=worker.channel,
     )
-    worker.begin(started, request_id, asked_at=asked_at)
-    return started
 
 
 async def continue_reply(
     *, user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str | None
 ) -> ReplyStart:
     """Stream more of the conversation's interrupted last reply, after its saved text, once per request_id."""
+    return await _saved_then_begun(
+        replies.reply_continue, user=user, conversation_id=conversation_id, request_id=request_id
+    )
+
+
+async def _saved_then_begun(save, *, request_id: str | None, **fields) -> ReplyStart:
+    """Save what the request changes (on the database thread, alone: edits, regenerations and
+    continuations are rare next to sends), then run its reply on this process."""
     worker = await get_worker()
     asked_at = worker.broadcaster.clock()
-    started = await database_sync_to_async(replies.reply_continue)(
-        user=user, conversation_id=conversation_id, request_id=request_id, worker=worker.channel
-    )
+    started = await database_sync_to_async(save)(request_id=request_id, worker=worker.channel, **fields)
     worker.begin(started, request_id, asked_at=asked_at)
     return started
 

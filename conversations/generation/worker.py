@@ -25,11 +25,11 @@ from ..crypto import SecretUnreadable
 from ..llm.base import ChatMessage, Finish
 from ..llm.errors import DeadlineExceeded, LLMError
 from ..models import Message
-from ..parts import Part, parts_view
+from ..parts import Part, cut_off, parts_view
 from ..realtime import fairness, final_save, housekeeping, liveness, local, memory
 from ..realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 from ..realtime.owner_updates import owner_message
-from ..realtime.recovery import FinalState
+from ..replies import FinalState
 from ..revocation import user_group
 from ..tools.loop import Record, ToolStepsExceeded, respond_with_tools
 from ..tools.offered import offered_tools
@@ -144,7 +144,8 @@ class Worker:
             await asyncio.shield(self.finish(running, outcome))
 
     async def finish(self, running: Running, outcome: Outcome) -> None:
-        """Publish the last text, save the final state once, then announce it."""
+        """Publish the last text, save the final state once, then announce it; a reply cut off while
+        the model wrote a call keeps the call as every tab last saw it (`parts.cut_off`)."""
         running.finishing = True
         live = running.live
         self.broadcaster.drain(live)
@@ -154,7 +155,7 @@ class Worker:
             status=outcome.status,
             error=outcome.error,
             model=outcome.finish.model if outcome.finish else "",
-            parts=running.parts,
+            parts=running.parts if running.preview is None else cut_off(running.preview),
             **charged(running, outcome),
         )
         try:
@@ -280,6 +281,7 @@ async def stream(running: Running, history: list[ChatMessage], outcome: Outcome,
         metrics.UPSTREAM_ERRORS.labels(provider=running.model.provider.name, code="deadline").inc()
         outcome.failed(DeadlineExceeded().user_message)
     except ToolStepsExceeded as error:
+        running.preview = None  # the refused step's calls were written whole, not cut off: not kept
         outcome.failed(error.user_message)
     except LLMError as error:
         logger.info("Reply %s failed upstream: %s", running.live.id, error)

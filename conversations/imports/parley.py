@@ -121,6 +121,7 @@ def read_part(part: dict[str, Any], where: str) -> Part:
             "id": text(part.get("id"), f"{where}: id", limit=KEY_MAX),
             "name": text(part.get("name"), f"{where}: name", limit=KEY_MAX),
             "arguments": text(part.get("arguments"), f"{where}: arguments"),
+            **({"partial": True} if part.get("partial") is True else {}),
         }
     if not isinstance(part.get("is_error", False), bool):
         raise ImportRejected(f"{where}: is_error must be true or false.")

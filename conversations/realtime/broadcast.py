@@ -37,6 +37,7 @@ from redis.exceptions import NoScriptError
 
 from .. import metrics, protocol
 from ..failures import LINK_ERRORS
+from ..parts import storable
 from .local import LocalSockets
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ class LiveReply:
         self.live_stale = True
 
     def append(self, text: str) -> None:
+        text = storable(text)  # what is published is what is saved
         if not text:
             return
         if not self.pending:

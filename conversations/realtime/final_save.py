@@ -21,8 +21,8 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from .. import metrics, replies
 from ..models import Message
+from ..replies import FinalState
 from . import recovery
-from .recovery import FinalState
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ async def save(
         reraise=True,
     )
     try:
-        saved = await retrying(finish, replies.ReplyEnd(reply=reply, **final.fields()))
+        saved = await retrying(finish, replies.ReplyEnd(reply, final))
     except Exception:
         logger.exception("Could not save the final state of reply %s; it is left to the recovery path", reply.id)
         metrics.DATABASE_ERRORS.labels(operation="reply_finish").inc()

@@ -12,54 +12,19 @@ new one), and the text must extend the checkpoint, at a seq no lower than the ch
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import uuid
-from typing import Any
 
 from redis import asyncio as aioredis
 
-from ..llm.base import Usage
 from ..models import Message
-from ..replies import INTERRUPTED_ERROR
+from ..replies import INTERRUPTED_ERROR, FinalState
 from .broadcast import live_keys
 
 logger = logging.getLogger(__name__)
 
 Status = Message.Status
 HANDOFF_TTL = 7 * 24 * 3600  # seconds a hand-off waits for a sweep: longer than any outage worth surviving
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class FinalState:
-    """Everything a reply's final save writes."""
-
-    content: str
-    seq: int
-    status: str
-    error: str = ""
-    model: str = ""
-    usage: Usage | None = None
-    parts: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # stored tool parts (parts.py)
-    cost_usd: str | None = None  # decimal text, at the model's prices when the reply started
-    estimated: bool = False  # the provider reported no usage: counted from the text
-
-    def fields(self) -> dict[str, Any]:
-        """As the keyword arguments of `replies.reply_finish` and `replies.reply_recover`."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> FinalState:
-        values = json.loads(raw)
-        usage = values.pop("usage", None)
-        return cls(**values, usage=Usage(**usage) if usage else None)
-
-    def extends(self, checkpoint: FinalState) -> bool:
-        """Whether this text can be the same reply's, from the checkpoint on."""
-        return self.seq >= checkpoint.seq and self.content.startswith(checkpoint.content)
 
 
 def handoff_key(reply_id: uuid.UUID | str) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from .branches import reply_continue, reply_edit, reply_regenerate
 from .ending import (
     INTERRUPTED_ERROR,
+    FinalState,
     ReplyEnd,
     replies_checkpoint,
     replies_finish,
@@ -22,6 +23,7 @@ from .together import StartRequest, replies_start
 __all__ = [
     "INTERRUPTED_ERROR",
     "TITLE_FROM_MESSAGE",
+    "FinalState",
     "ReplyEnd",
     "ReplyRefused",
     "ReplyStart",

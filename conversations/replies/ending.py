@@ -4,51 +4,75 @@ its charge and its stored bytes, the title, and the orphan sweep's recovery.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import uuid
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import DatabaseError, InterfaceError, OperationalError, connections, transaction
 from django.utils import timezone
 
 from .. import storage_limits, titles
+from ..llm.base import Usage
 from ..models import Conversation, LLMModel, Message, UsageRecord
 from ..parts import parts_view
 from .sql import database, prepared, statements
-
-if TYPE_CHECKING:
-    from ..llm.base import Usage
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
 INTERRUPTED_ERROR = "The server stopped while this reply was being written; the text so far was kept."
 
 
-@dataclass(frozen=True, slots=True)
-class ReplyEnd:
-    """One reply's final state, as `reply_finish` takes it, waiting to be saved with others."""
+@dataclasses.dataclass(frozen=True, slots=True)
+class FinalState:
+    """Everything a reply's final save writes; also what a process hands to the recovery path
+    (realtime/recovery.py) when it cannot save it."""
 
-    reply: Message
     content: str
     seq: int
     status: str
     error: str = ""
     model: str = ""
     usage: Usage | None = None
-    parts: list[dict] | None = None
-    cost_usd: str | None = None
-    estimated: bool = False
+    parts: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # stored tool parts (parts.py)
+    cost_usd: str | None = None  # decimal text, at the model's prices when the reply started
+    estimated: bool = False  # the provider reported no usage: counted from the text
+
+    def fields(self) -> dict[str, Any]:
+        """As the keyword arguments of `reply_finish` and `reply_recover`."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> FinalState:
+        values = json.loads(raw)
+        usage = values.pop("usage", None)
+        return cls(**values, usage=Usage(**usage) if usage else None)
+
+    def extends(self, checkpoint: FinalState) -> bool:
+        """Whether this text can be the same reply's, from the checkpoint on."""
+        return self.seq >= checkpoint.seq and self.content.startswith(checkpoint.content)
 
 
-def reply_finish(**end) -> Message | None:
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReplyEnd:
+    """One reply and its final state, waiting to be saved with others."""
+
+    reply: Message
+    final: FinalState
+
+
+def reply_finish(*, reply: Message, **final) -> Message | None:
     """Save a reply's final state, once, and charge its usage to its owner in the same transaction;
-    None when it was already finished elsewhere (the sweep). Keywords as `ReplyEnd`'s fields."""
-    return _finished([ReplyEnd(**end)])[0]
+    None when it was already finished elsewhere (the sweep). `final` as `FinalState`'s fields."""
+    return _finished([ReplyEnd(reply, FinalState(**final))])[0]
 
 
 def replies_finish(ends: list[ReplyEnd]) -> list[Message | Exception | None]:
@@ -77,14 +101,14 @@ def _alone(end: ReplyEnd) -> Message | Exception | None:
 
 
 def _apply(end: ReplyEnd, now: datetime) -> None:
-    reply, usage = end.reply, end.usage
-    reply.content, reply.seq, reply.status, reply.error = end.content, end.seq, end.status, end.error
-    reply.parts = parts_view(end.parts or [], end.content)  # the stored tool parts, then the text after them
-    reply.model = end.model or reply.model
+    reply, final, usage = end.reply, end.final, end.final.usage
+    reply.content, reply.seq, reply.status, reply.error = final.content, final.seq, final.status, final.error
+    reply.parts = parts_view(final.parts or [], final.content)  # the stored tool parts, then the text after them
+    reply.model = final.model or reply.model
     reply.prompt_tokens = usage.prompt_tokens if usage else None
     reply.completion_tokens = usage.completion_tokens if usage else None
-    reply.cost_usd = Decimal(end.cost_usd) if end.cost_usd is not None else None
-    reply.usage_estimated = end.estimated
+    reply.cost_usd = Decimal(final.cost_usd) if final.cost_usd is not None else None
+    reply.usage_estimated = final.estimated
     reply.finished_at = now
 
 

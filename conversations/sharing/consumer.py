@@ -3,9 +3,11 @@
 Viewers are refused before the handshake completes when the link is missing or revoked, needs a
 login they lack, or already has its cap of viewers. The cap counts every process's viewers: each
 socket holds a seat leased in Redis by its process's fair-use ledger (realtime/fairness.py), which
-renews it, so the seats of a killed process lapse within a lease. They may only ask for a `sync`,
-which is folded and budgeted as on the owner's socket (one snapshot per PARLEY_SYNC_INTERVAL per
-socket, PARLEY_SNAPSHOTS_PER_MINUTE per viewer); every other frame is answered `read_only`. They
+renews it, so the seats of a killed process lapse within a lease. A viewer's snapshots, the one
+each connect sends included, come from a budget as on the owner's socket (PARLEY_SNAPSHOTS_PER_MINUTE
+per viewer, one per PARLEY_SYNC_INTERVAL per socket), so a reconnect storm on a link is refused
+with `limit_reached` and 4429. They may only ask for a `sync`, which is folded; every other frame
+is answered `read_only`. They
 join the link's group, where a revocation closes them with 1008 on every process. A snapshot link
 never subscribes to the conversation.
 """
@@ -19,7 +21,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 
 from .. import generation, protocol, selectors
-from ..consumers import MINUTE, ConversationConsumer
+from ..consumers import MINUTE, TOO_MANY_SNAPSHOTS, ConversationConsumer
 from ..models import ShareLink
 from ..protocol import ProtocolError
 from ..realtime import local
@@ -43,6 +45,10 @@ class ShareViewerConsumer(ConversationConsumer):
         link = await database_sync_to_async(shares.share_get_active)(link_id=self.link_id)
         if link is None or not shares.may_view(link, self.user) or not await self.take_seat():
             await self.close()
+            return
+        if not await self.take_snapshot():  # its first snapshot is budgeted too: reconnects cannot amplify
+            await self.give_back_seat()
+            await self.refuse_fair_use(TOO_MANY_SNAPSHOTS)
             return
         self.link, self.conversation_id = link, link.conversation_id
         if link.mode == ShareLink.Mode.LIVE:  # subscribe, then read: the resume rule

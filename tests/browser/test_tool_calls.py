@@ -57,7 +57,8 @@ def test_a_failing_tool_shows_as_an_error_and_the_reply_still_completes(page):
 
 def test_a_call_shows_while_the_model_writes_it_and_after_a_reload(page):
     """The simulator stalls halfway through the call's arguments: the page shows the call as being
-    written, with the arguments so far, before anything ran; a reload (a new snapshot) shows the same."""
+    written, with the arguments so far, before anything ran; a reload (a new snapshot) shows the same,
+    and after Stop the call stays, cut off, across a reload too."""
     send(page, '!sim tool=calculate:{"expression":"6*7"} tool_stall=1 ttft=0\nGo')
     block = tool_block(page)
     half = '{"expressi'  # the first half of {"expression":"6*7"}, as the simulator sends it
@@ -76,4 +77,12 @@ def test_a_call_shows_while_the_model_writes_it_and_after_a_reload(page):
     assert block.locator(".tool-args").text_content() == half
     page.click("#stop")
     assert wait_for_status(page, "cancelled") == "cancelled"
+    assert block.get_attribute("data-state") == "partial"  # kept as written so far, never run
+    assert block.locator(".tool-state").text_content() == "Cut off"
+    page.reload()
+    page.wait_for_selector("body.is-ready")
+    block = tool_block(page)
+    block.wait_for()
+    assert block.get_attribute("data-state") == "partial"
+    assert block.locator(".tool-args").text_content() == half
     assert page.errors == []

@@ -24,8 +24,8 @@ TOOL_PARTS = [
 
 @pytest.fixture
 def branched(alice) -> Conversation:
-    """Questions and replies with an edit, a regenerate, a tool-using reply, a failed one, and the
-    first branch shown (not the newest)."""
+    """Questions and replies with an edit, a regenerate, a tool-using reply, a failed one, one stopped
+    while writing a call, and the first branch shown (not the newest)."""
     model = LLMModel.objects.create(provider=Provider.objects.create(name="acme", kind="simulator"), name="m-1")
     conversation = Conversation.objects.create(
         owner=alice, title="Sums ∑", system_prompt="Be exact.", temperature=0.3, model=model, pinned=True
@@ -44,7 +44,8 @@ def branched(alice) -> Conversation:
     add(2, "assistant", "Forty-two", question, status="failed", error="The model is down.", usage_estimated=True,
         prompt_tokens=12, completion_tokens=2)  # fmt: skip
     edited = add(3, "user", "What is 6*8?")
-    add(4, "assistant", "48", edited, status="cancelled")
+    cut = [{"type": "text", "text": "48"}, {**TOOL_PARTS[1], "arguments": '{"expr', "partial": True}]
+    add(4, "assistant", "48", edited, status="cancelled", parts=cut)  # stopped while writing a call
     follow_up = add(5, "user", "And 7*8?", answer)
     leaf = add(6, "assistant", "56", follow_up)
     Conversation.objects.filter(id=conversation.id).update(active_leaf=leaf)

@@ -7,12 +7,14 @@ import asyncio
 
 import pytest
 
+from conversations.models import Message
 from conversations.tools import registry
 from tests.tool_fixtures import Gate
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HELD = '!sim tool=held:{"note":"n"} echo=1 tps=0 ttft=0\nLooking it up.'
+STALLED = '!sim tool=held:{"note":"n"} tool_stall=1 echo=1 tps=0 ttft=0\nLooking it up.'  # half a call, then nothing
 
 
 @pytest.fixture(autouse=True)
@@ -52,6 +54,17 @@ class Tab:
                 self.parts = frame["parts"]
         elif frame["type"] == "message.completed" and frame["message"]["id"] == reply_id:
             self.final = frame["message"]
+
+
+async def send_stalled(socket) -> tuple[str, list[dict]]:
+    """Send STALLED and read until the first half of the call's arguments has been shown; the
+    reply's id and the parts shown then."""
+    await socket.send(type="message.send", content=STALLED, request_id="r1")
+    while True:
+        frames = await socket.receive_until("message.parts", timeout=20)
+        shown = frames[-1]["parts"]
+        if shown[-1]["arguments"] == '{"note':
+            return frames[-1]["message_id"], shown
 
 
 async def test_every_tab_sees_the_call_then_its_result_as_parts(connect, conversation, alice):
@@ -110,15 +123,8 @@ async def test_a_socket_connecting_while_a_call_is_being_written_sees_it_as_the_
     far as the first tab's last `message.parts` frame, marked streaming; Stop then ends the reply."""
     _, sender = await connect(alice, conversation.id)
     await sender.receive_until("conversation.snapshot")
-    content = '!sim tool=held:{"note":"n"} tool_stall=1 echo=1 tps=0 ttft=0\nLooking it up.'
-    await sender.send(type="message.send", content=content, request_id="r1")
-    while True:  # until the first half of the arguments has been shown
-        frames = await sender.receive_until("message.parts", timeout=20)
-        shown = frames[-1]["parts"]
-        if shown[-1]["arguments"] == '{"note':
-            break
+    reply_id, shown = await send_stalled(sender)
     assert shown[-1]["streaming"] and shown[-1]["name"] == "held"
-    reply_id = frames[-1]["message_id"]
 
     _, late = await connect(alice, conversation.id)
     snapshot = (await late.receive_until("conversation.snapshot"))[-1]
@@ -128,3 +134,34 @@ async def test_a_socket_connecting_while_a_call_is_being_written_sees_it_as_the_
     await sender.send(type="generation.stop")
     final = (await late.receive_until("message.completed", timeout=20))[-1]["message"]
     assert final["status"] == "cancelled" and final["content"] == "Looking it up."
+
+
+async def test_stop_while_a_call_is_being_written_keeps_it_partial_as_every_tab_saw_it(connect, conversation, alice):
+    """Stop cuts the model off halfway through a call's arguments: the reply ends with the call as
+    far as every tab was shown it, marked partial; it never ran, a reload shows it, and the next
+    prompt does not send it to the model."""
+    _, sender = await connect(alice, conversation.id)
+    _, other = await connect(alice, conversation.id)
+    for socket in (sender, other):
+        await socket.receive_until("conversation.snapshot")
+    reply_id, shown = await send_stalled(sender)
+    await sender.send(type="generation.stop")
+
+    call = {"type": "tool_call", "id": shown[-1]["id"], "name": "held", "arguments": '{"note', "partial": True}
+    kept = [{"type": "text", "text": "Looking it up."}, call]
+    for socket in (sender, other):
+        final = (await socket.receive_until("message.completed", timeout=20))[-1]["message"]
+        assert (final["id"], final["status"], final["content"]) == (reply_id, "cancelled", "Looking it up.")
+        assert final["parts"] == kept
+    assert (await Message.objects.aget(id=reply_id)).parts == kept
+    assert not Gate.started.is_set()  # the tool never ran
+
+    _, late = await connect(alice, conversation.id)
+    snapshot = (await late.receive_until("conversation.snapshot"))[-1]
+    assert next(m for m in snapshot["messages"] if m["id"] == reply_id)["parts"] == kept
+
+    await sender.send(
+        type="message.send", content="!sim recall=1 tps=0 ttft=0\nWhat did the tool say?", request_id="r2"
+    )
+    follow_up = (await sender.receive_until("message.completed", timeout=20))[-1]["message"]
+    assert follow_up["content"] == "No earlier tool calls."  # the simulator lists the calls it was sent

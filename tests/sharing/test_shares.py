@@ -225,14 +225,14 @@ async def test_a_links_anonymous_viewers_share_one_snapshot_budget_and_a_user_ke
     bob, chat, settings, worker
 ):
     settings.PARLEY_SYNC_INTERVAL = 0
-    settings.PARLEY_SNAPSHOTS_PER_MINUTE = 2
+    settings.PARLEY_SNAPSHOTS_PER_MINUTE = 4
     worker.ledger.clock = worker.ledger.local.clock = lambda: 1_000_000.0  # no window ends mid-test
     link = await new_link(chat)
-    anonymous = [(await open_viewer(link.id))[1] for _ in range(2)]
+    anonymous = [(await open_viewer(link.id))[1] for _ in range(2)]  # each connect's snapshot: 2 of 4
     _, logged_in = await open_viewer(link.id, user=bob)
     for viewer in (*anonymous, logged_in):
         assert (await viewer.receive())["type"] == "conversation.snapshot"
-    for viewer in anonymous:  # 2 of the link's 2
+    for viewer in anonymous:  # 4 of the link's 4
         await viewer.send(type="sync")
         assert (await viewer.receive())["type"] == "conversation.snapshot"
     await anonymous[0].send(type="sync", request_id="one-too-many")
@@ -240,5 +240,9 @@ async def test_a_links_anonymous_viewers_share_one_snapshot_budget_and_a_user_ke
     assert (refused["type"], refused["code"], refused["request_id"]) == ("error", "rate_limited", "one-too-many")
     await logged_in.send(type="sync")  # bob's budget is his own
     assert (await logged_in.receive())["type"] == "conversation.snapshot"
+    _, reconnecting = await open_viewer(link.id)  # a reconnect storm is refused too, with words
+    frame = await reconnecting.receive()
+    assert (frame["type"], frame["code"]) == ("error", "limit_reached")
+    assert await reconnecting.close_code() == 4429
     for viewer in (*anonymous, logged_in):
         await viewer.close()

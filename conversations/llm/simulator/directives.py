@@ -30,6 +30,7 @@ _CASTS: dict[str, type] = {
     "tool_malformed": int,
     "recall": int,
     "tool_stall": int,
+    "nul": int,
 }
 
 
@@ -52,6 +53,7 @@ class Directives:
     tool_malformed: int = 0  # send the calls' arguments cut short (invalid JSON)
     tool_stall: int = 0  # send the calls' names and half their arguments, then nothing more
     recall: int = 0  # answer with the tool calls and results of earlier turns, as the request replays them
+    nul: int = 0  # end every token with a NUL character, as some models and tools emit (PostgreSQL stores none)
     line: str = ""  # the directive line(s) as sent: the key of the `fail_times` counter
     echo_text: str = ""  # the message text after the last directive line
 

@@ -56,6 +56,8 @@ def plan_reply(body: dict[str, Any], directives: Directives, defaults: Simulator
         tokens, count = (), 0
     elif not d.echo and not d.stamp:
         tokens = markdown_reply(d.seed if d.seed is not None else defaults.seed, count)
+    if d.nul:
+        tokens = [token + "\x00" for token in tokens]
     cap = body.get("max_completion_tokens") or body.get("max_tokens")
     reason = "tool_calls" if calls else "stop"
     if isinstance(cap, int) and 0 < cap < count:

@@ -43,9 +43,17 @@ function pretty(json) {
   }
 }
 
-const STATES = { writing: "Writing…", running: "Running…", done: "Done", error: "Error", stopped: "Not finished" };
+const STATES = {
+  writing: "Writing…",
+  running: "Running…",
+  done: "Done",
+  error: "Error",
+  stopped: "Not finished",
+  partial: "Cut off",
+};
 
 function toolState(call, result, streaming) {
+  if (call.partial) return "partial"; // stopped while the model wrote it: never run
   if (result) return result.is_error ? "error" : "done";
   if (!streaming) return "stopped";
   return call.streaming ? "writing" : "running"; // `streaming`: the model is still writing its arguments
