@@ -361,10 +361,6 @@ PARLEY_METRICS_TOKEN = os.environ.get("PARLEY_METRICS_TOKEN", "")
 # Seconds between each process's reports to the live console in the admin.
 PARLEY_CONSOLE_INTERVAL = env_float("PARLEY_CONSOLE_INTERVAL", 1.0)
 
-# Seconds between each process's calls to glibc's malloc_trim, which hands freed memory back to the system
-# (docs/performance.md, "Soak"); 0 disables it, and a C library without malloc_trim skips it.
-PARLEY_MALLOC_TRIM_INTERVAL = env_float("PARLEY_MALLOC_TRIM_INTERVAL", 60.0)
-
 # --- Tools (docs/tools.md) ---
 # Dotted paths of the Python functions (sync or async) models may call; empty offers no tools.
 PARLEY_TOOLS = env_list("PARLEY_TOOLS")

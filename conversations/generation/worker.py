@@ -26,7 +26,7 @@ from ..llm.base import ChatMessage, Finish
 from ..llm.errors import DeadlineExceeded, LLMError
 from ..models import Message
 from ..parts import Part, cut_off, parts_view
-from ..realtime import fairness, final_save, housekeeping, liveness, local, memory
+from ..realtime import fairness, final_save, housekeeping, liveness, local
 from ..realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 from ..realtime.owner_updates import owner_message
 from ..replies import FinalState
@@ -83,7 +83,6 @@ class Worker:
         self.spawn(housekeeping.checkpoint_loop(self), "parley-checkpoint")
         self.spawn(housekeeping.sweep_loop(self), "parley-sweep")
         self.spawn(housekeeping.expire_uploads_loop(), "parley-expire-uploads")
-        self.spawn(memory.trim_loop(), "parley-malloc-trim")
         self.spawn(reports.report_loop(self), "parley-console-reports")
         if self.broadcaster.redis is not None:
             self.spawn(local.sockets.watch(self.broadcaster.redis.ping), "parley-live-sync-watch")
