@@ -22,6 +22,7 @@ import threading
 import time
 from pathlib import Path
 
+from chatsite.server import GIL_SWITCH_INTERVAL
 from conversations.tools.schema import ToolContext
 
 from .database import DEFAULT_ADMIN_URL, throwaway
@@ -262,6 +263,7 @@ def main(argv: list[str] | None = None) -> None:
 def configure(url: str, simulator_port: int, args: argparse.Namespace) -> None:
     """Settings for one process streaming through the in-memory layer from the external simulator."""
     pin_self(APP_CORE)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)  # as `python -m chatsite.server` runs
     os.environ.pop("REDIS_URL", None)
     os.environ.update(
         DATABASE_URL=url,

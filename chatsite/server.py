@@ -19,6 +19,9 @@ import uvloop
 
 DEFAULT_APPLICATION = "chatsite.asgi:application"
 APPLICATION_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+# Database work and sync tools run in worker threads; a 1 ms GIL switch interval (default 5 ms)
+# keeps them from stalling the streaming loop (docs/performance.md).
+GIL_SWITCH_INTERVAL = 0.001
 
 
 def daphne_arguments(argv: list[str], max_frame: int, handshake_timeout: int = 5) -> list[str]:
@@ -62,9 +65,7 @@ async def graceful_shutdown() -> None:
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    # Database work runs in a worker thread; a 1 ms GIL switch interval (default 5 ms) keeps it
-    # from stalling the streaming loop (docs/performance.md).
-    sys.setswitchinterval(0.001)
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL)
     from daphne.cli import CommandLineInterface  # installs Twisted's asyncio reactor
     from django.conf import settings
     from twisted.internet import defer, reactor
