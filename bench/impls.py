@@ -10,6 +10,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
+
 from .checkouts import Checkout, verify
 from .client import Target
 from .procs import PYTHON, ROOT, SERVER_CORE, Tree, free_port, launch, stop, wait_port
@@ -122,6 +124,7 @@ def start(impl: str, world: World, n: int, processes: int = 1) -> Server:
     server = Server(impl)
     tree = world.parleys.get(impl)
     if tree is not None:
+        forget_fair_use(world.redis_url)
         server.sessions = prepare_parley(world, tree, n)
     for _ in range(processes):
         port = free_port()
@@ -138,6 +141,19 @@ def start(impl: str, world: World, n: int, processes: int = 1) -> Server:
         raise
     time.sleep(0.5)  # let imports settle before the first measurement
     return server
+
+
+def forget_fair_use(redis_url: str) -> None:
+    """Drop the fair-use counts Parley keeps in Redis: a stopped run's socket leases last up to two
+    minutes, and a fresh database gives its users the same ids, so the next run's first user
+    would start with the last run's sockets counted against its cap."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match="parley:fair:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 def prepare_parley(world: World, tree: Checkout, n: int) -> list[dict[str, str]]:

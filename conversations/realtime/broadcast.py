@@ -45,8 +45,8 @@ logger = logging.getLogger(__name__)
 LIVE_TTL = 3600  # seconds a reply's resume state outlives its last write
 TICKS_PER_WINDOW = 5
 LOAD_PERIOD = 0.1  # seconds of wall time over which the process's CPU use is sampled
-IDLE_BELOW = 0.6  # CPU use (share of one core) under which nothing is held
-BUSY_ABOVE = 0.9  # CPU use from which text is held for the whole window
+IDLE_BELOW = 0.75  # CPU use (share of one core) under which nothing is held
+BUSY_ABOVE = 0.95  # CPU use from which text is held for the whole window
 # Seconds late the flush loop runs: under LATE_IDLE is an idle loop's own jitter (a sleep ends up to
 # 1 ms late, epoll's granularity), from LATE_BUSY on text is held for the whole window.
 LATE_IDLE = 0.002

@@ -127,7 +127,7 @@ async def test_the_next_flush_waits_for_the_oldest_text_but_never_less_than_a_ti
 
 @pytest.mark.parametrize(
     ("core_share", "hold"),
-    [(0.0, 0.0), (broadcast.IDLE_BELOW, 0.0), (0.75, WINDOW / 2), (broadcast.BUSY_ABOVE, WINDOW), (1.0, WINDOW)],
+    [(0.0, 0.0), (broadcast.IDLE_BELOW, 0.0), (0.85, WINDOW / 2), (broadcast.BUSY_ABOVE, WINDOW), (1.0, WINDOW)],
 )
 def test_the_hold_follows_the_processs_cpu_use(core_share, hold) -> None:
     clock, cpu = Clock(), CPUClock()
@@ -147,8 +147,8 @@ def test_the_load_is_measured_over_a_load_period_not_per_flush() -> None:
     broadcaster.adapt_hold()
     assert broadcaster.hold == 0
     clock.now += broadcast.LOAD_PERIOD * 0.6
-    cpu.used += broadcast.LOAD_PERIOD * 0.3
-    broadcaster.adapt_hold()  # more than a period, busy three quarters of it: 75% of a core
+    cpu.used += broadcast.LOAD_PERIOD * 0.42
+    broadcaster.adapt_hold()  # more than a period, busy 85% of it: halfway from idle to busy
     assert broadcaster.hold == pytest.approx(WINDOW / 2)
 
 
