@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import httpcore
@@ -165,37 +165,34 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
     ) -> httpcore.AsyncNetworkStream:
         loop = asyncio.get_running_loop()
         local = (local_address, 0) if local_address else None
-        try:
-            transport, protocol = await asyncio.wait_for(
-                loop.create_connection(_Protocol, host, port, local_addr=local), timeout
-            )
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"timed out connecting to {host}:{port}") from None
-        except OSError as error:
-            raise httpcore.ConnectError(str(error)) from error
-        _apply(transport, socket_options)
-        return AsyncioStream(transport, protocol)
+        connecting = loop.create_connection(_Protocol, host, port, local_addr=local)
+        return await _connected(connecting, timeout, f"{host}:{port}", socket_options)
 
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
     ) -> httpcore.AsyncNetworkStream:
-        loop = asyncio.get_running_loop()
-        try:
-            transport, protocol = await asyncio.wait_for(loop.create_unix_connection(_Protocol, path), timeout)
-        except TimeoutError:
-            raise httpcore.ConnectTimeout(f"timed out connecting to {path}") from None
-        except OSError as error:
-            raise httpcore.ConnectError(str(error)) from error
-        _apply(transport, socket_options)
-        return AsyncioStream(transport, protocol)
+        connecting = asyncio.get_running_loop().create_unix_connection(_Protocol, path)
+        return await _connected(connecting, timeout, path, socket_options)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
-def _apply(transport: asyncio.BaseTransport, socket_options: Iterable[Any] | None) -> None:
+async def _connected(
+    connecting: Awaitable[tuple[asyncio.BaseTransport, _Protocol]],
+    timeout: float | None,
+    where: str,
+    socket_options: Iterable[Any] | None,
+) -> AsyncioStream:
+    """The stream of a connection being opened, its failures as httpcore's connect errors."""
+    try:
+        transport, protocol = await asyncio.wait_for(connecting, timeout)
+    except TimeoutError:
+        raise httpcore.ConnectTimeout(f"timed out connecting to {where}") from None
+    except OSError as error:
+        raise httpcore.ConnectError(str(error)) from error
     sock: socket.socket | None = transport.get_extra_info("socket")
-    if sock is None:
-        return
-    for option in socket_options or ():
-        sock.setsockopt(*option)
+    if sock is not None:
+        for option in socket_options or ():
+            sock.setsockopt(*option)
+    return AsyncioStream(transport, protocol)  # type: ignore[arg-type]
