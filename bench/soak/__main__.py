@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import signal
 import sys
@@ -26,6 +27,11 @@ from .traffic import Tally, converse
 
 RSS_DRIFT_TARGET = 0.05
 SETTLE_DEADLINE = 30.0  # seconds for subscriptions to drain once the last socket closed
+# A user moves on to a new conversation after this many messages, as people do: a conversation that
+# grew all run would make each reply's history and each socket's snapshot grow with it, and RSS
+# with them, whether or not anything leaked (docs/performance.md, the soak).
+TURNS = 20
+SENDS_PER_SECOND = 2  # at most, per conversation slot: how many fresh conversations --turns needs
 
 
 def parse(argv: list[str]) -> argparse.Namespace:
@@ -33,10 +39,16 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=30.0, help="how long traffic runs")
     parser.add_argument("--processes", type=int, default=2, help="Parley processes (the last one is killed)")
     parser.add_argument("--users", type=int, default=3)
-    parser.add_argument("--conversations", type=int, default=3, help="conversations per user, each sending in turn")
+    parser.add_argument("--conversations", type=int, default=3, help="conversations per user at a time")
     parser.add_argument("--fault-every", type=float, default=180.0, help="seconds between faults")
     parser.add_argument(
         "--faults", default=",".join(BY_NAME), help=f"the rotation of faults, comma-separated ({', '.join(BY_NAME)})"
+    )
+    parser.add_argument(
+        "--turns",
+        type=int,
+        default=TURNS,
+        help=f"messages a user sends in a conversation before starting the next one (default {TURNS}; 0: never)",
     )
     parser.add_argument("--max-words", type=int, default=300, help="longest reply, in words")
     parser.add_argument(
@@ -66,7 +78,8 @@ async def soak(args: argparse.Namespace) -> dict:
     cluster = Cluster(args.processes, settings=settings, trace=args.trace_memory)
     try:
         await asyncio.to_thread(cluster.start)
-        seeded = [await asyncio.to_thread(cluster.seed, args.conversations) for _ in range(args.users)]
+        spare = math.ceil(args.minutes * 60 * SENDS_PER_SECOND / args.turns) if args.turns else 1
+        seeded = [await asyncio.to_thread(cluster.seed, args.conversations * spare) for _ in range(args.users)]
         subscriptions_before = await asyncio.to_thread(cluster.subscriptions)
         loop = asyncio.get_running_loop()
         duration = args.minutes * 60
@@ -79,8 +92,8 @@ async def soak(args: argparse.Namespace) -> dict:
         rotation = tuple(name for name in args.faults.split(",") if name)
         injector = asyncio.create_task(inject_every(cluster, args.fault_every, until, faults, rotation))
         users = [
-            converse(cluster, cookie, conversation, tally, until, seed=args.seed * 1000 + n, max_words=args.max_words)
-            for n, (cookie, conversation) in enumerate((c, conv) for c, convs in seeded for conv in convs)
+            converse(cluster, cookie, convs, tally, until, args.seed * 1000 + n, args.max_words, args.turns)
+            for n, (cookie, convs) in enumerate(slots(seeded, args.conversations))
         ]
         await asyncio.gather(*users)
         await injector
@@ -92,11 +105,18 @@ async def soak(args: argparse.Namespace) -> dict:
             await trace_after(steady, cluster.traces, 1, 0)
             growth = await asyncio.to_thread(memory.heap_growth, cluster.traces, 0, 1)
         subscriptions_after = await settled_subscriptions(cluster, subscriptions_before)
-        replies = await asyncio.to_thread(saved_replies, cluster.postgres.url, tally)
+        replies, sizes = await asyncio.to_thread(saved_replies, cluster.postgres.url, tally)
     finally:
         await asyncio.to_thread(cluster.stop)
     result = report(args, tally, replies, faults, rss, rss_end, subscriptions_before, subscriptions_after)
+    result.update(conversations_used=len(sizes), longest_conversation_messages=max(sizes.values(), default=0))
     return result if growth is None else {**result, "heap_growth": growth}
+
+
+def slots(seeded: list[tuple[str, list[str]]], per_user: int) -> list[tuple[str, list[str]]]:
+    """Each user's conversations dealt into `per_user` slots that send at the same time; a slot
+    moves on to its next conversation after --turns messages."""
+    return [(cookie, conversations[n::per_user]) for cookie, conversations in seeded for n in range(per_user)]
 
 
 async def sample_rss(process, samples: list[int], every: float) -> None:
@@ -122,14 +142,18 @@ async def settled_subscriptions(cluster: Cluster, baseline: dict[str, int]) -> d
         await asyncio.sleep(0.5)
 
 
-def saved_replies(database_url: str, tally: Tally) -> dict[str, tuple[str, str]]:
-    """Each reply's status and text as saved."""
+def saved_replies(database_url: str, tally: Tally) -> tuple[dict[str, tuple[str, str]], dict[str, int]]:
+    """Each reply's status and text as saved, and the size in messages of each conversation they are in."""
     from conversations.models import Message
 
     ids = [reply.id for reply in tally.replies]
-    query = f"SELECT id::text, status, content FROM {Message._meta.db_table} WHERE id::text = ANY(%s)"
+    table = Message._meta.db_table
+    query = f"SELECT id::text, status, content, conversation_id::text FROM {table} WHERE id::text = ANY(%s)"
+    sizes = f"SELECT conversation_id::text, count(*) FROM {table} WHERE conversation_id::text = ANY(%s) GROUP BY 1"
     with psycopg.connect(database_url) as connection:
-        return {row[0]: (row[1], row[2]) for row in connection.execute(query, [ids])}
+        rows = connection.execute(query, [ids]).fetchall()
+        conversations = sorted({row[3] for row in rows})
+        return {row[0]: (row[1], row[2]) for row in rows}, dict(connection.execute(sizes, [conversations]).fetchall())
 
 
 def common_prefix(a: str, b: str) -> int:
@@ -182,6 +206,8 @@ def summary(result: dict) -> str:
         [
             f"Soak: {result['minutes']} min, {result['processes']} processes, {result['conversations']} conversations",
             f"Replies: {result['replies']} ({result['statuses']}), {result['characters_shown']} characters shown",
+            f"Conversations: {result['conversations_used']}, the longest {result['longest_conversation_messages']} "
+            "messages",
             f"Refused sends: {result['refused_sends']}, reconnects: {result['reconnects']}",
             f"Faults: {faults}",
             f"Lost characters: {result['lost_characters']} (target 0); complete with wrong text: "

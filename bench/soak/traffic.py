@@ -92,11 +92,22 @@ async def open_socket(process: Parley, conversation: str, cookie: str):
 
 
 async def converse(
-    cluster: Cluster, cookie: str, conversation: str, tally: Tally, until: float, seed: int, max_words: int = 300
+    cluster: Cluster,
+    cookie: str,
+    conversations: list[str],
+    tally: Tally,
+    until: float,
+    seed: int,
+    max_words: int = 300,
+    turns: int = 0,
 ) -> None:
-    """Send, watch and sometimes stop replies in one conversation until `until` (loop time)."""
+    """Send, watch and sometimes stop replies until `until` (loop time), moving on to the next of
+    `conversations` after every `turns` messages sent (0: the first conversation only)."""
     rng, loop = random.Random(seed), asyncio.get_running_loop()
+    sent = 0
     while loop.time() < until:
+        conversation = conversations[min(sent // turns, len(conversations) - 1) if turns else 0]
+        sent += 1
         content, text = echo_request(rng, max_words)
         reply = Reply(request_id=uuid.uuid4().hex, text=text, stopped=rng.random() < STOP_SHARE)
         # A reply no process answered in time, if it started, is still read back from the database.

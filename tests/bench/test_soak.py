@@ -1,5 +1,6 @@
 """The soak end to end, for seconds: traffic on two processes through a PostgreSQL blink and a
-killed process, with no character lost and no Redis subscription left behind."""
+killed process, with no character lost and no Redis subscription left behind, its users moving on
+to new conversations as they go."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ def test_a_short_soak_loses_nothing_and_leaks_no_subscription(tmp_path: Path) ->
     out = tmp_path / "soak.json"
     command = [sys.executable, "-m", "bench.soak", "--minutes", "0.25", "--fault-every", "5", "--out", str(out)]
     command += ["--users", "1", "--max-words", "60", "--stale-after", "3"]  # seconds, not minutes
+    command += ["--turns", "2"]
     run = subprocess.run(command, cwd=ROOT, timeout=280, capture_output=True, text=True)
     assert out.exists(), run.stdout[-2000:] + run.stderr[-4000:]
     result = json.loads(out.read_text())
@@ -27,6 +29,7 @@ def test_a_short_soak_loses_nothing_and_leaks_no_subscription(tmp_path: Path) ->
     assert result["statuses"].get("complete", 0) > 0
     assert result["lost_characters"] == 0 and result["complete_but_wrong_text"] == 0
     assert result["leaked_subscriptions"] == 0, result["channels_left_subscribed"]
+    assert result["conversations_used"] > result["conversations"]  # three at once, each left after two messages
     assert "Lost characters: 0" in run.stdout  # the report a person reads says the same
 
 
