@@ -21,6 +21,7 @@ from ..llm.client import close_http_clients, get_http_client
 from ..llm.providers.simulator import stop_in_process_simulator
 from ..realtime import local
 from ..realtime.broadcast import Broadcaster
+from ..tools.processes import close_tool_processes
 from ..tools.runner import close_tool_threads
 from .batches import close_start_thread
 from .config import provider_config
@@ -81,4 +82,5 @@ async def shut_down(*, interrupted: bool = False) -> None:
     await close_http_clients()
     await stop_in_process_simulator()
     await asyncio.to_thread(close_tool_threads)
+    await asyncio.to_thread(close_tool_processes)
     await asyncio.to_thread(close_start_thread)
