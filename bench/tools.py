@@ -5,10 +5,12 @@ One Parley process (pinned to one core, the simulator on another) streams `--str
 twice: a baseline phase, then the same load with one more reply calling a sync ORM tool over and
 over (a real query on the app's models: an aggregate over the user's conversations, then a few
 thousand messages materialised), on the tool threads or, with `--tool-runner processes`, in a
-worker process (`:process`, started on the same core). Every token carries the time the
-simulator sent it (`!sim stamp=1`); its latency is taken when the frame carrying it comes out of
-the channel layer. Prints p50/p99/max of both phases, the p99 the tool added, how many tool calls
-ran and how long each took, and the machine's load. docs/performance.md records the numbers.
+worker process (`:process`: on the same core, at PARLEY_TOOL_PROCESS_NICE). The runtime starts as
+`python -m chatsite.server` starts it (switch interval, start-up objects frozen for the garbage
+collector). Every token carries the time the simulator sent it (`!sim stamp=1`); its latency is
+taken when the frame carrying it comes out of the channel layer. Prints p50/p99/max of both
+phases, the p99 the tool added, how many tool calls ran and how long each took, and the machine's
+load. docs/performance.md records the numbers.
 """
 
 from __future__ import annotations

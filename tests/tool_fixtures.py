@@ -84,6 +84,11 @@ async def call_starts() -> AsyncIterator[tuple[int, asyncio.Queue[int]]]:
         yield server.sockets[0].getsockname()[1], pids
 
 
+def niceness() -> int:
+    """The nice value of the process running the call."""
+    return os.nice(0)
+
+
 class Unpicklable:
     """A value pickle refuses and JSON writes with `str`, as a tool may return by accident."""
 
