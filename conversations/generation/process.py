@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from typing import Any
 
@@ -52,8 +51,7 @@ def new_broadcaster(layer: Any) -> Broadcaster:
     if not settings.REDIS_URL:
         return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL)
     redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
-    verified = compat.group_channel_name(layer, "") is not None
-    route = functools.partial(compat.group_channel_name, layer) if verified else None
+    route = compat.group_channel_namer(layer)
     return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis, redis_channel=route, local=local.sockets)
 
 
