@@ -1,4 +1,5 @@
-"""Creates N users, one conversation and one logged-in session each, straight in the database.
+"""Creates N users, one conversation and one logged-in session each, straight in the database,
+each user with the storage count a returning user has.
 
 Run with Parley's settings and the benchmark's DATABASE_URL / DJANGO_SECRET_KEY:
     python -m bench.prepare --n 100 --tag run1 --out sessions.json
@@ -49,8 +50,21 @@ def prepare(n: int, tag: str, one_owner: bool = False) -> list[dict[str, str]]:
             Session(session_key=get_random_string(32), session_data=store.encode(data), expire_date=expires)
         )
     Session.objects.bulk_create(sessions, batch_size=1000)
+    _count_storage(users)
     sessions *= n if one_owner else 1
     return [{"conversation": str(c.id), "session": s.session_key} for c, s in zip(conversations, sessions, strict=True)]
+
+
+def _count_storage(users) -> None:
+    """Give each user the storage count a user who has chatted before has (they start empty here).
+
+    A user's first send measures what they stored before their count existed (storage_limits.py),
+    a cost paid once per user, not per reply. Trees from before that count have no such model."""
+    try:
+        from conversations.models import StorageUsage
+    except ImportError:
+        return
+    StorageUsage.objects.bulk_create([StorageUsage(user=user, stored_bytes=0) for user in users], batch_size=1000)
 
 
 def main() -> None:

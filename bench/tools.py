@@ -1,12 +1,16 @@
-"""A sync ORM tool beside streaming replies: python -m bench.tools [--streams 200] [--db postgres].
+"""A sync ORM tool beside streaming replies: python -m bench.tools [--streams 200] [--db postgres]
+[--tool-runner threads|processes].
 
 One Parley process (pinned to one core, the simulator on another) streams `--streams` replies
 twice: a baseline phase, then the same load with one more reply calling a sync ORM tool over and
 over (a real query on the app's models: an aggregate over the user's conversations, then a few
-thousand messages materialised, all in PARLEY_TOOL_THREADS). Every token carries the time the
-simulator sent it (`!sim stamp=1`); its latency is taken when the frame carrying it comes out of
-the channel layer. Prints p50/p99/max of both phases, the p99 the tool added, how many tool calls
-ran and how long each took, and the machine's load. docs/performance.md records the numbers.
+thousand messages materialised), on the tool threads or, with `--tool-runner processes`, in a
+worker process (`:process`: on the same core, at PARLEY_TOOL_PROCESS_NICE). The runtime starts as
+`python -m chatsite.server` starts it (switch interval, start-up objects frozen for the garbage
+collector). Every token carries the time the simulator sent it (`!sim stamp=1`); its latency is
+taken when the frame carrying it comes out of the channel layer. Prints p50/p99/max of both
+phases, the p99 the tool added, how many tool calls ran and how long each took, and the machine's
+load. docs/performance.md records the numbers.
 """
 
 from __future__ import annotations
@@ -18,11 +22,10 @@ import os
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-from chatsite.server import GIL_SWITCH_INTERVAL
+from chatsite.server import GIL_SWITCH_INTERVAL, start_runtime
 from conversations.tools.schema import ToolContext
 
 from .database import DEFAULT_ADMIN_URL, throwaway
@@ -32,15 +35,9 @@ APP_CORE, SIMULATOR_CORE = 0, 1
 TOOL = "bench.tools.busiest_conversations"
 
 
-class ToolRuns:
-    """What the tool did during a run: how many calls, and how long each took (seconds)."""
-
-    lock = threading.Lock()
-    durations: list[float] = []
-
-
 def busiest_conversations(context: ToolContext, limit: int = 10) -> list[dict]:
-    """The user's conversations with the most messages, and how many words their messages hold.
+    """The user's conversations with the most messages, and how many words their messages hold
+    (and how long the call took, which the bench reads from the result wherever the tool ran).
 
     Args:
         limit: How many conversations to list.
@@ -59,9 +56,7 @@ def busiest_conversations(context: ToolContext, limit: int = 10) -> list[dict]:
     rows = [{"title": c.title, "messages": c.messages_count, "characters": c.characters} for c in busiest]
     recent = Message.objects.filter(conversation__owner_id=context.user_id).order_by("-created_at")[:3000]
     words = sum(len(message.content.split()) for message in recent)  # model instances, as a view would use
-    with ToolRuns.lock:
-        ToolRuns.durations.append(time.perf_counter() - started)
-    return [*rows, {"recent_words": words}]
+    return [*rows, {"recent_words": words, "seconds": time.perf_counter() - started}]
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -72,6 +67,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--conversations", type=int, default=1000, help="conversations the tool's user has")
     p.add_argument("--messages-per-conversation", type=int, default=10)
     p.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
+    p.add_argument("--tool-runner", choices=("threads", "processes"), default="threads", help="where the tool runs")
     p.add_argument("--admin-url", default=os.environ.get("BENCH_ADMIN_URL", DEFAULT_ADMIN_URL))
     p.add_argument("--json", type=Path, help="also write the results here")
     return p.parse_args(argv)
@@ -151,11 +147,10 @@ async def phase(owner, streams: int, args: argparse.Namespace, *, with_tool: boo
         await layer.group_add(conversation_group(chat.id), channel)
         followers.append((chat, channel))
     tool_chat = await Conversation.objects.acreate(owner=owner, title="tool") if with_tool else None
-    ToolRuns.durations = []
     started = time.perf_counter()
     if tool_chat is not None:
         ask = "!sim tool=busiest_conversations:{} tool_steps=100000 tps=0 ttft=0\nWhich chats are busiest?"
-        await generation.start(user=owner, conversation_id=tool_chat.id, content=ask, request_id="tool")
+        tool_reply = await generation.start(user=owner, conversation_id=tool_chat.id, content=ask, request_id="tool")
     tasks = []
     for chat, channel in followers:
         started_reply = await generation.start(user=owner, conversation_id=chat.id, content=content, request_id="s")
@@ -165,11 +160,24 @@ async def phase(owner, streams: int, args: argparse.Namespace, *, with_tool: boo
     await asyncio.gather(*tasks)
     probe.cancel()
     seconds = time.perf_counter() - started
+    durations = []
     if tool_chat is not None:
         await generation.stop(user=owner, conversation_id=tool_chat.id)
-    with ToolRuns.lock:
-        durations = list(ToolRuns.durations)
+        durations = await call_durations(str(tool_reply.reply.id))
     return {"latencies": latencies, "seconds": seconds, "tool_calls": durations, "loop_lag": lags}
+
+
+async def call_durations(reply_id: str) -> list[float]:
+    """Once the stopped tool reply is saved, how long each of its calls took (seconds), from their results."""
+    from conversations.generation import get_worker
+    from conversations.models import Message
+
+    running = (await get_worker()).running.get(reply_id)
+    if running is not None:
+        await asyncio.gather(running.task, return_exceptions=True)
+    reply = await Message.objects.aget(id=reply_id)
+    results = [part for part in reply.parts if part["type"] == "tool_result" and not part["is_error"]]
+    return [json.loads(part["content"])[-1]["seconds"] for part in results]
 
 
 async def loop_lag(into: list[float], every: float = 0.01) -> None:
@@ -195,10 +203,10 @@ async def measure(args: argparse.Namespace) -> dict:
     from asgiref.sync import sync_to_async
     from django.contrib.auth import get_user_model
 
-    from conversations.generation import get_worker, shut_down
+    from conversations.generation import shut_down
 
     owner = await sync_to_async(get_user_model().objects.get)(username="bench")
-    await get_worker()
+    await start_runtime()  # as `python -m chatsite.server` starts: the worker, then start-up objects frozen for the GC
     try:
         baseline = await phase(owner, args.streams, args, with_tool=False)
         with_tool = await phase(owner, args.streams, args, with_tool=True)
@@ -220,7 +228,10 @@ async def measure(args: argparse.Namespace) -> dict:
 
 
 def show(results: dict, args: argparse.Namespace, load: tuple[float, ...]) -> None:
-    print(f"tools bench: {args.streams} streams x {args.tokens} tokens at {args.tps:g} tokens/s on {args.db}")
+    print(
+        f"tools bench: {args.streams} streams x {args.tokens} tokens at {args.tps:g} tokens/s on {args.db}, "
+        f"the tool on {args.tool_runner}"
+    )
     for name in ("baseline", "with_tool"):
         row = results[name]
         lag = row["loop_lag"]
@@ -270,7 +281,7 @@ def configure(url: str, simulator_port: int, args: argparse.Namespace) -> None:
         DJANGO_SETTINGS_MODULE="chatsite.settings",
         LLM_PROVIDER="simulator",
         LLM_BASE_URL=f"http://127.0.0.1:{simulator_port}/v1",
-        PARLEY_TOOLS=TOOL,
+        PARLEY_TOOLS=TOOL + (":process" if args.tool_runner == "processes" else ""),
         PARLEY_TOOL_MAX_STEPS="100000",
         PARLEY_MAX_GENERATIONS_PER_USER=str(args.streams * 2 + 10),
         PARLEY_LOG_LEVEL="WARNING",
@@ -287,6 +298,4 @@ def configure(url: str, simulator_port: int, args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    from bench import tools  # the module PARLEY_TOOLS names, so its ToolRuns is the one the tool fills
-
-    sys.exit(tools.main())
+    sys.exit(main())

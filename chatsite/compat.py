@@ -272,18 +272,27 @@ class SkipPerMessageConnectionClose:
 def group_channel_name(layer, group: str) -> str | None:
     """The Redis pub/sub channel the installed channels-redis publishes `group` on, or None.
 
-    Asked of the layer itself (its own private naming method), and only on the verified release;
-    on None the caller falls back to the public `layer.group_send`. Call it on the event loop that
-    uses the layer. The payload to publish is `layer.serialize(message)`, a public method of
-    channels-redis's layers (Channels' BaseChannelLayer has none), exactly what group_send sends.
+    On None the caller falls back to the public `layer.group_send`. The payload to publish is
+    `layer.serialize(message)`, a public method of channels-redis's layers (Channels'
+    BaseChannelLayer has none), exactly what group_send sends.
     """
+    namer = group_channel_namer(layer)
+    return None if namer is None else namer(group)
+
+
+def group_channel_namer(layer) -> Callable[[str], str] | None:
+    """The layer's own (private) group-naming method, on the verified release only, else None.
+
+    Asked once per event loop, by the broadcaster: going through the layer's per-loop lookup for
+    every delta of every flush took 1.4% of the loop's time at N=300. Call it on the event loop
+    that uses the layer; the name depends only on the layer's prefix."""
     if not verified("channels-redis"):
         return None
     from channels_redis.pubsub import RedisPubSubChannelLayer
 
     if not isinstance(layer, RedisPubSubChannelLayer):
         return None
-    return layer._get_layer()._get_group_channel_name(group)
+    return layer._get_layer()._get_group_channel_name
 
 
 # --- channels-redis: a finished consumer's channel ---------------------------------------------

@@ -370,6 +370,10 @@ PARLEY_TOOL_MAX_STEPS = env_int("PARLEY_TOOL_MAX_STEPS", 5)
 PARLEY_TOOL_TIMEOUT = env_float("PARLEY_TOOL_TIMEOUT", 30.0)
 # Threads that run sync tools, shared by the process (a sync tool never runs on the event loop).
 PARLEY_TOOL_THREADS = env_int("PARLEY_TOOL_THREADS", 8)
+# Worker processes for the sync tools listed with `:process` in PARLEY_TOOLS (started on first use).
+PARLEY_TOOL_PROCESSES = env_int("PARLEY_TOOL_PROCESSES", 2)
+# How far below the server's OS priority those workers run (os.nice), so a shared core favours streaming.
+PARLEY_TOOL_PROCESS_NICE = env_int("PARLEY_TOOL_PROCESS_NICE", 19)
 # Longest tool result sent back to the model, in characters; longer results are cut with a note.
 PARLEY_TOOL_RESULT_MAX = env_int("PARLEY_TOOL_RESULT_MAX", 16000)
 # Seconds the MCP servers' tool lists are kept before they are listed again (a down server is retried then too).

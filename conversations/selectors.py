@@ -154,6 +154,10 @@ def models_for_user(*, user: AbstractBaseUser) -> QuerySet[LLMModel]:
     is first filled from the LLM_* settings (catalog/environment.py), so a fresh install has a model.
     """
     ensure_catalog()
+    return _open_to(user)
+
+
+def _open_to(user: AbstractBaseUser) -> QuerySet[LLMModel]:
     open_to_user = Q(allowed_groups__isnull=True) | Q(allowed_groups__in=user.groups.values("id"))
     return LLMModel.objects.filter(open_to_user, enabled=True).select_related("provider").distinct()
 
@@ -163,7 +167,7 @@ def usable_model(*, user: AbstractBaseUser, model_id: object) -> LLMModel | None
     if isinstance(model_id, bool) or not isinstance(model_id, int | str):
         return None
     try:
-        return models_for_user(user=user).get(id=int(model_id))
+        return _open_to(user).get(id=int(model_id))  # an empty catalog has no model to find: not filled here
     except (LLMModel.DoesNotExist, ValueError):
         return None
 
@@ -177,9 +181,15 @@ def task_model() -> LLMModel | None:
 
 
 def default_model(*, user: AbstractBaseUser) -> LLMModel | None:
-    """The model a conversation without one uses: the default if this user may use it, else their first."""
-    usable = models_for_user(user=user)
-    return usable.filter(is_default=True).first() or usable.first()
+    """The model a conversation without one uses: the default if this user may use it, else their first.
+
+    Every start asks this, so the catalog is filled (models_for_user) only when nothing is found."""
+    for models in (_open_to, lambda user: models_for_user(user=user)):
+        usable = models(user)
+        model = usable.filter(is_default=True).first() or usable.first()
+        if model is not None:
+            return model
+    return None
 
 
 def usage_by_day(*, records: QuerySet[UsageRecord], since: datetime) -> list[dict[str, Any]]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversations import replies
-from conversations.models import Message
+from conversations.models import LLMModel, Message, Provider, StorageUsage
 
 pytestmark = pytest.mark.db
 
@@ -115,3 +117,45 @@ def test_a_regenerate_is_done_once_per_request_id_even_after_a_later_one(started
     assert retried.duplicate and retried.reply.id == one.reply.id  # kept as a sibling, so answered with itself
     assert list(answered_conversation.messages.values_list("id", "content")) == before
     assert before[-1][1] == "third"
+
+
+def test_a_send_asks_neither_whether_the_catalog_is_empty_nor_whether_storage_is_full(alice, answered_conversation):
+    """The count's conditional UPDATE is the storage check, and the catalog is filled only when no
+    model is found: the two reads every send made before (their round trips delayed each first token)."""
+    replies.reply_start(
+        user=alice, conversation_id=answered_conversation.id, content="Warm", request_id="r0", worker="w"
+    )
+    Message.objects.filter(status="streaming").update(status="complete")
+    with CaptureQueriesContext(connection) as queries:
+        replies.reply_start(
+            user=alice, conversation_id=answered_conversation.id, content="Hello", request_id="r1", worker="w"
+        )
+    statements = [query["sql"] for query in queries.captured_queries]
+    assert not [sql for sql in statements if 'FROM "conversations_provider"' in sql]
+    assert not [sql for sql in statements if sql.startswith('SELECT 1 AS "a" FROM "conversations_storageusage"')]
+    assert [sql for sql in statements if sql.startswith('UPDATE "conversations_storageusage"')]
+
+
+def test_a_send_past_the_stored_text_limit_is_refused_and_saves_nothing(alice, answered_conversation, settings):
+    replies.reply_start(
+        user=alice, conversation_id=answered_conversation.id, content="Warm", request_id="r0", worker="w"
+    )
+    Message.objects.filter(status="streaming").update(status="complete")
+    count = Message.objects.count()
+    used = StorageUsage.objects.get(user=alice).stored_bytes
+    settings.PARLEY_MAX_STORED_BYTES_PER_USER = used + 3
+    with pytest.raises(replies.ReplyRefused) as refused:
+        replies.reply_start(
+            user=alice, conversation_id=answered_conversation.id, content="Hello", request_id="r1", worker="w"
+        )
+    assert refused.value.code == "quota_exceeded"
+    assert Message.objects.count() == count and StorageUsage.objects.get(user=alice).stored_bytes == used
+
+
+def test_an_empty_catalog_is_filled_by_the_first_send(alice, answered_conversation):
+    LLMModel.objects.all().delete()
+    Provider.objects.all().delete()
+    started = replies.reply_start(
+        user=alice, conversation_id=answered_conversation.id, content="Hello", request_id="r1", worker="w"
+    )
+    assert started.model is not None and Provider.objects.exists()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import threading
 
 import pytest
@@ -14,7 +16,7 @@ from conversations.catalog.environment import ensure_catalog
 from conversations.llm.simulator.script import markdown_reply
 from conversations.models import Conversation, LLMModel, Message
 from conversations.tools import registry
-from tests.tool_fixtures import Gate, stop_mid_call
+from tests.tool_fixtures import Gate, call_starts, stop_mid_call
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,6 +26,8 @@ TOOLS = [
     "tests.tool_fixtures.count_messages",
     "tests.tool_fixtures.slow",
     "conversations.tools.examples.calculate",
+    "tests.tool_fixtures.count_elsewhere:process",
+    "tests.tool_fixtures.hold:process",
 ]
 
 
@@ -68,6 +72,29 @@ async def test_a_sync_orm_tool_runs_off_the_loop_and_its_result_reaches_the_mode
     assert (result["call_id"], result["content"], result["is_error"]) == (call["id"], "2", False)
     assert reply.content == text["text"] == "Tool result: 2."
     assert Gate.thread_ids and threading.get_ident() not in Gate.thread_ids
+
+
+async def test_a_sync_orm_tool_listed_with_process_runs_in_a_worker_process(worker, alice):
+    reply = await ask(worker, alice, "!sim tool=count_elsewhere:{} tps=0 ttft=0\nHow many?")
+    assert reply.status == Message.Status.COMPLETE
+    assert kinds(reply) == ["tool_call", "tool_result", "text"]
+    answer = json.loads(reply.parts[1]["content"])
+    assert answer["messages"] == 2 and answer["pid"] != os.getpid()
+    assert reply.content == f"Tool result: {reply.parts[1]['content']}."
+
+
+async def test_stop_during_a_call_in_a_worker_process_ends_the_reply_cancelled(worker, alice):
+    conversation = await new_conversation(alice)
+    async with call_starts() as (port, started):
+        content = f'!sim tool=hold:{{"seconds":600,"port":{port}}} tps=0 ttft=0\nGo'
+        reply = await generation.start(user=alice, conversation_id=conversation.id, content=content, request_id="r1")
+        pid = await asyncio.wait_for(started.get(), 60)
+        await generation.stop(user=alice, conversation_id=conversation.id)
+        await asyncio.wait_for(asyncio.gather(worker.running[str(reply.reply.id)].task, return_exceptions=True), 10)
+    stopped = await saved(reply.reply.id)
+    assert stopped.status == Message.Status.CANCELLED
+    assert kinds(stopped) == ["tool_call"] and stopped.parts[0]["name"] == "hold"
+    os.kill(pid, signal.SIGKILL)  # its call goes on after a stop (to its timeout); this test is done with it
 
 
 async def test_text_before_a_call_and_after_it_are_two_text_parts_joined_by_a_blank_line(worker, alice):

@@ -119,6 +119,8 @@ def test_functions_that_cannot_be_described_are_refused_with_the_reason(function
         (["conversations.tools.examples.nope"], "cannot import"),
         (["tests.test_tool_schema.no_doc"], "cannot be a tool"),
         (["conversations.tools.examples.calculate", "conversations.tools.examples.calculate"], "two tools"),
+        (["conversations.tools.examples.calculate:thread"], "the only suffix is ':process'"),
+        (["tests.tool_fixtures.held:process"], "is async; only sync functions run in a process"),
     ],
 )
 def test_a_bad_parley_tools_setting_names_the_problem(paths, problem):

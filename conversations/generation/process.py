@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 from typing import Any
 
@@ -21,6 +20,7 @@ from ..llm.client import close_http_clients, get_http_client
 from ..llm.providers.simulator import stop_in_process_simulator
 from ..realtime import local
 from ..realtime.broadcast import Broadcaster
+from ..tools.processes import close_tool_processes
 from ..tools.runner import close_tool_threads
 from .batches import close_start_thread
 from .config import provider_config
@@ -51,8 +51,7 @@ def new_broadcaster(layer: Any) -> Broadcaster:
     if not settings.REDIS_URL:
         return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL)
     redis = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
-    verified = compat.group_channel_name(layer, "") is not None
-    route = functools.partial(compat.group_channel_name, layer) if verified else None
+    route = compat.group_channel_namer(layer)
     return Broadcaster(layer, settings.PARLEY_FLUSH_INTERVAL, redis, redis_channel=route, local=local.sockets)
 
 
@@ -81,4 +80,5 @@ async def shut_down(*, interrupted: bool = False) -> None:
     await close_http_clients()
     await stop_in_process_simulator()
     await asyncio.to_thread(close_tool_threads)
+    await asyncio.to_thread(close_tool_processes)
     await asyncio.to_thread(close_start_thread)

@@ -66,11 +66,10 @@ def reply_start(
 
     `model_id` picks the model for this one reply instead of the conversation's."""
     with transaction.atomic(using=database()):
-        conversation, turns, existing = open_request(user, conversation_id, request_id)
+        conversation, turns, existing = open_request(user, conversation_id, request_id, storing=content)
         if existing:
             return existing
         model = reply_model(user, conversation, model_id)
-        store_text(user, content)
         uploads = claim(user, attachments, model)
         path = tree.active_path(turns, conversation.active_leaf_id)
         return branch(conversation, turns, path, content, request_id, worker, model, uploads=uploads)
@@ -147,10 +146,17 @@ def attach(conversation: Conversation, message: Message, uploads: list[Upload]) 
 
 
 def open_request(
-    user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str, *, regenerate: bool = False
+    user: AbstractBaseUser,
+    conversation_id: uuid.UUID | str,
+    request_id: str,
+    *,
+    regenerate: bool = False,
+    storing: str = "",
 ) -> tuple[Conversation, list[Turn], ReplyStart | None]:
     """Lock the conversation and its owner, read its turns; a retried request gets its first answer
-    back, and a new one is refused while a reply runs or the user is at their cap."""
+    back, and a new one is refused while a reply runs, the user is at their cap or their stored
+    text is full. A new request's text `storing` is counted here: the UPDATE that counts it is the
+    storage check too, one statement less on every send (storage_limits.store)."""
     try:
         conversation_id = Conversation._meta.pk.to_python(conversation_id)
     except ValidationError:
@@ -165,7 +171,10 @@ def open_request(
     if existing is None:
         _refuse_if_busy(user, turns)
         refuse_if_over_budget(user)
-        refuse_if_storage_full(user)
+        if storing:
+            store_text(user, storing)
+        else:
+            refuse_if_storage_full(user)
     return conversation, turns, existing
 
 

@@ -1,5 +1,6 @@
 """The tools of this deployment: functions named by dotted path in `PARLEY_TOOLS`, loaded once.
-Which models are offered them is `offered.py`'s decision."""
+An entry ending in `:process` runs its sync function in a worker process (processes.py) instead of
+a thread. Which models are offered them is `offered.py`'s decision."""
 
 from __future__ import annotations
 
@@ -26,14 +27,20 @@ class Tool:
     is_async: bool
     context_param: str | None = None  # the parameter that receives the ToolContext, if any
     server: str = ""  # the MCP server it comes from; empty for a PARLEY_TOOLS function
+    path: str = ""  # the function's dotted path, for a PARLEY_TOOLS function
+    in_process: bool = False  # a sync function listed with `:process`, run in a worker process
 
     @property
     def name(self) -> str:
         return self.spec.name
 
 
-def load_tool(path: str) -> Tool:
-    """The tool a dotted path names; a clear ImproperlyConfigured if it is missing or cannot be described."""
+def load_tool(entry: str) -> Tool:
+    """The tool a PARLEY_TOOLS entry names (a dotted path, `:process` after it for a worker process);
+    a clear ImproperlyConfigured if it is missing or cannot be described."""
+    path, _, runner = entry.partition(":")
+    if runner not in ("", "process"):
+        raise ImproperlyConfigured(f"PARLEY_TOOLS: {entry!r}: the only suffix is ':process', not {runner!r}")
     try:
         function = import_string(path)
     except ImportError as error:
@@ -44,7 +51,10 @@ def load_tool(path: str) -> Tool:
         spec, context_param = describe(function)
     except ToolDefinitionError as error:
         raise ImproperlyConfigured(f"PARLEY_TOOLS: {path!r} cannot be a tool: {error}") from error
-    return Tool(function, spec, inspect.iscoroutinefunction(function), context_param)
+    is_async = inspect.iscoroutinefunction(function)
+    if runner and is_async:
+        raise ImproperlyConfigured(f"PARLEY_TOOLS: {path!r} is async; only sync functions run in a process")
+    return Tool(function, spec, is_async, context_param, path=path, in_process=bool(runner))
 
 
 @functools.cache

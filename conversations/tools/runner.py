@@ -1,5 +1,6 @@
-"""Running one tool call: arguments checked, sync functions on a bounded thread pool, a timeout,
-and every failure turned into a result the model reads, so a tool never crashes a reply.
+"""Running one tool call: arguments checked, sync functions on a bounded thread pool (or, listed
+with `:process`, in a worker process: processes.py), a timeout, and every failure turned into a
+result the model reads, so a tool never crashes a reply.
 
 A sync tool runs in a thread with Django's connection housekeeping around it, as channels'
 `database_sync_to_async` does, so ORM code works unchanged. A timed-out or stopped sync call cannot
@@ -23,7 +24,9 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from ..llm.base import ToolCall, ToolResult
+from .processes import ToolFailed, in_worker
 from .registry import Tool
+from .results import as_text, failure
 from .schema import ToolContext
 
 logger = logging.getLogger(__name__)
@@ -70,16 +73,20 @@ async def run_call(call: ToolCall, tools: dict[str, Tool], context: ToolContext)
         return _error(call, "The arguments must be a JSON object.")
     if tool.context_param:
         arguments[tool.context_param] = context
+    timeout = settings.PARLEY_TOOL_TIMEOUT
     try:
-        async with asyncio.timeout(settings.PARLEY_TOOL_TIMEOUT):
-            value = await (tool.function(**arguments) if tool.is_async else _in_thread(tool, arguments))
+        async with asyncio.timeout(timeout):
+            if tool.in_process:
+                value = await in_worker(tool.path, arguments, timeout)
+            else:
+                value = await (tool.function(**arguments) if tool.is_async else _in_thread(tool, arguments))
     except TimeoutError:
-        return _error(call, f"The tool did not answer within {settings.PARLEY_TOOL_TIMEOUT:g} seconds.")
-    except TypeError as error:  # wrong or missing arguments, most often
-        return _error(call, f"The tool could not be called: {error}.")
+        return _error(call, f"The tool did not answer within {timeout:g} seconds.")
+    except ToolFailed as error:
+        return _error(call, str(error))
     except Exception as error:
         logger.info("Tool %s raised", call.name, exc_info=True)
-        return _error(call, f"The tool failed: {type(error).__name__}: {error}")
+        return _error(call, failure(error))
     return ToolResult(call.id, call.name, _text(value))
 
 
@@ -98,14 +105,8 @@ def _with_fresh_connections(tool: Tool, arguments: dict[str, Any]) -> Any:
 
 
 def _text(value: Any) -> str:
-    """A result as the model reads it: strings as they are, anything else as JSON; long ones cut."""
-    if isinstance(value, str):
-        text = value
-    else:
-        try:
-            text = json.dumps(value, ensure_ascii=False, default=str)
-        except (TypeError, ValueError):
-            text = repr(value)
+    """A result as the model reads it (results.py), long ones cut."""
+    text = as_text(value)
     limit = settings.PARLEY_TOOL_RESULT_MAX
     if len(text) > limit:
         text = text[:limit] + f"\n[truncated: the result had {len(text)} characters, {limit} are shown]"

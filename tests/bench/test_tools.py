@@ -15,11 +15,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.integration
 @pytest.mark.timeout(200)
-@pytest.mark.parametrize("db", ["sqlite", "postgres"])
-def test_tools_bench_streams_beside_the_orm_tool_and_prints_both_phases(tmp_path: Path, db: str) -> None:
+@pytest.mark.parametrize(("db", "runner"), [("sqlite", "threads"), ("postgres", "threads"), ("postgres", "processes")])
+def test_tools_bench_streams_beside_the_orm_tool_and_prints_both_phases(tmp_path: Path, db: str, runner: str) -> None:
     out = tmp_path / "tools.json"
     args = [sys.executable, "-m", "bench.tools", "--streams", "4", "--tokens", "30", "--tps", "20"]
-    args += ["--conversations", "40", "--db", db, "--json", str(out)]
+    args += ["--conversations", "40", "--db", db, "--tool-runner", runner, "--json", str(out)]
     run = subprocess.run(args, cwd=ROOT, check=True, timeout=180, capture_output=True, text=True)
     assert "p99 added by the tool:" in run.stdout and "load average" in run.stdout
     results = json.loads(out.read_text())

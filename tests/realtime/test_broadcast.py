@@ -4,7 +4,6 @@ with its resume state written before its frame, on the public and the one-call R
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import uuid
 
@@ -259,7 +258,7 @@ async def test_with_redis_a_flush_keeps_order_and_writes_the_resume_state(
     redis_layer, redis, redis_url, monkeypatch, one_call
 ):
     monkeypatch.setattr(broadcast, "SCRIPT_BATCH", 2)  # four entries: two script calls in one pipeline
-    route = functools.partial(compat.group_channel_name, redis_layer) if one_call else None
+    route = compat.group_channel_namer(redis_layer) if one_call else None
     broadcaster = Broadcaster(redis_layer, WINDOW, aioredis.Redis.from_url(redis_url), redis_channel=route)
     try:
         reply, received = await three_deltas_and_a_frame(broadcaster, redis_layer)

@@ -3,7 +3,6 @@ a database outage cannot fool into taking a live process's replies."""
 
 from __future__ import annotations
 
-import functools
 import io
 import uuid
 from datetime import timedelta
@@ -64,7 +63,7 @@ async def redis_layer(redis_url):
 @pytest.mark.parametrize("one_call", [False, True], ids=["group_send", "one-script-call"])
 async def test_resume_state_wiped_mid_stream_is_never_left_as_a_tail(redis_layer, redis, redis_url, one_call):
     """After a Redis restart, appending the next delta would make its text pose as the whole reply."""
-    route = functools.partial(compat.group_channel_name, redis_layer) if one_call else None
+    route = compat.group_channel_namer(redis_layer) if one_call else None
     broadcaster = Broadcaster(redis_layer, 0.05, aioredis.Redis.from_url(redis_url), redis_channel=route)
     reply = LiveReply(uuid.uuid4(), uuid.uuid4(), broadcaster.mark_dirty)
     try:
