@@ -89,8 +89,9 @@ def _grow(adding: dict[int, int]) -> int:
     """Add each user's bytes where the count stays below the limit after it, so every start of a
     batch was allowed (allow_reply); how many counts grew."""
     limit = settings.PARLEY_MAX_STORED_BYTES_PER_USER
-    counts = StorageUsage.objects.filter(user_id__in=adding, stored_bytes__lt=Value(limit) - _per_user(adding))
-    return counts.update(stored_bytes=F("stored_bytes") + _per_user(adding))
+    size = _per_user(adding)
+    counts = StorageUsage.objects.filter(user_id__in=adding, stored_bytes__lt=Value(limit) - size)
+    return counts.update(stored_bytes=F("stored_bytes") + size)
 
 
 def _per_user(adding: dict[int, int]) -> RawSQL:
