@@ -7,7 +7,8 @@ import asyncio
 
 import pytest
 
-from conversations.generation.batches import START_BATCH_MAX, GroupCommit
+from conversations.generation.batches import START_BATCH_MAX
+from conversations.group_commit import GroupCommit
 from conversations.replies import ReplyRefused, StartRequest
 
 

@@ -5,6 +5,10 @@ sockets send N times as much, and a 15-byte `sync` re-sent a whole snapshot. The
 user (the socket claims also count a share link's viewers, keyed by the link: sharing/consumer.py)
 and shared by every process through Redis, each in one script call; without Redis, or while
 it is down, each process counts alone (fail open to per-process limits, never to none).
+
+The script calls that arrive while one round trip is out go together in the next pipeline
+(group_commit.py): a burst of sends costs a few round trips on one connection, not one each on a
+connection the pool grows for it.
 """
 
 from __future__ import annotations
@@ -17,11 +21,15 @@ from collections.abc import Callable
 from typing import Any
 
 from redis import asyncio as aioredis
+from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from ..failures import LINK_ERRORS
+from ..group_commit import GroupCommit
 
 SOCKET_LEASE = 120  # seconds a socket's claim lives unless its process renews it (a crash frees it then)
 RENEW_EVERY = SOCKET_LEASE / 4
+SCRIPTS_PER_ROUND_TRIP = 500  # script calls sent in one pipeline at most
 
 # KEYS[1]: the user's socket set (member -> lease end). ARGV: now, lease end, cap, member.
 CLAIM_SOCKET = """
@@ -97,8 +105,21 @@ class Ledger:
         self.clock = clock
         self.claim_script = redis.register_script(CLAIM_SOCKET) if redis is not None else None
         self.take_script = redis.register_script(TAKE) if redis is not None else None
+        self.scripts = GroupCommit(self._run_scripts, SCRIPTS_PER_ROUND_TRIP)
         self.local = LocalCounts(clock)
         self.claims: dict[str, Any] = {}  # member -> user, every socket of this process holding a claim
+
+    async def _run_scripts(self, calls: list[tuple[AsyncScript, list, list]]) -> list:
+        """One round trip for every script call that arrived while the previous one was out; a call
+        Redis no longer knows the script of (it restarted) is run again alone, loading it."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for script, keys, args in calls:
+                pipe.evalsha(script.sha, len(keys), *keys, *args)
+            results = await pipe.execute(raise_on_error=False)
+        for index, ((script, keys, args), result) in enumerate(zip(calls, results, strict=True)):
+            if isinstance(result, NoScriptError):
+                results[index] = await script(keys=keys, args=args)
+        return results
 
     async def claim_socket(self, user: Any, member: str, cap: int) -> bool:
         """Whether `user` may open one more socket, counted across processes; the claim holds until released."""
@@ -107,7 +128,7 @@ class Ledger:
             now = self.clock()
             try:
                 lease = [now, now + SOCKET_LEASE, cap, member]
-                allowed = bool(await self.claim_script(keys=[sockets_key(user)], args=lease))
+                allowed = bool(await self.scripts.submit((self.claim_script, [sockets_key(user)], lease)))
             except LINK_ERRORS:
                 pass  # Redis is down: this process's own count decides
         if allowed:
@@ -130,7 +151,7 @@ class Ledger:
         slot = int(self.clock() // window)
         try:
             key = f"parley:fair:{budget}:{user}:{slot}"
-            return bool(await self.take_script(keys=[key], args=[math.ceil(window) + 1, limit]))
+            return bool(await self.scripts.submit((self.take_script, [key], [math.ceil(window) + 1, limit])))
         except LINK_ERRORS:
             return allowed
 

@@ -1,0 +1,69 @@
+"""Group commit: requests that arrive while a batch is being saved are saved together in the
+next one, so a burst costs a few round trips, not one each. An idle caller's request is saved at
+once, as a batch of one; under a burst the batches grow by themselves, one in flight at a time.
+
+Reply starts and final saves (generation/batches.py) and the fair-use ledger's Redis scripts
+(realtime/fairness.py) are saved this way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+Request = TypeVar("Request")
+Result = TypeVar("Result")
+
+
+class GroupCommit(Generic[Request, Result]):
+    """Collects requests and saves them in batches of at most `limit`, one batch at a time.
+
+    `save` answers a batch with one outcome per request, in order: a result, or an exception
+    raised to that request's caller alone. A save that raises fails every request of its batch."""
+
+    def __init__(self, save: Callable[[list[Request]], Awaitable[list[Result | Exception]]], limit: int) -> None:
+        self.save = save
+        self.limit = limit
+        self.waiting: list[tuple[Request, asyncio.Future]] = []  # in arrival order
+        self.saving: asyncio.Task | None = None  # the task saving batches while requests wait
+
+    async def submit(self, request: Request) -> Result:
+        """Save this request with whichever others are waiting; its result, or its exception raised."""
+        future = asyncio.get_running_loop().create_future()
+        self.waiting.append((request, future))
+        if self.saving is None:
+            # A context of its own: the batch outlives the request that began it (see Worker.spawn).
+            self.saving = asyncio.get_running_loop().create_task(self.drain(), context=contextvars.Context())
+        return await future
+
+    async def drain(self) -> None:
+        try:
+            while self.waiting:
+                batch, self.waiting = self.waiting[: self.limit], self.waiting[self.limit :]
+                await self.save_batch(batch)
+        except asyncio.CancelledError:  # the loop is closing: nobody waits for these any more
+            for _, future in self.waiting:
+                future.cancel()
+            self.waiting = []
+            raise
+        finally:
+            self.saving = None
+
+    async def save_batch(self, batch: list[tuple[Request, asyncio.Future]]) -> None:
+        try:
+            outcomes = await self.save([request for request, _ in batch])
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.cancel()
+            raise
+        except Exception as error:  # the batch's save failed as a whole: each request sees it
+            outcomes = [error] * len(batch)
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if future.done():  # its caller went away
+                continue
+            if isinstance(outcome, Exception):
+                future.set_exception(outcome)
+            else:
+                future.set_result(outcome)
