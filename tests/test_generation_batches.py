@@ -1,14 +1,16 @@
-"""Group commit of starts (generation/starts.py): one batch in flight, the starts that arrive
-meanwhile saved together next, and each start's outcome reaching its caller alone."""
+"""Group commit of starts (group_commit.py, generation/batches.py): one batch in flight, the starts
+that arrive meanwhile saved together next, and each start's outcome reaching its caller alone."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from django.db import connections, router
 
-from conversations.generation.batches import START_BATCH_MAX
+from conversations.generation.batches import START_BATCH_MAX, close_start_thread, open_start_thread, start_thread
 from conversations.group_commit import GroupCommit
+from conversations.models import Message
 from conversations.replies import ReplyRefused, StartRequest
 
 
@@ -93,3 +95,15 @@ async def test_a_caller_that_goes_away_leaves_the_others_answered():
     assert await staying == "r2"
     with pytest.raises(asyncio.CancelledError):
         await gone
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_start_thread_is_connected_before_the_first_send():
+    """warm_up opens it, so the first send after start-up does not wait for a connection."""
+    close_start_thread()
+    await open_start_thread()
+    alias = router.db_for_write(Message)
+    try:
+        assert start_thread().submit(lambda: connections[alias].connection is not None).result(timeout=5)
+    finally:
+        close_start_thread()

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
-from django.db import close_old_connections, connections
+from django.db import close_old_connections, connections, router
 
 from .. import replies
 from ..group_commit import GroupCommit
@@ -45,6 +45,15 @@ def start_thread() -> ThreadPoolExecutor:
 
 async def save_starts(requests: list[StartRequest]) -> list[Outcome]:
     return await sync_to_async(_saved, thread_sensitive=False, executor=start_thread())(requests)
+
+
+async def open_start_thread() -> None:
+    """At start-up: open the start thread's database connection, which the first send would wait for."""
+    await sync_to_async(_connect, thread_sensitive=False, executor=start_thread())()
+
+
+def _connect() -> None:
+    connections[router.db_for_write(Message)].ensure_connection()
 
 
 def _saved(requests: list[StartRequest]) -> list[Outcome]:

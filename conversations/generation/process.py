@@ -23,7 +23,7 @@ from ..realtime import local
 from ..realtime.broadcast import Broadcaster
 from ..tools.processes import close_tool_processes
 from ..tools.runner import close_tool_threads
-from .batches import close_start_thread
+from .batches import close_start_thread, open_start_thread
 from .config import provider_config
 from .worker import Worker
 
@@ -58,7 +58,8 @@ def new_broadcaster(layer: Any) -> Broadcaster:
 
 async def warm_up() -> None:
     """Start this process's worker now, so its first sweep recovers replies orphaned by a crash
-    even if no socket ever connects, and build the provider and its HTTP client before the first reply.
+    even if no socket ever connects, and build the provider, its HTTP client and the start thread's
+    database connection before the first reply.
 
     httpcore's pools make their locks and events with anyio, whose asyncio backend is imported on
     first use: about 25 ms that would otherwise land on the first replies (a burst's, measured)."""
@@ -67,6 +68,7 @@ async def warm_up() -> None:
     config = provider_config()
     get_http_client(config.limits, config.network)
     anyio.Event()
+    await open_start_thread()
 
 
 def load_catalog() -> None:
