@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversations import replies
+from conversations.generation.batches import START_BATCH_MAX
 from conversations.models import ApiCall, ApiToken, Budget, Message, StorageUsage, UsageRecord
 from conversations.replies import ReplyRefused, ReplyStart, StartRequest
 
@@ -185,6 +187,20 @@ def test_a_batch_by_many_owners_costs_the_same_round_trips_whatever_its_size(mak
         return len(queries)
 
     assert round_trips(2) == round_trips(20)
+
+
+def test_the_largest_batch_a_process_sends_is_saved_in_one_transaction(make_conversation, caplog):
+    """A full batch (START_BATCH_MAX sends by as many owners: the most rows and parameters one
+    transaction carries) is decided together, not rolled back to starts one by one."""
+    add_model("sim", "sim-a", is_default=True)
+    owners = get_user_model().objects.bulk_create(
+        [get_user_model()(username=f"big-{n}") for n in range(START_BATCH_MAX)]
+    )
+    StorageUsage.objects.bulk_create([StorageUsage(user=owner, stored_bytes=0) for owner in owners])
+    batch = [request(owner, make_conversation(owner), n, "A question of some length") for n, owner in enumerate(owners)]
+    with caplog.at_level(logging.INFO, logger="conversations.replies.together"):
+        assert codes(replies.replies_start(batch)) == ["started"] * START_BATCH_MAX
+    assert "one by one" not in caplog.text
 
 
 def test_an_owner_whose_stored_text_reached_the_limit_is_refused_in_a_batch(alice, bob, make_conversation, settings):

@@ -20,7 +20,7 @@ from ..group_commit import GroupCommit
 from ..models import Message
 from ..replies.together import Outcome, StartRequest
 
-START_BATCH_MAX = 100  # starts per transaction: bounds its statements' parameters and how long it holds locks
+START_BATCH_MAX = 300  # starts per transaction: bounds its statements and how long it holds locks
 FINISH_BATCH_MAX = 100  # final saves per transaction, for the same reasons
 CLOSE_WAIT = 5.0  # seconds closing the start thread waits for a batch still being saved
 
