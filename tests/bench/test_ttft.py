@@ -1,0 +1,45 @@
+"""bench/ttft.py: issue 14's verdicts from the steps' results (the steps themselves are
+`bench.run`, whose harness tests/bench/test_smoke.py runs for real)."""
+
+from __future__ import annotations
+
+import json
+
+from bench import ttft
+
+
+def write_steps(out, parley: dict, floor: dict) -> None:
+    """Every step's latest.json, with the same row for each N it measures, per implementation."""
+    for step in ttft.STEPS:
+        sweep = {}
+        for impl, values in (("parley", parley), ("floor", floor)):
+            if impl in step.impls.split(","):
+                sweep[impl] = [{"n": int(n), "lost": 0, "duplicates": 0, **values} for n in step.n.split(",")]
+        (out / step.name).mkdir(parents=True)
+        (out / step.name / "latest.json").write_text(json.dumps({"sweep": sweep}))
+
+
+def by_target(out) -> dict[str, bool | None]:
+    return {target: met for target, _, met in ttft.verdicts(ttft.Results(out))}
+
+
+def test_every_target_is_judged_against_the_same_runs_floor(tmp_path):
+    parley = {"first_token_p50_ms": 25, "first_token_p99_ms": 700, "latency_p50_ms": 4, "latency_p99_ms": 150}
+    write_steps(tmp_path, {**parley, "starts_per_s": 800}, {"first_token_p50_ms": 20, "first_token_p99_ms": 400})
+    verdicts = by_target(tmp_path)
+    assert verdicts["TTFT p50 at N=1 ≤ the floor's + 10 ms"] is True  # 25 against 20 + 10
+    assert verdicts["TTFT p99 at N=300 ≤ twice the floor's, one owner"] is True  # 700 against 800
+    assert verdicts["TTFT p99 at N=1,000 ≤ 1,500 ms, many owners"] is True
+    assert verdicts["added latency p50 at N=100 ≤ 5 ms, one owner"] is True
+    assert verdicts["added latency p99 at N=300 ≤ 100 ms, many owners"] is False
+    assert verdicts["starts/s in a burst of 300 ≥ 1,000, many owners"] is False
+    assert verdicts["starts/s in a burst of 300 ≥ 500, one owner"] is True
+    assert verdicts["nothing lost or duplicated"] is True
+
+
+def test_a_lost_token_or_a_missing_step_is_reported(tmp_path):
+    write_steps(tmp_path, {"first_token_p50_ms": 5, "lost": 3}, {})
+    verdicts = by_target(tmp_path)
+    assert verdicts["nothing lost or duplicated"] is False
+    assert verdicts["TTFT p50 at N=1 ≤ the floor's + 10 ms"] is None  # the floor measured nothing
+    assert "**not met**" in ttft.render(ttft.Results(tmp_path))
