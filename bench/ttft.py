@@ -74,6 +74,13 @@ def at_least(target: str, value: float | None, need: float) -> Verdict:
     return (target, "not measured", None) if value is None else (target, f"{value:,.0f}", value >= need)
 
 
+def latency(r: Results, step: str, n: int, key: str, limit: float, target: str) -> Verdict:
+    """Added latency, with the floor's at the same N beside it (the floor knows no owners)."""
+    floor = r.get("sweep", "floor", n, key)
+    note = "" if floor is None else f" (floor {floor:,.1f})"
+    return at_most(target, r.get(step, "parley", n, key), limit, note)
+
+
 def verdicts(r: Results) -> list[Verdict]:
     """Each of the issue's targets against what the steps measured."""
     floor_n1 = r.get("sweep", "floor", 1, "first_token_p50_ms")
@@ -96,17 +103,15 @@ def verdicts(r: Results) -> list[Verdict]:
     for step, who in (("n1000", "many owners"), ("n1000-one-owner", "one owner")):
         value = r.get(step, "parley", 1000, "first_token_p99_ms")
         out.append(at_most(f"TTFT p99 at N=1,000 ≤ 1,500 ms, {who}", value, 1500, f" (floor {floor_1000 or 0:,.1f})"))
-    for n in (1, 10, 100):
-        out.append(
-            at_most(f"added latency p50 at N={n} ≤ 5 ms, many owners", r.get("sweep", "parley", n, "latency_p50_ms"), 5)
-        )
-    out.append(
-        at_most("added latency p50 at N=100 ≤ 5 ms, one owner", r.get("one-owner", "parley", 100, "latency_p50_ms"), 5)
-    )
+    for step, n, who in (
+        ("sweep", 1, "many owners"),
+        ("sweep", 10, "many owners"),
+        ("sweep", 100, "many owners"),
+        ("one-owner", 100, "one owner"),
+    ):
+        out.append(latency(r, step, n, "latency_p50_ms", 5, f"added latency p50 at N={n} ≤ 5 ms, {who}"))
     for step, who in (("sweep", "many owners"), ("one-owner", "one owner")):
-        out.append(
-            at_most(f"added latency p99 at N=300 ≤ 100 ms, {who}", r.get(step, "parley", 300, "latency_p99_ms"), 100)
-        )
+        out.append(latency(r, step, 300, "latency_p99_ms", 100, f"added latency p99 at N=300 ≤ 100 ms, {who}"))
     out.append(
         at_least("starts/s in a burst of 300 ≥ 1,000, many owners", r.get("burst", "parley", 300, "starts_per_s"), 1000)
     )
