@@ -1,8 +1,10 @@
 """Group commit (group_commit.py) of reply starts and final saves (replies/together.py,
-replies/ending.py), so a burst costs a few transactions, not one each. Starts run on a thread of
-their own with its own database connection, so a start never waits behind checkpoints and final saves on channels'
-shared database thread, nor behind a sync view holding that thread while it waits for its start.
-Final saves stay on that shared thread, beside the checkpoints of the same replies.
+replies/ending.py), so a burst costs a few transactions, not one each.
+
+Starts run on a thread of their own with its own database connection, so a start never waits
+behind checkpoints and final saves on channels' shared database thread, nor behind a sync view
+holding that thread while it waits for its start. Final saves stay on that shared thread, beside
+the checkpoints of the same replies.
 """
 
 from __future__ import annotations

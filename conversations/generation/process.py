@@ -62,7 +62,7 @@ async def warm_up() -> None:
     database connection before the first reply.
 
     httpcore's pools make their locks and events with anyio, whose asyncio backend is imported on
-    first use: about 25 ms that would otherwise land on the first replies (a burst's, measured)."""
+    first use: an import that would otherwise land on the first replies' first tokens."""
     await (await get_worker()).broadcaster.prepare()
     await database_sync_to_async(load_catalog)()
     config = provider_config()
