@@ -269,23 +269,14 @@ class SkipPerMessageConnectionClose:
 # --- channels-redis: where a group is published ------------------------------------------------
 
 
-def group_channel_name(layer, group: str) -> str | None:
-    """The Redis pub/sub channel the installed channels-redis publishes `group` on, or None.
-
-    On None the caller falls back to the public `layer.group_send`. The payload to publish is
-    `layer.serialize(message)`, a public method of channels-redis's layers (Channels'
-    BaseChannelLayer has none), exactly what group_send sends.
-    """
-    namer = group_channel_namer(layer)
-    return None if namer is None else namer(group)
-
-
 def group_channel_namer(layer) -> Callable[[str], str] | None:
-    """The layer's own (private) group-naming method, on the verified release only, else None.
+    """The layer's own (private) method naming the Redis pub/sub channel a group is published on,
+    on the verified release only, else None: then the caller uses the public `layer.group_send`.
 
-    Asked once per event loop, by the broadcaster: going through the layer's per-loop lookup for
-    every delta of every flush took 1.4% of the loop's time at N=300. Call it on the event loop
-    that uses the layer; the name depends only on the layer's prefix."""
+    The payload to publish is `layer.serialize(message)`, a public method of channels-redis's
+    layers (Channels' BaseChannelLayer has none), exactly what group_send sends. Asked once per
+    event loop, by the broadcaster, instead of through the layer's per-loop lookup for every
+    delta. Call it on the event loop that uses the layer; the name depends only on its prefix."""
     if not verified("channels-redis"):
         return None
     from channels_redis.pubsub import RedisPubSubChannelLayer

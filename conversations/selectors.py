@@ -184,12 +184,11 @@ def default_model(*, user: AbstractBaseUser) -> LLMModel | None:
     """The model a conversation without one uses: the default if this user may use it, else their first.
 
     Every start asks this, so the catalog is filled (models_for_user) only when nothing is found."""
-    for models in (_open_to, lambda user: models_for_user(user=user)):
-        usable = models(user)
-        model = usable.filter(is_default=True).first() or usable.first()
-        if model is not None:
-            return model
-    return None
+    return _default_among(_open_to(user)) or _default_among(models_for_user(user=user))
+
+
+def _default_among(usable: QuerySet[LLMModel]) -> LLMModel | None:
+    return usable.filter(is_default=True).first() or usable.first()
 
 
 def usage_by_day(*, records: QuerySet[UsageRecord], since: datetime) -> list[dict[str, Any]]:

@@ -97,8 +97,8 @@ def _grow(adding: dict[int, int]) -> int:
 def _per_user(adding: dict[int, int]) -> RawSQL:
     """`CASE user_id WHEN .. THEN .. END`: each user's bytes, for one UPDATE of many counts.
 
-    The same as Case(When(user_id=.., then=..), ...), which the ORM resolves term by term: with a
-    batch's hundred owners that took 6% of the server's time in a burst of 1,000 replies."""
+    The same as Case(When(user_id=.., then=..), ...), which the ORM resolves term by term, costly
+    with a batch's hundreds of owners (docs/performance.md)."""
     connection = connections[router.db_for_write(StorageUsage)]
     column = connection.ops.quote_name(StorageUsage._meta.get_field("user").column)
     sql = f"CASE {column} {' '.join(['WHEN %s THEN %s'] * len(adding))} END"

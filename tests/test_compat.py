@@ -235,7 +235,7 @@ async def test_a_message_published_on_the_group_channel_reaches_a_group_member(l
     message = {"type": "chat.frame", "frame": '{"type": "x"}', "seq": 7}
     client = aioredis.from_url(redis_url)
     try:
-        receivers = await client.publish(compat.group_channel_name(layer, "room"), layer.serialize(message))
+        receivers = await client.publish(compat.group_channel_namer(layer)("room"), layer.serialize(message))
     finally:
         await client.aclose()
     assert receivers == 1
@@ -244,7 +244,7 @@ async def test_a_message_published_on_the_group_channel_reaches_a_group_member(l
 
 
 async def test_no_group_channel_name_on_other_releases(layer, fake_channels_version):
-    assert compat.group_channel_name(layer, "room") is None
+    assert compat.group_channel_namer(layer) is None
 
 
 # --- channels-redis: releasing a finished consumer's channel ---------------------------------------

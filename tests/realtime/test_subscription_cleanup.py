@@ -103,7 +103,7 @@ async def test_a_socket_whose_handler_failed_leaves_its_groups(transactional_db,
         assert (await communicator.connect(timeout=5))[0]
         await communicator.receive_from(timeout=5)  # the snapshot
         layer = get_channel_layer()
-        group = compat.group_channel_name(layer, conversation_group(conversation.id))
+        group = compat.group_channel_namer(layer)(conversation_group(conversation.id))
         assert await subscribers(redis_url, group) == 1
         await layer.group_send(conversation_group(conversation.id), {"type": "chat.delta"})  # no id: it raises
         with pytest.raises(KeyError):
