@@ -3,6 +3,7 @@ many owners and for one, bursts of starts, and N=1,000, with a verdict per targe
 
     python -m bench.ttft                       # about 3 minutes
     python -m bench.ttft --out-dir /tmp/ttft   # ttft.md there, and each step's latest.{md,json}
+    python -m bench.ttft --parley-env LLM_FAST_TRANSPORT=1   # every step with the optional transport
 
 Each step is one `python -m bench.run` (50 tokens/s, 100 tokens, PostgreSQL), the floor measured
 in the same step where a target compares against it. docs/performance.md has the targets' history.
@@ -29,11 +30,12 @@ class Step:
     owners: str = "many"
     ramp: float = 1.0
 
-    def argv(self, out: Path, db: str) -> list[str]:
+    def argv(self, out: Path, db: str, parley_env: list[str] = ()) -> list[str]:
         return [
             *COMMON,
             *("--impls", self.impls, "--n", self.n, "--owners", self.owners, "--ramp", f"{self.ramp:g}"),
             *("--db", db, "--out-dir", str(out / self.name)),
+            *(arg for item in parley_env for arg in ("--parley-env", item)),
         ]
 
 
@@ -126,8 +128,11 @@ def verdicts(r: Results) -> list[Verdict]:
     return out
 
 
-def render(r: Results) -> str:
-    lines = ["# Issue 14's targets", "", "| target | measured | verdict |", "|---|---|---|"]
+def render(r: Results, parley_env: list[str] = ()) -> str:
+    lines = ["# Issue 14's targets", ""]
+    if parley_env:
+        lines += [f"Parley ran with {', '.join(f'`{item}`' for item in parley_env)}.", ""]
+    lines += ["| target | measured | verdict |", "|---|---|---|"]
     for target, measured, met in verdicts(r):
         verdict = "not measured" if met is None else "met" if met else "**not met**"
         lines.append(f"| {target} | {measured} | {verdict} |")
@@ -139,12 +144,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results" / "ttft")
     parser.add_argument("--db", choices=("postgres", "sqlite"), default="postgres")
+    parser.add_argument(
+        "--parley-env", action="append", default=[], metavar="KEY=VALUE", help="passed to every step's bench.run"
+    )
     parser.add_argument("--only-render", action="store_true", help="rewrite ttft.md from the steps already run")
     args = parser.parse_args(argv)
     if not args.only_render:
         for step in STEPS:
-            run.main(step.argv(args.out_dir, args.db))
-    report = render(Results(args.out_dir))
+            run.main(step.argv(args.out_dir, args.db, args.parley_env))
+    report = render(Results(args.out_dir), args.parley_env)
     (args.out_dir / "ttft.md").write_text(report)
     print(report)
 

@@ -22,6 +22,10 @@ APPLICATION_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 # Database work and sync tools run in worker threads; a 1 ms GIL switch interval (default 5 ms)
 # keeps them from stalling the streaming loop (docs/performance.md).
 GIL_SWITCH_INTERVAL = 0.001
+# Net new container objects that set off a young collection (CPython's default: 700). Streaming
+# allocates and frees at a high rate; at 700 the collector ran over a thousand times a run and
+# promoted enough survivors for full collections that held the GIL for 150 ms or more each.
+GC_YOUNG_THRESHOLD = 50_000
 
 
 def daphne_arguments(argv: list[str], max_frame: int, handshake_timeout: int = 5) -> list[str]:
@@ -45,14 +49,21 @@ async def start_runtime() -> None:
     by a crash even if no socket ever connects to this process, and build the LLM provider and
     its HTTP client now, so the first reply does not pay for them.
 
-    Then freeze what start-up built, objects that live as long as the process, so that the
-    garbage collector's full passes stop walking them: those passes paused the streaming loop
-    (docs/performance.md)."""
+    Then settle the garbage collector for a long-running server (settle_garbage_collector)."""
     from conversations.generation import warm_up
 
     await warm_up()
+    settle_garbage_collector()
+
+
+def settle_garbage_collector() -> None:
+    """Freeze what start-up built, objects that live as long as the process, so that full
+    collections stop walking them, and collect the young generation less often, so that the
+    objects of a reply or a frame mostly die before a collection sees them. Both kinds of pass
+    hold the GIL and paused the streaming loop (docs/performance.md, "Garbage collection")."""
     gc.collect()
     gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD)
 
 
 async def graceful_shutdown() -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from chatsite.server import DEFAULT_APPLICATION, daphne_arguments
+import gc
+
+from chatsite.server import DEFAULT_APPLICATION, GC_YOUNG_THRESHOLD, daphne_arguments, settle_garbage_collector
 
 
 def test_frame_limits_and_application_are_added():
@@ -23,3 +25,16 @@ def test_the_websocket_handshake_is_bounded():
     arguments = daphne_arguments(["-p", "8000"], 4096, handshake_timeout=7)
     assert arguments[arguments.index("--websocket_connect_timeout") + 1] == "7"
     assert "--websocket_connect_timeout=3" in daphne_arguments(["--websocket_connect_timeout=3"], 4096)
+
+
+def test_the_collector_is_settled_for_a_long_running_server():
+    """Start-up objects frozen, and young collections far rarer than CPython's default."""
+    before = gc.get_threshold()
+    try:
+        settle_garbage_collector()
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (GC_YOUNG_THRESHOLD, *before[1:])
+        assert GC_YOUNG_THRESHOLD > before[0]
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

@@ -43,3 +43,11 @@ def test_a_lost_token_or_a_missing_step_is_reported(tmp_path):
     assert verdicts["nothing lost or duplicated"] is False
     assert verdicts["TTFT p50 at N=1 ≤ the floor's + 10 ms"] is None  # the floor measured nothing
     assert "**not met**" in ttft.render(ttft.Results(tmp_path))
+
+
+def test_a_setting_given_for_parley_reaches_every_step_and_the_report(tmp_path):
+    for step in ttft.STEPS:
+        argv = step.argv(tmp_path, "postgres", ["LLM_FAST_TRANSPORT=1"])
+        assert argv[argv.index("--parley-env") + 1] == "LLM_FAST_TRANSPORT=1"
+    write_steps(tmp_path, {"first_token_p50_ms": 5}, {"first_token_p50_ms": 5})
+    assert "Parley ran with `LLM_FAST_TRANSPORT=1`." in ttft.render(ttft.Results(tmp_path), ["LLM_FAST_TRANSPORT=1"])
