@@ -59,6 +59,23 @@ def cpu_ratio(sweep: dict) -> tuple[int, float] | None:
     return n, ok["parley"][n]["cpu_per_1k_tokens"] / ok["naive"][n]["cpu_per_1k_tokens"]
 
 
+KNEE_HEADER = ["impl", "knee N", "first token p50 / p99 ms", "added latency p50 / p99 ms"]
+
+
+def knee_row(impl: str, rows: list[dict]) -> list[str]:
+    """The knee, with its step's first token and added latency (the first run at that N)."""
+    k = knee(rows)
+    at = next((r for r in rows if r["n"] == k["n"]), None)
+    if at is None:
+        return [impl, fmt_knee(k), "-", "-"]
+    return [
+        impl,
+        fmt_knee(k),
+        f"{num(at['first_token_p50_ms'])} / {num(at['first_token_p99_ms'])}",
+        f"{num(at['latency_p50_ms'])} / {num(at['latency_p99_ms'])}",
+    ]
+
+
 def fmt_knee(k: dict) -> str:
     if k["n"] is None:
         return "none"
@@ -152,9 +169,10 @@ def render(results: dict) -> str:
         if targets(results)
         else "No target could be evaluated in this run.",
         "",
-        "Knees (largest N with zero loss and p99 ≤ 100 ms; ≥ means the sweep never went past it): "
-        + ", ".join(f"{impl} {fmt_knee(knee(rows))}" for impl, rows in results.get("sweep", {}).items())
-        + ".",
+        "Knees: the largest N with zero loss and p99 ≤ 100 ms (≥: the sweep never went past it), and the",
+        "first tokens and added latency there.",
+        "",
+        table(KNEE_HEADER, [knee_row(impl, rows) for impl, rows in results.get("sweep", {}).items()]),
         "",
         "## Sweep",
         "",

@@ -1,0 +1,26 @@
+"""bench/report.py: the knee table names each implementation's knee with its first tokens there."""
+
+from __future__ import annotations
+
+from bench import report
+
+
+def step(n: int, p99: float, ok: bool = True) -> dict:
+    return {
+        "n": n,
+        "ok": ok,
+        "latency_p50_ms": p99 / 4,
+        "latency_p99_ms": p99,
+        "first_token_p50_ms": n / 10,
+        "first_token_p99_ms": n / 5,
+    }
+
+
+def test_the_knee_row_carries_the_first_tokens_of_the_knees_step():
+    rows = [step(100, 40.0), step(300, 90.0), step(1000, 400.0)]
+    assert report.knee_row("parley", rows) == ["parley", "300", "30.0 / 60.0", "22.5 / 90.0"]
+
+
+def test_a_sweep_that_never_broke_is_a_lower_bound_and_one_that_never_held_has_no_knee():
+    assert report.knee_row("floor", [step(10, 5), step(300, 80)])[1] == "≥300"
+    assert report.knee_row("naive", [step(10, 150), step(100, 90, ok=False)]) == ["naive", "none", "-", "-"]
