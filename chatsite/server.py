@@ -23,8 +23,9 @@ APPLICATION_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 # keeps them from stalling the streaming loop (docs/performance.md).
 GIL_SWITCH_INTERVAL = 0.001
 # Net new container objects that set off a young collection (CPython's default: 700). Streaming
-# allocates and frees at a high rate; at 700 the collector ran over a thousand times a run and
-# promoted enough survivors for full collections that held the GIL for 150 ms or more each.
+# allocates and frees at a high rate: at the default, survivors were promoted fast enough for full
+# collections to run again and again under load, each holding the GIL while every stream waited
+# (docs/performance.md, "Garbage collection").
 GC_YOUNG_THRESHOLD = 50_000
 
 
