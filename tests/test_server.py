@@ -1,4 +1,4 @@
-"""The production launcher's argument handling."""
+"""The production launcher: its daphne arguments, and the garbage collector it settles at start-up."""
 
 from __future__ import annotations
 
