@@ -167,6 +167,16 @@ async def phase(owner, streams: int, args: argparse.Namespace, *, with_tool: boo
     return {"latencies": latencies, "seconds": seconds, "tool_calls": durations, "loop_lag": lags}
 
 
+async def warm_tool_processes() -> None:
+    """Start the tool workers before measuring, as a server's are after its first tool calls: a
+    spawned worker sets Django up on its first call, which can take longer than a short phase."""
+    from django.conf import settings
+
+    from conversations.tools.processes import in_worker
+
+    await asyncio.gather(*(in_worker("os.getpid", {}, 60) for _ in range(settings.PARLEY_TOOL_PROCESSES)))
+
+
 async def call_durations(reply_id: str) -> list[float]:
     """Once the stopped tool reply is saved, how long each of its calls took (seconds), from their results."""
     from conversations.generation import get_worker
@@ -208,6 +218,8 @@ async def measure(args: argparse.Namespace) -> dict:
     owner = await sync_to_async(get_user_model().objects.get)(username="bench")
     await start_runtime()  # as `python -m chatsite.server` starts: the worker, then start-up objects frozen for the GC
     try:
+        if args.tool_runner == "processes":
+            await warm_tool_processes()
         baseline = await phase(owner, args.streams, args, with_tool=False)
         with_tool = await phase(owner, args.streams, args, with_tool=True)
     finally:
