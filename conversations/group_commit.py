@@ -2,7 +2,7 @@
 next one, so a burst costs a few round trips, not one each. An idle caller's request is saved at
 once, as a batch of one; under a burst the batches grow by themselves, one in flight at a time.
 
-Reply starts and final saves (generation/batches.py) and the fair-use ledger's Redis scripts
+Reply starts and final saves (generation/worker.py) and the fair-use ledger's Redis scripts
 (realtime/fairness.py) are saved this way.
 """
 

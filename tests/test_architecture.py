@@ -35,10 +35,10 @@ def test_the_tree_keeps_every_contract():
 @pytest.mark.parametrize(
     ("module", "forbidden_import", "contract"),
     [
-        ("conversations/llm/sse.py", "import django.conf", "LLM layer stands alone"),
-        ("conversations/llm/sse.py", "from conversations import models", "LLM layer stands alone"),
+        ("conversations/llm/streaming.py", "import django.conf", "LLM layer stands alone"),
+        ("conversations/llm/streaming.py", "from conversations import models", "LLM layer stands alone"),
         ("conversations/models/chat.py", "import conversations.realtime.broadcast", "Models know nothing of transport"),
-        ("conversations/consumers.py", "import conversations.llm.sse", "The socket layer never talks to providers"),
+        ("conversations/consumers.py", "import conversations.llm.base", "The socket layer never talks to providers"),
     ],
 )
 def test_a_forbidden_import_breaks_its_contract(tmp_path, module, forbidden_import, contract):

@@ -1,4 +1,4 @@
-"""Group commit of starts (group_commit.py, generation/batches.py): one batch in flight, the starts
+"""Group commit of starts (group_commit.py, generation/worker.py): one batch in flight, the starts
 that arrive meanwhile saved together next, and each start's outcome reaching its caller alone."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from django.db import connections, router
 
-from conversations.generation.batches import START_BATCH_MAX, close_start_thread, open_start_thread, start_thread
+from conversations.generation.worker import START_BATCH_MAX, close_start_thread, open_start_thread, start_thread
 from conversations.group_commit import GroupCommit
 from conversations.models import Message
 from conversations.replies import ReplyRefused, StartRequest

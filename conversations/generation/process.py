@@ -23,9 +23,8 @@ from ..realtime import local
 from ..realtime.broadcast import Broadcaster
 from ..tools.processes import close_tool_processes
 from ..tools.runner import close_tool_threads
-from .batches import close_start_thread, open_start_thread
 from .config import provider_config
-from .worker import Worker
+from .worker import Worker, close_start_thread, open_start_thread
 
 logger = logging.getLogger(__name__)
 

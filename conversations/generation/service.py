@@ -1,8 +1,8 @@
 """The generation service's entry points: start, edit, regenerate, continue and stop a reply.
 
 Each saves what the request changes in one transaction (replies/; a send's with the other sends
-that arrive meanwhile, generation/batches.py), then hands the reply to this
-process's Worker, which runs it as a task of its own; a stop reaches the process that runs it.
+that arrive meanwhile: the Worker's batches), then hands the reply to this process's Worker, which
+runs it as a task of its own; a stop reaches the process that runs it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,12 @@
-"""A process's Worker: it runs each reply as a task of its own and ends every reply in `finish`.
+"""A process's Worker: it saves sends in batches, runs each reply as a task of its own and ends
+every reply in `finish`.
+
+The sends a process receives while its previous batch is being saved go together into the next
+(group commit, group_commit.py; the batch's transaction is replies/start.py). They are saved on a
+thread of their own with its own database connection, so a start never waits behind checkpoints
+and final saves on channels' shared database thread, nor behind a sync view holding that thread
+while it waits for its start. Final saves are batched the same way on that shared thread, beside
+the checkpoints of the same replies.
 
 Whatever ends a reply (its last token, a stop, an upstream error, the deadline, a shutdown), the
 text so far is published, saved once and announced there. A final save that fails is retried
@@ -9,19 +17,24 @@ path (realtime/recovery.py), which another process's sweep completes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import functools
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import close_old_connections, connections, router
 
 from .. import metrics, protocol, replies, selectors, titles
 from ..attachments import prompt as attachment_prompt
 from ..console import reports
 from ..crypto import SecretUnreadable
+from ..group_commit import GroupCommit
 from ..llm.base import ChatMessage, Finish
 from ..llm.errors import DeadlineExceeded, LLMError
 from ..models import Message
@@ -36,7 +49,6 @@ from ..tools.offered import offered_tools
 from ..tools.preview import Show
 from ..tools.schema import ToolContext
 from . import tool_parts
-from .batches import finish_batches, start_batches
 from .config import catalog_provider, reply_options
 from .running import Outcome, Running, charged
 
@@ -46,6 +58,9 @@ ReplyStart = replies.ReplyStart
 INTERNAL_ERROR = "Parley failed while writing this reply; the text so far was kept."
 KEY_UNREADABLE = "This model's provider is misconfigured (its API key cannot be read); tell an administrator."
 STOP_WAIT = 5.0  # seconds a shutdown waits for the worker's loops to end once cancelled
+START_BATCH_MAX = 300  # starts per transaction: bounds its statements and how long it holds locks
+FINISH_BATCH_MAX = 100  # final saves per transaction, for the same reasons
+CLOSE_WAIT = 5.0  # seconds closing the start thread waits for a batch still being saved
 
 
 def stop_message(reply: Message) -> dict[str, str]:
@@ -66,8 +81,8 @@ class Worker:
         self.closing = asyncio.Event()  # set by shutdown: final saves stop retrying and hand off
         self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
         self.ledger = fairness.Ledger(broadcaster.redis)  # per-user fair-use counts of this process's sockets
-        self.starts = start_batches()  # reply starts and final saves, saved in batches (group commit)
-        self.finishes = finish_batches()
+        self.starts = GroupCommit(save_starts, START_BATCH_MAX)  # sends and final saves, saved in batches
+        self.finishes = GroupCommit(database_sync_to_async(replies.replies_finish), FINISH_BATCH_MAX)
 
     def spawn(self, job, name: str) -> asyncio.Task:
         """Run `job` as a task of the worker's, in a context of its own: a task outlives its caller,
@@ -269,6 +284,45 @@ class Worker:
             _, stuck = await asyncio.wait(self.tasks, timeout=STOP_WAIT)
             for task in stuck:
                 logger.warning("Task %s ignored its cancellation at shutdown", task.get_name())
+
+
+async def save_starts(requests: list[replies.StartRequest]) -> list[replies.Outcome]:
+    return await sync_to_async(_saved, thread_sensitive=False, executor=start_thread())(requests)
+
+
+def _saved(requests: list[replies.StartRequest]) -> list[replies.Outcome]:
+    """One batch, with Django's connection housekeeping around it, as channels' database_sync_to_async does."""
+    close_old_connections()
+    try:
+        return replies.replies_start(requests)
+    finally:
+        close_old_connections()
+
+
+@functools.cache
+def start_thread() -> ThreadPoolExecutor:
+    """The process's thread for saving starts, created on first use."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="parley-starts")
+
+
+async def open_start_thread() -> None:
+    """At start-up: open the start thread's database connection, which the first send would wait for."""
+    await sync_to_async(_connect, thread_sensitive=False, executor=start_thread())()
+
+
+def _connect() -> None:
+    connections[router.db_for_write(Message)].ensure_connection()
+
+
+def close_start_thread() -> None:
+    """Close the thread's database connection, then the thread (at shutdown, and after tests)."""
+    if start_thread.cache_info().currsize == 0:
+        return
+    pool = start_thread()
+    with contextlib.suppress(TimeoutError):  # a batch still being saved: its thread is left to finish
+        pool.submit(connections.close_all).result(timeout=CLOSE_WAIT)
+    pool.shutdown(wait=False, cancel_futures=True)
+    start_thread.cache_clear()
 
 
 async def stream(running: Running, history: list[ChatMessage], outcome: Outcome, record: Record, show: Show) -> None:

@@ -41,7 +41,7 @@ async def save(
     closing: asyncio.Event,
 ) -> Message | None:
     """The saved reply; None when it was finished elsewhere already, or is left to the recovery path.
-    `finish` saves it once (the worker's batches of final saves, generation/batches.py)."""
+    `finish` saves it once (the worker's batches of final saves)."""
     retrying = AsyncRetrying(
         retry=retry_if_exception_type(TRANSIENT),
         wait=BACKOFF,

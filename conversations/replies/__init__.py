@@ -1,6 +1,6 @@
-"""The database side of a reply's life: start (start.py; many at once, together.py), edit, regenerate and continue
-(branches.py), then parts, checkpoints, the final save and recovery (ending.py). The statements
-every reply runs are SQL in sql.py; everything else uses the ORM."""
+"""The database side of a reply's life: start (start.py, a batch of sends at once), edit, regenerate
+and continue (branches.py), then parts, checkpoints, the final save and recovery (ending.py). The
+checkpoint and the final save are SQL statements (sql.py); everything else uses the ORM."""
 
 from __future__ import annotations
 
@@ -17,13 +17,13 @@ from .ending import (
     reply_recover,
     reply_titled,
 )
-from .start import TITLE_FROM_MESSAGE, ReplyRefused, ReplyStart, reply_start
-from .together import StartRequest, replies_start
+from .start import TITLE_FROM_MESSAGE, Outcome, ReplyRefused, ReplyStart, StartRequest, replies_start, reply_start
 
 __all__ = [
     "INTERRUPTED_ERROR",
     "TITLE_FROM_MESSAGE",
     "FinalState",
+    "Outcome",
     "ReplyEnd",
     "ReplyRefused",
     "ReplyStart",

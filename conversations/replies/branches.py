@@ -12,9 +12,28 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import storage_limits, tree
-from ..models import Message, Regeneration
-from .sql import Turn, database, insert
-from .start import ReplyRefused, ReplyStart, branch, history, new_reply, open_request, reply_model, store_text, touch
+from ..models import Conversation, Message, Regeneration
+from .start import (
+    ReplyRefused,
+    ReplyStart,
+    Turn,
+    answer,
+    conversation_pk,
+    database,
+    existing_request,
+    history,
+    lock_conversations,
+    new_pair,
+    new_reply,
+    read_turns,
+    refuse_at_cap,
+    refuse_if_over_budget,
+    refuse_if_streaming,
+    reply_model,
+    store_text,
+    streaming_counts,
+    touched,
+)
 
 Status = Message.Status
 
@@ -39,7 +58,10 @@ def reply_edit(
         model = reply_model(user, conversation, None)
         store_text(user, content)
         before = path[: path.index(edited)]
-        return branch(conversation, turns, before, content, request_id, worker, model, replaces=edited)
+        pair = new_pair(conversation, turns, before, content, request_id, worker, model)
+        Message.objects.bulk_create(pair)
+        touch(conversation, leaf=pair[1].id, first_message=content)
+        return answer(conversation, turns, before, pair, model, replaces=edited)
 
 
 def reply_regenerate(
@@ -68,7 +90,7 @@ def reply_regenerate(
         Regeneration.objects.create(conversation=conversation, request_id=request_id)
         before = path[: path.index(previous)]
         reply = new_reply(conversation, previous.parent_id, turns[-1].position + 1, request_id, worker, model)
-        insert([reply])
+        reply.save(force_insert=True)
         touch(conversation, leaf=reply.id)
         tree.added_sibling(reply, tree.sibling_ids(turns, previous.parent_id))
         return ReplyStart(reply=reply, history=history(conversation, before), model=model, replaces=str(previous.id))
@@ -116,3 +138,42 @@ def reply_continue(
         touch(conversation, leaf=reply.id)
         tree.annotate([reply], turns)
         return ReplyStart(reply=reply, history=history(conversation, path), model=model, continues=True)
+
+
+def open_request(
+    user: AbstractBaseUser, conversation_id: uuid.UUID | str, request_id: str, *, regenerate: bool = False
+) -> tuple[Conversation, list[Turn], ReplyStart | None]:
+    """Lock the conversation and its owner and read its turns, as a send's start does (start.py); a
+    retried request gets its first answer back, and a new one is refused while a reply runs, the
+    user is at their cap, over budget, or their stored text is full."""
+    conversation = lock_conversations([conversation_pk(conversation_id)], owners={user.pk})
+    if not conversation:
+        raise ReplyRefused("not_found", "This conversation does not exist.")
+    (conversation,) = conversation.values()
+    turns = read_turns([conversation.id])[conversation.id]
+    existing = existing_request(turns, request_id)
+    if existing is None and regenerate and conversation.regenerations.filter(request_id=request_id).exists():
+        existing = _regenerated_since(turns)
+    if existing is None:
+        refuse_if_streaming(turns)
+        refuse_at_cap(streaming_counts({user.pk})[user.pk])
+        refuse_if_over_budget(user)
+        try:
+            storage_limits.allow_reply(user=user)
+        except storage_limits.QuotaExceeded as refusal:
+            raise ReplyRefused(refusal.code, refusal.detail) from None
+    return conversation, turns, existing
+
+
+def _regenerated_since(turns: list[Turn]) -> ReplyStart:
+    """A retried regenerate whose reply a later one replaced: answer with the reply there now."""
+    reply = next(turn for turn in reversed(turns) if turn.role == Message.Role.ASSISTANT)  # one always remains
+    return ReplyStart(reply=Message.objects.get(id=reply.id), history=[], duplicate=True)
+
+
+def touch(conversation: Conversation, *, leaf: uuid.UUID, first_message: str = "") -> None:
+    """Bump recency, show the branch ending at `leaf`, and name a new chat after its first message."""
+    fields = {"updated_at": timezone.now(), "active_leaf": leaf}
+    if touched(conversation, leaf=leaf, first_message=first_message):
+        fields["title"] = conversation.title
+    Conversation.objects.filter(id=conversation.id).update(**fields)

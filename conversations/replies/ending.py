@@ -21,7 +21,8 @@ from .. import storage_limits, titles
 from ..llm.base import Usage
 from ..models import Conversation, LLMModel, Message, UsageRecord
 from ..parts import parts_view
-from .sql import database, prepared, statements
+from .sql import prepared, statements
+from .start import database
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
@@ -76,7 +77,7 @@ def reply_finish(*, reply: Message, **final) -> Message | None:
 
 
 def replies_finish(ends: list[ReplyEnd]) -> list[Message | Exception | None]:
-    """Save many replies' final states in one transaction (group commit: generation/batches.py),
+    """Save many replies' final states in one transaction (group commit: generation/worker.py),
     each as `reply_finish` would alone; a reply's error is its outcome, raised to its caller alone.
 
     A batch costs the round trips of one reply: the owners locked, the replies still streaming
@@ -153,7 +154,7 @@ def _finish_row(reply: Message, alias: str) -> list:
 
 def _lock_owners(owner_ids: set) -> None:
     """The owners' rows, locked in order before anything else a finish writes, as a reply start locks
-    its owner before its conversation (sql.lock_conversation): the two never wait on each other in
+    its owner before its conversation (start.lock_conversations): the two never wait on each other in
     a cycle, nor do two batches (storage_limits.store_replies)."""
     owners = get_user_model().objects.select_for_update(no_key=True).filter(pk__in=owner_ids).order_by("pk")
     list(owners.values_list("pk"))

@@ -1,6 +1,6 @@
 """Concurrent sends by one owner on two processes: the per-user cap and `busy` hold exactly.
 
-Each process saves the sends it receives together in batches (generation/batches.py), so a batch on
+Each process saves the sends it receives together in batches (generation/worker.py), so a batch on
 one process races a batch on the other for the same owner's row; no process may admit more than
 the cap leaves, nor two replies in one conversation, nor a second reply for a retried request_id.
 """

@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conversations.llm.sse import NDJSONSplitter, SSEEvent, SSEParser
+from conversations.llm.streaming import NDJSONSplitter, SSEEvent, SSEParser
 
 STREAM = (
     b": keep-alive\r\n\r\n"

@@ -1,4 +1,4 @@
-"""Starts saved together (replies/together.py): each decided exactly as it would be alone, in order."""
+"""Starts saved together (replies/start.py): each decided exactly as it would be alone, in order."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conversations import replies
-from conversations.generation.batches import START_BATCH_MAX
+from conversations.generation.worker import START_BATCH_MAX
 from conversations.models import ApiCall, ApiToken, Budget, Message, StorageUsage, UsageRecord
 from conversations.replies import ReplyRefused, ReplyStart, StartRequest
 
@@ -198,7 +198,7 @@ def test_the_largest_batch_a_process_sends_is_saved_in_one_transaction(make_conv
     )
     StorageUsage.objects.bulk_create([StorageUsage(user=owner, stored_bytes=0) for owner in owners])
     batch = [request(owner, make_conversation(owner), n, "A question of some length") for n, owner in enumerate(owners)]
-    with caplog.at_level(logging.INFO, logger="conversations.replies.together"):
+    with caplog.at_level(logging.INFO, logger="conversations.replies.start"):
         assert codes(replies.replies_start(batch)) == ["started"] * START_BATCH_MAX
     assert "one by one" not in caplog.text
 
