@@ -320,11 +320,13 @@ def read_turns(ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Turn]]:
 def streaming_counts(owners: set) -> Counter:
     """Replies streaming per owner in every conversation and process, counting the unsaved /v1/
     calls still in flight (`ApiCall`) like streaming replies."""
-    running: Counter = Counter()
     replies = Message.objects.filter(status=Status.STREAMING, conversation__owner__in=owners)
-    running.update(dict(replies.order_by().values_list("conversation__owner").annotate(n=Count("id"))))
     calls = ApiCall.objects.filter(owner__in=owners, expires_at__gt=timezone.now())
-    running.update(dict(calls.order_by().values_list("owner").annotate(n=Count("id"))))
+    per_owner = replies.order_by().values_list("conversation__owner").annotate(n=Count("id"))
+    per_owner = per_owner.union(calls.order_by().values_list("owner").annotate(n=Count("id")), all=True)
+    running: Counter = Counter()
+    for owner, count in per_owner:  # one statement: an owner may have a row from each side
+        running[owner] += count
     return running
 
 
