@@ -12,7 +12,7 @@ cost is paid once per batch, not per send (docs/performance.md, "Starts that sca
 A batch that cannot be decided that way (a conversation twice, an owner's stored text near its
 limit, a database error) is rolled back and each send starts as a batch of one. Every decision that
 must hold across processes is made inside the transaction, because the database is the one place
-all processes agree on. The helpers below `replies_start`'s are shared with edit, regenerate and
+all processes agree on. The helpers from `database` on are shared with edit, regenerate and
 continue (branches.py).
 """
 
