@@ -146,10 +146,10 @@ def open_request(
     """Lock the conversation and its owner and read its turns, as a send's start does (start.py); a
     retried request gets its first answer back, and a new one is refused while a reply runs, the
     user is at their cap, over budget, or their stored text is full."""
-    conversation = lock_conversations([conversation_pk(conversation_id)], owners={user.pk})
-    if not conversation:
+    locked = lock_conversations([conversation_pk(conversation_id)], owners={user.pk})
+    if not locked:
         raise ReplyRefused("not_found", "This conversation does not exist.")
-    (conversation,) = conversation.values()
+    (conversation,) = locked.values()
     turns = read_turns([conversation.id])[conversation.id]
     existing = existing_request(turns, request_id)
     if existing is None and regenerate and conversation.regenerations.filter(request_id=request_id).exists():
