@@ -4,6 +4,11 @@ once, as a batch of one; under a burst the batches grow by themselves, one in fl
 
 Reply starts and final saves (generation/worker.py) and the fair-use ledger's Redis scripts
 (realtime/fairness.py) are saved this way.
+
+A batcher whose batches run on a thread of their own (the database's) can `rest` between batches
+while a burst lasts, as long as its last batch took (at most REST_MAX): a batch's cost is mostly
+fixed, so batches twice as large halve it, and the thread holds the GIL that the sockets' event
+loop needs at most half the time (docs/performance.md, "Resting between batches").
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from typing import Generic, TypeVar
 Request = TypeVar("Request")
 Result = TypeVar("Result")
 
+REST_MAX = 0.05  # seconds: a slow batch (a database hiccup) never makes the next one wait longer
+
 
 class GroupCommit(Generic[Request, Result]):
     """Collects requests and saves them in batches of at most `limit`, one batch at a time.
@@ -23,9 +30,12 @@ class GroupCommit(Generic[Request, Result]):
     `save` answers a batch with one outcome per request, in order: a result, or an exception
     raised to that request's caller alone. A save that raises fails every request of its batch."""
 
-    def __init__(self, save: Callable[[list[Request]], Awaitable[list[Result | Exception]]], limit: int) -> None:
+    def __init__(
+        self, save: Callable[[list[Request]], Awaitable[list[Result | Exception]]], limit: int, *, rest: bool = False
+    ) -> None:
         self.save = save
         self.limit = limit
+        self.rest = rest  # between batches of a burst, wait as long as the last one took
         self.waiting: list[tuple[Request, asyncio.Future]] = []  # in arrival order
         self.saving: asyncio.Task | None = None  # the task saving batches while requests wait
 
@@ -40,9 +50,13 @@ class GroupCommit(Generic[Request, Result]):
 
     async def drain(self) -> None:
         try:
+            loop = asyncio.get_running_loop()
             while self.waiting:
                 batch, self.waiting = self.waiting[: self.limit], self.waiting[self.limit :]
+                began = loop.time()
                 await self.save_batch(batch)
+                if self.rest and 0 < len(self.waiting) < self.limit:  # a burst: let the next batch grow
+                    await asyncio.sleep(min(loop.time() - began, REST_MAX))
         except asyncio.CancelledError:  # the loop is closing: nobody waits for these any more
             for _, future in self.waiting:
                 future.cancel()

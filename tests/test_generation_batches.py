@@ -52,6 +52,29 @@ async def test_starts_arriving_while_a_batch_is_saved_go_together_in_the_next():
     assert saves.batches == [["r0"], ["r1", "r2", "r3", "r4"]]
 
 
+@pytest.mark.parametrize(("rest", "batches"), [(True, [["r0"], ["r1", "r2", "r3"]]), (False, [["r0"], ["r1", "r2"], ["r3"]])])
+async def test_resting_between_the_batches_of_a_burst_lets_the_next_batch_grow(rest, batches):
+    """With `rest`, a start that arrives just after a batch was saved still joins the next one."""
+    saves = HeldSaves()
+    batcher = GroupCommit(saves, START_BATCH_MAX, rest=rest)
+    saves.hold.clear()
+    first = asyncio.ensure_future(batcher.submit(request(0)))
+    await saves.entered.wait()
+    waiting = [asyncio.ensure_future(batcher.submit(request(n))) for n in (1, 2)]
+    saves.hold.set()
+    assert await first == "r0"
+    last = asyncio.ensure_future(batcher.submit(request(3)))
+    assert await asyncio.gather(*waiting, last) == ["r1", "r2", "r3"]
+    assert saves.batches == batches
+
+
+async def test_a_start_alone_does_not_rest():
+    saves = HeldSaves()
+    batcher = GroupCommit(saves, START_BATCH_MAX, rest=True)
+    assert await batcher.submit(request(1)) == "r1"
+    assert batcher.saving is None  # nothing waited, so the batcher went idle at once
+
+
 async def test_a_burst_is_cut_into_batches_of_at_most_batch_max():
     saves = HeldSaves()
     batcher = GroupCommit(saves, START_BATCH_MAX)
