@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import time
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -31,11 +32,17 @@ class GroupCommit(Generic[Request, Result]):
     raised to that request's caller alone. A save that raises fails every request of its batch."""
 
     def __init__(
-        self, save: Callable[[list[Request]], Awaitable[list[Result | Exception]]], limit: int, *, rest: bool = False
+        self,
+        save: Callable[[list[Request]], Awaitable[list[Result | Exception]]],
+        limit: int,
+        *,
+        rest: bool = False,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.save = save
         self.limit = limit
         self.rest = rest  # between batches of a burst, wait as long as the last one took
+        self.clock = clock  # times a batch, for the rest after it
         self.waiting: list[tuple[Request, asyncio.Future]] = []  # in arrival order
         self.saving: asyncio.Task | None = None  # the task saving batches while requests wait
 
@@ -50,13 +57,12 @@ class GroupCommit(Generic[Request, Result]):
 
     async def drain(self) -> None:
         try:
-            loop = asyncio.get_running_loop()
             while self.waiting:
                 batch, self.waiting = self.waiting[: self.limit], self.waiting[self.limit :]
-                began = loop.time()
+                began = self.clock()
                 await self.save_batch(batch)
                 if self.rest and 0 < len(self.waiting) < self.limit:  # a burst: let the next batch grow
-                    await asyncio.sleep(min(loop.time() - began, REST_MAX))
+                    await asyncio.sleep(min(self.clock() - began, REST_MAX))
         except asyncio.CancelledError:  # the loop is closing: nobody waits for these any more
             for _, future in self.waiting:
                 future.cancel()

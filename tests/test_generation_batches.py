@@ -9,7 +9,7 @@ import pytest
 from django.db import connections, router
 
 from conversations.generation.worker import START_BATCH_MAX, close_start_thread, open_start_thread, start_thread
-from conversations.group_commit import GroupCommit
+from conversations.group_commit import REST_MAX, GroupCommit
 from conversations.models import Message
 from conversations.replies import ReplyRefused, StartRequest
 
@@ -52,7 +52,9 @@ async def test_starts_arriving_while_a_batch_is_saved_go_together_in_the_next():
     assert saves.batches == [["r0"], ["r1", "r2", "r3", "r4"]]
 
 
-@pytest.mark.parametrize(("rest", "batches"), [(True, [["r0"], ["r1", "r2", "r3"]]), (False, [["r0"], ["r1", "r2"], ["r3"]])])
+@pytest.mark.parametrize(
+    ("rest", "batches"), [(True, [["r0"], ["r1", "r2", "r3"]]), (False, [["r0"], ["r1", "r2"], ["r3"]])]
+)
 async def test_resting_between_the_batches_of_a_burst_lets_the_next_batch_grow(rest, batches):
     """With `rest`, a start that arrives just after a batch was saved still joins the next one."""
     saves = HeldSaves()
@@ -66,6 +68,20 @@ async def test_resting_between_the_batches_of_a_burst_lets_the_next_batch_grow(r
     last = asyncio.ensure_future(batcher.submit(request(3)))
     assert await asyncio.gather(*waiting, last) == ["r1", "r2", "r3"]
     assert saves.batches == batches
+
+
+async def test_a_slow_batch_makes_the_next_rest_no_longer_than_rest_max():
+    """A batch that took ten seconds (a database hiccup) is followed by a rest of REST_MAX, not ten seconds."""
+    clock = [0.0]
+    saves = HeldSaves()
+    batcher = GroupCommit(saves, START_BATCH_MAX, rest=True, clock=lambda: clock[0])
+    saves.hold.clear()
+    first = asyncio.ensure_future(batcher.submit(request(0)))
+    await saves.entered.wait()
+    second = asyncio.ensure_future(batcher.submit(request(1)))
+    clock[0] += 10.0
+    saves.hold.set()
+    assert await asyncio.wait_for(asyncio.gather(first, second), timeout=10 * REST_MAX) == ["r0", "r1"]
 
 
 async def test_a_start_alone_does_not_rest():

@@ -81,7 +81,7 @@ class Worker:
         self.closing = asyncio.Event()  # set by shutdown: final saves stop retrying and hand off
         self.tasks: set[asyncio.Task] = set()  # referenced here until done, so none is collected
         self.ledger = fairness.Ledger(broadcaster.redis)  # per-user fair-use counts of this process's sockets
-        self.starts = GroupCommit(save_starts, START_BATCH_MAX, rest=True)  # sends, saved in batches on the start thread
+        self.starts = GroupCommit(save_starts, START_BATCH_MAX, rest=True)  # sends, in batches on the start thread
         self.finishes = GroupCommit(database_sync_to_async(replies.replies_finish), FINISH_BATCH_MAX, rest=True)
 
     def spawn(self, job, name: str) -> asyncio.Task:
