@@ -1,6 +1,7 @@
-"""The database side of a reply's life: start (start.py, a batch of sends at once), edit, regenerate
-and continue (branches.py), then parts, checkpoints, the final save and recovery (ending.py). The
-checkpoint and the final save are SQL statements (sql.py); everything else uses the ORM."""
+"""The database side of a reply's life: start (start.py, a batch of sends at once; its refusals in
+rules.py, its new rows in rows.py, its prompt in prompt.py), edit, regenerate and continue
+(branches.py), then parts, checkpoints, the final save and recovery (ending.py). The checkpoint and
+the final save are SQL statements (sql.py); everything else uses the ORM."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from .ending import (
     reply_recover,
     reply_titled,
 )
-from .start import TITLE_FROM_MESSAGE, Outcome, ReplyRefused, ReplyStart, StartRequest, replies_start, reply_start
+from .rows import TITLE_FROM_MESSAGE
+from .rules import ReplyRefused
+from .start import Outcome, ReplyStart, StartRequest, replies_start, reply_start
 
 __all__ = [
     "INTERRUPTED_ERROR",

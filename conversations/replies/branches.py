@@ -13,26 +13,19 @@ from django.utils import timezone
 
 from .. import storage_limits, tree
 from ..models import Conversation, Message, Regeneration
+from .prompt import history
+from .rows import new_pair, new_reply, touched
+from .rules import ReplyRefused, refuse_at_cap, refuse_if_over_budget, refuse_if_streaming, reply_model, store_text
 from .start import (
-    ReplyRefused,
     ReplyStart,
     Turn,
     answer,
     conversation_pk,
     database,
     existing_request,
-    history,
     lock_conversations,
-    new_pair,
-    new_reply,
     read_turns,
-    refuse_at_cap,
-    refuse_if_over_budget,
-    refuse_if_streaming,
-    reply_model,
-    store_text,
     streaming_counts,
-    touched,
 )
 
 Status = Message.Status

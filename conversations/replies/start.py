@@ -13,7 +13,8 @@ A batch that cannot be decided that way (a conversation twice, an owner's stored
 limit, a database error) is rolled back and each send starts as a batch of one. Every decision that
 must hold across processes is made inside the transaction, because the database is the one place
 all processes agree on. The helpers from `database` on are shared with edit, regenerate and
-continue (branches.py).
+continue (branches.py), as are the refusals (rules.py), the new rows (rows.py) and the prompt
+(prompt.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
@@ -32,25 +32,23 @@ from django.db import DatabaseError, router, transaction
 from django.db.models import Case, Count, F, OuterRef, Subquery, Value, When
 from django.utils import timezone
 
-from .. import quotas, selectors, storage_limits, tree
-from ..attachments.services import AttachmentRefused, attachment_part, refs_by_message, uploads_claim
-from ..llm.base import ChatMessage
-from ..models import ApiCall, Conversation, LLMModel, Message, Upload
-from ..parts import parts_view, replayed, text_part
+from .. import quotas, storage_limits, tree
+from ..models import ApiCall, Conversation, LLMModel, Message
+from .prompt import history
+from .rows import attach, first_words, new_pair, touched
+from .rules import (
+    ReplyRefused,
+    claim,
+    refuse_at_cap,
+    refuse_if_over_budget,
+    refuse_if_streaming,
+    reply_model,
+    store_text,
+)
 
 logger = logging.getLogger(__name__)
 Status = Message.Status
-TITLE_FROM_MESSAGE = 60
 LOCKED_FIELDS = ("title", "system_prompt", "model", "temperature", "has_attachments", "has_tool_calls", "active_leaf")
-
-
-class ReplyRefused(Exception):
-    """The request is valid but cannot run now; `code` is the protocol error code."""
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,132 +340,6 @@ def existing_request(turns: list[Turn], request_id: str) -> ReplyStart | None:
     return ReplyStart(reply=Message.objects.get(id=reply.id), history=[], user_message=first_message, duplicate=True)
 
 
-def refuse_if_streaming(turns: list[Turn]) -> None:
-    """One reply at a time per conversation."""
-    if any(turn.status == Status.STREAMING for turn in turns):
-        raise ReplyRefused("busy", "A reply is already being generated in this conversation.")
-
-
-def refuse_at_cap(running: int) -> None:
-    """No new reply while the owner has PARLEY_MAX_GENERATIONS_PER_USER streaming."""
-    if running >= settings.PARLEY_MAX_GENERATIONS_PER_USER:
-        raise ReplyRefused(
-            "limit_reached",
-            f"You already have {running} replies being generated; wait for one to finish.",
-        )
-
-
-def refuse_if_over_budget(user: AbstractBaseUser) -> None:
-    """Past a monthly budget no new reply starts; one already running is never cut off by its cost."""
-    reason = quotas.over_budget(user=user, now=timezone.now())
-    if reason:
-        raise ReplyRefused("quota_exceeded", reason)
-
-
-def store_text(user: AbstractBaseUser, content: str) -> None:
-    """Refuse a message that would take its owner past their stored-bytes quota."""
-    if not content:
-        return
-    try:
-        storage_limits.store(user=user, adding=storage_limits.text_bytes(content))
-    except storage_limits.QuotaExceeded as refusal:
-        raise ReplyRefused(refusal.code, refusal.detail) from None
-
-
-def reply_model(user: AbstractBaseUser, conversation: Conversation, model_id: int | None) -> LLMModel:
-    """The model this reply uses: the one asked for, else the conversation's, else the default;
-    refused as `model_unavailable` when this user may not use it (now)."""
-    if model_id is not None:
-        model = selectors.usable_model(user=user, model_id=model_id)
-        if model is None:
-            raise ReplyRefused("model_unavailable", f"Model {model_id} does not exist or is not available to you.")
-        return model
-    if conversation.model_id is not None:
-        model = selectors.usable_model(user=user, model_id=conversation.model_id)
-        if model is None:
-            raise ReplyRefused(
-                "model_unavailable",
-                "This conversation's model is no longer available (disabled or removed); pick another model.",
-            )
-        return model
-    model = selectors.default_model(user=user)
-    if model is None:
-        raise ReplyRefused("model_unavailable", "No model is available to you; ask an administrator for access.")
-    return model
-
-
-def claim(user: AbstractBaseUser, attachments: tuple[str, ...], model: LLMModel) -> list[Upload]:
-    if not attachments:
-        return []
-    try:
-        return uploads_claim(user=user, upload_ids=attachments, model=model)
-    except AttachmentRefused as refused:
-        raise ReplyRefused(refused.code, refused.detail) from None
-
-
-def attach(conversation: Conversation, message: Message, uploads: list[Upload]) -> None:
-    """The uploads now belong to the message; the conversation is marked so prompts look for files."""
-    Upload.objects.filter(id__in=[u.id for u in uploads]).update(message=message)
-    if not conversation.has_attachments:
-        Conversation.objects.filter(id=conversation.id).update(has_attachments=True)
-        conversation.has_attachments = True
-
-
-def new_pair(conversation, turns, path, content, request_id, worker, model, uploads=()) -> tuple[Message, Message]:
-    """The unsaved user message after `path` (a new branch when the path's end has children) and its reply."""
-    parent_id = path[-1].id if path else None
-    position = turns[-1].position + 1 if turns else 0
-    user_message = Message(
-        conversation=conversation,
-        parent_id=parent_id,
-        position=position,
-        role=Message.Role.USER,
-        content=content,
-        parts=([text_part(content)] if content else []) + [attachment_part(u) for u in uploads],
-        request_id=request_id,
-    )
-    return user_message, new_reply(conversation, user_message.id, position + 1, request_id, worker, model)
-
-
-def new_reply(
-    conversation: Conversation,
-    parent_id: uuid.UUID | None,
-    position: int,
-    request_id: str,
-    worker: str,
-    model: LLMModel,
-) -> Message:
-    """An unsaved streaming reply, named after the upstream model it asks for."""
-    now = timezone.now()
-    return Message(
-        conversation=conversation,
-        parent_id=parent_id,
-        position=position,
-        role=Message.Role.ASSISTANT,
-        status=Status.STREAMING,
-        request_id=request_id,
-        model=model.name,
-        catalog_model=model,
-        started_at=now,
-        worker=worker,
-        heartbeat_at=now,
-    )
-
-
-def first_words(content: str, uploads) -> str:
-    """What a new chat is named after: its first message, else its first file."""
-    return content or (uploads[0].name if uploads else "")
-
-
-def touched(conversation: Conversation, *, leaf: uuid.UUID, first_message: str = "") -> bool:
-    """Set recency and the branch shown on the instance; True when a new chat got its title from `first_message`."""
-    conversation.updated_at, conversation.active_leaf_id = timezone.now(), leaf
-    if first_message and conversation.title == "New chat":
-        conversation.title = " ".join(first_message.split())[:TITLE_FROM_MESSAGE] or "New chat"
-        return True
-    return False
-
-
 def answer(conversation, turns, path, pair, model, *, replaces=None) -> ReplyStart:
     """The started reply of a saved pair, its place in the tree and the prompt it answers."""
     user_message, reply = pair
@@ -480,36 +352,3 @@ def answer(conversation, turns, path, pair, model, *, replaces=None) -> ReplySta
         user_message=user_message,
         replaces=str(replaces.id) if replaces else None,
     )
-
-
-def history(conversation: Conversation, turns: list[Turn | Message]) -> list[dict]:
-    """The prompt for the model: system prompt, then every earlier turn that has text or files
-    (their contents are read later, in the reply's task: attachments/prompt.py); a reply that
-    called tools comes back as its calls and their results, so later questions can refer to them."""
-    history: list[dict] = []
-    if conversation.system_prompt:
-        history.append({"role": "system", "content": conversation.system_prompt})
-    tool_turns = _tool_turns(turns) if conversation.has_tool_calls else {}
-    if not conversation.has_attachments and not tool_turns:
-        history += [{"role": turn.role, "content": turn.content} for turn in turns if turn.content]
-        return history
-    files = refs_by_message([turn.id for turn in turns if turn.role == Message.Role.USER])
-    for turn in turns:
-        if turn.id in tool_turns:
-            history += tool_turns[turn.id]
-        elif turn.content or turn.id in files:
-            history.append({"role": turn.role, "content": turn.content})
-            if turn.id in files:
-                history[-1]["attachments"] = files[turn.id]
-    return history
-
-
-def _tool_turns(turns: list[Turn | Message]) -> dict[uuid.UUID, list[ChatMessage]]:
-    """The replies among `turns` that called tools, each as the turns `parts.replayed` makes of it."""
-    replies = [turn.id for turn in turns if turn.role == Message.Role.ASSISTANT]
-    stored = Message.objects.filter(id__in=replies).exclude(parts=[]).values_list("id", "parts", "content")
-    return {
-        reply_id: replayed(parts_view(parts, content))
-        for reply_id, parts, content in stored
-        if any(part.get("type") == "tool_call" for part in parts)
-    }
