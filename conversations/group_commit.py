@@ -43,6 +43,7 @@ class GroupCommit(Generic[Request, Result]):
         self.limit = limit
         self.rest = rest  # between batches of a burst, wait as long as the last one took
         self.clock = clock  # times a batch, for the rest after it
+        self.batches = 0  # batches begun, for a watcher of the load (the broadcaster's hold)
         self.waiting: list[tuple[Request, asyncio.Future]] = []  # in arrival order
         self.saving: asyncio.Task | None = None  # the task saving batches while requests wait
 
@@ -59,6 +60,7 @@ class GroupCommit(Generic[Request, Result]):
         try:
             while self.waiting:
                 batch, self.waiting = self.waiting[: self.limit], self.waiting[self.limit :]
+                self.batches += 1
                 began = self.clock()
                 await self.save_batch(batch)
                 if self.rest and 0 < len(self.waiting) < self.limit:  # a burst: let the next batch grow

@@ -43,6 +43,15 @@ async def test_a_reply_streams_to_completion_and_is_saved_once(worker, alice):
     assert str(started.reply.id) not in worker.running
 
 
+async def test_the_broadcaster_sees_the_workers_start_batches(worker, alice):
+    """Its hold follows them (realtime/broadcast.py: adapt_hold): each start is a batch begun."""
+    before = worker.broadcaster.start_batches()
+    conversation = await new_conversation(alice)
+    started = await generation.start(user=alice, conversation_id=conversation.id, content=FAST, request_id="r1")
+    assert worker.broadcaster.start_batches() == before + 1
+    await finished(worker, str(started.reply.id))
+
+
 async def test_the_worker_holds_every_task_it_starts_until_it_is_done(worker, alice):
     conversation = await new_conversation(alice)
     started = await generation.start(user=alice, conversation_id=conversation.id, content=FAST, request_id="r1")

@@ -83,6 +83,7 @@ class Worker:
         self.ledger = fairness.Ledger(broadcaster.redis)  # per-user fair-use counts of this process's sockets
         self.starts = GroupCommit(save_starts, START_BATCH_MAX, rest=True)  # sends, in batches on the start thread
         self.finishes = GroupCommit(database_sync_to_async(replies.replies_finish), FINISH_BATCH_MAX, rest=True)
+        broadcaster.watch_starts(lambda: self.starts.batches)
 
     def spawn(self, job, name: str) -> asyncio.Task:
         """Run `job` as a task of the worker's, in a context of its own: a task outlives its caller,

@@ -45,8 +45,11 @@ logger = logging.getLogger(__name__)
 LIVE_TTL = 3600  # seconds a reply's resume state outlives its last write
 TICKS_PER_WINDOW = 5
 LOAD_PERIOD = 0.1  # seconds of wall time over which the process's CPU use is sampled
-IDLE_BELOW = 0.75  # CPU use (share of one core) under which nothing is held
-BUSY_ABOVE = 0.95  # CPU use from which text is held for the whole window
+IDLE_BELOW = 0.75  # CPU use (share of one core) under which nothing is held, while sends are starting
+BUSY_ABOVE = 0.95  # CPU use from which text is held for the whole window, while sends are starting
+# With no send starting, text has the core to itself: a frame per token until it is nearly full.
+STREAMING_IDLE_BELOW = 0.85
+STREAMING_BUSY_ABOVE = 1.0
 # Seconds late the flush loop runs: under LATE_IDLE is an idle loop's own jitter (a sleep ends up to
 # 1 ms late, epoll's granularity), from LATE_BUSY on text is held for the whole window.
 LATE_IDLE = 0.002
@@ -184,6 +187,8 @@ class Broadcaster:
         self.window = window
         self.cpu_clock = cpu_clock
         self.load_sampled = (clock(), cpu_clock())  # wall and CPU time when the load was last measured
+        self.start_batches: Callable[[], int] = lambda: 0  # start batches the process has begun (watch_starts)
+        self.starts_sampled = 0  # that count when the load was last measured
         self.latest = 0.0  # the most the flush loop ran late since the load was last measured
         self.woken_at = 0.0  # when the flush loop was last woken
         self.hold = 0.0  # how long text may wait for more of its reply: 0 when idle, `window` when busy
@@ -210,6 +215,12 @@ class Broadcaster:
         """Connect and load the script now, so the first reply's first flush does not pay for it."""
         if self.redis is not None and self.redis_channel is not None:
             self.script_sha = await self.redis.script_load(PUBLISH_BATCH)
+
+    def watch_starts(self, start_batches: Callable[[], int]) -> None:
+        """Hold text sooner while sends are starting, so a burst's first tokens are not kept waiting
+        by a frame per token; `start_batches` counts the batches of starts begun."""
+        self.start_batches = start_batches
+        self.starts_sampled = start_batches()
 
     def mark_dirty(self, reply: LiveReply) -> None:
         reply.dirty_at = self.clock()
@@ -267,7 +278,8 @@ class Broadcaster:
 
     def adapt_hold(self) -> None:
         """Every LOAD_PERIOD, set the hold from the CPU share this process used and from how late
-        the flush loop ran, whichever says busier."""
+        the flush loop ran, whichever says busier. The CPU share counts for more while sends are
+        starting (a start batch began in the period)."""
         now, cpu = self.clock(), self.cpu_clock()
         sampled_at, sampled_cpu = self.load_sampled
         if now - sampled_at < LOAD_PERIOD:
@@ -275,7 +287,10 @@ class Broadcaster:
         self.load_sampled = (now, cpu)
         busy = (cpu - sampled_cpu) / (now - sampled_at)
         late, self.latest = self.latest, 0.0
-        load = max((busy - IDLE_BELOW) / (BUSY_ABOVE - IDLE_BELOW), (late - LATE_IDLE) / (LATE_BUSY - LATE_IDLE))
+        starts_before, self.starts_sampled = self.starts_sampled, self.start_batches()
+        starting = self.starts_sampled != starts_before
+        idle, full = (IDLE_BELOW, BUSY_ABOVE) if starting else (STREAMING_IDLE_BELOW, STREAMING_BUSY_ABOVE)
+        load = max((busy - idle) / (full - idle), (late - LATE_IDLE) / (LATE_BUSY - LATE_IDLE))
         self.hold = self.window * min(1.0, max(0.0, load))
         self.tick = self.hold / TICKS_PER_WINDOW
         self.wait_before_due = self.hold - self.tick
