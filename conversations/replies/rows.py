@@ -11,7 +11,6 @@ from ..attachments.services import attachment_part
 from ..models import Conversation, LLMModel, Message, Upload
 from ..parts import text_part
 
-Status = Message.Status
 TITLE_FROM_MESSAGE = 60
 
 
@@ -54,7 +53,7 @@ def new_reply(
         parent_id=parent_id,
         position=position,
         role=Message.Role.ASSISTANT,
-        status=Status.STREAMING,
+        status=Message.Status.STREAMING,
         request_id=request_id,
         model=model.name,
         catalog_model=model,

@@ -16,8 +16,6 @@ from ..models import Conversation, LLMModel, Message, Upload
 if TYPE_CHECKING:
     from .start import Turn
 
-Status = Message.Status
-
 
 class ReplyRefused(Exception):
     """The request is valid but cannot run now; `code` is the protocol error code."""
@@ -30,7 +28,7 @@ class ReplyRefused(Exception):
 
 def refuse_if_streaming(turns: list[Turn]) -> None:
     """One reply at a time per conversation."""
-    if any(turn.status == Status.STREAMING for turn in turns):
+    if any(turn.status == Message.Status.STREAMING for turn in turns):
         raise ReplyRefused("busy", "A reply is already being generated in this conversation.")
 
 
