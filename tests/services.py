@@ -12,6 +12,7 @@ runs on PostgreSQL, and the tests marked `db` run again on SQLite.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -24,12 +25,15 @@ import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
+from tests.worker_env import WORKER_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 LOCAL_REDIS_URL = "redis://127.0.0.1:6379/0"
 LOCAL_POSTGRES_URLS = ("postgres://postgres@127.0.0.1:5432/test", "postgres://root@127.0.0.1:5432/test")
 START_REDIS = 'redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no'
 START_POSTGRES = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 NO_TESTS_COLLECTED = 5
+MAX_WORKERS = 4  # each worker runs live servers and a browser of its own
 
 
 def free_port() -> int:
@@ -222,28 +226,52 @@ def only_db_tests(args: list[str]) -> list[str]:
     return ["-m", expression, *narrowed]
 
 
+def worker_count() -> int:
+    """PARLEY_TEST_WORKERS, else a worker per core up to MAX_WORKERS; 1 runs everything in one process."""
+    return int(os.environ.get("PARLEY_TEST_WORKERS") or min(os.cpu_count() or 1, MAX_WORKERS))
+
+
+def spread(args: list[str], worker_envs: list[dict[str, str]]) -> tuple[list[str], dict[str, str]]:
+    """pytest arguments and environment that run `args` on one pytest-xdist worker per entry of
+    `worker_envs`, each with those variables (tests/worker_env.py applies them)."""
+    if len(worker_envs) < 2:
+        return args, worker_envs[0]
+    by_worker = {f"gw{number}": env for number, env in enumerate(worker_envs)}
+    return ["-n", str(len(worker_envs)), "-p", "tests.worker_env", *args], {WORKER_ENV: json.dumps(by_worker)}
+
+
 def main(argv: list[str]) -> int:
     args = argv[1:] if argv[:1] == ["--"] else argv
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups on `kill` too
     with contextlib.ExitStack() as stack:
         workdir = Path(tempfile.mkdtemp(prefix="parley-test-"))
         workdir.chmod(0o755)
-        for name in ("redis", "postgres"):
+        workers = worker_count()
+        for name in ("redis", "postgres", *(f"redis-gw{number}" for number in range(1, workers))):
             (workdir / name).mkdir()
         stack.callback(shutil.rmtree, workdir, ignore_errors=True)
         redis_url = find_redis(stack, workdir)
         database_url = find_postgres(stack, workdir)
+        # The first worker uses the Redis found above; each other worker gets a private one (tests/worker_env.py).
+        redis_urls = [redis_url, *(stack.enter_context(private_redis(workdir / f"redis-gw{number}"))
+                                   for number in range(1, workers))]  # fmt: skip
 
         base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SQLITE_TEST_NAME"}}
         base["REDIS_URL"] = redis_url
-        say(f"PostgreSQL run: DATABASE_URL={database_url} REDIS_URL={redis_url}")
-        # A test database of our own, so concurrent runs on one server do not drop each other's.
-        postgres_env = {**base, "DATABASE_URL": database_url, "PARLEY_TEST_DB_SUFFIX": str(os.getpid())}
-        postgres_status = pytest(args, postgres_env)
+        say(f"PostgreSQL run on {workers} worker(s): DATABASE_URL={database_url} REDIS_URL={' '.join(redis_urls)}")
+        # Test databases of our own, so concurrent runs and workers on one server do not drop each other's.
+        postgres_args, postgres_env = spread(args, [
+            {"REDIS_URL": url, "PARLEY_TEST_DB_SUFFIX": f"{os.getpid()}_{number}"}
+            for number, url in enumerate(redis_urls)
+        ])  # fmt: skip
+        postgres_status = pytest(postgres_args, {**base, "DATABASE_URL": database_url, **postgres_env})
 
-        sqlite_name = str(workdir / "sqlite-test.sqlite3")
-        say(f"SQLite run of the tests marked db: SQLITE_TEST_NAME={sqlite_name}")
-        sqlite_status = pytest(only_db_tests(args), {**base, "SQLITE_TEST_NAME": sqlite_name})
+        say(f"SQLite run of the tests marked db, on {workers} worker(s)")
+        sqlite_args, sqlite_env = spread(only_db_tests(args), [
+            {"REDIS_URL": url, "SQLITE_TEST_NAME": str(workdir / f"sqlite-test-{number}.sqlite3")}
+            for number, url in enumerate(redis_urls)
+        ])  # fmt: skip
+        sqlite_status = pytest(sqlite_args, {**base, **sqlite_env})
         if sqlite_status == NO_TESTS_COLLECTED:
             sqlite_status = 0
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.mark.integration
 @pytest.mark.timeout(200)
-def test_harness_delivers_every_token_and_writes_both_reports(tmp_path: Path) -> None:
+def test_harness_delivers_every_token_and_writes_both_reports(tmp_path: Path, redis_url: str) -> None:
     args = [
         sys.executable,
         "-m",
@@ -45,6 +45,8 @@ def test_harness_delivers_every_token_and_writes_both_reports(tmp_path: Path) ->
         "sqlite",
         "--out-dir",
         str(tmp_path),
+        "--redis-url",
+        redis_url,
     ]
     subprocess.run(args, cwd=ROOT, check=True, timeout=180, capture_output=True)
 
@@ -61,11 +63,13 @@ def test_harness_delivers_every_token_and_writes_both_reports(tmp_path: Path) ->
 
 @pytest.mark.integration
 @pytest.mark.timeout(200)
-def test_one_owner_workload_runs_every_conversation_for_one_user_past_the_default_cap(tmp_path: Path) -> None:
+def test_one_owner_workload_runs_every_conversation_for_one_user_past_the_default_cap(
+    tmp_path: Path, redis_url: str
+) -> None:
     args = [
         *("--impls", "parley", "--owners", "one", "--n", "8", "--tokens", "10", "--tps", "100", "--ttft", "0.05"),
         *("--ramp", "0.1", "--slack", "10", "--idle-n", "0", "--thread-n", "", "--scale-n", "0", "--db", "sqlite"),
-        *("--out-dir", str(tmp_path)),
+        *("--out-dir", str(tmp_path), "--redis-url", redis_url),
     ]
     subprocess.run([sys.executable, "-m", "bench.run", *args], cwd=ROOT, check=True, timeout=180, capture_output=True)
 
@@ -77,11 +81,14 @@ def test_one_owner_workload_runs_every_conversation_for_one_user_past_the_defaul
 
 @pytest.mark.integration
 @pytest.mark.timeout(200)
-def test_a_baseline_commit_runs_beside_the_working_tree_and_fills_the_budget_table(tmp_path: Path) -> None:
+def test_a_baseline_commit_runs_beside_the_working_tree_and_fills_the_budget_table(
+    tmp_path: Path, redis_url: str
+) -> None:
     args = [
         *("--baseline", "HEAD", "--impls", "parley", "--n", "2", "--budget-n", "2", "--repeat", "2"),
         *("--tokens", "5", "--tps", "100", "--ttft", "0.05", "--ramp", "0.1", "--slack", "10"),
         *("--idle-n", "20", "--thread-n", "", "--scale-n", "0", "--db", "sqlite", "--out-dir", str(tmp_path)),
+        *("--redis-url", redis_url),
     ]
     subprocess.run([sys.executable, "-m", "bench.run", *args], cwd=ROOT, check=True, timeout=180, capture_output=True)
 
