@@ -15,4 +15,8 @@ WORKER_ENV = "PARLEY_TEST_WORKER_ENV"  # JSON: {"gw0": {"REDIS_URL": ..., ...}, 
 
 worker = os.environ.get("PYTEST_XDIST_WORKER")
 if worker and WORKER_ENV in os.environ:
-    os.environ.update(json.loads(os.environ[WORKER_ENV])[worker])
+    by_worker = json.loads(os.environ[WORKER_ENV])
+    if worker not in by_worker:
+        made = len(by_worker)
+        raise RuntimeError(f"scripts/test made {made} workers: choose their number with PARLEY_TEST_WORKERS, not -n")
+    os.environ.update(by_worker[worker])
