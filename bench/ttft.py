@@ -4,6 +4,7 @@ many owners and for one, bursts of starts, and N=1,000, with a verdict per targe
     python -m bench.ttft                       # about 3 minutes
     python -m bench.ttft --out-dir /tmp/ttft   # ttft.md there, and each step's latest.{md,json}
     python -m bench.ttft --parley-env LLM_FAST_TRANSPORT=1   # every step with the optional transport
+    python -m bench.ttft --repeat 3            # every step thrice: each verdict on the median, with the range
 
 Each step is one `python -m bench.run` (50 tokens/s, 100 tokens, PostgreSQL), the floor measured
 in the same step where a target compares against it. docs/performance.md has the targets' history.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,17 +52,35 @@ STEPS = (
 
 
 class Results:
-    """Each step's sweep rows, by step, implementation and N."""
+    """Each step's sweep rows, by step, implementation and N, from one or more runs of every step.
 
-    def __init__(self, out: Path) -> None:
-        self.rows = {}
-        for step in STEPS:
-            data = json.loads((out / step.name / "latest.json").read_text())
-            self.rows[step.name] = {impl: {r["n"]: r for r in rows} for impl, rows in data["sweep"].items()}
+    A shared machine's speed moves a target in and out between runs half an hour apart, so with
+    several runs each figure is their median, and `spread` gives their range."""
+
+    def __init__(self, *runs: Path) -> None:
+        self.rows: dict[str, dict[str, dict[int, list[dict]]]] = {}
+        for out in runs:
+            for step in STEPS:
+                data = json.loads((out / step.name / "latest.json").read_text())
+                for impl, rows in data["sweep"].items():
+                    for row in rows:
+                        self.rows.setdefault(step.name, {}).setdefault(impl, {}).setdefault(row["n"], []).append(row)
+
+    def values(self, step: str, impl: str, n: int, key: str) -> list[float]:
+        rows = self.rows.get(step, {}).get(impl, {}).get(n, [])
+        return [row[key] for row in rows if row.get(key) is not None]
 
     def get(self, step: str, impl: str, n: int, key: str) -> float | None:
-        row = self.rows.get(step, {}).get(impl, {}).get(n)
-        return None if row is None else row.get(key)
+        values = self.values(step, impl, n, key)
+        return statistics.median(values) if values else None
+
+    def spread(self, step: str, impl: str, n: int, key: str) -> str:
+        """The range over the runs, as ` (low-high)`, or nothing for a single run."""
+        values = self.values(step, impl, n, key)
+        return f" ({min(values):,.1f}-{max(values):,.1f})" if len(values) > 1 else ""
+
+    def all_rows(self) -> list[dict]:
+        return [row for step in self.rows.values() for by_n in step.values() for rows in by_n.values() for row in rows]
 
 
 Verdict = tuple[str, str, bool | None]  # target, what was measured, met (None: not measured)
@@ -72,15 +92,20 @@ def at_most(target: str, value: float | None, limit: float | None, note: str = "
     return target, f"{value:,.1f} ms{note}", value <= limit
 
 
-def at_least(target: str, value: float | None, need: float) -> Verdict:
-    return (target, "not measured", None) if value is None else (target, f"{value:,.0f}", value >= need)
+def at_least(target: str, value: float | None, need: float, note: str = "") -> Verdict:
+    return (target, "not measured", None) if value is None else (target, f"{value:,.0f}{note}", value >= need)
+
+
+def parley(r: Results, step: str, n: int, key: str) -> tuple[float | None, str]:
+    """Parley's figure at one step and N, and its range over the runs."""
+    return r.get(step, "parley", n, key), r.spread(step, "parley", n, key)
 
 
 def latency(r: Results, step: str, n: int, key: str, limit: float, target: str) -> Verdict:
     """Added latency, with the floor's at the same N beside it (the floor knows no owners)."""
+    value, spread = parley(r, step, n, key)
     floor = r.get("sweep", "floor", n, key)
-    note = "" if floor is None else f" (floor {floor:,.1f})"
-    return at_most(target, r.get(step, "parley", n, key), limit, note)
+    return at_most(target, value, limit, spread + ("" if floor is None else f" (floor {floor:,.1f})"))
 
 
 def verdicts(r: Results) -> list[Verdict]:
@@ -88,23 +113,18 @@ def verdicts(r: Results) -> list[Verdict]:
     floor_n1 = r.get("sweep", "floor", 1, "first_token_p50_ms")
     floor_300 = r.get("sweep", "floor", 300, "first_token_p99_ms")
     floor_1000 = r.get("n1000", "floor", 1000, "first_token_p99_ms")
-    out = [
-        at_most(
-            "TTFT p50 at N=1 ≤ the floor's + 10 ms",
-            r.get("sweep", "parley", 1, "first_token_p50_ms"),
-            None if floor_n1 is None else floor_n1 + 10,
-            f" (floor {floor_n1 or 0:,.1f})",
-        )
-    ]
+    value, spread = parley(r, "sweep", 1, "first_token_p50_ms")
+    limit = None if floor_n1 is None else floor_n1 + 10
+    out = [at_most("TTFT p50 at N=1 ≤ the floor's + 10 ms", value, limit, f"{spread} (floor {floor_n1 or 0:,.1f})")]
     for step, who in (("sweep", "many owners"), ("one-owner", "one owner")):
-        value = r.get(step, "parley", 300, "first_token_p99_ms")
+        value, spread = parley(r, step, 300, "first_token_p99_ms")
         limit = None if floor_300 is None else 2 * floor_300
-        out.append(
-            at_most(f"TTFT p99 at N=300 ≤ twice the floor's, {who}", value, limit, f" (floor {floor_300 or 0:,.1f})")
-        )
+        note = f"{spread} (floor {floor_300 or 0:,.1f})"
+        out.append(at_most(f"TTFT p99 at N=300 ≤ twice the floor's, {who}", value, limit, note))
     for step, who in (("n1000", "many owners"), ("n1000-one-owner", "one owner")):
-        value = r.get(step, "parley", 1000, "first_token_p99_ms")
-        out.append(at_most(f"TTFT p99 at N=1,000 ≤ 1,500 ms, {who}", value, 1500, f" (floor {floor_1000 or 0:,.1f})"))
+        value, spread = parley(r, step, 1000, "first_token_p99_ms")
+        note = f"{spread} (floor {floor_1000 or 0:,.1f})"
+        out.append(at_most(f"TTFT p99 at N=1,000 ≤ 1,500 ms, {who}", value, 1500, note))
     for step, n, who in (
         ("sweep", 1, "many owners"),
         ("sweep", 10, "many owners"),
@@ -114,30 +134,33 @@ def verdicts(r: Results) -> list[Verdict]:
         out.append(latency(r, step, n, "latency_p50_ms", 5, f"added latency p50 at N={n} ≤ 5 ms, {who}"))
     for step, who in (("sweep", "many owners"), ("one-owner", "one owner")):
         out.append(latency(r, step, 300, "latency_p99_ms", 100, f"added latency p99 at N=300 ≤ 100 ms, {who}"))
-    out.append(
-        at_least("starts/s in a burst of 300 ≥ 1,000, many owners", r.get("burst", "parley", 300, "starts_per_s"), 1000)
-    )
-    out.append(
-        at_least(
-            "starts/s in a burst of 300 ≥ 500, one owner", r.get("burst-one-owner", "parley", 300, "starts_per_s"), 500
-        )
-    )
-    rows = [row for step in r.rows.values() for by_n in step.values() for row in by_n.values()]
+    for step, need, who in (("burst", 1000, "many owners"), ("burst-one-owner", 500, "one owner")):
+        value, spread = parley(r, step, 300, "starts_per_s")
+        out.append(at_least(f"starts/s in a burst of 300 ≥ {need:,}, {who}", value, need, spread))
+    rows = r.all_rows()
     bad = sum(row.get("lost", 0) + row.get("duplicates", 0) for row in rows)
     out.append(("nothing lost or duplicated", f"{bad} tokens in {len(rows)} runs", bad == 0))
     return out
 
 
-def render(r: Results, parley_env: list[str] = ()) -> str:
+def render(r: Results, parley_env: list[str] = (), runs: int = 1) -> str:
     lines = ["# Issue 14's targets", ""]
     if parley_env:
         lines += [f"Parley ran with {', '.join(f'`{item}`' for item in parley_env)}.", ""]
+    if runs > 1:
+        lines += [f"Every step ran {runs} times: each figure is the median, Parley's range in brackets.", ""]
     lines += ["| target | measured | verdict |", "|---|---|---|"]
     for target, measured, met in verdicts(r):
         verdict = "not measured" if met is None else "met" if met else "**not met**"
         lines.append(f"| {target} | {measured} | {verdict} |")
-    lines += ["", "Each step's own report is `<step>/latest.md` beside this file."]
+    where = "`run-K/<step>/latest.md`" if runs > 1 else "`<step>/latest.md`"
+    lines += ["", f"Each step's own report is {where} beside this file."]
     return "\n".join(lines) + "\n"
+
+
+def run_dirs(out: Path, repeat: int) -> list[Path]:
+    """Where each run of the steps writes: `out` itself for one run, `out/run-K` for several."""
+    return [out] if repeat == 1 else [out / f"run-{k}" for k in range(1, repeat + 1)]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -147,12 +170,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--parley-env", action="append", default=[], metavar="KEY=VALUE", help="passed to every step's bench.run"
     )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of every step; verdicts on their medians")
     parser.add_argument("--only-render", action="store_true", help="rewrite ttft.md from the steps already run")
     args = parser.parse_args(argv)
+    runs = run_dirs(args.out_dir, args.repeat)
     if not args.only_render:
-        for step in STEPS:
-            run.main(step.argv(args.out_dir, args.db, args.parley_env))
-    report = render(Results(args.out_dir), args.parley_env)
+        for out in runs:
+            for step in STEPS:
+                run.main(step.argv(out, args.db, args.parley_env))
+    report = render(Results(*runs), args.parley_env, len(runs))
+    args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "ttft.md").write_text(report)
     print(report)
 

@@ -51,3 +51,16 @@ def test_a_setting_given_for_parley_reaches_every_step_and_the_report(tmp_path):
         assert argv[argv.index("--parley-env") + 1] == "LLM_FAST_TRANSPORT=1"
     write_steps(tmp_path, {"first_token_p50_ms": 5}, {"first_token_p50_ms": 5})
     assert "Parley ran with `LLM_FAST_TRANSPORT=1`." in ttft.render(ttft.Results(tmp_path), ["LLM_FAST_TRANSPORT=1"])
+
+
+def test_several_runs_are_judged_on_their_median_and_show_their_range(tmp_path):
+    slow, middle, fast = ({"latency_p99_ms": p99, "lost": lost} for p99, lost in ((180, 0), (90, 0), (60, 1)))
+    runs = ttft.run_dirs(tmp_path, 3)
+    for out, parley in zip(runs, (slow, middle, fast), strict=True):
+        write_steps(out, parley, {"latency_p99_ms": 120})
+    verdicts = {target: (measured, met) for target, measured, met in ttft.verdicts(ttft.Results(*runs))}
+    measured, met = verdicts["added latency p99 at N=300 ≤ 100 ms, many owners"]
+    assert met is True and measured == "90.0 ms (60.0-180.0) (floor 120.0)"  # the median, not the first, last or best
+    assert verdicts["nothing lost or duplicated"][1] is False  # a token lost in any run counts
+    assert "Every step ran 3 times" in ttft.render(ttft.Results(*runs), runs=3)
+    assert ttft.run_dirs(tmp_path, 1) == [tmp_path]  # one run writes where it always did
