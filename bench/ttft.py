@@ -58,6 +58,7 @@ class Results:
     several runs each figure is their median, and `spread` gives their range."""
 
     def __init__(self, *runs: Path) -> None:
+        self.runs = len(runs)
         self.rows: dict[str, dict[str, dict[int, list[dict]]]] = {}
         for out in runs:
             for step in STEPS:
@@ -143,17 +144,17 @@ def verdicts(r: Results) -> list[Verdict]:
     return out
 
 
-def render(r: Results, parley_env: list[str] = (), runs: int = 1) -> str:
+def render(r: Results, parley_env: list[str] = ()) -> str:
     lines = ["# Issue 14's targets", ""]
     if parley_env:
         lines += [f"Parley ran with {', '.join(f'`{item}`' for item in parley_env)}.", ""]
-    if runs > 1:
-        lines += [f"Every step ran {runs} times: each figure is the median, Parley's range in brackets.", ""]
+    if r.runs > 1:
+        lines += [f"Every step ran {r.runs} times: each figure is the median, Parley's range in brackets.", ""]
     lines += ["| target | measured | verdict |", "|---|---|---|"]
     for target, measured, met in verdicts(r):
         verdict = "not measured" if met is None else "met" if met else "**not met**"
         lines.append(f"| {target} | {measured} | {verdict} |")
-    where = "`run-K/<step>/latest.md`" if runs > 1 else "`<step>/latest.md`"
+    where = "`run-K/<step>/latest.md`" if r.runs > 1 else "`<step>/latest.md`"
     lines += ["", f"Each step's own report is {where} beside this file."]
     return "\n".join(lines) + "\n"
 
@@ -178,7 +179,7 @@ def main(argv: list[str] | None = None) -> None:
         for out in runs:
             for step in STEPS:
                 run.main(step.argv(out, args.db, args.parley_env))
-    report = render(Results(*runs), args.parley_env, len(runs))
+    report = render(Results(*runs), args.parley_env)
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "ttft.md").write_text(report)
     print(report)

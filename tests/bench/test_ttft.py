@@ -62,5 +62,5 @@ def test_several_runs_are_judged_on_their_median_and_show_their_range(tmp_path):
     measured, met = verdicts["added latency p99 at N=300 ≤ 100 ms, many owners"]
     assert met is True and measured == "90.0 ms (60.0-180.0) (floor 120.0)"  # the median, not the first, last or best
     assert verdicts["nothing lost or duplicated"][1] is False  # a token lost in any run counts
-    assert "Every step ran 3 times" in ttft.render(ttft.Results(*runs), runs=3)
+    assert "Every step ran 3 times" in ttft.render(ttft.Results(*runs))
     assert ttft.run_dirs(tmp_path, 1) == [tmp_path]  # one run writes where it always did
