@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+from statistics import median
 from typing import Any
 
 KNEE_P99_MS = 100.0
 IDLE_TARGET_KB = 40.0
 
 
+def steps(rows: list[dict]) -> dict[int, dict[str, Any]]:
+    """One row per N: a step run more than once (--repeat) is ok only if every run was, and its
+    figures are the runs' medians, so one lucky run cannot make a knee."""
+    by_n: dict[int, list[dict]] = {}
+    for row in rows:
+        by_n.setdefault(row["n"], []).append(row)
+    return {n: merged(runs) for n, runs in by_n.items()}
+
+
+def merged(runs: list[dict]) -> dict[str, Any]:
+    row = {"n": runs[0]["n"], "ok": all(r["ok"] for r in runs)}
+    for key in ("latency_p50_ms", "latency_p99_ms", "first_token_p50_ms", "first_token_p99_ms"):
+        values = [r[key] for r in runs if r.get(key) is not None]
+        row[key] = median(values) if values else None
+    return row
+
+
 def knee(rows: list[dict]) -> dict[str, Any]:
     """Largest N with zero loss and p99 ≤ 100 ms; `open` when the sweep never got past it."""
-    good = [r["n"] for r in rows if r["ok"] and r["latency_p99_ms"] is not None and r["latency_p99_ms"] <= KNEE_P99_MS]
+    by_n = steps(rows).values()
+    good = [r["n"] for r in by_n if r["ok"] and r["latency_p99_ms"] is not None and r["latency_p99_ms"] <= KNEE_P99_MS]
     best = max(good, default=None)
     beyond = [r for r in rows if best is None or r["n"] > best]
     return {"n": best, "open": bool(rows) and not beyond}
@@ -63,9 +82,9 @@ KNEE_HEADER = ["impl", "knee N", "first token p50 / p99 ms", "added latency p50 
 
 
 def knee_row(impl: str, rows: list[dict]) -> list[str]:
-    """The knee, with its step's first token and added latency (the first run at that N)."""
+    """The knee, with its step's first token and added latency (the median of its runs)."""
     k = knee(rows)
-    at = next((r for r in rows if r["n"] == k["n"]), None)
+    at = steps(rows).get(k["n"])
     if at is None:
         return [impl, fmt_knee(k), "-", "-"]
     return [
