@@ -202,7 +202,9 @@ class Broadcaster:
         self.script_sha: str | None = None  # PUBLISH_BATCH, loaded on first use and after a restart
         self.outbox: list[Entry] = []
         self.dirty: deque[LiveReply] = deque()  # replies with unpublished text, oldest text first
-        self.first_texts: list[LiveReply] = []  # replies whose first text waits: flushed at once
+        self.first_texts: list[LiveReply] = []  # replies whose first text waits for the loop's next turn
+        self.first_text_queued = False  # a first text is in the outbox: the next flush goes at once
+        self.handing_over: set[asyncio.Task] = set()  # first texts on their way to this process's sockets
         self.wakeup = asyncio.Event()
         self.last_flush = -math.inf
         self.dropped = 0  # batches lost in the current Redis outage, logged once when it ends
@@ -228,6 +230,8 @@ class Broadcaster:
             reply.first_token_at = reply.dirty_at
             if reply.started_at is not None:
                 metrics.TIME_TO_FIRST_TOKEN.observe(reply.dirty_at - reply.started_at)
+            if not self.first_texts:
+                asyncio.get_running_loop().call_soon(self.take_first_texts)
             self.first_texts.append(reply)
         else:
             self.dirty.append(reply)
@@ -271,10 +275,29 @@ class Broadcaster:
         """Seconds to the next flush: a first text goes at once; whole frames a tick after the last
         flush; other text when its reply's hold ends, and never sooner than a tick after the last flush."""
         now = self.clock()
-        if self.first_texts:
+        if self.first_texts or self.first_text_queued:
             return 0.0
         due = now if self.outbox else self.dirty[0].dirty_at + self.wait_before_due
         return max(due, self.last_flush + self.tick) - now
+
+    def take_first_texts(self) -> None:
+        """Queue the first texts waiting, and hand each to this process's sockets following its reply
+        at once, without waiting for the flush under way or for Redis: the sender's socket is in this
+        process (a reply runs where its send arrived), and under load the copy through Redis waits
+        behind every other reply's deltas, then is dropped by seq (consumers.py, `first_text`)."""
+        queued = len(self.outbox)
+        for reply in self.first_texts:
+            self._queue_delta(reply)
+        self.first_texts.clear()
+        taken = self.outbox[queued:]
+        if not taken:
+            return
+        self.first_text_queued = True
+        self.wake()
+        if self.local is not None:
+            task = asyncio.get_running_loop().create_task(self._hand_over(self.local, taken))
+            self.handing_over.add(task)
+            task.add_done_callback(self.handing_over.discard)
 
     def adapt_hold(self) -> None:
         """Every LOAD_PERIOD, set the hold from the CPU share this process used and from how late
@@ -298,9 +321,8 @@ class Broadcaster:
     async def flush(self, dirty_before: float = math.inf) -> None:
         """Send the queued whole frames and the text of every reply dirty since `dirty_before` or
         earlier; everything, by default."""
-        for reply in self.first_texts:
-            self._queue_delta(reply)
-        self.first_texts.clear()
+        self.take_first_texts()
+        self.first_text_queued = False
         dirty = self.dirty
         while dirty and dirty[0].dirty_at <= dirty_before:
             self._queue_delta(dirty.popleft())
@@ -330,6 +352,11 @@ class Broadcaster:
             self.dropped = 0
             if self.local is not None:
                 await self.local.set_degraded(False)
+
+    @staticmethod
+    async def _hand_over(local: LocalSockets, first_texts: list[Entry]) -> None:
+        for group, message, _ in first_texts:
+            await local.hand_over(group, message)
 
     async def _deliver_locally(self, batch: list[Entry]) -> None:
         """This process's sockets still get the batch, in order; any that Redis did carry before it
@@ -436,6 +463,8 @@ class Broadcaster:
             await asyncio.wait({self.task}, timeout=CLOSE_WAIT)
             self.task.cancel()  # only if it is still stuck in a call
         await self.flush()
+        if self.handing_over:
+            await asyncio.wait(self.handing_over)
         if self.redis is not None:
             await self.redis.aclose()
 

@@ -1,4 +1,5 @@
-"""This process's sockets by conversation group, so frames reach them when Redis cannot.
+"""This process's sockets by conversation group, so frames reach them when Redis cannot, and a
+reply's first text reaches them without waiting for Redis.
 
 Redis carries every frame between processes. When a publish fails, the broadcaster hands the batch
 to `deliver` instead: the sockets of this process, the sender's among them (a reply runs in the
@@ -20,6 +21,8 @@ PROBE_INTERVAL = 2.0  # seconds between checks of whether Redis answers again, w
 
 class LocalSocket(Protocol):
     async def relay(self, message: dict[str, Any]) -> None: ...
+
+    async def first_text(self, message: dict[str, Any]) -> None: ...
 
     async def live_sync_changed(self, degraded: bool) -> None: ...
 
@@ -46,6 +49,15 @@ class LocalSockets:
                 await socket.relay(message)
             except Exception:  # one closing socket must not cost the others their frames
                 logger.debug("Local delivery to a closing socket failed", exc_info=True)
+
+    async def hand_over(self, group: str, message: dict[str, Any]) -> None:
+        """Hand a reply's first text to this process's sockets on `group` ahead of its copy through
+        Redis (realtime/broadcast.py); a socket takes it only if it already follows the reply."""
+        for socket in list(self.groups.get(group, ())):
+            try:
+                await socket.first_text(message)
+            except Exception:  # one closing socket must not cost the others their frames
+                logger.debug("Handing a first text to a closing socket failed", exc_info=True)
 
     async def set_degraded(self, degraded: bool) -> None:
         """Tell every local socket when live sync goes down or comes back (once per change)."""

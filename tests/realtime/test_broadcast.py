@@ -15,6 +15,7 @@ from redis import asyncio as aioredis
 from chatsite import compat
 from conversations.realtime import broadcast
 from conversations.realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message, live_keys
+from conversations.realtime.local import LocalSockets
 
 WINDOW = 0.05
 
@@ -245,6 +246,38 @@ async def test_a_whole_frame_follows_the_text_drained_before_it(layer) -> None:
     delta = await layer.receive(channel)
     done = await layer.receive(channel)
     assert (delta["type"], delta_text(delta), done["type"]) == ("chat.delta", "last words", "chat.frame")
+
+
+class FollowingSocket:
+    """A socket of this process (realtime/local.py) that records the first texts handed to it."""
+
+    def __init__(self) -> None:
+        self.first_texts: list[dict] = []
+        self.handed = asyncio.Event()
+
+    async def first_text(self, message: dict) -> None:
+        self.first_texts.append(message)
+        self.handed.set()
+
+
+async def test_a_first_text_reaches_this_processs_sockets_without_waiting_for_a_flush(layer) -> None:
+    """The sender's socket is in this process: its reply's first words must not wait for the flush
+    under way or for Redis, which under load carries every other reply's deltas first."""
+    local, socket = LocalSockets(), FollowingSocket()
+    broadcaster = busy_broadcaster(layer, Clock())
+    broadcaster.local = local
+    reply, channel = await subscribed_reply(layer, broadcaster)
+    local.add(reply.group, socket)
+    reply.append("Hello")
+    reply.append(", world")  # the same loop turn: one first delta
+    await asyncio.wait_for(socket.handed.wait(), 5)  # no flush has run: the broadcaster's loop is not started
+    assert [(m["seq"], delta_text(m)) for m in socket.first_texts] == [(1, "Hello, world")]
+    assert broadcaster.next_flush_in() == 0  # its copy for other processes goes at once too
+    reply.append(" again")
+    await broadcaster.flush()
+    copies = [await layer.receive(channel) for _ in range(2)]
+    assert [(m["seq"], delta_text(m)) for m in copies] == [(1, "Hello, world"), (2, " again")]
+    assert len(socket.first_texts) == 1  # later text goes through the layer only
 
 
 @pytest.fixture

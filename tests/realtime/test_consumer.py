@@ -11,7 +11,10 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from chatsite.asgi import application
+from conversations import protocol
 from conversations.models import Conversation, Message
+from conversations.realtime import local
+from conversations.realtime.broadcast import conversation_group, frame_message
 from tests.sockets import ORIGIN, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)  # worker threads must see the test's rows
@@ -341,3 +344,44 @@ async def test_the_default_in_memory_layer_streams_and_stops(connect, conversati
     await socket.receive_until("message.delta")
     await socket.send(type="generation.stop")
     assert (await socket.receive_until("message.completed"))[-1]["message"]["status"] == "cancelled"
+
+
+# --- a reply's first text, handed over in this process -------------------------------------
+
+
+@pytest.fixture
+def streaming_conversation(alice, make_conversation) -> Conversation:
+    """Alice's conversation whose reply is streaming and has published nothing yet."""
+    return make_conversation(alice, messages=[("user", "Hi"), ("assistant", "", {"status": "streaming", "seq": 0})])
+
+
+def delta(reply_id: str, seq: int, text: str) -> dict:
+    return {"type": "chat.delta", "id": reply_id, "seq": seq, "frame": protocol.delta_frame(reply_id, seq, text)}
+
+
+async def test_a_first_text_handed_over_in_process_is_sent_once_and_its_copy_dropped(
+    connect, streaming_conversation, alice
+):
+    _, socket = await connect(alice, streaming_conversation.id)
+    reply_id = (await socket.receive())["messages"][-1]["id"]
+    group = conversation_group(streaming_conversation.id)
+    await local.sockets.hand_over(group, delta(reply_id, 1, "Hel"))
+    assert (await socket.receive())["delta"] == "Hel"
+    layer = get_channel_layer()
+    await layer.group_send(group, delta(reply_id, 1, "Hel"))  # the copy through the layer, later
+    await layer.group_send(group, delta(reply_id, 2, "lo"))
+    after = await socket.receive()  # the copy of seq 1 was dropped, and no snapshot was sent for it
+    assert (after["type"], after["seq"]) == ("message.delta", 2)
+
+
+async def test_a_first_text_for_a_reply_a_socket_does_not_follow_is_left_to_the_layer(
+    connect, streaming_conversation, alice
+):
+    """A socket that has not been told of the reply yet must not take its text (it would need a
+    snapshot); the copy through the layer reaches it after the frame that opens the reply."""
+    _, socket = await connect(alice, streaming_conversation.id)
+    await socket.receive()
+    group = conversation_group(streaming_conversation.id)
+    await local.sockets.hand_over(group, delta("not-followed", 1, "Hel"))
+    await get_channel_layer().group_send(group, frame_message('{"type":"marker"}'))
+    assert (await socket.receive()) == {"type": "marker"}
