@@ -20,6 +20,7 @@ from conversations.llm.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from conversations.llm.formats.base import load_json
 from conversations.llm.providers.openai import OpenAIProvider
 
 from . import conftest
@@ -179,3 +180,17 @@ async def test_cancelling_the_consumer_closes_the_connection_at_once(serve) -> N
     await asyncio.wait_for(server.closed.wait(), 1.0)
     others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and t.get_coro().__name__ != "_serve"]
     assert others == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"choices": [], "score": NaN}',  # json's extension, refused by orjson
+        '{"choices": [], "text": "\\ud83d"}',  # a lone surrogate, refused by orjson
+        '{"choices": [{"delta": {"content": "é"}}]}',
+    ],
+)
+def test_an_event_parses_exactly_as_the_json_module_parses_it(data) -> None:
+    """orjson parses events on the hot path; what it refuses and json accepts still parses."""
+    parsed, expected = load_json(data), json.loads(data)
+    assert repr(parsed) == repr(expected)  # repr: NaN is not equal to itself

@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Protocol
 
+import orjson
+
 from ..base import ChatMessage, Finish, Options
 from ..errors import UpstreamProtocolError
 from .tool_calls import ToolCallBuffer
@@ -49,11 +51,18 @@ class WireFormat(Protocol):
 
 
 def load_json(data: str | bytes) -> dict[str, Any]:
-    """Parse one event's JSON object, or raise `UpstreamProtocolError` quoting the bad data."""
+    """Parse one event's JSON object, or raise `UpstreamProtocolError` quoting the bad data.
+
+    A reply is one event per token, so this runs per token: orjson parses them about three times
+    faster than json (docs/performance.md). What orjson refuses and json accepts (NaN, an escaped
+    lone surrogate) is still parsed by json, so no stream that parsed before fails now."""
     try:
-        payload = json.loads(data)
-    except ValueError as exc:
-        raise UpstreamProtocolError(f"malformed JSON in stream: {_quote(data)}") from exc
+        payload = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        try:
+            payload = json.loads(data)
+        except ValueError as exc:
+            raise UpstreamProtocolError(f"malformed JSON in stream: {_quote(data)}") from exc
     if not isinstance(payload, dict):
         raise UpstreamProtocolError(f"expected a JSON object in stream: {_quote(data)}")
     return payload
