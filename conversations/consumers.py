@@ -289,9 +289,8 @@ class ConversationConsumer(LiveSyncFallback, SkipPerMessageConnectionClose, Asyn
         """A reply's first text, handed over by this process's broadcaster before its copy through
         Redis arrives (realtime/local.py). Taken only by a socket already following the reply, so
         it never costs a snapshot; the copy is then dropped by seq in chat_delta."""
-        if self.accepted and self.seen.get(event["id"]) == event["seq"] - 1 and event["id"] not in self.elsewhere:
-            self.seen[event["id"]] = event["seq"]
-            await self.send(text_data=event["frame"])
+        if self.accepted and self.seen.get(event["id"]) == event["seq"] - 1:
+            await self.chat_delta(event)
 
     async def chat_frame(self, event: dict[str, Any]) -> None:
         """A whole frame; `opens` starts tracking a new reply, `reopens` a continued one, `done` ends it."""

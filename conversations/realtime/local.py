@@ -45,19 +45,20 @@ class LocalSockets:
     async def deliver(self, group: str, message: dict[str, Any]) -> None:
         """Hand one channel-layer message to this process's sockets on `group`."""
         for socket in list(self.groups.get(group, ())):
-            try:
-                await socket.relay(message)
-            except Exception:  # one closing socket must not cost the others their frames
-                logger.debug("Local delivery to a closing socket failed", exc_info=True)
+            await self._call(socket.relay, message)
 
     async def hand_over(self, group: str, message: dict[str, Any]) -> None:
         """Hand a reply's first text to this process's sockets on `group` ahead of its copy through
         Redis (realtime/broadcast.py); a socket takes it only if it already follows the reply."""
         for socket in list(self.groups.get(group, ())):
-            try:
-                await socket.first_text(message)
-            except Exception:  # one closing socket must not cost the others their frames
-                logger.debug("Handing a first text to a closing socket failed", exc_info=True)
+            await self._call(socket.first_text, message)
+
+    @staticmethod
+    async def _call(handler: Callable[[dict[str, Any]], Awaitable[None]], message: dict[str, Any]) -> None:
+        try:
+            await handler(message)
+        except Exception:  # one closing socket must not cost the others their frames
+            logger.debug("Local delivery to a closing socket failed", exc_info=True)
 
     async def set_degraded(self, degraded: bool) -> None:
         """Tell every local socket when live sync goes down or comes back (once per change)."""
