@@ -33,16 +33,14 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 from redis import asyncio as aioredis
-from redis.exceptions import NoScriptError
 
 from .. import metrics, protocol
-from ..failures import LINK_ERRORS
 from ..parts import storable
 from .local import LocalSockets
+from .resume_state import Entry, ResumeState
 
 logger = logging.getLogger(__name__)
 
-LIVE_TTL = 3600  # seconds a reply's resume state outlives its last write
 TICKS_PER_WINDOW = 5
 LOAD_PERIOD = 0.1  # seconds of wall time over which the process's CPU use is sampled
 IDLE_BELOW = 0.75  # CPU use (share of one core) under which nothing is held, while sends are starting
@@ -55,53 +53,11 @@ STREAMING_BUSY_ABOVE = 1.0
 LATE_IDLE = 0.002
 LATE_BUSY = 0.010
 GROUP_PREFIX = "conv."
-SCRIPT_BATCH = 1000  # entries per script call; a larger flush is split, in order, in one pipeline
 CLOSE_WAIT = 5.0  # seconds close() gives the flush loop to finish a flush under way
-
-# A flush in one call (the fast path). ARGV[1] is the resume state's TTL; then each entry is a
-# kind, a pub/sub channel and a payload. A whole frame ("f") is only published. A delta ("a"
-# appends to the resume text, "r" rewrites it whole) adds its text and seq, and takes the next two
-# KEYS (the reply's text and seq keys): its resume state is updated before its frame is published.
-# An append is made only onto the state of the delta before it (stored seq = seq - 1): after a
-# Redis restart wiped the state, appending would leave a tail posing as the whole text, which a
-# snapshot or the recovery path would then trust. Such a delta leaves the state absent, and its
-# text key is returned so the broadcaster rewrites the state whole on its next flush. An empty
-# channel writes the resume state only (the public path publishes through the layer afterwards).
-PUBLISH_BATCH = """
-local ttl = ARGV[1]
-local skipped = {}
-local i, k = 2, 1
-while i <= #ARGV do
-  local kind = ARGV[i]
-  if kind == 'r' then
-    redis.call('SET', KEYS[k], ARGV[i + 3], 'EX', ttl)
-    redis.call('SET', KEYS[k + 1], ARGV[i + 4], 'EX', ttl)
-  elseif kind == 'a' then
-    if tonumber(redis.call('GET', KEYS[k + 1]) or '0') == tonumber(ARGV[i + 4]) - 1 then
-      redis.call('APPEND', KEYS[k], ARGV[i + 3])
-      redis.call('EXPIRE', KEYS[k], ttl)
-      redis.call('SET', KEYS[k + 1], ARGV[i + 4], 'EX', ttl)
-    else
-      skipped[#skipped + 1] = KEYS[k]
-    end
-  end
-  if ARGV[i + 1] ~= '' then
-    redis.call('PUBLISH', ARGV[i + 1], ARGV[i + 2])
-  end
-  if kind == 'f' then i = i + 3 else i, k = i + 5, k + 2 end
-end
-return skipped
-"""
-
-Entry = tuple[str, dict[str, Any], "LiveReply | None"]  # group, channel-layer message, the delta's reply
 
 
 def conversation_group(conversation_id: Any) -> str:
     return f"{GROUP_PREFIX}{conversation_id}"
-
-
-def live_keys(reply_id: str) -> tuple[str, str]:
-    return f"parley:live:{reply_id}:text", f"parley:live:{reply_id}:seq"
 
 
 def frame_message(frame: str, **markers: str) -> dict[str, Any]:
@@ -195,11 +151,11 @@ class Broadcaster:
         self.tick = 0.0  # the least time between two flushes, a fifth of the hold
         self.wait_before_due = 0.0  # a reply dirty this long is flushed on the next tick
         self.redis = redis  # the resume state's connection, when the layer is Redis
+        self.resume = ResumeState(redis, layer) if redis is not None else None
         # The Redis channel the layer carries a group on, when publishing there directly is
         # verified for the installed channels-redis (chatsite/compat.py); else group_send.
         self.redis_channel = redis_channel
         self.clock = clock
-        self.script_sha: str | None = None  # PUBLISH_BATCH, loaded on first use and after a restart
         self.outbox: list[Entry] = []
         self.dirty: deque[LiveReply] = deque()  # replies with unpublished text, oldest text first
         self.first_texts: list[LiveReply] = []  # replies whose first text waits for the loop's next turn
@@ -215,8 +171,8 @@ class Broadcaster:
 
     async def prepare(self) -> None:
         """Connect and load the script now, so the first reply's first flush does not pay for it."""
-        if self.redis is not None and self.redis_channel is not None:
-            self.script_sha = await self.redis.script_load(PUBLISH_BATCH)
+        if self.resume is not None and self.redis_channel is not None:
+            await self.resume.load_script()
 
     def watch_starts(self, start_batches: Callable[[], int]) -> None:
         """Hold text sooner while sends are starting, so a burst's first tokens are not kept waiting
@@ -380,76 +336,17 @@ class Broadcaster:
         self.outbox.append((reply.group, message, reply))
 
     async def _send(self, batch: list[Entry]) -> None:
-        if self.redis is not None and self.redis_channel is not None:
-            await self._send_in_one_call(batch)
+        if self.resume is not None and self.redis_channel is not None:
+            await self.resume.write(batch, publish_on=self.redis_channel)  # the frames too, in the same call
             return
-        if self.redis is not None:
-            await self._write_resume_state(batch)
+        if self.resume is not None and any(reply is not None for _, _, reply in batch):
+            await self.resume.write(batch)  # before any of the batch is published through the layer
         for group, message, _ in batch:
             await self.layer.group_send(group, message)
 
-    async def _write_resume_state(self, batch: list[Entry]) -> None:
-        """The public path's resume writes: the same script with no channels, so it publishes nothing,
-        called before any of the batch is published through the layer."""
-        if any(reply is not None for _, _, reply in batch):
-            await self._run_script(batch, publish=False)
-
-    async def _send_in_one_call(self, batch: list[Entry]) -> None:
-        """One round trip and, up to SCRIPT_BATCH entries, one script call for the whole batch:
-        a command per delta made redis-py's packing and reading a large share of the server's time."""
-        await self._run_script(batch, publish=True)
-
-    async def _run_script(self, batch: list[Entry], *, publish: bool) -> None:
-        if self.script_sha is None:
-            self.script_sha = await self.redis.script_load(PUBLISH_BATCH)
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for start in range(0, len(batch), SCRIPT_BATCH):
-                keys: list[str] = []
-                args: list[Any] = [LIVE_TTL]
-                for group, message, reply in batch[start : start + SCRIPT_BATCH]:
-                    if publish:
-                        channel, payload = self.redis_channel(group), self.layer.serialize(message)
-                    elif reply is None:
-                        continue
-                    else:
-                        channel, payload = "", ""
-                    if reply is None:
-                        args += ("f", channel, payload)
-                        continue
-                    seq = message["seq"]
-                    text = reply.content_through(seq) if reply.live_stale else reply.parts[seq - 1]
-                    keys += live_keys(reply.id_str)
-                    args += ("r" if reply.live_stale else "a", channel, payload, text, seq)
-                pipe.evalsha(self.script_sha, len(keys), *keys, *args)
-            try:
-                results = await pipe.execute()
-            except NoScriptError:
-                self.script_sha = None  # Redis restarted and forgot the script
-                raise
-        self._resume_state_rewritten(batch)
-        skipped = {key.decode() for keys in results for key in keys}
-        if skipped:  # their state was gone (a Redis restart): rewrite it whole next time
-            for _, _, reply in batch:
-                if reply is not None and live_keys(reply.id_str)[0] in skipped:
-                    reply.live_stale = True
-
-    @staticmethod
-    def _resume_state_rewritten(batch: list[Entry]) -> None:
-        for _, _, reply in batch:
-            if reply is not None:
-                reply.live_stale = False
-
     async def read_live(self, reply_id: str) -> tuple[str, int] | None:
         """The published text and seq of a reply streaming in any process, from Redis."""
-        if self.redis is None:
-            return None
-        try:
-            text, seq = await self.redis.mget(live_keys(reply_id))
-        except LINK_ERRORS:  # Redis is down: the snapshot keeps the reply's last checkpoint
-            return None
-        if seq is None:
-            return None
-        return (text or b"").decode("utf-8"), int(seq)
+        return None if self.resume is None else await self.resume.read(reply_id)
 
     async def close(self) -> None:
         """Publish what is queued, end the flush loop, close the Redis connection.

@@ -19,7 +19,7 @@ from redis import asyncio as aioredis
 
 from ..models import Message
 from ..replies import INTERRUPTED_ERROR, FinalState
-from .broadcast import live_keys
+from .resume_state import live_keys
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,10 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from redis import asyncio as aioredis
 
 from chatsite import compat
-from conversations.realtime import broadcast
-from conversations.realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message, live_keys
+from conversations.realtime import broadcast, resume_state
+from conversations.realtime.broadcast import Broadcaster, LiveReply, conversation_group, frame_message
 from conversations.realtime.local import LocalSockets
+from conversations.realtime.resume_state import live_keys
 
 WINDOW = 0.05
 
@@ -312,7 +313,7 @@ async def three_deltas_and_a_frame(broadcaster: Broadcaster, layer) -> tuple[Liv
 async def test_with_redis_a_flush_keeps_order_and_writes_the_resume_state(
     redis_layer, redis, redis_url, monkeypatch, one_call
 ):
-    monkeypatch.setattr(broadcast, "SCRIPT_BATCH", 2)  # four entries: two script calls in one pipeline
+    monkeypatch.setattr(resume_state, "SCRIPT_BATCH", 2)  # four entries: two script calls in one pipeline
     route = compat.group_channel_namer(redis_layer) if one_call else None
     broadcaster = Broadcaster(redis_layer, WINDOW, aioredis.Redis.from_url(redis_url), redis_channel=route)
     try:

@@ -20,7 +20,8 @@ from conversations import replies
 from conversations.llm.base import Usage
 from conversations.models import Conversation, Message
 from conversations.realtime import housekeeping, liveness, recovery
-from conversations.realtime.broadcast import Broadcaster, LiveReply, live_keys
+from conversations.realtime.broadcast import Broadcaster, LiveReply
+from conversations.realtime.resume_state import live_keys
 from conversations.replies import FinalState
 
 CHECKPOINT = FinalState(content="Hello, wor", seq=3, status="interrupted", error=replies.INTERRUPTED_ERROR)
